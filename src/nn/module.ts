@@ -1,0 +1,100 @@
+// Base of every layer: a forward/backward pair plus named parameters, buffers and children, with
+// PyTorch's naming (`layer1.0.bn1.running_mean`). forward keeps what backward needs in private fields;
+// backward(dy) returns dx and adds (+=) into each parameter's grad; the optimizer zeroes grads.
+import type { Shape } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
+
+export class Parameter {
+  readonly value: Tensor;
+  readonly grad: Float32Array;
+  constructor(value: Tensor) {
+    this.value = value;
+    this.grad = new Float32Array(value.size);
+  }
+  get shape(): Shape {
+    return this.value.shape;
+  }
+  get data(): Float32Array {
+    return this.value.data;
+  }
+  zeroGrad(): void {
+    this.grad.fill(0);
+  }
+}
+
+/** One entry of a model's state (what a torchvision state_dict holds). */
+export interface StateEntry {
+  readonly name: string;
+  readonly shape: Shape;
+  readonly dtype: 'F32' | 'I64';
+  /** Live storage: loading writes into it. */
+  readonly data: Float32Array | BigInt64Array;
+  readonly kind: 'parameter' | 'buffer';
+}
+
+export abstract class Module {
+  training = true;
+  private readonly ownParams = new Map<string, Parameter>();
+  private readonly ownBuffers = new Map<string, { shape: Shape; dtype: 'F32' | 'I64'; data: Float32Array | BigInt64Array }>();
+  private readonly children = new Map<string, Module>();
+
+  abstract forward(x: Tensor): Promise<Tensor>;
+  abstract backward(dy: Tensor): Promise<Tensor>;
+
+  protected registerParameter(name: string, value: Tensor): Parameter {
+    const p = new Parameter(value);
+    this.ownParams.set(name, p);
+    return p;
+  }
+
+  protected registerBuffer(name: string, shape: Shape, data: Float32Array | BigInt64Array): void {
+    this.ownBuffers.set(name, { shape, dtype: data instanceof BigInt64Array ? 'I64' : 'F32', data });
+  }
+
+  protected registerModule<M extends Module>(name: string, m: M): M {
+    this.children.set(name, m);
+    return m;
+  }
+
+  namedChildren(): [string, Module][] {
+    return [...this.children];
+  }
+
+  namedParameters(prefix = ''): [string, Parameter][] {
+    const out: [string, Parameter][] = [];
+    for (const [n, p] of this.ownParams) out.push([prefix + n, p]);
+    for (const [n, m] of this.children) out.push(...m.namedParameters(`${prefix}${n}.`));
+    return out;
+  }
+
+  parameters(): Parameter[] {
+    return this.namedParameters().map(([, p]) => p);
+  }
+
+  /** Parameters and buffers in registration order, with torchvision names. */
+  stateEntries(prefix = ''): StateEntry[] {
+    const out: StateEntry[] = [];
+    for (const [n, p] of this.ownParams) {
+      out.push({ name: prefix + n, shape: p.shape, dtype: 'F32', data: p.data, kind: 'parameter' });
+    }
+    for (const [n, b] of this.ownBuffers) {
+      out.push({ name: prefix + n, shape: b.shape, dtype: b.dtype, data: b.data, kind: 'buffer' });
+    }
+    for (const [n, m] of this.children) out.push(...m.stateEntries(`${prefix}${n}.`));
+    return out;
+  }
+
+  train(mode = true): this {
+    this.training = mode;
+    for (const m of this.children.values()) m.train(mode);
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.zeroGrad();
+  }
+}
