@@ -1,0 +1,74 @@
+// The JSON a `bench kernels` run writes: one file per thread count, read by the report and plots.
+import type { CheckResult } from './check.js';
+import type { MachineInfo } from './machine.js';
+import type { TorchVersions } from './torch-side.js';
+import type { Spec, Workload } from './workloads.js';
+
+export interface SideResult {
+  /** Calls per sample. */
+  readonly iters: number;
+  /** Wall ms per call, one per repeat, in the order measured. */
+  readonly samplesMs: readonly number[];
+  readonly cpuPerWall: readonly number[];
+  readonly medianMs: number;
+  /** GEMM and conv workloads. */
+  readonly gflops?: number;
+  /** Training steps. */
+  readonly imagesPerSec?: number;
+  readonly losses?: readonly number[];
+  readonly peakRssMiB: number | null;
+}
+
+export interface WorkloadResult {
+  readonly id: string;
+  readonly group: Workload['group'];
+  readonly label: string;
+  readonly spec: Spec;
+  readonly flops: number | null;
+  readonly checks: readonly CheckResult[];
+  readonly ours: SideResult | { readonly error: string };
+  readonly torch: SideResult | { readonly error: string } | { readonly skipped: string };
+  /** Our speed / PyTorch's speed (= torch median ms / our median ms); null without both sides. */
+  readonly ratio: number | null;
+}
+
+export interface MemoryCheck {
+  readonly model: string;
+  readonly batch: number;
+  readonly size: number;
+  readonly steps: number;
+  readonly every: number;
+  readonly ours: readonly { step: number; rssMiB: number; loss: number }[];
+  readonly torch: readonly { step: number; rssMiB: number; loss: number }[] | null;
+  /** RSS growth between the `from` and `to` samples, as a fraction, for each side. */
+  readonly from: number;
+  readonly to: number;
+  readonly oursGrowth: number;
+  readonly torchGrowth: number | null;
+  readonly flagged: boolean;
+  readonly threshold: number;
+}
+
+export interface BenchSettings {
+  readonly threads: number;
+  readonly repeats: number;
+  readonly quick: boolean;
+  readonly only: readonly string[];
+  readonly minSampleMs: number;
+}
+
+export interface BenchReport {
+  readonly kind: 'tee-offload/bench-kernels';
+  readonly version: 1;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly machine: MachineInfo;
+  readonly torch: TorchVersions | { readonly skipped: string };
+  readonly settings: BenchSettings;
+  readonly workloads: readonly WorkloadResult[];
+  readonly memory: MemoryCheck | null;
+}
+
+export function isSide(x: unknown): x is SideResult {
+  return typeof x === 'object' && x !== null && 'medianMs' in x;
+}

@@ -1,0 +1,132 @@
+// Runs one workload on both sides, interleaved: warm-up and calibration on each, then R rounds of one
+// sample each, alternating which side goes first (ABBA) so that drift on a shared machine hits both
+// alike. Our side is checked against the reference before any timing (Prepared does it).
+import { TeeError } from '../errors.js';
+import type { CheckResult } from './check.js';
+import type { SideResult, WorkloadResult } from './results.js';
+import { collectGarbage, peakRssKiB, resetPeakRss } from './rss.js';
+import { itersFor, type Prepared, type Sample, sampleOnce } from './sampler.js';
+import { median, sig } from './stats.js';
+import type { TorchSide } from './torch-side.js';
+import type { Workload } from './workloads.js';
+
+export interface RunSettings {
+  readonly repeats: number;
+  readonly minSampleMs: number;
+}
+
+interface Side {
+  iters: number;
+  readonly samples: Sample[];
+  readonly losses: number[];
+  sample(): Promise<void>;
+}
+
+function summary(w: Workload, s: Side, peakKiB: number | null): SideResult {
+  const ms = median(s.samples.map((x) => x.ms));
+  const batch = w.spec.kind === 'train' ? w.spec.batch : 0;
+  return {
+    iters: s.iters,
+    samplesMs: s.samples.map((x) => sig(x.ms, 5)),
+    cpuPerWall: s.samples.map((x) => sig(x.cpuPerWall, 3)),
+    medianMs: sig(ms, 5),
+    ...(w.flops ? { gflops: sig(w.flops / ms / 1e6) } : {}),
+    ...(batch ? { imagesPerSec: sig((batch * 1000) / ms), losses: s.losses.map((l) => sig(l, 6)) } : {}),
+    peakRssMiB: peakKiB === null ? null : Math.round(peakKiB / 1024),
+  };
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function requireFinite(what: string, loss: number | undefined): void {
+  if (loss !== undefined && !Number.isFinite(loss)) {
+    throw new TeeError('E_NATIVE', `${what}: training loss is ${loss}`);
+  }
+}
+
+export async function runWorkload(
+  w: Workload,
+  prepareOurs: () => Promise<Prepared>,
+  torch: TorchSide | { skipped: string },
+  settings: RunSettings,
+  log: (line: string) => void,
+): Promise<WorkloadResult> {
+  const base = { id: w.id, group: w.group, label: w.label, spec: w.spec, flops: w.flops ?? null };
+  collectGarbage();
+  resetPeakRss();
+  let prepared: Prepared;
+  try {
+    prepared = await prepareOurs();
+  } catch (e) {
+    // A failed check (or a missing model) fails this workload, not the whole run.
+    log(`  ours: ${errorText(e)}`);
+    return {
+      ...base,
+      checks: [],
+      ours: { error: errorText(e) },
+      torch: { skipped: 'our side failed' },
+      ratio: null,
+    };
+  }
+  const checks: readonly CheckResult[] = prepared.checks;
+  const ours: Side = {
+    iters: 1,
+    samples: [],
+    losses: [],
+    async sample() {
+      const s = await sampleOnce(prepared.run, this.iters);
+      const loss = prepared.lastLoss?.();
+      requireFinite(`${w.label} (ours)`, loss);
+      if (loss !== undefined) this.losses.push(loss);
+      this.samples.push(s);
+    },
+  };
+  let theirs: Side | null = null;
+  let torchError = 'unknown';
+  if (!('skipped' in torch)) {
+    try {
+      await torch.prepare(w.spec as unknown as Record<string, unknown>);
+      theirs = {
+        iters: 1,
+        samples: [],
+        losses: [],
+        async sample() {
+          const s = await torch.sample(this.iters);
+          requireFinite(`${w.label} (torch)`, s.loss);
+          if (s.loss !== undefined) this.losses.push(s.loss);
+          this.samples.push(s);
+        },
+      };
+    } catch (e) {
+      torchError = errorText(e);
+      log(`  torch: ${torchError}`);
+    }
+  }
+  const sides = theirs ? [ours, theirs] : [ours];
+  try {
+    // Warm-up (first call allocates and faults pages in), then a one-call calibration sample.
+    for (const s of sides) {
+      await s.sample();
+      await s.sample();
+      s.iters = itersFor(s.samples[1]!.ms, settings.minSampleMs);
+      s.samples.length = 0;
+      s.losses.length = 0;
+    }
+    for (let r = 0; r < settings.repeats; r++) {
+      for (const s of r % 2 === 0 ? sides : [...sides].reverse()) await s.sample();
+    }
+  } catch (e) {
+    log(`  ${errorText(e)}`);
+    if (theirs) await (torch as TorchSide).finish().catch(() => undefined);
+    return { ...base, checks, ours: { error: errorText(e) }, torch: { error: errorText(e) }, ratio: null };
+  }
+  const oursResult = summary(w, ours, peakRssKiB());
+  let torchResult: WorkloadResult['torch'];
+  if ('skipped' in torch) torchResult = { skipped: torch.skipped };
+  else if (!theirs) torchResult = { error: torchError };
+  else torchResult = summary(w, theirs, (await (torch as TorchSide).finish()).peakRssKiB);
+  const ratio = 'medianMs' in torchResult ? sig(torchResult.medianMs / oursResult.medianMs, 3) : null;
+  return { ...base, checks, ours: oursResult, torch: torchResult, ratio };
+}

@@ -1,0 +1,94 @@
+// `tee-offload bench kernels`: our kernels and training steps against PyTorch CPU, side by side.
+import { availableParallelism } from 'node:os';
+import { parseArgs } from 'node:util';
+import { runKernelsBench } from '../../bench/kernels-bench.js';
+import { GROUPS, type Group } from '../../bench/workloads.js';
+import { type Command, UsageError } from '../command.js';
+import { intFlag } from '../parse.js';
+
+const HELP = [
+  'usage: tee-offload bench kernels [--threads T[,T…]] [--repeats R] [--out DIR] [--quick]',
+  '                                 [--only gemm,conv,train,memory] [--no-torch]',
+  '',
+  'Times our kernels and full training steps against PyTorch CPU with the same thread count, in one',
+  'run, samples interleaved. Every workload is first checked against the naive reference kernels.',
+  '  gemm    sgemm 1024³, sgemm 2304×1024×1024 (M×N×K), dgemm 1024³ (GFLOP/s)',
+  '  conv    forward, backward-input, backward-weight for N4 64→64 3×3 32², N4 256→256 3×3 8²,',
+  '          N1 3→64 11×11 stride 4 224² (GFLOP/s)',
+  '  train   one SGD step (momentum 0.9, weight decay 5e-4) of resnet18, vgg19_bn, alexnet at 224²,',
+  '          10 classes, batch 1 and 4 (ms per step, images/s, peak RSS)',
+  '  memory  100 resnet18 steps (224², batch 1) with RSS every 10 steps; flags > 10% growth 20→100',
+  'Prints workload | ours | torch | ratio, where ratio = our speed / PyTorch speed (> 1: we are',
+  'faster). The PyTorch side needs python3 with torch and torchvision; without it the run goes on',
+  'alone. Progress goes to stderr; one JSON file per thread count goes to --out.',
+  '',
+  'options:',
+  '  --threads T[,T…]  kernel and PyTorch thread counts, one run each (default: all cores)',
+  '  --repeats R       timed samples per workload and side, after warm-up; medians reported (default 5)',
+  '  --out DIR         where the JSON goes (default results/)',
+  '  --quick           3 repeats, shorter samples, memory check at 64² batch 4 for 40 steps',
+  '  --only LIST       comma-separated subset of gemm,conv,train,memory (default: all)',
+  '  --no-torch        do not run the PyTorch side',
+  '  --allow-reference run even when the native addon is missing (times the naive kernels: slow)',
+].join('\n');
+
+function parseList(value: string | undefined, what: string): string[] | undefined {
+  if (value === undefined) return undefined;
+  const items = value.split(',').map((s) => s.trim());
+  if (items.some((s) => s === '')) throw new UsageError(`--${what} has an empty item: '${value}'`);
+  return items;
+}
+
+function parse(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        threads: { type: 'string' },
+        repeats: { type: 'string' },
+        out: { type: 'string' },
+        quick: { type: 'boolean' },
+        only: { type: 'string' },
+        'no-torch': { type: 'boolean' },
+        'allow-reference': { type: 'boolean' },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+export const benchCommand: Command = {
+  name: 'bench',
+  summary: 'benchmark the kernels and training steps against PyTorch CPU (JSON results)',
+  help: HELP,
+  async run(argv) {
+    const { values, positionals } = parse(argv);
+    if (positionals.length !== 1 || positionals[0] !== 'kernels') {
+      throw new UsageError(`bench: expected the suite name 'kernels', got '${positionals.join(' ')}'`);
+    }
+    const threads = (parseList(values.threads, 'threads') ?? [String(availableParallelism())]).map((t) =>
+      intFlag(t, 'threads', 1),
+    );
+    const only = (parseList(values.only, 'only') ?? [...GROUPS]) as Group[];
+    for (const g of only) {
+      if (!GROUPS.includes(g)) throw new UsageError(`--only: unknown group '${g}' (use ${GROUPS.join(',')})`);
+    }
+    const quick = Boolean(values.quick);
+    await runKernelsBench({
+      threads,
+      repeats: intFlag(values.repeats, 'repeats', quick ? 3 : 5),
+      outDir: values.out ?? 'results',
+      quick,
+      only,
+      minSampleMs: quick ? 60 : 250,
+      torch: !values['no-torch'],
+      allowReference: Boolean(values['allow-reference']),
+      log: (line) => process.stderr.write(`${line}\n`),
+      print: (text) => process.stdout.write(`${text}\n`),
+    });
+    return 0;
+  },
+};
