@@ -1,8 +1,7 @@
 // Base of every layer: a forward/backward pair plus named parameters, buffers and children, with
 // PyTorch's naming (`layer1.0.bn1.running_mean`). forward keeps what backward needs in private fields;
 // backward(dy) returns dx and adds (+=) into each parameter's grad; the optimizer zeroes grads.
-import type { Shape } from '../tensor/tensor.js';
-import { Tensor } from '../tensor/tensor.js';
+import type { Shape, Tensor } from '../tensor/tensor.js';
 
 export class Parameter {
   readonly value: Tensor;
@@ -35,7 +34,10 @@ export interface StateEntry {
 export abstract class Module {
   training = true;
   private readonly ownParams = new Map<string, Parameter>();
-  private readonly ownBuffers = new Map<string, { shape: Shape; dtype: 'F32' | 'I64'; data: Float32Array | BigInt64Array }>();
+  private readonly ownBuffers = new Map<
+    string,
+    { shape: Shape; dtype: 'F32' | 'I64'; data: Float32Array | BigInt64Array }
+  >();
   private readonly children = new Map<string, Module>();
 
   abstract forward(x: Tensor): Promise<Tensor>;

@@ -1,0 +1,122 @@
+// The three model fixtures of ../shared/fixtures/models (PyTorch 1.13 / torchvision 0.14, float64
+// truth): fixture-init the torchvision structure, then eval logits, one train step (logits, loss,
+// sampled gradients and their norms), a second step's loss, parameters and BatchNorm buffers after the
+// two steps, and eval logits after — with the README's tolerances. Runs on the engine's kernels.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createModel } from '../../src/models/registry.js';
+import { CrossEntropyLoss } from '../../src/nn/cross-entropy.js';
+import { SGD } from '../../src/nn/sgd.js';
+import { predict, trainStep } from '../../src/nn/train-step.js';
+import { fixtureInit, fixtureInitModel } from '../../src/tensor/fixture-init.js';
+import { Tensor } from '../../src/tensor/tensor.js';
+import { assertClose, Fixture, fixtureFiles, maxAbs } from '../fixtures-util.js';
+
+const ALL = ['alexnet_64_b2_s1', 'resnet18_64_b4_s1', 'vgg19_bn_32_b2_s1'];
+
+/** Relative 1e-3 of the tensor's largest magnitude (logits, losses). */
+function assertRelative(got: ArrayLike<number>, expected: Float32Array, rel: number, what: string): void {
+  assertClose(got, expected, rel * Math.max(maxAbs(expected), Number.MIN_VALUE), what);
+}
+
+function suffixes(f: Fixture, prefix: string): string[] {
+  return f
+    .names()
+    .filter((n) => n.startsWith(prefix))
+    .map((n) => n.slice(prefix.length));
+}
+
+async function runFixture(f: Fixture): Promise<void> {
+  const seed = f.num('seed');
+  const model = createModel(f.meta.model!, { numClasses: f.num('num_classes'), dropout: f.num('dropout') });
+  const entries = model.stateEntries();
+  const byName = new Map(entries.map((e) => [e.name, e]));
+  const params = new Map(model.namedParameters());
+  fixtureInitModel(entries, seed);
+
+  // The input is fixture-initialised too: it must come out bit for bit as stored.
+  const inputShape = f.shape('input');
+  const input = new Tensor(inputShape, fixtureInit('input', f.f32('input').length, 1, seed));
+  assert.deepEqual(
+    new Uint32Array(input.data.buffer),
+    new Uint32Array(f.f32('input').buffer),
+    'fixture-init input differs from the stored one',
+  );
+  const labels = f.i64('labels');
+
+  const logitsBefore = await predict(model, input);
+  assertRelative(logitsBefore.data, f.f32('logits_eval_before'), 1e-3, 'logits_eval_before');
+
+  const loss = new CrossEntropyLoss();
+  const opt = new SGD(model.parameters(), {
+    lr: f.num('lr'),
+    momentum: f.num('momentum'),
+    weightDecay: f.num('weight_decay'),
+  });
+  const step0 = await trainStep(model, loss, opt, input, labels);
+  assertRelative(step0.logits.data, f.f32('logits_train_step0'), 1e-3, 'logits_train_step0');
+  assertRelative([step0.loss], f.f32('loss_step0'), 1e-3, 'loss_step0');
+
+  // Gradients of the first step (step() does not clear them): |got − expected| ≤ 1e-2·max(max|e|, 1e-5·G).
+  const norms = suffixes(f, 'grad_norm.');
+  assert.equal(norms.length, params.size, 'one grad_norm per parameter');
+  let gMax = 0;
+  for (const name of norms) gMax = Math.max(gMax, f.f32(`grad_norm.${name}`)[0]!);
+  for (const name of norms) {
+    const p = params.get(name);
+    assert.ok(p, `model has no parameter ${name}`);
+    const idx = f.i64(`grad_idx.${name}`);
+    const sample = f.f32(`grad_sample.${name}`);
+    const got = Array.from(idx, (i) => p.grad[Number(i)]!);
+    const tol = 1e-2 * Math.max(maxAbs(sample), 1e-5 * gMax);
+    assertClose(got, sample, tol, `grad_sample.${name}`);
+    let ss = 0;
+    for (const g of p.grad) ss += g * g;
+    const norm = f.f32(`grad_norm.${name}`);
+    assertClose([Math.sqrt(ss)], norm, 1e-2 * Math.max(norm[0]!, 1e-5 * gMax), `grad_norm.${name}`);
+  }
+
+  const step1 = await trainStep(model, loss, opt, input, labels);
+  assertRelative([step1.loss], f.f32('loss_step1'), 1e-3, 'loss_step1');
+
+  // Parameters and buffers after the two steps: relative 1e-4 of the tensor's largest value.
+  for (const name of suffixes(f, 'param_idx.')) {
+    const e = byName.get(name);
+    assert.ok(e && e.data instanceof Float32Array, `model has no float state ${name}`);
+    const data = e.data;
+    const expected = f.f32(`param_sample_after.${name}`);
+    const got = Array.from(f.i64(`param_idx.${name}`), (i) => data[Number(i)]!);
+    assertClose(got, expected, 1e-4 * maxAbs(expected), `param_sample_after.${name}`);
+  }
+  for (const name of suffixes(f, 'buffer_after.')) {
+    const e = byName.get(name);
+    assert.ok(e, `model has no buffer ${name}`);
+    if (e.data instanceof BigInt64Array) {
+      assert.deepEqual(e.data, f.i64(`buffer_after.${name}`), `buffer_after.${name}`);
+    } else {
+      const expected = f.f32(`buffer_after.${name}`);
+      assertClose(e.data, expected, 1e-4 * maxAbs(expected), `buffer_after.${name}`);
+    }
+  }
+
+  const logitsAfter = await predict(model, input);
+  assertRelative(logitsAfter.data, f.f32('logits_eval_after'), 1e-3, 'logits_eval_after');
+}
+
+describe('model fixtures (torchvision, fixture init, two SGD steps)', () => {
+  const files = fixtureFiles('models');
+
+  it('finds the three model fixtures', () => {
+    assert.deepEqual(
+      files.map((p) => new Fixture(p).name),
+      ALL,
+    );
+  });
+
+  for (const path of files) {
+    const f = new Fixture(path);
+    it(`matches PyTorch on ${f.name}`, async () => {
+      await runFixture(f);
+    });
+  }
+});
