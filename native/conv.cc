@@ -1,0 +1,107 @@
+// Conv2d bindings and the choice of implementation: oneDNN when it was built in, im2col otherwise;
+// setConvBackend switches at run time (tests exercise both paths in one process).
+#include <exception>
+#include <string>
+
+#include "common.h"
+#include "conv.h"
+
+namespace tee {
+
+namespace {
+
+bool g_use_onednn = onednn_built();
+
+// Arguments 0..7: n, c, h, w, o, k, stride, padding.
+ConvShape conv_shape(const Napi::CallbackInfo& info, const char* fn) {
+  ConvShape g{};
+  g.n = dim_arg(info, 0, fn);
+  g.c = dim_arg(info, 1, fn);
+  g.h = dim_arg(info, 2, fn);
+  g.w = dim_arg(info, 3, fn);
+  g.o = dim_arg(info, 4, fn);
+  g.k = dim_arg(info, 5, fn);
+  g.s = dim_arg(info, 6, fn);
+  g.p = dim_arg(info, 7, fn, 0);
+  g.oh = out_size(g.h, g.k, g.s, g.p);
+  g.ow = out_size(g.w, g.k, g.s, g.p);
+  if (g.oh < 1 || g.ow < 1) {
+    throw Napi::RangeError::New(info.Env(), std::string(fn) + ": the kernel does not fit the padded input");
+  }
+  return g;
+}
+
+typedef void (*ConvFn)(const ConvShape&, const float*, const float*, float*);
+
+// f(g, a, b, out) with a, b, out of the given element counts; oneDNN errors become JS errors.
+Napi::Value run_conv(const Napi::CallbackInfo& info, const char* fn, int which) {
+  expect_args(info, 11, fn);
+  const ConvShape g = conv_shape(info, fn);
+  const int64_t xs = g.n * g.c * g.h * g.w, ws = g.o * g.c * g.k * g.k, ys = g.n * g.o * g.oh * g.ow;
+  static const ConvFn onednn[3] = {conv_fwd_onednn, conv_bwd_data_onednn, conv_bwd_weight_onednn};
+  static const ConvFn im2col[3] = {conv_fwd_im2col, conv_bwd_data_im2col, conv_bwd_weight_im2col};
+  const float* a;
+  const float* b;
+  float* out;
+  if (which == 0) {  // x, w → y
+    a = array_arg<float>(info, 8, xs, fn, "x");
+    b = array_arg<float>(info, 9, ws, fn, "w");
+    out = array_arg<float>(info, 10, ys, fn, "y");
+  } else if (which == 1) {  // dy, w → dx
+    a = array_arg<float>(info, 8, ys, fn, "dy");
+    b = array_arg<float>(info, 9, ws, fn, "w");
+    out = array_arg<float>(info, 10, xs, fn, "dx");
+  } else {  // dy, x → dw
+    a = array_arg<float>(info, 8, ys, fn, "dy");
+    b = array_arg<float>(info, 9, xs, fn, "x");
+    out = array_arg<float>(info, 10, ws, fn, "dw");
+  }
+  try {
+    (g_use_onednn ? onednn : im2col)[which](g, a, b, out);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), std::string(fn) + ": " + (g_use_onednn ? "oneDNN: " : "") + e.what());
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value Forward(const Napi::CallbackInfo& info) { return run_conv(info, "conv2dForward", 0); }
+Napi::Value BackwardInput(const Napi::CallbackInfo& info) { return run_conv(info, "conv2dBackwardInput", 1); }
+Napi::Value BackwardWeight(const Napi::CallbackInfo& info) { return run_conv(info, "conv2dBackwardWeight", 2); }
+
+Napi::Value SetConvBackend(const Napi::CallbackInfo& info) {
+  expect_args(info, 1, "setConvBackend");
+  if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), "setConvBackend: expected a string");
+  const std::string name = info[0].As<Napi::String>().Utf8Value();
+  if (name == "im2col") {
+    g_use_onednn = false;
+  } else if (name == "onednn") {
+    if (!onednn_built()) {
+      throw Napi::Error::New(info.Env(), "setConvBackend: oneDNN was not available when the addon was built");
+    }
+    g_use_onednn = true;
+  } else {
+    throw Napi::RangeError::New(info.Env(), "setConvBackend: unknown backend '" + name + "'");
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value ClearConvCache(const Napi::CallbackInfo& info) {
+  onednn_clear_cache();
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+const char* conv_backend_name() { return g_use_onednn ? "onednn" : "im2col"; }
+
+void register_conv(Napi::Env env, Napi::Object exports) {
+  exports.Set("conv2dForward", Napi::Function::New(env, Forward, "conv2dForward"));
+  exports.Set("conv2dBackwardInput", Napi::Function::New(env, BackwardInput, "conv2dBackwardInput"));
+  exports.Set("conv2dBackwardWeight", Napi::Function::New(env, BackwardWeight, "conv2dBackwardWeight"));
+  exports.Set("setConvBackend", Napi::Function::New(env, SetConvBackend, "setConvBackend"));
+  exports.Set("clearConvCache", Napi::Function::New(env, ClearConvCache, "clearConvCache"));
+}
+
+}  // namespace tee

@@ -1,0 +1,161 @@
+// Element-wise kernels: ReLU forward/backward, per-channel bias add and sum, axpy, and the SGD update
+// (torch.optim.SGD, dampening 0). Large arrays are split into contiguous ranges across threads; small
+// ones run on the calling thread. Element-wise results never depend on the thread count.
+#include <cmath>
+
+#include "common.h"
+
+namespace tee {
+
+namespace {
+
+// Runs f(begin, end) over [0, n) on threads_for(n) threads, contiguous static ranges.
+template <typename F>
+void parallel_ranges(int64_t n, F f) {
+  const int nt = threads_for(n);
+  if (nt <= 1) {
+    f(int64_t(0), n);
+    return;
+  }
+#pragma omp parallel num_threads(nt)
+  {
+    int64_t b, e;
+    split_range(n, nt, thread_id(), &b, &e);
+    f(b, e);
+  }
+}
+
+// x, y of one length; y may alias x. y = max(x, 0), NaN propagates (torch.relu).
+Napi::Value ReluForward(const Napi::CallbackInfo& info) {
+  const char* fn = "reluForward";
+  expect_args(info, 2, fn);
+  int64_t n;
+  const float* x = any_array_arg<float>(info, 0, &n, fn, "x");
+  float* y = array_arg<float>(info, 1, n, fn, "y");
+  parallel_ranges(n, [=](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; i++) y[i] = x[i] <= 0.0f ? 0.0f : x[i];
+  });
+  return info.Env().Undefined();
+}
+
+// dx = x > 0 ? dy : 0 (0 at x = 0); dx may alias dy.
+Napi::Value ReluBackward(const Napi::CallbackInfo& info) {
+  const char* fn = "reluBackward";
+  expect_args(info, 3, fn);
+  int64_t n;
+  const float* dy = any_array_arg<float>(info, 0, &n, fn, "dy");
+  const float* x = array_arg<float>(info, 1, n, fn, "x");
+  float* dx = array_arg<float>(info, 2, n, fn, "dx");
+  parallel_ranges(n, [=](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; i++) dx[i] = x[i] <= 0.0f ? 0.0f : dy[i];
+  });
+  return info.Env().Undefined();
+}
+
+// (n, c, hw, y, bias): y [n,c,hw] += bias[c]
+Napi::Value AddChannelBias(const Napi::CallbackInfo& info) {
+  const char* fn = "addChannelBias";
+  expect_args(info, 5, fn);
+  const int64_t n = dim_arg(info, 0, fn), c = dim_arg(info, 1, fn), hw = dim_arg(info, 2, fn);
+  float* y = array_arg<float>(info, 3, n * c * hw, fn, "y");
+  const float* bias = array_arg<float>(info, 4, c, fn, "bias");
+  const int64_t planes = n * c;
+  const int nt = static_cast<int>(std::min<int64_t>(threads_for(planes * hw), planes));
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+  for (int64_t pl = 0; pl < planes; pl++) {
+    float* yp = y + pl * hw;
+    const float bv = bias[pl % c];
+    for (int64_t i = 0; i < hw; i++) yp[i] += bv;
+  }
+  return info.Env().Undefined();
+}
+
+// (n, c, hw, dy, out): out[c] += Σ_{n,hw} dy[n,c,hw], summed in double per channel.
+Napi::Value SumChannels(const Napi::CallbackInfo& info) {
+  const char* fn = "sumChannels";
+  expect_args(info, 5, fn);
+  const int64_t n = dim_arg(info, 0, fn), c = dim_arg(info, 1, fn), hw = dim_arg(info, 2, fn);
+  const float* dy = array_arg<float>(info, 3, n * c * hw, fn, "dy");
+  float* out = array_arg<float>(info, 4, c, fn, "out");
+  const int nt = static_cast<int>(std::min<int64_t>(threads_for(n * c * hw), c));
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+  for (int64_t ch = 0; ch < c; ch++) {
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (int64_t b = 0; b < n; b++) {
+      const float* p = dy + (b * c + ch) * hw;
+      int64_t i = 0;
+      for (; i + 4 <= hw; i += 4) {
+        s0 += p[i];
+        s1 += p[i + 1];
+        s2 += p[i + 2];
+        s3 += p[i + 3];
+      }
+      for (; i < hw; i++) s0 += p[i];
+    }
+    out[ch] = static_cast<float>(out[ch] + ((s0 + s1) + (s2 + s3)));
+  }
+  return info.Env().Undefined();
+}
+
+// (a, x, y): y += a·x
+Napi::Value Axpy(const Napi::CallbackInfo& info) {
+  const char* fn = "axpy";
+  expect_args(info, 3, fn);
+  const float a = static_cast<float>(number_arg(info, 0, fn));
+  int64_t n;
+  const float* x = any_array_arg<float>(info, 1, &n, fn, "x");
+  float* y = array_arg<float>(info, 2, n, fn, "y");
+  parallel_ranges(n, [=](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; i++) y[i] += a * x[i];
+  });
+  return info.Env().Undefined();
+}
+
+// One SGD element update with PyTorch's rounding: every product and sum is rounded to float, no fused
+// multiply-add (ATen's vectorised add/mul kernels do not fuse), so results match torch bit for bit.
+__attribute__((optimize("fp-contract=off"))) void sgd_range(float* p, const float* g, float* buf, float lr,
+                                                             float m, float wd, bool nesterov, bool first,
+                                                             int64_t b, int64_t e) {
+  for (int64_t i = b; i < e; i++) {
+    float d = wd != 0.0f ? g[i] + wd * p[i] : g[i];
+    if (buf != nullptr) {
+      const float bv = first ? d : m * buf[i] + d;
+      buf[i] = bv;
+      d = nesterov ? d + m * bv : bv;
+    }
+    p[i] = p[i] - lr * d;
+  }
+}
+
+// (p, grad, buf|null, lr, momentum, weightDecay, nesterov, first)
+Napi::Value SgdStep(const Napi::CallbackInfo& info) {
+  const char* fn = "sgdStep";
+  expect_args(info, 8, fn);
+  int64_t n;
+  float* p = any_array_arg<float>(info, 0, &n, fn, "p");
+  const float* g = array_arg<float>(info, 1, n, fn, "grad");
+  float* buf = nullable_array_arg<float>(info, 2, n, fn, "buf");
+  const float lr = static_cast<float>(number_arg(info, 3, fn));
+  const float m = static_cast<float>(number_arg(info, 4, fn));
+  const float wd = static_cast<float>(number_arg(info, 5, fn));
+  const bool nesterov = bool_arg(info, 6, fn), first = bool_arg(info, 7, fn);
+  if (m != 0.0f && buf == nullptr) {
+    throw Napi::TypeError::New(info.Env(), "sgdStep: a momentum buffer is required when momentum is not 0");
+  }
+  float* b = m != 0.0f ? buf : nullptr;
+  parallel_ranges(n, [=](int64_t s, int64_t e) { sgd_range(p, g, b, lr, m, wd, nesterov, first, s, e); });
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void register_elementwise(Napi::Env env, Napi::Object exports) {
+  exports.Set("reluForward", Napi::Function::New(env, ReluForward, "reluForward"));
+  exports.Set("reluBackward", Napi::Function::New(env, ReluBackward, "reluBackward"));
+  exports.Set("addChannelBias", Napi::Function::New(env, AddChannelBias, "addChannelBias"));
+  exports.Set("sumChannels", Napi::Function::New(env, SumChannels, "sumChannels"));
+  exports.Set("axpy", Napi::Function::New(env, Axpy, "axpy"));
+  exports.Set("sgdStep", Napi::Function::New(env, SgdStep, "sgdStep"));
+}
+
+}  // namespace tee

@@ -1,0 +1,194 @@
+// MaxPool2d (floor mode, -inf padding, argmax = offset of the first maximum in the h·w plane, NaN
+// propagates as in PyTorch) and AdaptiveAvgPool2d (PyTorch's bins [floor(i·h/oh), ceil((i+1)·h/oh)),
+// which also up-samples, e.g. 1→7). Planes (n·c) are split across threads; every plane is written by one
+// thread, so results do not depend on the thread count.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "common.h"
+
+namespace tee {
+
+namespace {
+
+struct PoolShape {
+  int64_t n, c, h, w, k, s, p, oh, ow;
+};
+
+// Arguments 0..6: n, c, h, w, k, stride, padding.
+PoolShape pool_shape(const Napi::CallbackInfo& info, const char* fn) {
+  PoolShape g{};
+  g.n = dim_arg(info, 0, fn);
+  g.c = dim_arg(info, 1, fn);
+  g.h = dim_arg(info, 2, fn);
+  g.w = dim_arg(info, 3, fn);
+  g.k = dim_arg(info, 4, fn);
+  g.s = dim_arg(info, 5, fn);
+  g.p = dim_arg(info, 6, fn, 0);
+  if (2 * g.p > g.k) throw Napi::RangeError::New(info.Env(), std::string(fn) + ": padding must be at most k/2");
+  g.oh = out_size(g.h, g.k, g.s, g.p);
+  g.ow = out_size(g.w, g.k, g.s, g.p);
+  if (g.oh < 1 || g.ow < 1) {
+    throw Napi::RangeError::New(info.Env(), std::string(fn) + ": the window does not fit the padded input");
+  }
+  return g;
+}
+
+// x [n,c,h,w] → y [n,c,oh,ow], argmax [n,c,oh,ow]
+Napi::Value MaxPoolForward(const Napi::CallbackInfo& info) {
+  const char* fn = "maxPool2dForward";
+  expect_args(info, 10, fn);
+  const PoolShape g = pool_shape(info, fn);
+  const int64_t planes = g.n * g.c, hw = g.h * g.w, ohw = g.oh * g.ow;
+  const float* x = array_arg<float>(info, 7, planes * hw, fn, "x");
+  float* y = array_arg<float>(info, 8, planes * ohw, fn, "y");
+  int32_t* am = array_arg<int32_t>(info, 9, planes * ohw, fn, "argmax");
+  const int nt = static_cast<int>(std::min<int64_t>(threads_for(planes * ohw * g.k * g.k), planes));
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+  for (int64_t pl = 0; pl < planes; pl++) {
+    const float* xp = x + pl * hw;
+    float* yp = y + pl * ohw;
+    int32_t* ap = am + pl * ohw;
+    for (int64_t oy = 0; oy < g.oh; oy++) {
+      const int64_t iy0 = oy * g.s - g.p;
+      const int64_t ky0 = std::max<int64_t>(0, -iy0), ky1 = std::min(g.k, g.h - iy0);
+      for (int64_t ox = 0; ox < g.ow; ox++) {
+        const int64_t ix0 = ox * g.s - g.p;
+        const int64_t kx0 = std::max<int64_t>(0, -ix0), kx1 = std::min(g.k, g.w - ix0);
+        float best = -std::numeric_limits<float>::infinity();
+        int64_t idx = (iy0 + ky0) * g.w + ix0 + kx0;  // the first element of the window, as in PyTorch
+        for (int64_t ky = ky0; ky < ky1; ky++) {
+          const int64_t base = (iy0 + ky) * g.w + ix0;
+          for (int64_t kx = kx0; kx < kx1; kx++) {
+            const float v = xp[base + kx];
+            if (v > best || std::isnan(v)) {
+              best = v;
+              idx = base + kx;
+            }
+          }
+        }
+        yp[oy * g.ow + ox] = best;
+        ap[oy * g.ow + ox] = static_cast<int32_t>(idx);
+      }
+    }
+  }
+  return info.Env().Undefined();
+}
+
+// dy [n,c,oh,ow], argmax → dx [n,c,h,w] (zeroed, then scatter-added)
+Napi::Value MaxPoolBackward(const Napi::CallbackInfo& info) {
+  const char* fn = "maxPool2dBackward";
+  expect_args(info, 10, fn);
+  const PoolShape g = pool_shape(info, fn);
+  const int64_t planes = g.n * g.c, hw = g.h * g.w, ohw = g.oh * g.ow;
+  const float* dy = array_arg<float>(info, 7, planes * ohw, fn, "dy");
+  const int32_t* am = array_arg<int32_t>(info, 8, planes * ohw, fn, "argmax");
+  float* dx = array_arg<float>(info, 9, planes * hw, fn, "dx");
+  int64_t bad = 0;
+  const int nt = static_cast<int>(std::min<int64_t>(threads_for(planes * (hw + ohw)), planes));
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static) reduction(+ : bad)
+  for (int64_t pl = 0; pl < planes; pl++) {
+    float* dxp = dx + pl * hw;
+    const float* dyp = dy + pl * ohw;
+    const int32_t* ap = am + pl * ohw;
+    std::memset(dxp, 0, sizeof(float) * static_cast<size_t>(hw));
+    for (int64_t i = 0; i < ohw; i++) {
+      const int64_t j = ap[i];
+      if (j < 0 || j >= hw) {
+        bad++;  // a corrupted argmax must not write outside the plane
+        continue;
+      }
+      dxp[j] += dyp[i];
+    }
+  }
+  if (bad > 0) {
+    throw Napi::RangeError::New(info.Env(), std::string(fn) + ": " + std::to_string(bad) +
+                                                " argmax entries lie outside their h*w plane");
+  }
+  return info.Env().Undefined();
+}
+
+struct AdaptiveShape {
+  int64_t n, c, h, w, oh, ow;
+};
+
+AdaptiveShape adaptive_shape(const Napi::CallbackInfo& info, const char* fn) {
+  AdaptiveShape g{};
+  g.n = dim_arg(info, 0, fn);
+  g.c = dim_arg(info, 1, fn);
+  g.h = dim_arg(info, 2, fn);
+  g.w = dim_arg(info, 3, fn);
+  g.oh = dim_arg(info, 4, fn);
+  g.ow = dim_arg(info, 5, fn);
+  return g;
+}
+
+inline int64_t bin_start(int64_t i, int64_t size, int64_t out) { return (i * size) / out; }
+inline int64_t bin_end(int64_t i, int64_t size, int64_t out) { return ((i + 1) * size + out - 1) / out; }
+
+// x [n,c,h,w] → y [n,c,oh,ow]
+Napi::Value AdaptiveForward(const Napi::CallbackInfo& info) {
+  const char* fn = "adaptiveAvgPool2dForward";
+  expect_args(info, 8, fn);
+  const AdaptiveShape g = adaptive_shape(info, fn);
+  const int64_t planes = g.n * g.c, hw = g.h * g.w, ohw = g.oh * g.ow;
+  const float* x = array_arg<float>(info, 6, planes * hw, fn, "x");
+  float* y = array_arg<float>(info, 7, planes * ohw, fn, "y");
+  const int nt = static_cast<int>(std::min<int64_t>(threads_for(planes * (hw + ohw)), planes));
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+  for (int64_t pl = 0; pl < planes; pl++) {
+    const float* xp = x + pl * hw;
+    float* yp = y + pl * ohw;
+    for (int64_t oy = 0; oy < g.oh; oy++) {
+      const int64_t y0 = bin_start(oy, g.h, g.oh), y1 = bin_end(oy, g.h, g.oh);
+      for (int64_t ox = 0; ox < g.ow; ox++) {
+        const int64_t x0 = bin_start(ox, g.w, g.ow), x1 = bin_end(ox, g.w, g.ow);
+        double s = 0;
+        for (int64_t iy = y0; iy < y1; iy++)
+          for (int64_t ix = x0; ix < x1; ix++) s += xp[iy * g.w + ix];
+        yp[oy * g.ow + ox] = static_cast<float>(s / static_cast<double>((y1 - y0) * (x1 - x0)));
+      }
+    }
+  }
+  return info.Env().Undefined();
+}
+
+// dy [n,c,oh,ow] → dx [n,c,h,w]
+Napi::Value AdaptiveBackward(const Napi::CallbackInfo& info) {
+  const char* fn = "adaptiveAvgPool2dBackward";
+  expect_args(info, 8, fn);
+  const AdaptiveShape g = adaptive_shape(info, fn);
+  const int64_t planes = g.n * g.c, hw = g.h * g.w, ohw = g.oh * g.ow;
+  const float* dy = array_arg<float>(info, 6, planes * ohw, fn, "dy");
+  float* dx = array_arg<float>(info, 7, planes * hw, fn, "dx");
+  const int nt = static_cast<int>(std::min<int64_t>(threads_for(planes * (hw + ohw)), planes));
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+  for (int64_t pl = 0; pl < planes; pl++) {
+    float* dxp = dx + pl * hw;
+    const float* dyp = dy + pl * ohw;
+    std::memset(dxp, 0, sizeof(float) * static_cast<size_t>(hw));
+    for (int64_t oy = 0; oy < g.oh; oy++) {
+      const int64_t y0 = bin_start(oy, g.h, g.oh), y1 = bin_end(oy, g.h, g.oh);
+      for (int64_t ox = 0; ox < g.ow; ox++) {
+        const int64_t x0 = bin_start(ox, g.w, g.ow), x1 = bin_end(ox, g.w, g.ow);
+        const float d = dyp[oy * g.ow + ox] / static_cast<float>((y1 - y0) * (x1 - x0));
+        for (int64_t iy = y0; iy < y1; iy++)
+          for (int64_t ix = x0; ix < x1; ix++) dxp[iy * g.w + ix] += d;
+      }
+    }
+  }
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void register_pooling(Napi::Env env, Napi::Object exports) {
+  exports.Set("maxPool2dForward", Napi::Function::New(env, MaxPoolForward, "maxPool2dForward"));
+  exports.Set("maxPool2dBackward", Napi::Function::New(env, MaxPoolBackward, "maxPool2dBackward"));
+  exports.Set("adaptiveAvgPool2dForward", Napi::Function::New(env, AdaptiveForward, "adaptiveAvgPool2dForward"));
+  exports.Set("adaptiveAvgPool2dBackward", Napi::Function::New(env, AdaptiveBackward, "adaptiveAvgPool2dBackward"));
+}
+
+}  // namespace tee
