@@ -8,6 +8,7 @@ interleave our samples with PyTorch's in one run. Requests:
   {"op": "time", "iters": n}                     -> {"seconds", "cpuPerWall"} for n calls of the workload
   {"op": "finish"}                               -> {"peakRssKiB": ..., "rssKiB": ...}; frees the data
   {"op": "memory", "model", "batch", "size", "steps", "every", "numClasses"} -> RSS every `every` steps
+  {"op": "profile", "model", "batch", "size", "steps", "numClasses"} -> per-phase ms and per-op self ms
 Workloads: {"kind": "gemm", "dtype": "f32"|"f64", "m", "n", "k"};
 {"kind": "conv", "pass": "forward"|"input"|"weight", "n", "c", "h", "w", "o", "k", "stride", "padding"};
 {"kind": "train", "model", "batch", "size", "numClasses"}.
@@ -92,6 +93,48 @@ def train_fn(w):
     return run, state
 
 
+def profile(req):
+    torch.manual_seed(0)
+    model = getattr(torchvision.models, req["model"])(num_classes=req["numClasses"])
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    x = torch.randn(req["batch"], 3, req["size"], req["size"])
+    y = torch.randint(0, req["numClasses"], (req["batch"],))
+    phases = {"zeroGrad": [], "forward": [], "loss": [], "backward": [], "step": []}
+
+    def step(record):
+        t = [time.perf_counter()]
+        opt.zero_grad()
+        t.append(time.perf_counter())
+        out = model(x)
+        t.append(time.perf_counter())
+        loss = F.cross_entropy(out, y)
+        t.append(time.perf_counter())
+        loss.backward()
+        t.append(time.perf_counter())
+        opt.step()
+        t.append(time.perf_counter())
+        if record:
+            for i, name in enumerate(phases):
+                phases[name].append((t[i + 1] - t[i]) * 1000)
+
+    step(False)
+    steps = int(req["steps"])
+    for _ in range(steps):
+        step(True)
+    # Per-op self CPU time under the autograd profiler (a separate pass: the profiler adds overhead).
+    with torch.autograd.profiler.profile() as prof:
+        for _ in range(steps):
+            step(False)
+    ops = [
+        {"name": e.key, "selfMs": e.self_cpu_time_total / 1000 / steps, "calls": e.count / steps}
+        for e in prof.key_averages()
+    ]
+    ops.sort(key=lambda o: -o["selfMs"])
+    med = {k: sorted(v)[len(v) // 2] for k, v in phases.items()}
+    return {"phasesMs": med, "ops": [o for o in ops if o["selfMs"] > 0.001]}
+
+
 def main():
     torch.set_grad_enabled(True)
     current = None
@@ -147,6 +190,8 @@ def main():
                     if step % int(req["every"]) == 0:
                         samples.append({"step": step, "rssKiB": status_kib("VmRSS"), "loss": st["loss"]})
                 ans = {"samples": samples}
+            elif op == "profile":
+                ans = profile(req)
             else:
                 raise ValueError("unknown op " + str(op))
             ans["ok"] = True

@@ -88,7 +88,12 @@ async function runThreads(
       const m = memorySettings(o.quick);
       o.log(`[T=${threads}] memory: ${m.steps} steps of ${m.spec.model} ${m.spec.size}² b${m.spec.batch}`);
       try {
-        memory = await memoryCheck(m, prepareTrain, 'skipped' in torch ? null : torch, o.log);
+        memory = await memoryCheck(
+          m,
+          (s) => prepareTrain(s, { check: false }),
+          'skipped' in torch ? null : torch,
+          o.log,
+        );
       } catch (e) {
         o.log(`  memory check failed: ${e instanceof Error ? e.message : String(e)}`);
       }

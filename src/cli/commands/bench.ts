@@ -2,6 +2,7 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { runKernelsBench } from '../../bench/kernels-bench.js';
+import { runProfile } from '../../bench/profile.js';
 import { GROUPS, type Group } from '../../bench/workloads.js';
 import { type Command, UsageError } from '../command.js';
 import { intFlag } from '../parse.js';
@@ -9,7 +10,9 @@ import { intFlag } from '../parse.js';
 const HELP = [
   'usage: tee-offload bench kernels [--threads T[,T…]] [--repeats R] [--out DIR] [--quick]',
   '                                 [--only gemm,conv,train,memory] [--no-torch]',
+  '       tee-offload bench profile --model M [--batch B] [--size S] [--steps N] [--threads T]',
   '',
+  'kernels:',
   'Times our kernels and full training steps against PyTorch CPU with the same thread count, in one',
   'run, samples interleaved. Every workload is first checked against the naive reference kernels.',
   '  gemm    sgemm 1024³, sgemm 2304×1024×1024 (M×N×K), dgemm 1024³ (GFLOP/s)',
@@ -30,6 +33,10 @@ const HELP = [
   '  --only LIST       comma-separated subset of gemm,conv,train,memory (default: all)',
   '  --no-torch        do not run the PyTorch side',
   '  --allow-reference run even when the native addon is missing (times the naive kernels: slow)',
+  '',
+  'profile: where one training step of M (alexnet, vgg*, resnet18/34) spends its time, ours against',
+  'PyTorch: per phase, per kernel category, and every convolution of the model timed alone on both',
+  'sides (sorted by the ms per step it costs us). Defaults: batch 4, size 224, 3 steps, all cores.',
 ].join('\n');
 
 function parseList(value: string | undefined, what: string): string[] | undefined {
@@ -53,6 +60,10 @@ function parse(argv: string[]) {
         only: { type: 'string' },
         'no-torch': { type: 'boolean' },
         'allow-reference': { type: 'boolean' },
+        model: { type: 'string' },
+        batch: { type: 'string' },
+        size: { type: 'string' },
+        steps: { type: 'string' },
       },
     });
   } catch (e) {
@@ -66,8 +77,27 @@ export const benchCommand: Command = {
   help: HELP,
   async run(argv) {
     const { values, positionals } = parse(argv);
-    if (positionals.length !== 1 || positionals[0] !== 'kernels') {
-      throw new UsageError(`bench: expected the suite name 'kernels', got '${positionals.join(' ')}'`);
+    const suite = positionals.length === 1 ? positionals[0] : undefined;
+    if (suite !== 'kernels' && suite !== 'profile') {
+      throw new UsageError(`bench: expected 'kernels' or 'profile', got '${positionals.join(' ')}'`);
+    }
+    const log = (line: string) => process.stderr.write(`${line}\n`);
+    const print = (text: string) => process.stdout.write(`${text}\n`);
+    if (suite === 'profile') {
+      if (values.model === undefined) throw new UsageError('bench profile: --model is required');
+      await runProfile({
+        model: values.model,
+        batch: intFlag(values.batch, 'batch', 4),
+        size: intFlag(values.size, 'size', 224),
+        numClasses: 10,
+        steps: intFlag(values.steps, 'steps', 3),
+        threads: intFlag(values.threads, 'threads', availableParallelism()),
+        torch: !values['no-torch'],
+        outDir: values.out ?? 'results',
+        log,
+        print,
+      });
+      return 0;
     }
     const threads = (parseList(values.threads, 'threads') ?? [String(availableParallelism())]).map((t) =>
       intFlag(t, 'threads', 1),
@@ -86,8 +116,8 @@ export const benchCommand: Command = {
       minSampleMs: quick ? 60 : 250,
       torch: !values['no-torch'],
       allowReference: Boolean(values['allow-reference']),
-      log: (line) => process.stderr.write(`${line}\n`),
-      print: (text) => process.stdout.write(`${text}\n`),
+      log,
+      print,
     });
     return 0;
   },
