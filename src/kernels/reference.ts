@@ -307,7 +307,7 @@ function batchNorm2dBackward(
 }
 
 function reluForward(x: Float32Array, y: Float32Array): void {
-  for (let i = 0; i < x.length; i++) y[i] = x[i]! <= 0 ? 0 : x[i]!; // NaN propagates, as in torch.relu
+  for (let i = 0; i < x.length; i++) y[i] = Math.max(x[i]!, 0); // NaN propagates, as in torch.relu
 }
 
 function reluBackward(dy: Float32Array, x: Float32Array, dx: Float32Array): void {
