@@ -151,6 +151,15 @@ export function unpickle(
       case 0x8c: // SHORT_BINUNICODE
         stack.push(text(bytes[need(1)]!));
         break;
+      case 0x55: // SHORT_BINSTRING (Python 2 str; decoded as UTF-8 like torch.load does)
+        stack.push(text(bytes[need(1)]!));
+        break;
+      case 0x54: {
+        // BINSTRING
+        const n = view.getInt32(need(4), true);
+        stack.push(text(n < 0 ? bytes.length + 1 : n));
+        break;
+      }
       case 0x8d: {
         // BINUNICODE8
         const n = view.getBigUint64(need(8), true);

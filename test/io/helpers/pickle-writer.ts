@@ -105,6 +105,8 @@ export interface TensorSpec {
   readonly offset?: number;
   readonly size: readonly number[];
   readonly stride?: readonly number[];
+  /** Legacy format only: the storage is a view (view key, element offset, size) of the root `key`. */
+  readonly view?: readonly [string, number, number];
 }
 
 function contiguousStride(size: readonly number[]): number[] {
@@ -114,17 +116,13 @@ function contiguousStride(size: readonly number[]): number[] {
 }
 
 /** One tensor: _rebuild_tensor_v2(('storage', torch.X, key, 'cpu', n), offset, size, stride, False, OrderedDict()). */
-export function writeTensor(p: PickleWriter, t: TensorSpec, parameter = false): PickleWriter {
+export function writeTensor(p: PickleWriter, t: TensorSpec, parameter = false, legacy = false): PickleWriter {
   if (parameter) p.global('torch._utils', '_rebuild_parameter').mark();
   p.global('torch._utils', '_rebuild_tensor_v2').mark();
-  p.mark()
-    .str('storage')
-    .global('torch', t.storage)
-    .str(t.key)
-    .str('cpu')
-    .int(t.storageNumel)
-    .tuple()
-    .persid();
+  p.mark().str('storage').global('torch', t.storage).str(t.key).str('cpu').int(t.storageNumel);
+  if (legacy && t.view) p.mark().str(t.view[0]).int(t.view[1]).int(t.view[2]).tuple();
+  else if (legacy) p.none();
+  p.tuple().persid();
   p.int(t.offset ?? 0)
     .ints(t.size)
     .ints(t.stride ?? contiguousStride(t.size))
@@ -142,6 +140,8 @@ export interface StateDictOptions {
   readonly wrap?: boolean;
   /** Names whose tensors are pickled as nn.Parameter. */
   readonly parameters?: readonly string[];
+  /** Legacy persistent ids: ('storage', type, key, 'cpu', n, view_metadata). */
+  readonly legacy?: boolean;
 }
 
 export function stateDictPickle(
@@ -151,7 +151,8 @@ export function stateDictPickle(
   const p = new PickleWriter().proto(2);
   if (options.wrap) p.emptyDict().mark().str('epoch').int(3).str('state_dict');
   p.global('collections', 'OrderedDict').emptyTuple().reduce().mark();
-  for (const [name, t] of tensors) writeTensor(p.str(name), t, options.parameters?.includes(name));
+  for (const [name, t] of tensors)
+    writeTensor(p.str(name), t, options.parameters?.includes(name), options.legacy);
   p.setitems();
   if (options.metadata) {
     p.emptyDict().str('_metadata').global('collections', 'OrderedDict').emptyTuple().reduce();
@@ -180,4 +181,44 @@ export function pthArchive(
     ],
     { zip64: options.zip64 },
   );
+}
+
+/** A legacy (pre-1.6) torch.save file: magic, version, sys info, object, keys, then the storages. */
+export function legacyPth(
+  object: Uint8Array,
+  storages: readonly (readonly [string, Uint8Array, number])[],
+  options: { littleEndian?: boolean } = {},
+): Uint8Array {
+  const parts: Uint8Array[] = [];
+  const magic = [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
+  parts.push(
+    new PickleWriter()
+      .proto(2)
+      .raw(0x8a, 10, ...magic)
+      .stop()
+      .bytes(),
+  );
+  parts.push(new PickleWriter().proto(2).int(1001).stop().bytes());
+  const info = new PickleWriter().proto(2).emptyDict().mark().str('protocol_version').int(1001);
+  info
+    .str('little_endian')
+    .bool(options.littleEndian ?? true)
+    .setitems()
+    .stop();
+  parts.push(info.bytes(), object);
+  const keys = new PickleWriter().proto(2).emptyList().mark();
+  for (const [k] of storages) keys.str(k);
+  parts.push(keys.raw(0x65).stop().bytes());
+  for (const [, data, numel] of storages) {
+    const n = new Uint8Array(8);
+    new DataView(n.buffer).setBigInt64(0, BigInt(numel), true);
+    parts.push(n, data);
+  }
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
 }
