@@ -1,6 +1,8 @@
-// The standard per-sample pipeline for a dataset, in torchvision's order: augmentation (RandomCrop with
-// 4 zeros of padding, then RandomHorizontalFlip, for CIFAR-10 and Fashion-MNIST only), resize to the
-// model's input size, then Normalize with the dataset's constants. A batch file gets none of it.
+// The standard per-sample pipeline: augmentation (RandomCrop with 4 zeros of padding, then
+// RandomHorizontalFlip; CIFAR-10 and Fashion-MNIST only), Normalize with the dataset's constants, then
+// resize to the model's input size. Normalising before the resize equals torchvision's order (resize,
+// then normalise) up to rounding, as the bilinear weights sum to 1, and costs 1/49 as much at 32→224.
+// The padding stays zeros of the raw image, as in torchvision. A batch file gets none of it.
 import type { Dataset } from './dataset.js';
 import { Normalize } from './normalize.js';
 import { RandomCrop } from './random-crop.js';
@@ -26,8 +28,8 @@ export function defaultTransforms(ds: Dataset, opts: DefaultTransformOptions = {
     if (ds.height === ds.width) steps.push(new RandomCrop(ds.height, 4));
     steps.push(new RandomHorizontalFlip(0.5));
   }
+  if ((opts.normalize ?? true) && ds.normalization !== undefined) steps.push(new Normalize(ds.normalization));
   const size = opts.imageSize;
   if (size !== undefined && (size !== ds.height || size !== ds.width)) steps.push(new Resize(size, size));
-  if ((opts.normalize ?? true) && ds.normalization !== undefined) steps.push(new Normalize(ds.normalization));
   return steps.length === 0 ? undefined : new Compose(steps);
 }

@@ -1,7 +1,8 @@
 // Bilinear resize matching torch.nn.functional.interpolate(mode='bilinear', align_corners=False,
-// antialias=False): src = max(0, (dst + 0.5) * in/out - 0.5), the two neighbours floor(src) and
-// min(floor(src) + 1, in - 1). Separable: each input row is resized across (one scratch buffer, reused),
-// then output rows blend two of those, which is torch's order of operations: h0·(row r0) + h1·(row r1).
+// antialias=False) to within one float32 ulp: scale = float32(in/out), src = max(0, scale·(dst+0.5) − 0.5)
+// in double, neighbours floor(src) and min(floor(src)+1, in−1), λ = float32(src − floor(src)), weights
+// (1−λ, λ) — the way PyTorch 1.13's CPU kernel computes them. Separable: each input row is resized
+// across into a scratch buffer, then output rows blend two of those (torch's order, h0·row0 + h1·row1).
 import type { SeededRng } from '../tensor/seeded-rng.js';
 import type { ImageShape } from './image.js';
 import type { Transform } from './transform.js';
@@ -16,7 +17,7 @@ export interface AxisTable {
 
 const f = Math.fround;
 
-/** Neighbour indices and weights for resizing an axis of length n to m (float32 arithmetic, as torch). */
+/** Neighbour indices and weights for resizing an axis of length n to m. */
 export function axisTable(n: number, m: number): AxisTable {
   const i0 = new Int32Array(m);
   const i1 = new Int32Array(m);
@@ -24,7 +25,7 @@ export function axisTable(n: number, m: number): AxisTable {
   const w1 = new Float32Array(m);
   const scale = f(n / m);
   for (let d = 0; d < m; d++) {
-    let src = f(f(scale * f(d + 0.5)) - 0.5);
+    let src = scale * (d + 0.5) - 0.5;
     if (src < 0) src = 0;
     const lo = Math.floor(src);
     const lambda = f(src - lo);

@@ -2,6 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 
 export function tempDir(): { path: string; remove: () => void } {
   const path = mkdtempSync(join(tmpdir(), 'tee-data-'));
@@ -86,4 +87,10 @@ export function cifarFileSet(perFile: number): { name: string; data: Uint8Array 
       k * perFile,
     ),
   }));
+}
+
+/** gzip-compressed bytes as a plain Uint8Array. */
+export function gzip(bytes: Uint8Array): Uint8Array {
+  const b = gzipSync(bytes);
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
