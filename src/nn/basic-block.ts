@@ -30,24 +30,25 @@ export class BasicBlock extends Layer {
 
   constructor(inplanes: number, planes: number, opts: BasicBlockOptions = {}) {
     super(opts);
-    const stride = positiveInt('BasicBlock stride', opts.stride ?? 1);
+    const { stride: s = 1, ...shared } = opts;
+    const stride = positiveInt('BasicBlock stride', s);
     this.stride = stride;
-    const conv = { ...opts, bias: false };
+    const conv = { ...shared, bias: false };
     this.conv1 = this.registerModule(
       'conv1',
       new Conv2d(inplanes, planes, 3, { ...conv, stride, padding: 1 }),
     );
-    this.bn1 = this.registerModule('bn1', new BatchNorm2d(planes, opts));
-    this.relu = this.registerModule('relu', new ReLU({ ...opts, inplace: true }));
+    this.bn1 = this.registerModule('bn1', new BatchNorm2d(planes, shared));
+    this.relu = this.registerModule('relu', new ReLU({ ...shared, inplace: true }));
     this.conv2 = this.registerModule('conv2', new Conv2d(planes, planes, 3, { ...conv, padding: 1 }));
-    this.bn2 = this.registerModule('bn2', new BatchNorm2d(planes, opts));
+    this.bn2 = this.registerModule('bn2', new BatchNorm2d(planes, shared));
     this.downsample =
       stride !== 1 || inplanes !== planes
         ? this.registerModule(
             'downsample',
             new Sequential(
               new Conv2d(inplanes, planes, 1, { ...conv, stride }),
-              new BatchNorm2d(planes, opts),
+              new BatchNorm2d(planes, shared),
             ),
           )
         : null;
