@@ -29,6 +29,11 @@ export interface DataLoaderOptions {
   readonly seed?: number;
   /** Applied to every sample, in batch order (not allowed for a dataset used as given). */
   readonly transform?: Transform;
+  /**
+   * Write every batch's input into one buffer, overwritten by the next call to next() (default false).
+   * Saves the page faults of a fresh [N,C,H,W] array per batch when each batch is used up at once.
+   */
+  readonly reuseBuffers?: boolean;
 }
 
 /** Plain JSON-safe numbers and booleans, for checkpoints. */
@@ -63,6 +68,8 @@ export class DataLoader {
   private order: Int32Array | undefined;
   private readonly augmentRng: SeededRng;
   private readonly scratch: Float32Array;
+  private readonly reuseBuffers: boolean;
+  private shared: Float32Array | undefined;
 
   constructor(dataset: Dataset, opts: DataLoaderOptions) {
     const { batchSize, dropLast = false, seed = 0, transform } = opts;
@@ -89,6 +96,7 @@ export class DataLoader {
       : Math.ceil(dataset.length / batchSize);
     this.augmentRng = new SeededRng(deriveSeed(this.seedValue, STREAM_AUGMENT));
     this.scratch = new Float32Array(transform ? imageSize(inShape) : 0);
+    this.reuseBuffers = opts.reuseBuffers ?? false;
   }
 
   get epoch(): number {
@@ -141,7 +149,11 @@ export class DataLoader {
     const m = Math.min(this.batchSize, this.dataset.length - start);
     const s = this.sampleShape;
     const size = imageSize(s);
-    const input = new Float32Array(m * size);
+    let input: Float32Array;
+    if (this.reuseBuffers) {
+      this.shared ??= new Float32Array(this.batchSize * size);
+      input = this.shared.subarray(0, m * size);
+    } else input = new Float32Array(m * size);
     const labels = new Int32Array(m);
     const indices = order.slice(start, start + m);
     const ds = this.dataset;

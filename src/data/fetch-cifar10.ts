@@ -158,18 +158,23 @@ export async function fetchCifar10(dir: string, opts: FetchCifar10Options = {}):
     };
   }
 
+  const created = !existsSync(dir);
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
     throw new TeeError('E_IO', `cannot create ${dir}: ${(e as Error).message}`, { cause: e });
   }
   const part = `${archive}.part`;
+  const cleanUp = (): void => {
+    rmSync(part, { force: true });
+    if (created) rmSync(dir, { recursive: true, force: true });
+  };
   log(`downloading ${url}`);
   let result: { bytes: number; md5: string };
   try {
     result = await downloadFile(url, part, opts.timeoutMs ?? 15000);
   } catch (e) {
-    rmSync(part, { force: true });
+    cleanUp();
     throw new TeeError(
       'E_IO',
       `cannot download CIFAR-10 from ${url} (${(e as Error).message}); without network, download it elsewhere and place ${CIFAR10_ARCHIVE} (MD5 ${md5}) in ${dir}, or its unpacked ${CIFAR10_SUBDIR}/ folder`,
@@ -177,7 +182,7 @@ export async function fetchCifar10(dir: string, opts: FetchCifar10Options = {}):
     );
   }
   if (result.md5 !== md5) {
-    rmSync(part, { force: true });
+    cleanUp();
     throw new TeeError(
       'E_FORMAT',
       `download from ${url} has MD5 ${result.md5}, expected ${md5} (${result.bytes} bytes); nothing was kept, try again`,

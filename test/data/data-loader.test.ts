@@ -176,3 +176,14 @@ test('the loader reports the shape after the transform', () => {
   assert.deepEqual(dl.sampleShape, { c: 2, h: 8, w: 8 });
   assert.deepEqual(dl.next()!.input.shape, [3, 2, 8, 8]);
 });
+
+test('reuseBuffers gives the same batches, written into one buffer', () => {
+  const fresh = new DataLoader(ds, { batchSize: 5, seed: 8, transform: augment() });
+  const reused = new DataLoader(ds, { batchSize: 5, seed: 8, transform: augment(), reuseBuffers: true });
+  const first = reused.next()!;
+  assert.deepEqual(snapshot(first), snapshot(fresh.next()!));
+  for (const b of reused.epochBatches()) {
+    assert.equal(b.input.data.buffer, first.input.data.buffer);
+    assert.deepEqual(snapshot(b), snapshot(fresh.next()!));
+  }
+});
