@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `tee-offload` command: the only place that reads argv and exits. Each command lives in
 // commands/; a TeeError becomes one clear line and the exit status of its code, never a stack trace.
+import { createRequire } from 'node:module';
 import { isTeeError } from '../errors.js';
 import type { Command } from './command.js';
 import { COMMANDS } from './commands.js';
@@ -29,7 +30,6 @@ async function main(argv: string[]): Promise<number> {
     return name === undefined ? 2 : 0;
   }
   if (name === '--version' || name === '-V') {
-    const { createRequire } = await import('node:module');
     const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string };
     console.log(pkg.version);
     return 0;

@@ -4,9 +4,15 @@ import { UsageError } from './command.js';
 
 type Options = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
 
-export function parseFlags(argv: string[], options: Options, allowPositionals = false) {
+export interface ParsedFlags {
+  readonly values: Record<string, string | boolean | undefined>;
+  readonly positionals: string[];
+}
+
+export function parseFlags(argv: string[], options: Options, allowPositionals = false): ParsedFlags {
   try {
-    return parseArgs({ args: argv, options, allowPositionals, strict: true });
+    const r = parseArgs({ args: argv, options, allowPositionals, strict: true });
+    return { values: r.values as ParsedFlags['values'], positionals: r.positionals };
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
@@ -15,7 +21,8 @@ export function parseFlags(argv: string[], options: Options, allowPositionals = 
 export function intFlag(value: string | undefined, name: string, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got '${value}'`);
+  if (!Number.isInteger(n) || n < min)
+    throw new UsageError(`--${name} must be an integer ≥ ${min}, got '${value}'`);
   return n;
 }
 

@@ -114,6 +114,7 @@ export const benchCommand: Command = {
       quick,
       only,
       minSampleMs: quick ? 60 : 250,
+      settleMs: quick ? 30 : 100,
       torch: !values['no-torch'],
       allowReference: Boolean(values['allow-reference']),
       log,

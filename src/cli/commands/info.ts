@@ -39,8 +39,12 @@ export const infoCommand: Command = {
     }
     console.log(`node        ${report.node}`);
     console.log(`cpu         ${report.cpu} (${report.cores} cores, ${report.memoryGiB} GiB)`);
-    console.log(`gemm        ${k.blas}${k.blas === 'builtin' ? ' (portable fallback: slow; install libopenblas-dev and rebuild)' : ''}`);
-    console.log(`conv        ${k.conv}${k.conv === 'im2col' ? ' (im2col + GEMM; install libdnnl-dev and rebuild for full speed)' : ''}`);
+    console.log(
+      `gemm        ${k.blas}${k.blas === 'builtin' ? ' (portable fallback: slow; install libopenblas-dev and rebuild)' : ''}`,
+    );
+    console.log(
+      `conv        ${k.conv}${k.conv === 'im2col' ? ' (im2col + GEMM; install libdnnl-dev and rebuild for full speed)' : ''}`,
+    );
     console.log(`threads     ${k.threads} of ${k.maxThreads}`);
     console.log(`cpu flags   ${k.cpuFeatures.join(' ')}`);
     return 0;

@@ -1,0 +1,21 @@
+// Every command of the CLI, in the order `tee-offload --help` lists them.
+import type { Command } from './command.js';
+import { benchCommand } from './commands/bench.js';
+import { dataCommand } from './commands/data.js';
+import { demoCommand } from './commands/demo.js';
+import { evalCommand } from './commands/eval.js';
+import { inferCommand } from './commands/infer.js';
+import { infoCommand } from './commands/info.js';
+import { modelsCommand } from './commands/models.js';
+import { trainCommand } from './commands/train.js';
+
+export const COMMANDS: readonly Command[] = [
+  demoCommand,
+  trainCommand,
+  inferCommand,
+  evalCommand,
+  modelsCommand,
+  dataCommand,
+  benchCommand,
+  infoCommand,
+];

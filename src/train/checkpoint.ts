@@ -1,0 +1,117 @@
+// A training checkpoint: everything needed to continue bit-identically, in one safetensors file —
+// the model state (`model.NAME`), the SGD momentum buffers (`optim.NAME`), and in the metadata the
+// step, the data loader's position and RNG words, the dropout RNG words and the run's settings.
+// Written atomically (temp file, fsync, rename): a crash mid-write leaves the previous checkpoint.
+import { TeeError } from '../errors.js';
+import { fromFloat32, type SafeTensor, toFloat32 } from '../io/safe-tensor.js';
+import { readSafetensorsFile, writeSafetensorsFile } from '../io/safetensors.js';
+import { loadStateDict, stateDictTensors } from '../io/state-dict.js';
+import { Dropout } from '../nn/dropout.js';
+import { modulesOf } from '../nn/layer.js';
+import type { Module } from '../nn/module.js';
+import type { SGD } from '../nn/sgd.js';
+
+export const CHECKPOINT_FORMAT = 'tee-offload-checkpoint/1';
+
+export interface CheckpointState {
+  /** SGD steps taken so far. */
+  readonly step: number;
+  /** The data loader's state (JSON-safe). */
+  readonly loader: unknown;
+  /** The settings of the run that wrote it (JSON-safe), checked on resume. */
+  readonly settings: Record<string, unknown>;
+}
+
+function dropoutLayers(model: Module): Dropout[] {
+  return modulesOf(model).filter((m): m is Dropout => m instanceof Dropout);
+}
+
+export function saveCheckpoint(path: string, model: Module, optimizer: SGD, state: CheckpointState): void {
+  const tensors = new Map<string, SafeTensor>();
+  for (const [name, t] of stateDictTensors(model)) tensors.set(`model.${name}`, t);
+  const names = model.namedParameters().map(([n]) => n);
+  const bufs = optimizer.momentumBuffers();
+  if (bufs.length !== names.length) throw new RangeError('optimizer does not hold this model’s parameters');
+  bufs.forEach((b, i) => {
+    if (b !== null) tensors.set(`optim.${names[i]}`, fromFloat32([b.length], b));
+  });
+  writeSafetensorsFile(path, tensors, {
+    format: CHECKPOINT_FORMAT,
+    step: String(state.step),
+    optimizer_steps: String(optimizer.stepCount),
+    loader: JSON.stringify(state.loader),
+    dropout_rng: JSON.stringify(dropoutLayers(model).map((d) => d.rng.getState())),
+    settings: JSON.stringify(state.settings),
+  });
+}
+
+export interface LoadedCheckpoint {
+  readonly step: number;
+  readonly loader: unknown;
+  readonly settings: Record<string, unknown>;
+}
+
+function parseJson(text: string | undefined, what: string, path: string): unknown {
+  if (text === undefined) throw new TeeError('E_FORMAT', `${path}: checkpoint has no ${what}`);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new TeeError('E_FORMAT', `${path}: checkpoint ${what} is not valid JSON`);
+  }
+}
+
+/** Restores model, optimizer and dropout RNGs in place; returns the step, loader state and settings. */
+export function loadCheckpoint(path: string, model: Module, optimizer: SGD): LoadedCheckpoint {
+  const { tensors, metadata } = readSafetensorsFile(path);
+  if (metadata.format !== CHECKPOINT_FORMAT) {
+    throw new TeeError(
+      'E_FORMAT',
+      `${path} is not a tee-offload checkpoint (format ${metadata.format ?? 'missing'})`,
+    );
+  }
+  const modelTensors = new Map<string, SafeTensor>();
+  const optimTensors = new Map<string, SafeTensor>();
+  for (const [k, t] of tensors) {
+    if (k.startsWith('model.')) modelTensors.set(k.slice(6), t);
+    else if (k.startsWith('optim.')) optimTensors.set(k.slice(6), t);
+    else throw new TeeError('E_FORMAT', `${path}: unexpected checkpoint tensor "${k}"`);
+  }
+  const step = Number(metadata.step);
+  const optimSteps = Number(metadata.optimizer_steps);
+  if (!Number.isSafeInteger(step) || step < 0 || !Number.isSafeInteger(optimSteps) || optimSteps < 0) {
+    throw new TeeError('E_FORMAT', `${path}: checkpoint step is not a non-negative integer`);
+  }
+  const rngs = parseJson(metadata.dropout_rng, 'dropout RNG state', path);
+  const drops = dropoutLayers(model);
+  if (!Array.isArray(rngs) || rngs.length !== drops.length) {
+    throw new TeeError('E_STATE', `${path}: checkpoint has dropout state for a different model`);
+  }
+  const names = model.namedParameters().map(([n]) => n);
+  const buffers = names.map((n, i) => {
+    const t = optimTensors.get(n);
+    if (t === undefined) return null;
+    const want = model.namedParameters()[i]![1].data.length;
+    if (t.shape.length !== 1 || t.shape[0] !== want) {
+      throw new TeeError(
+        'E_STATE',
+        `${path}: momentum buffer of ${n} has shape [${t.shape}], expected [${want}]`,
+      );
+    }
+    return toFloat32(t);
+  });
+  for (const k of optimTensors.keys()) {
+    if (!names.includes(k))
+      throw new TeeError('E_STATE', `${path}: momentum buffer for unknown parameter ${k}`);
+  }
+  // Everything checked: now write into the live model and optimizer.
+  loadStateDict(model, modelTensors);
+  optimizer.loadMomentumBuffers(buffers, optimSteps);
+  drops.forEach((d, i) => {
+    d.rng.setState(rngs[i] as number[]);
+  });
+  return {
+    step,
+    loader: parseJson(metadata.loader, 'loader state', path),
+    settings: parseJson(metadata.settings, 'settings', path) as Record<string, unknown>,
+  };
+}
