@@ -22,6 +22,8 @@ export interface KernelsBenchOptions {
   readonly quick: boolean;
   readonly only: readonly Group[];
   readonly minSampleMs: number;
+  /** Pause before each interleaved sample (idle threads of the other side stop spinning). */
+  readonly settleMs: number;
   readonly torch: boolean;
   readonly allowReference: boolean;
   /** Progress lines (stderr). */
@@ -108,7 +110,14 @@ async function runThreads(
     finishedAt: new Date().toISOString(),
     machine: machineInfo(kernels.name, kernels.info()),
     torch: 'skipped' in torch ? { skipped: torch.skipped } : torch.versions,
-    settings: { threads, repeats: o.repeats, quick: o.quick, only: o.only, minSampleMs: o.minSampleMs },
+    settings: {
+      threads,
+      repeats: o.repeats,
+      quick: o.quick,
+      only: o.only,
+      minSampleMs: o.minSampleMs,
+      settleMs: o.settleMs,
+    },
     workloads: results,
     memory,
   };

@@ -55,6 +55,7 @@ export interface BenchSettings {
   readonly quick: boolean;
   readonly only: readonly string[];
   readonly minSampleMs: number;
+  readonly settleMs: number;
 }
 
 export interface BenchReport {

@@ -1,6 +1,7 @@
 // Runs one workload on both sides, interleaved: warm-up and calibration on each, then R rounds of one
 // sample each, alternating which side goes first (ABBA) so that drift on a shared machine hits both
 // alike. Our side is checked against the reference before any timing (Prepared does it).
+import { setTimeout as sleep } from 'node:timers/promises';
 import { TeeError } from '../errors.js';
 import type { CheckResult } from './check.js';
 import type { SideResult, WorkloadResult } from './results.js';
@@ -13,6 +14,8 @@ import type { Workload } from './workloads.js';
 export interface RunSettings {
   readonly repeats: number;
   readonly minSampleMs: number;
+  /** Pause before each interleaved sample. */
+  readonly settleMs: number;
 }
 
 interface Side {
@@ -115,7 +118,11 @@ export async function runWorkload(
       s.losses.length = 0;
     }
     for (let r = 0; r < settings.repeats; r++) {
-      for (const s of r % 2 === 0 ? sides : [...sides].reverse()) await s.sample();
+      for (const s of r % 2 === 0 ? sides : [...sides].reverse()) {
+        // Lets the other side's idle BLAS/OpenMP threads stop spinning before this side is timed.
+        if (theirs) await sleep(settings.settleMs);
+        await s.sample();
+      }
     }
   } catch (e) {
     log(`  ${errorText(e)}`);
