@@ -97,8 +97,10 @@ export class FashionMnistDataset implements Dataset {
 
 const PREFIX: Record<Split, string> = { train: 'train', test: 't10k' };
 
+/** `stem` (train-images-idx3-ubyte) or the original MNIST spelling (train-images.idx3-ubyte), gzip first. */
 function findFile(dir: string, stem: string): string | undefined {
-  for (const name of [`${stem}.gz`, stem, stem.replace(/-(idx\d)-/, '.$1-')]) {
+  const dotted = stem.replace(/-(idx\d)-/, '.$1-');
+  for (const name of [`${stem}.gz`, stem, `${dotted}.gz`, dotted]) {
     const p = join(dir, name);
     if (existsSync(p)) return p;
   }
