@@ -130,6 +130,21 @@ const FORBIDDEN: Record<string, string[]> = {
     'report',
     'gramine',
   ],
+  data: [
+    'nn',
+    'models',
+    'train',
+    'protocol',
+    'verify',
+    'secure',
+    'enclave',
+    'accelerator',
+    'cli',
+    'bench',
+    'report',
+    'gramine',
+  ],
+  train: ['protocol', 'secure', 'enclave', 'accelerator', 'cli', 'bench', 'report', 'gramine'],
   accelerator: ['enclave', 'secure', 'verify', 'cli'],
 };
 

@@ -1,7 +1,10 @@
 // Base of every layer: a forward/backward pair plus named parameters, buffers and children, with
 // PyTorch's naming (`layer1.0.bn1.running_mean`). forward keeps what backward needs in private fields;
 // backward(dy) returns dx and adds (+=) into each parameter's grad; the optimizer zeroes grads.
+import type { StateEntry } from '../tensor/state-entry.js';
 import type { Shape, Tensor } from '../tensor/tensor.js';
+
+export type { StateEntry } from '../tensor/state-entry.js';
 
 export class Parameter {
   readonly value: Tensor;
@@ -19,16 +22,6 @@ export class Parameter {
   zeroGrad(): void {
     this.grad.fill(0);
   }
-}
-
-/** One entry of a model's state (what a torchvision state_dict holds). */
-export interface StateEntry {
-  readonly name: string;
-  readonly shape: Shape;
-  readonly dtype: 'F32' | 'I64';
-  /** Live storage: loading writes into it. */
-  readonly data: Float32Array | BigInt64Array;
-  readonly kind: 'parameter' | 'buffer';
 }
 
 export abstract class Module {
