@@ -1,7 +1,8 @@
-// BatchNorm2d with PyTorch semantics: training mode normalises with the biased batch variance; statistics
-// are accumulated in double (two passes: mean, then Σ(x − mean)²) for accuracy. y = x·α + β with
-// α = w·invstd, β = b − mean·α, as PyTorch computes it. Channels are split across threads; each channel
-// is reduced by one thread in a fixed order, so results do not depend on the thread count.
+// BatchNorm2d with PyTorch semantics: training mode normalises with the biased batch variance. For
+// accuracy, statistics are accumulated in double (two passes: mean, then Σ(x − mean)²) and x − mean is
+// formed in double: PyTorch's float x·α + (b − mean·α) loses ~|mean|/std ulps when the mean is large.
+// Channels are split across threads; each channel is reduced by one thread in a fixed order, so results
+// do not depend on the thread count.
 #include <cmath>
 
 #include "common.h"
@@ -69,12 +70,13 @@ inline void sum_dy_dyx(const float* dy, const float* x, int64_t n, double mu, do
   *sdyx += t0 + t1;
 }
 
-// y = x·alpha + beta over one channel of every image.
-inline void affine_channel(const ChannelShape& g, int64_t ch, const float* x, float* y, float alpha, float beta) {
+// y = (x − mu)·alpha + beta over one channel of every image.
+inline void affine_channel(const ChannelShape& g, int64_t ch, const float* x, float* y, double mu, double alpha,
+                           double beta) {
   for (int64_t b = 0; b < g.n; b++) {
     const float* xp = x + (b * g.c + ch) * g.hw;
     float* yp = y + (b * g.c + ch) * g.hw;
-    for (int64_t i = 0; i < g.hw; i++) yp[i] = xp[i] * alpha + beta;
+    for (int64_t i = 0; i < g.hw; i++) yp[i] = static_cast<float>((xp[i] - mu) * alpha + beta);
   }
 }
 
@@ -110,9 +112,7 @@ Napi::Value ForwardTrain(const Napi::CallbackInfo& info) {
     mean[ch] = static_cast<float>(mu);
     var[ch] = static_cast<float>(v);
     invstd[ch] = static_cast<float>(is);
-    const double alpha = is * (weight ? weight[ch] : 1.0);
-    const double beta = (bias ? bias[ch] : 0.0) - mu * alpha;
-    affine_channel(g, ch, x, y, static_cast<float>(alpha), static_cast<float>(beta));
+    affine_channel(g, ch, x, y, mu, is * (weight ? weight[ch] : 1.0), bias ? bias[ch] : 0.0);
   }
   return info.Env().Undefined();
 }
@@ -134,9 +134,7 @@ Napi::Value ForwardEval(const Napi::CallbackInfo& info) {
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
   for (int64_t ch = 0; ch < g.c; ch++) {
     const double is = 1.0 / std::sqrt(static_cast<double>(rvar[ch]) + eps);
-    const double alpha = is * (weight ? weight[ch] : 1.0);
-    const double beta = (bias ? bias[ch] : 0.0) - rmean[ch] * alpha;
-    affine_channel(g, ch, x, y, static_cast<float>(alpha), static_cast<float>(beta));
+    affine_channel(g, ch, x, y, rmean[ch], is * (weight ? weight[ch] : 1.0), bias ? bias[ch] : 0.0);
   }
   return info.Env().Undefined();
 }
@@ -169,16 +167,14 @@ Napi::Value Backward(const Napi::CallbackInfo& info) {
     if (dbias) dbias[ch] = static_cast<float>(sdy);
     if (dweight) dweight[ch] = static_cast<float>(sdyx * is);
     const double wv = weight ? weight[ch] : 1.0;
-    // dx = (dy − a − (x − mu)·k)·scale, in float as PyTorch computes it
-    const float scale = static_cast<float>(is * wv);
-    const float a = static_cast<float>(sdy / count), k = static_cast<float>(sdyx * is * is / count);
-    const float fmu = static_cast<float>(mu);
+    // dx = (dy − a − (x − mu)·k)·scale
+    const double scale = is * wv, a = sdy / count, k = sdyx * is * is / count;
     for (int64_t b = 0; b < g.n; b++) {
       const int64_t off = (b * g.c + ch) * g.hw;
       const float* dyp = dy + off;
       const float* xp = x + off;
       float* dxp = dx + off;
-      for (int64_t i = 0; i < g.hw; i++) dxp[i] = (dyp[i] - a - (xp[i] - fmu) * k) * scale;
+      for (int64_t i = 0; i < g.hw; i++) dxp[i] = static_cast<float>((dyp[i] - a - (xp[i] - mu) * k) * scale);
     }
   }
   return info.Env().Undefined();

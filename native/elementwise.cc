@@ -111,19 +111,22 @@ Napi::Value Axpy(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// One SGD element update with PyTorch's rounding: every product and sum is rounded to float, no fused
-// multiply-add (ATen's vectorised add/mul kernels do not fuse), so results match torch bit for bit.
+// One SGD element update rounded as PyTorch 1.13 rounds it on an AVX2 CPU: `add(x, alpha=a)` is a fused
+// multiply-add (ATen's vectorised add kernel uses fmadd), `mul_` then `add_` round twice. Hyper-parameters
+// are float, as ATen converts Python scalars for float tensors:
+//   d = fma(wd, p, g); buf = round(m·buf) + d; d = nesterov ? fma(m, buf, d) : buf; p = fma(−lr, d, p).
+// Contraction is off so that only the explicit fmaf calls fuse.
 __attribute__((optimize("fp-contract=off"))) void sgd_range(float* p, const float* g, float* buf, float lr,
                                                              float m, float wd, bool nesterov, bool first,
                                                              int64_t b, int64_t e) {
   for (int64_t i = b; i < e; i++) {
-    float d = wd != 0.0f ? g[i] + wd * p[i] : g[i];
+    float d = wd != 0.0f ? std::fmaf(wd, p[i], g[i]) : g[i];
     if (buf != nullptr) {
       const float bv = first ? d : m * buf[i] + d;
       buf[i] = bv;
-      d = nesterov ? d + m * bv : bv;
+      d = nesterov ? std::fmaf(m, bv, d) : bv;
     }
-    p[i] = p[i] - lr * d;
+    p[i] = std::fmaf(-lr, d, p[i]);
   }
 }
 

@@ -372,7 +372,14 @@ function axpy(a: number, x: Float32Array, y: Float32Array): void {
   for (let i = 0; i < x.length; i++) y[i]! += a * x[i]!;
 }
 
-// torch.optim.SGD (dampening 0), every intermediate rounded to float32 as torch's float tensors are.
+// fma(a, b, c) rounded to float32: a·b of two float32 values is exact in float64, so only the final sum
+// is rounded twice (float64, then float32), which differs from a true fused operation only in rare ties.
+function fmaf(a: number, b: number, c: number): number {
+  return Math.fround(a * b + c);
+}
+
+// torch.optim.SGD (dampening 0) with PyTorch's float32 rounding: `add(x, alpha=a)` is a fused multiply-add
+// in ATen's vectorised kernel, `mul_` then `add_` round twice, and the hyper-parameters become float32.
 function sgdStep(
   p: Float32Array,
   grad: Float32Array,
@@ -384,14 +391,15 @@ function sgdStep(
   first: boolean,
 ): void {
   const f = Math.fround;
+  const [lr32, m32, wd32] = [f(lr), f(momentum), f(weightDecay)];
   for (let i = 0; i < p.length; i++) {
-    let d = weightDecay !== 0 ? f(grad[i]! + f(weightDecay * p[i]!)) : grad[i]!;
-    if (momentum !== 0 && buf) {
-      const bv = first ? d : f(f(momentum * buf[i]!) + d);
+    let d = wd32 !== 0 ? fmaf(wd32, p[i]!, grad[i]!) : grad[i]!;
+    if (m32 !== 0 && buf) {
+      const bv = first ? d : f(f(m32 * buf[i]!) + d);
       buf[i] = bv;
-      d = nesterov ? f(d + f(momentum * bv)) : bv;
+      d = nesterov ? fmaf(m32, bv, d) : bv;
     }
-    p[i] = f(p[i]! - f(lr * d));
+    p[i] = fmaf(-lr32, d, p[i]!);
   }
 }
 

@@ -1,0 +1,102 @@
+// Side-by-side speed of the native kernels and PyTorch 1.13 CPU (same machine, same thread count):
+// conv forward / backward-input / backward-weight and sgemm 1024³, median of REPS runs after warm-up.
+// Usage (after `npx tsc -p . && npm run build`): node native/bench/compare.mjs [reps] [python]
+// Prints a table and writes results/native-vs-torch.json. Not part of the test run.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const { nativeKernels: k, setConvBackend } = await import(join(root, 'dist', 'src', 'kernels', 'native.js'));
+const reps = Number(process.argv[2] ?? 15);
+const python = process.argv[3] ?? '/usr/bin/python3';
+const CONVS = [
+  [4, 64, 32, 32, 64, 3, 1, 1],
+  [4, 256, 8, 8, 256, 3, 1, 1],
+  [1, 3, 224, 224, 64, 11, 4, 2],
+];
+
+function median(f) {
+  for (let i = 0; i < 3; i++) f();
+  const ts = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = process.hrtime.bigint();
+    f();
+    ts.push(Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+  ts.sort((a, b) => a - b);
+  return ts[ts.length >> 1];
+}
+
+function rand(n) {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = Math.random() * 2 - 1;
+  return a;
+}
+
+function ours(threads, backend) {
+  k.setThreads(threads);
+  setConvBackend(backend);
+  const conv = CONVS.map(([n, c, h, w, o, kk, s, p]) => {
+    const g = { n, c, h, w, o, k: kk, stride: s, padding: p };
+    const oh = Math.floor((h + 2 * p - kk) / s) + 1;
+    const ow = Math.floor((w + 2 * p - kk) / s) + 1;
+    const x = rand(n * c * h * w);
+    const wt = rand(o * c * kk * kk);
+    const dy = rand(n * o * oh * ow);
+    const y = new Float32Array(n * o * oh * ow);
+    const dx = new Float32Array(x.length);
+    const dw = new Float32Array(wt.length);
+    return {
+      geom: [n, c, h, w, o, kk, s, p],
+      fwd: median(() => k.conv2dForward(g, x, wt, y)),
+      bwdInput: median(() => k.conv2dBackwardInput(g, dy, wt, dx)),
+      bwdWeight: median(() => k.conv2dBackwardWeight(g, dy, x, dw)),
+    };
+  });
+  const a = rand(1024 * 1024);
+  const b = rand(1024 * 1024);
+  const c = new Float32Array(1024 * 1024);
+  const sgemm = median(() => k.sgemm(false, false, 1024, 1024, 1024, a, b, 0, c));
+  return { threads, conv, sgemm };
+}
+
+function torch(threads) {
+  const r = spawnSync(python, [join(root, 'native', 'bench', 'torch_bench.py'), String(threads), String(reps)], {
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new Error(`torch bench failed: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+const flops = ([n, c, h, w, o, kk, s, p]) =>
+  2 * n * o * (Math.floor((h + 2 * p - kk) / s) + 1) * (Math.floor((w + 2 * p - kk) / s) + 1) * c * kk * kk;
+const gf = (f, t) => (f / t / 1e9).toFixed(1);
+const info = k.info();
+const backends = info.onednnBuilt ? ['onednn', 'im2col'] : ['im2col'];
+const results = { info, reps, rows: [] };
+for (const threads of [1, 2]) {
+  if (threads > info.maxThreads) continue;
+  const t = torch(threads);
+  for (const backend of backends) {
+    const o = ours(threads, backend);
+    o.conv.forEach((row, i) => {
+      const tr = t.conv[i];
+      const f = flops(row.geom);
+      for (const op of ['fwd', 'bwdInput', 'bwdWeight']) {
+        results.rows.push({ threads, backend, geom: row.geom, op, oursGflops: f / row[op] / 1e9, torchGflops: f / tr[op] / 1e9, ratio: tr[op] / row[op] });
+        console.log(
+          `${threads}T ${backend.padEnd(6)} [${row.geom.join(',')}] ${op.padEnd(9)} ours ${gf(f, row[op]).padStart(6)} GF/s  torch ${gf(f, tr[op]).padStart(6)} GF/s  ratio ${(tr[op] / row[op]).toFixed(2)}`,
+        );
+      }
+    });
+    if (backend === backends[0]) {
+      const f = 2 * 1024 ** 3;
+      results.rows.push({ threads, backend: info.blas, op: 'sgemm1024', oursGflops: f / o.sgemm / 1e9, torchGflops: f / t.sgemm / 1e9, ratio: t.sgemm / o.sgemm });
+      console.log(`${threads}T ${info.blas} sgemm 1024³ ours ${gf(f, o.sgemm)} GF/s  torch ${gf(f, t.sgemm)} GF/s  ratio ${(t.sgemm / o.sgemm).toFixed(2)}`);
+    }
+  }
+}
+mkdirSync(join(root, 'results'), { recursive: true });
+writeFileSync(join(root, 'results', 'native-vs-torch.json'), `${JSON.stringify(results, null, 2)}\n`);
