@@ -2,17 +2,11 @@
 // tensor maps that safetensors and .pth readers produce. Loading checks everything before writing
 // anything, so a failed load leaves the model untouched; all problems are reported in one E_STATE.
 import { TeeError } from '../errors.js';
+import type { StateEntry } from '../tensor/state-entry.js';
 import { fromBigInt64, fromFloat32, type SafeTensor, toBigInt64, toFloat32 } from './safe-tensor.js';
 import { writeSafetensorsFile } from './safetensors.js';
 
-/** One entry of a model's state, as nn/Module.stateEntries() gives it (io does not import nn). */
-export interface StateEntry {
-  readonly name: string;
-  readonly shape: readonly number[];
-  readonly dtype: 'F32' | 'I64';
-  /** Live storage: loading writes into it. */
-  readonly data: Float32Array | BigInt64Array;
-}
+export type { StateEntry };
 
 export interface StateTarget {
   stateEntries(): readonly StateEntry[];

@@ -13,7 +13,7 @@ import {
 } from '../../src/io/safe-tensor.js';
 import { readSafetensorsFile } from '../../src/io/safetensors.js';
 import { loadStateDict, replaceHead, saveStateDict, stateDictTensors } from '../../src/io/state-dict.js';
-import type { StateEntry } from '../../src/nn/module.js';
+import type { StateEntry } from '../../src/tensor/state-entry.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tee-state-dict-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
