@@ -95,7 +95,12 @@ export function parseSafetensors(input: Uint8Array, source = 'safetensors buffer
       if (!isPlainObject(info)) fail(source, '__metadata__ is not an object');
       for (const [k, v] of Object.entries(info)) {
         if (typeof v !== 'string') fail(source, `__metadata__ value of "${k}" is not a string`);
-        metadata[k] = v;
+        Object.defineProperty(metadata, k, {
+          value: v,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
       }
       continue;
     }
@@ -168,7 +173,7 @@ export function encodeSafetensors(
   tensors: TensorSource,
   metadata: Record<string, string> = {},
 ): Uint8Array[] {
-  const header: Record<string, unknown> = {};
+  const header: Record<string, unknown> = Object.create(null); // a tensor may be named __proto__
   if (Object.keys(metadata).length > 0) {
     for (const [k, v] of Object.entries(metadata)) {
       if (typeof v !== 'string') throw new TypeError(`metadata value of "${k}" must be a string`);

@@ -80,6 +80,22 @@ describe('safetensors', () => {
     }
   });
 
+  it('keeps awkward names (__proto__, unicode, empty) in tensors and metadata', () => {
+    const t = fromFloat32([1], Float32Array.of(1));
+    const bytes = serializeSafetensors(
+      [
+        ['__proto__', t],
+        ['ünï.çødé', t],
+        ['', t],
+      ],
+      JSON.parse('{"__proto__": "x"}') as Record<string, string>,
+    );
+    const back = parseSafetensors(bytes);
+    assert.deepEqual([...back.tensors.keys()], ['__proto__', 'ünï.çødé', '']);
+    assert.ok(Object.hasOwn(back.metadata, '__proto__'));
+    assert.equal(Object.getOwnPropertyDescriptor(back.metadata, '__proto__')?.value, 'x');
+  });
+
   it('pads the header with spaces to a multiple of 8 bytes', () => {
     for (let extra = 0; extra < 9; extra++) {
       const bytes = serializeSafetensors([['x'.repeat(extra + 1), fromFloat32([1], Float32Array.of(1))]]);
