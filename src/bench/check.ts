@@ -9,7 +9,7 @@ export function fillUniform(rng: SeededRng, a: Float32Array | Float64Array): voi
 
 export interface CheckResult {
   readonly what: string;
-  /** max |actual − expected| / max |expected|. */
+  /** max |actual − expected| / max(max |expected|, floor). */
   readonly relErr: number;
   readonly tol: number;
 }
@@ -19,6 +19,7 @@ export function compare(
   actual: ArrayLike<number>,
   expected: ArrayLike<number>,
   tol: number,
+  floor = 0,
 ): CheckResult {
   if (actual.length !== expected.length) {
     throw new TeeError('E_SHAPE', `${what}: ${actual.length} values, the reference has ${expected.length}`);
@@ -31,7 +32,7 @@ export function compare(
     else if (d > maxErr) maxErr = d;
     maxRef = Math.max(maxRef, Math.abs(expected[i]!));
   }
-  return { what, relErr: maxErr / (maxRef || 1), tol };
+  return { what, relErr: maxErr / (Math.max(maxRef, floor) || 1), tol };
 }
 
 /** Throws E_NATIVE naming the first failed check; returns the checks for the report otherwise. */

@@ -1,6 +1,7 @@
 // `tee-offload bench kernels`: every workload on our kernels and on PyTorch CPU with the same thread
 // count, interleaved in one run; a table on stdout, progress on stderr, one JSON file per thread count.
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { TeeError } from '../errors.js';
 import { kernels, referenceKernels } from '../kernels/index.js';
@@ -69,6 +70,12 @@ async function runThreads(
   o: KernelsBenchOptions,
 ): Promise<{ report: BenchReport; file: string }> {
   const startedAt = new Date();
+  const loadAtStart = loadavg().map((x) => Math.round(x * 100) / 100);
+  if (loadAtStart[0]! > availableParallelism() * 0.5) {
+    o.log(
+      `load average ${loadAtStart.join(' ')} on ${availableParallelism()} cores: others are running, expect noise`,
+    );
+  }
   kernels.setThreads(threads);
   const torch = o.torch ? await TorchSide.start(threads) : { skipped: 'disabled by --no-torch' };
   if ('skipped' in torch) o.log(`PyTorch side skipped: ${torch.skipped}`);
@@ -107,6 +114,7 @@ async function runThreads(
     kind: 'tee-offload/bench-kernels',
     version: 1,
     startedAt: startedAt.toISOString(),
+    loadAverageAtStart: loadAtStart,
     finishedAt: new Date().toISOString(),
     machine: machineInfo(kernels.name, kernels.info()),
     torch: 'skipped' in torch ? { skipped: torch.skipped } : torch.versions,

@@ -2,7 +2,7 @@
 // every JSON so that numbers from different machines or builds are never compared by accident.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { KernelInfo } from '../kernels/api.js';
 
@@ -11,6 +11,8 @@ export interface MachineInfo {
   readonly cores: number;
   readonly memoryGiB: number;
   readonly node: string;
+  /** 1, 5 and 15-minute load averages when the info was taken: > cores means others were running. */
+  readonly loadAverage: readonly number[];
   readonly platform: string;
   readonly gitRevision: string | null;
   readonly gitDirty: boolean | null;
@@ -41,6 +43,7 @@ export function machineInfo(kernelName: string, info: KernelInfo): MachineInfo {
     cores: cpus().length,
     memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
     node: process.version,
+    loadAverage: loadavg().map((x) => Math.round(x * 100) / 100),
     platform: `${process.platform}-${process.arch}`,
     gitRevision: git(['rev-parse', 'HEAD']),
     gitDirty: status === null ? null : status.length > 0,

@@ -62,6 +62,7 @@ export interface BenchReport {
   readonly kind: 'tee-offload/bench-kernels';
   readonly version: 1;
   readonly startedAt: string;
+  readonly loadAverageAtStart: readonly number[];
   readonly finishedAt: string;
   readonly machine: MachineInfo;
   readonly torch: TorchVersions | { readonly skipped: string };

@@ -6,7 +6,7 @@ import { TeeError } from '../errors.js';
 import type { CheckResult } from './check.js';
 import type { SideResult, WorkloadResult } from './results.js';
 import { collectGarbage, peakRssKiB, resetPeakRss } from './rss.js';
-import { itersFor, type Prepared, type Sample, sampleOnce } from './sampler.js';
+import { calibrate, type Prepared, type Sample, sampleOnce } from './sampler.js';
 import { median, sig } from './stats.js';
 import type { TorchSide } from './torch-side.js';
 import type { Workload } from './workloads.js';
@@ -22,7 +22,8 @@ interface Side {
   iters: number;
   readonly samples: Sample[];
   readonly losses: number[];
-  sample(): Promise<void>;
+  /** One sample of `iters` calls (default: the calibrated count), kept in `samples`. */
+  sample(iters?: number): Promise<Sample>;
 }
 
 function summary(w: Workload, s: Side, peakKiB: number | null): SideResult {
@@ -78,12 +79,13 @@ export async function runWorkload(
     iters: 1,
     samples: [],
     losses: [],
-    async sample() {
-      const s = await sampleOnce(prepared.run, this.iters);
+    async sample(iters?: number) {
+      const s = await sampleOnce(prepared.run, iters ?? this.iters);
       const loss = prepared.lastLoss?.();
       requireFinite(`${w.label} (ours)`, loss);
       if (loss !== undefined) this.losses.push(loss);
       this.samples.push(s);
+      return s;
     },
   };
   let theirs: Side | null = null;
@@ -95,11 +97,12 @@ export async function runWorkload(
         iters: 1,
         samples: [],
         losses: [],
-        async sample() {
-          const s = await torch.sample(this.iters);
+        async sample(iters?: number) {
+          const s = await torch.sample(iters ?? this.iters);
           requireFinite(`${w.label} (torch)`, s.loss);
           if (s.loss !== undefined) this.losses.push(s.loss);
           this.samples.push(s);
+          return s;
         },
       };
     } catch (e) {
@@ -109,11 +112,10 @@ export async function runWorkload(
   }
   const sides = theirs ? [ours, theirs] : [ours];
   try {
-    // Warm-up (first call allocates and faults pages in), then a one-call calibration sample.
+    // Warm-up (the first call allocates and faults pages in), then calibration; neither is kept.
     for (const s of sides) {
-      await s.sample();
-      await s.sample();
-      s.iters = itersFor(s.samples[1]!.ms, settings.minSampleMs);
+      await s.sample(1);
+      s.iters = await calibrate((n) => s.sample(n), settings.minSampleMs);
       s.samples.length = 0;
       s.losses.length = 0;
     }

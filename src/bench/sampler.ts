@@ -21,6 +21,22 @@ export async function sampleOnce(body: Body, iters: number): Promise<Sample> {
   return { ms: wall / iters, cpuPerWall: (c.user + c.system) / 1000 / wall };
 }
 
+/**
+ * Calls per sample: doubles a trial loop until it lasts a fifth of `minSampleMs` (one slow call is
+ * enough), so that one call disturbed by noise does not set the count.
+ */
+export async function calibrate(
+  sample: (iters: number) => Promise<Sample>,
+  minSampleMs: number,
+): Promise<number> {
+  let iters = 1;
+  for (;;) {
+    const s = await sample(iters);
+    if (s.ms * iters >= minSampleMs / 5 || iters >= 10_000) return itersFor(s.ms, minSampleMs);
+    iters *= 2;
+  }
+}
+
 /** How many calls make a sample of at least `minSampleMs`, given one call's time (1 for slow calls). */
 export function itersFor(msPerCall: number, minSampleMs: number): number {
   if (!(msPerCall > 0)) return 1;
