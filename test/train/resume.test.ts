@@ -18,6 +18,8 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 const quiet: Reporter = { event: () => {}, close: () => {} };
 
+// A constant schedule: a cosine or step schedule is a function of the run's total steps, so a run of 2
+// steps and one of 4 differ by design (resume with the same --steps to keep a schedule).
 function settings(steps: number): TrainSettings {
   return {
     model: 'alexnet',
@@ -29,7 +31,7 @@ function settings(steps: number): TrainSettings {
     momentum: 0.9,
     weightDecay: 5e-4,
     nesterov: false,
-    schedule: 'cosine',
+    schedule: 'constant',
     seed: 3,
     augment: true,
   };
@@ -79,6 +81,44 @@ test('4 steps straight and 2 steps + resume + 2 steps give bit-identical weights
   assert.equal(a.length, b.length);
   a.forEach((t, i) => {
     assert.deepEqual(b[i], t, `state entry ${i} differs`);
+  });
+});
+
+test('a run that crashes after its step-2 checkpoint resumes to the same weights (cosine schedule)', async () => {
+  const cosine = { ...settings(4), schedule: 'cosine' as const };
+  const straight = model();
+  await runTraining({ settings: cosine, model: straight, train: data(), reporter: quiet });
+
+  const ck = join(dir, 'crash.ckpt');
+  const crashing: Reporter = {
+    event: (e) => {
+      if (e.type === 'step' && e.step === 3) throw new Error('simulated crash');
+    },
+    close: () => {},
+  };
+  await assert.rejects(
+    runTraining({
+      settings: cosine,
+      model: model(),
+      train: data(),
+      reporter: crashing,
+      checkpoint: ck,
+      checkpointEvery: 2,
+    }),
+    /simulated crash/,
+  );
+  const resumed = model();
+  const rest = await runTraining({
+    settings: cosine,
+    model: resumed,
+    train: data(),
+    reporter: quiet,
+    resume: ck,
+  });
+  assert.equal(rest.losses.length, 2, 'only steps 3 and 4 were run again');
+  const a = state(straight);
+  state(resumed).forEach((t, i) => {
+    assert.deepEqual(t, a[i]);
   });
 });
 
