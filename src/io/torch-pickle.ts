@@ -4,7 +4,7 @@
 // is refused by name before anything could happen. Tensors are collected with their geometry first
 // and materialised (contiguous copies) once the storages' bytes are known.
 import { TeeError } from '../errors.js';
-import { isTuple, type PickleCallable, PickleDict } from './pickle.js';
+import { isTuple, type PickleCallable, PickleDict, PickleList } from './pickle.js';
 import { dtypeSize, type SafeDType, type SafeTensor, shapeNumel } from './safe-tensor.js';
 
 const STORAGE_DTYPES: Record<string, SafeDType> = {
@@ -117,12 +117,31 @@ export class TorchPickleContext {
     };
   }
 
+  private orderedDict(items: unknown): PickleDict {
+    const d = new PickleDict();
+    if (items === undefined) return d;
+    const list =
+      items instanceof PickleList
+        ? items.items
+        : isTuple(items)
+          ? items
+          : this.fail('OrderedDict items are not a list');
+    for (const pair of list) {
+      const kv = pair instanceof PickleList ? pair.items : isTuple(pair) ? pair : [];
+      if (kv.length !== 2 || typeof kv[0] !== 'string')
+        this.fail('OrderedDict item is not a [name, value] pair');
+      d.map.set(kv[0] as string, kv[1]);
+    }
+    return d;
+  }
+
   /** The allow-list. Everything else is refused by name. */
   findGlobal(module: string, name: string): unknown {
     const full = `${module}.${name}`;
     switch (full) {
       case 'collections.OrderedDict':
-        return this.callable(full, [0], () => new PickleDict());
+        // Python 3 pickles OrderedDict() then SETITEMS; Python 2 passes [[key, value], ...].
+        return this.callable(full, [0, 1], (a) => this.orderedDict(a[0]));
       case 'torch._utils._rebuild_tensor':
         return this.callable(full, [4], (a) => this.rebuild(a, full));
       case 'torch._utils._rebuild_tensor_v2':

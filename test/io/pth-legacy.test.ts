@@ -4,7 +4,13 @@ import { isTeeError } from '../../src/errors.js';
 import { looksLikeLegacyPth, parseLegacyPth } from '../../src/io/pth-legacy.js';
 import { toFloat32 } from '../../src/io/safe-tensor.js';
 import { SeededRng } from '../../src/tensor/seeded-rng.js';
-import { legacyPth, stateDictPickle, type TensorSpec } from './helpers/pickle-writer.js';
+import {
+  legacyPth,
+  PickleWriter,
+  stateDictPickle,
+  type TensorSpec,
+  writeTensor,
+} from './helpers/pickle-writer.js';
 
 function expectFormat(fn: () => unknown, pattern?: RegExp): void {
   assert.throws(fn, (e: unknown) => {
@@ -59,6 +65,15 @@ describe('legacy pth reader', () => {
     assert.deepEqual([...toFloat32(tensors.get('wt')!)], [0, 3, 1, 4, 2, 5]);
     assert.deepEqual([...toFloat32(tensors.get('v')!)], [4, 5, 6, 7]);
     assert.equal(tensors.get('labels')!.dtype, 'I64');
+  });
+
+  it('reads a Python 2 pickle: OrderedDict([[name, tensor]]) and byte-string names', () => {
+    const p = new PickleWriter().proto(2).global('collections', 'OrderedDict').mark().emptyList().mark();
+    p.emptyList().mark().raw(0x55, 1, 0x77); // ['w', tensor] with SHORT_BINSTRING 'w'
+    writeTensor(p, spec('1', 2, [2]), false, true);
+    p.appends().appends().tuple().reduce().stop();
+    const { tensors } = parseLegacyPth(legacyPth(p.bytes(), [['1', ramp(2), 2]]));
+    assert.deepEqual([...toFloat32(tensors.get('w')!)], [0, 1]);
   });
 
   it('rejects a big-endian checkpoint, every truncation and trailing bytes', () => {

@@ -77,6 +77,9 @@ export class PickleWriter {
   append(): this {
     return this.raw(0x61);
   }
+  appends(): this {
+    return this.raw(0x65);
+  }
   build(): this {
     return this.raw(0x62);
   }
