@@ -99,7 +99,7 @@ Napi::Value ForwardTrain(const Napi::CallbackInfo& info) {
   float* var = array_arg<float>(info, 9, g.c, fn, "variance");
   float* invstd = array_arg<float>(info, 10, g.c, fn, "invstd");
   const double count = static_cast<double>(g.n * g.hw);
-  const int nt = channel_threads(g);
+  [[maybe_unused]] const int nt = channel_threads(g);
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
   for (int64_t ch = 0; ch < g.c; ch++) {
     double s = 0;
@@ -130,7 +130,7 @@ Napi::Value ForwardEval(const Napi::CallbackInfo& info) {
   const float* rvar = array_arg<float>(info, 7, g.c, fn, "runningVar");
   const double eps = number_arg(info, 8, fn);
   float* y = array_arg<float>(info, 9, total, fn, "y");
-  const int nt = channel_threads(g);
+  [[maybe_unused]] const int nt = channel_threads(g);
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
   for (int64_t ch = 0; ch < g.c; ch++) {
     const double is = 1.0 / std::sqrt(static_cast<double>(rvar[ch]) + eps);
@@ -155,7 +155,7 @@ Napi::Value Backward(const Napi::CallbackInfo& info) {
   float* dweight = nullable_array_arg<float>(info, 9, g.c, fn, "dweight");
   float* dbias = nullable_array_arg<float>(info, 10, g.c, fn, "dbias");
   const double count = static_cast<double>(g.n * g.hw);
-  const int nt = channel_threads(g);
+  [[maybe_unused]] const int nt = channel_threads(g);
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
   for (int64_t ch = 0; ch < g.c; ch++) {
     const double mu = mean[ch], is = invstd[ch];

@@ -38,7 +38,7 @@ Napi::Value Forward(const Napi::CallbackInfo& info) {
   check_labels(info, fn, labels, n, k);
   std::vector<double> row_loss(static_cast<size_t>(n));
   double* rl = row_loss.data();
-  const int nt = static_cast<int>(std::min<int64_t>(threads_for(n * k * 8), n));
+  [[maybe_unused]] const int nt = static_cast<int>(std::min<int64_t>(threads_for(n * k * 8), n));
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
   for (int64_t i = 0; i < n; i++) {
     const float* z = logits + i * k;
@@ -67,7 +67,7 @@ Napi::Value Backward(const Napi::CallbackInfo& info) {
   float* dl = array_arg<float>(info, 5, n * k, fn, "dlogits");
   check_labels(info, fn, labels, n, k);
   const double f = scale / static_cast<double>(n);
-  const int nt = static_cast<int>(std::min<int64_t>(threads_for(n * k), n));
+  [[maybe_unused]] const int nt = static_cast<int>(std::min<int64_t>(threads_for(n * k), n));
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
   for (int64_t i = 0; i < n; i++) {
     for (int64_t j = 0; j < k; j++) {

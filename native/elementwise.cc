@@ -60,7 +60,7 @@ Napi::Value AddChannelBias(const Napi::CallbackInfo& info) {
   float* y = array_arg<float>(info, 3, n * c * hw, fn, "y");
   const float* bias = array_arg<float>(info, 4, c, fn, "bias");
   const int64_t planes = n * c;
-  const int nt = static_cast<int>(std::min<int64_t>(threads_for(planes * hw), planes));
+  [[maybe_unused]] const int nt = static_cast<int>(std::min<int64_t>(threads_for(planes * hw), planes));
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
   for (int64_t pl = 0; pl < planes; pl++) {
     float* yp = y + pl * hw;
@@ -77,7 +77,7 @@ Napi::Value SumChannels(const Napi::CallbackInfo& info) {
   const int64_t n = dim_arg(info, 0, fn), c = dim_arg(info, 1, fn), hw = dim_arg(info, 2, fn);
   const float* dy = array_arg<float>(info, 3, n * c * hw, fn, "dy");
   float* out = array_arg<float>(info, 4, c, fn, "out");
-  const int nt = static_cast<int>(std::min<int64_t>(threads_for(n * c * hw), c));
+  [[maybe_unused]] const int nt = static_cast<int>(std::min<int64_t>(threads_for(n * c * hw), c));
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
   for (int64_t ch = 0; ch < c; ch++) {
     double s0 = 0, s1 = 0, s2 = 0, s3 = 0;

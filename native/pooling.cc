@@ -45,7 +45,7 @@ Napi::Value MaxPoolForward(const Napi::CallbackInfo& info) {
   const float* x = array_arg<float>(info, 7, planes * hw, fn, "x");
   float* y = array_arg<float>(info, 8, planes * ohw, fn, "y");
   int32_t* am = array_arg<int32_t>(info, 9, planes * ohw, fn, "argmax");
-  const int nt = static_cast<int>(std::min<int64_t>(threads_for(planes * ohw * g.k * g.k), planes));
+  [[maybe_unused]] const int nt = static_cast<int>(std::min<int64_t>(threads_for(planes * ohw * g.k * g.k), planes));
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
   for (int64_t pl = 0; pl < planes; pl++) {
     const float* xp = x + pl * hw;
@@ -87,7 +87,7 @@ Napi::Value MaxPoolBackward(const Napi::CallbackInfo& info) {
   const int32_t* am = array_arg<int32_t>(info, 8, planes * ohw, fn, "argmax");
   float* dx = array_arg<float>(info, 9, planes * hw, fn, "dx");
   int64_t bad = 0;
-  const int nt = static_cast<int>(std::min<int64_t>(threads_for(planes * (hw + ohw)), planes));
+  [[maybe_unused]] const int nt = static_cast<int>(std::min<int64_t>(threads_for(planes * (hw + ohw)), planes));
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static) reduction(+ : bad)
   for (int64_t pl = 0; pl < planes; pl++) {
     float* dxp = dx + pl * hw;
@@ -136,7 +136,7 @@ Napi::Value AdaptiveForward(const Napi::CallbackInfo& info) {
   const int64_t planes = g.n * g.c, hw = g.h * g.w, ohw = g.oh * g.ow;
   const float* x = array_arg<float>(info, 6, planes * hw, fn, "x");
   float* y = array_arg<float>(info, 7, planes * ohw, fn, "y");
-  const int nt = static_cast<int>(std::min<int64_t>(threads_for(planes * (hw + ohw)), planes));
+  [[maybe_unused]] const int nt = static_cast<int>(std::min<int64_t>(threads_for(planes * (hw + ohw)), planes));
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
   for (int64_t pl = 0; pl < planes; pl++) {
     const float* xp = x + pl * hw;
@@ -163,7 +163,7 @@ Napi::Value AdaptiveBackward(const Napi::CallbackInfo& info) {
   const int64_t planes = g.n * g.c, hw = g.h * g.w, ohw = g.oh * g.ow;
   const float* dy = array_arg<float>(info, 6, planes * ohw, fn, "dy");
   float* dx = array_arg<float>(info, 7, planes * hw, fn, "dx");
-  const int nt = static_cast<int>(std::min<int64_t>(threads_for(planes * (hw + ohw)), planes));
+  [[maybe_unused]] const int nt = static_cast<int>(std::min<int64_t>(threads_for(planes * (hw + ohw)), planes));
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
   for (int64_t pl = 0; pl < planes; pl++) {
     float* dxp = dx + pl * hw;

@@ -2,7 +2,6 @@
 // run time, info(), and the small argument helpers shared by every binding.
 #include <cmath>
 #include <string>
-#include <thread>
 
 #include "common.h"
 #include "conv.h"
@@ -12,11 +11,12 @@ namespace tee {
 
 namespace {
 
+// Without OpenMP every kernel runs on the calling thread (and OpenBLAS is kept to one thread too).
 int detect_cores() {
 #ifdef _OPENMP
   int n = omp_get_num_procs();  // honours the process's CPU affinity mask
 #else
-  int n = static_cast<int>(std::thread::hardware_concurrency());
+  int n = 1;
 #endif
   return n < 1 ? 1 : n;
 }
@@ -111,6 +111,9 @@ int max_threads() { return g_max_threads; }
 
 void set_threads(int n) {
   if (n < 1) n = 1;
+#ifndef _OPENMP
+  n = 1;  // no way to run more
+#endif
 #ifdef _OPENMP
   omp_set_num_threads(n);  // oneDNN's OpenMP runtime reads this at primitive creation/execution
 #endif
