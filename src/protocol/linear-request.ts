@@ -1,0 +1,70 @@
+// What the trusted side asks of an accelerator: one of the six linear products of DESIGN.md, in
+// float32 or exactly modulo p (values are centered representatives in (−p/2, p/2), carried as Int32).
+// Shared by both sides: the wire codec (protocol/) encodes it, the accelerator server computes it,
+// the trusted side's RemoteLinearOps sends it through an AcceleratorTransport and verifies the reply.
+
+export const LINEAR_OPS = [
+  'dense',
+  'denseGradInput',
+  'denseGradWeight',
+  'conv2d',
+  'conv2dGradInput',
+  'conv2dGradWeight',
+] as const;
+export type LinearOpName = (typeof LINEAR_OPS)[number];
+
+/** f32: IEEE float32 products; modp: exact products modulo MODULUS_P, centered representatives. */
+export type Arith = 'f32' | 'modp';
+
+/** The field of exact mode: p = 2^24 − 3 (prime). Centered representatives fit in float32 and int32. */
+export const MODULUS_P = 16777213;
+
+export interface WireTensor {
+  readonly shape: readonly number[];
+  /** Float32Array for arith f32; Int32Array of centered representatives for arith modp. */
+  readonly data: Float32Array | Int32Array;
+}
+
+/**
+ * Operands, as in LinearOps (DESIGN.md):
+ *   dense:             a = x [N,I],   b = w [O,I]      → [N,O]
+ *   denseGradInput:    a = dy [N,O],  b = w [O,I]      → [N,I]
+ *   denseGradWeight:   a = dy [N,O],  b = x [N,I]      → [O,I]
+ *   conv2d:            a = x [N,C,H,W], b = w [O,C,k,k] → [N,O,H',W']
+ *   conv2dGradInput:   a = dy [N,O,H',W'], b = w [O,C,k,k] → [N,C,H,W] (inputHW = [H,W])
+ *   conv2dGradWeight:  a = dy [N,O,H',W'], b = x [N,C,H,W] → [O,C,k,k] (k given)
+ */
+export interface LinearRequest {
+  readonly op: LinearOpName;
+  readonly arith: Arith;
+  readonly a: WireTensor;
+  readonly b: WireTensor;
+  readonly stride?: number;
+  readonly padding?: number;
+  readonly inputHW?: readonly [number, number];
+  readonly k?: number;
+}
+
+/** Timings and sizes of one call, for the per-op breakdown (milliseconds, bytes). */
+export interface CallStats {
+  readonly sendMs: number;
+  /** As reported by the accelerator (untrusted: informational only). */
+  readonly computeMs: number;
+  readonly receiveMs: number;
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+}
+
+export interface LinearReply {
+  readonly result: WireTensor;
+  readonly stats: CallStats;
+}
+
+/** A connection (or pool of connections) to an accelerator; everything it returns is untrusted. */
+export interface AcceleratorTransport {
+  /** Rejects with TeeError E_NETWORK (connection, deadline) or E_FRAME (malformed reply). */
+  call(req: LinearRequest, opts?: { deadlineMs?: number }): Promise<LinearReply>;
+  /** A fresh connection for the retry after a failed check (DESIGN.md: retried once). */
+  reconnect(): Promise<void>;
+  close(): Promise<void>;
+}
