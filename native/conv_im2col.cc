@@ -185,64 +185,53 @@ void conv_bwd_data_im2col(const ConvShape& g, const float* dy, const float* w, f
   }
 }
 
-// dy [n,o,oh·ow], x [n,c,h,w] → dw [o,ckk] = Σ_img dy_img · col_imgᵀ. Split by image (per-thread partial
-// sums, added in thread order: deterministic for a fixed thread count) when there are enough images,
-// else by input-channel group (each thread owns whole columns of dw).
+// dy [n,o,oh·ow], x [n,c,h,w] → dw [o,ckk] = Σ_img dy_img · col_imgᵀ. The n·oh·ow output columns (the
+// GEMM's inner dimension) are split evenly across threads, as in the forward; each thread sums into its
+// own partial dw, and the partials are added in thread order: deterministic for a fixed thread count.
 void conv_bwd_weight_im2col(const ConvShape& g, const float* dy, const float* x, float* dw) {
-  const int64_t kk = g.k * g.k, ckk = g.c * kk, ohw = g.oh * g.ow, chw = g.c * g.h * g.w;
-  int nt = conv_threads(g);
-  const bool by_image = nt <= 1 || g.n % nt == 0 || g.n >= 2 * nt || g.c < nt;
-  if (by_image) {
-    nt = static_cast<int>(std::min<int64_t>(nt, g.n));
-  } else {
-    nt = static_cast<int>(std::min<int64_t>(nt, g.c));
-  }
+  const int64_t ckk = g.c * g.k * g.k, ohw = g.oh * g.ow, total = g.n * ohw, chw = g.c * g.h * g.w;
+  const int64_t wsize = g.o * ckk;
+  int nt = static_cast<int>(std::min<int64_t>(conv_threads(g), total));
   const int64_t blk = col_block(g, ckk);
   const bool pw = is_pointwise(g);
   std::vector<float*> cols(nt, nullptr), accs(nt, nullptr);
   for (int t = 0; t < nt; t++) {
     if (!pw) cols[t] = thread_workspace(t, 0).as<float>(static_cast<size_t>(ckk * blk));
-    accs[t] = t == 0 || !by_image ? dw : thread_workspace(t, 1).as<float>(static_cast<size_t>(g.o * ckk));
+    accs[t] = t == 0 ? dw : thread_workspace(t, 1).as<float>(static_cast<size_t>(wsize));
   }
   BlasSerialRegion serial;
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     const int t = thread_id();
-    int64_t i0 = 0, i1 = g.n, c0 = 0, c1 = g.c;
-    if (by_image) {
-      split_range(g.n, nt, t, &i0, &i1);
-    } else {
-      split_range(g.c, nt, t, &c0, &c1);
-    }
-    const int64_t rows = (c1 - c0) * kk;
-    float* acc = accs[t] + c0 * kk;
+    int64_t b0, e0;
+    split_range(total, nt, t, &b0, &e0);
+    float* acc = accs[t];
     float beta = 0.0f;
-    if (i0 == i1) {
-      for (int64_t r = 0; r < g.o; r++) std::memset(acc + r * ckk, 0, sizeof(float) * static_cast<size_t>(rows));
-    }
-    for (int64_t img = i0; img < i1; img++) {
-      const float* dyi = dy + img * g.o * ohw;
+    for (int64_t pos = b0; pos < e0;) {
+      const int64_t img = pos / ohw, j0 = pos % ohw;
+      const int64_t j1 = std::min({ohw, j0 + blk, j0 + (e0 - pos)});
       const float* xi = x + img * chw;
-      for (int64_t j0 = 0; j0 < ohw; j0 += blk) {
-        const int64_t j1 = std::min(ohw, j0 + blk);
-        const float* colp = xi + c0 * ohw + j0;
-        int64_t ldb = ohw;
-        if (!pw) {
-          im2col_block(g, xi, c0, c1, j0, j1, cols[t]);
-          colp = cols[t];
-          ldb = j1 - j0;
-        }
-        // acc[o, rows] (+)= dy[:, j0:j1] · colᵀ
-        gemm_f32(false, true, g.o, rows, j1 - j0, 1.0f, dyi + j0, ohw, colp, ldb, beta, acc, ckk, 1);
-        beta = 1.0f;
+      const float* colp = xi + j0;
+      int64_t ldb = ohw;
+      if (!pw) {
+        im2col_block(g, xi, 0, g.c, j0, j1, cols[t]);
+        colp = cols[t];
+        ldb = j1 - j0;
       }
+      // acc [o, ckk] (+)= dy[:, j0:j1] · colᵀ
+      gemm_f32(false, true, g.o, ckk, j1 - j0, 1.0f, dy + img * g.o * ohw + j0, ohw, colp, ldb, beta, acc, ckk, 1);
+      beta = 1.0f;
+      pos += j1 - j0;
     }
-  }
-  if (by_image && nt > 1) {
-    const int64_t total = g.o * ckk;
-    for (int t = 1; t < nt; t++) {
-      const float* a = accs[t];
-      for (int64_t i = 0; i < total; i++) dw[i] += a[i];
+    if (beta == 0.0f) std::memset(acc, 0, sizeof(float) * static_cast<size_t>(wsize));
+#pragma omp barrier
+    if (nt > 1) {
+      int64_t r0, r1;
+      split_range(wsize, nt, t, &r0, &r1);
+      for (int u = 1; u < nt; u++) {
+        const float* a = accs[u];
+        for (int64_t i = r0; i < r1; i++) dw[i] += a[i];
+      }
     }
   }
 }
