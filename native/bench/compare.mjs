@@ -1,6 +1,9 @@
 // Side-by-side speed of the native kernels and PyTorch 1.13 CPU (same machine, same thread count):
-// conv forward / backward-input / backward-weight and sgemm 1024³, median of REPS runs after warm-up.
-// Usage (after `npx tsc -p . && npm run build`): node native/bench/compare.mjs [reps] [python]
+// conv forward / backward-input / backward-weight and sgemm 1024³. Each pass times every op (median of
+// REPS runs after warm-up) for torch, then for us, alternating; the figure is the median over PASSES
+// passes, so that a burst of load from elsewhere hits both sides alike. PyTorch runs with
+// OPENBLAS_NUM_THREADS = its thread count (torch.set_num_threads does not reach OpenBLAS).
+// Usage (after `npx tsc -p . && npm run build`): node native/bench/compare.mjs [reps] [passes] [python]
 // Prints a table and writes results/native-vs-torch.json. Not part of the test run.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -10,7 +13,8 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { nativeKernels: k, setConvBackend } = await import(join(root, 'dist', 'src', 'kernels', 'native.js'));
 const reps = Number(process.argv[2] ?? 15);
-const python = process.argv[3] ?? '/usr/bin/python3';
+const passes = Number(process.argv[3] ?? 3);
+const python = process.argv[4] ?? '/usr/bin/python3';
 const CONVS = [
   [4, 64, 32, 32, 64, 3, 1, 1],
   [4, 256, 8, 8, 256, 3, 1, 1],
@@ -65,6 +69,7 @@ function ours(threads, backend) {
 function torch(threads) {
   const r = spawnSync(python, [join(root, 'native', 'bench', 'torch_bench.py'), String(threads), String(reps)], {
     encoding: 'utf8',
+    env: { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads) },
   });
   if (r.status !== 0) throw new Error(`torch bench failed: ${r.stderr}`);
   return JSON.parse(r.stdout);
@@ -72,31 +77,54 @@ function torch(threads) {
 
 const flops = ([n, c, h, w, o, kk, s, p]) =>
   2 * n * o * (Math.floor((h + 2 * p - kk) / s) + 1) * (Math.floor((w + 2 * p - kk) / s) + 1) * c * kk * kk;
-const gf = (f, t) => (f / t / 1e9).toFixed(1);
+const med = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const info = k.info();
 const backends = info.onednnBuilt ? ['onednn', 'im2col'] : ['im2col'];
-const results = { info, reps, rows: [] };
-for (const threads of [1, 2]) {
-  if (threads > info.maxThreads) continue;
-  const t = torch(threads);
+const threadCounts = [1, 2].filter((t) => t <= info.maxThreads);
+// samples[key] = seconds per pass
+const samples = new Map();
+const add = (key, t) => samples.set(key, [...(samples.get(key) ?? []), t]);
+for (let pass = 0; pass < passes; pass++) {
+  for (const threads of threadCounts) {
+    const t = torch(threads);
+    t.conv.forEach((row, i) => {
+      for (const op of ['fwd', 'bwdInput', 'bwdWeight']) add(`torch|${threads}|${i}|${op}`, row[op]);
+    });
+    add(`torch|${threads}|sgemm`, t.sgemm);
+    for (const backend of backends) {
+      const o = ours(threads, backend);
+      o.conv.forEach((row, i) => {
+        for (const op of ['fwd', 'bwdInput', 'bwdWeight']) add(`${backend}|${threads}|${i}|${op}`, row[op]);
+      });
+      add(`${backend}|${threads}|sgemm`, o.sgemm);
+    }
+  }
+}
+const results = { info, reps, passes, rows: [] };
+const gf = (f, t) => f / t / 1e9;
+for (const threads of threadCounts) {
   for (const backend of backends) {
-    const o = ours(threads, backend);
-    o.conv.forEach((row, i) => {
-      const tr = t.conv[i];
-      const f = flops(row.geom);
+    CONVS.forEach((geom, i) => {
       for (const op of ['fwd', 'bwdInput', 'bwdWeight']) {
-        results.rows.push({ threads, backend, geom: row.geom, op, oursGflops: f / row[op] / 1e9, torchGflops: f / tr[op] / 1e9, ratio: tr[op] / row[op] });
+        const ours = med(samples.get(`${backend}|${threads}|${i}|${op}`));
+        const th = med(samples.get(`torch|${threads}|${i}|${op}`));
+        const row = { threads, backend, geom, op, oursGflops: gf(flops(geom), ours), torchGflops: gf(flops(geom), th), ratio: th / ours };
+        results.rows.push(row);
         console.log(
-          `${threads}T ${backend.padEnd(6)} [${row.geom.join(',')}] ${op.padEnd(9)} ours ${gf(f, row[op]).padStart(6)} GF/s  torch ${gf(f, tr[op]).padStart(6)} GF/s  ratio ${(tr[op] / row[op]).toFixed(2)}`,
+          `${threads}T ${backend.padEnd(6)} [${geom.join(',')}]`.padEnd(40) +
+            `${op.padEnd(9)} ours ${row.oursGflops.toFixed(1).padStart(6)}  torch ${row.torchGflops.toFixed(1).padStart(6)} GFLOP/s  ratio ${row.ratio.toFixed(2)}`,
         );
       }
     });
-    if (backend === backends[0]) {
-      const f = 2 * 1024 ** 3;
-      results.rows.push({ threads, backend: info.blas, op: 'sgemm1024', oursGflops: f / o.sgemm / 1e9, torchGflops: f / t.sgemm / 1e9, ratio: t.sgemm / o.sgemm });
-      console.log(`${threads}T ${info.blas} sgemm 1024³ ours ${gf(f, o.sgemm)} GF/s  torch ${gf(f, t.sgemm)} GF/s  ratio ${(t.sgemm / o.sgemm).toFixed(2)}`);
-    }
   }
+  const ours = med(samples.get(`${backends[0]}|${threads}|sgemm`));
+  const th = med(samples.get(`torch|${threads}|sgemm`));
+  const row = { threads, backend: info.blas, op: 'sgemm1024', oursGflops: gf(2 * 1024 ** 3, ours), torchGflops: gf(2 * 1024 ** 3, th), ratio: th / ours };
+  results.rows.push(row);
+  console.log(
+    `${threads}T sgemm 1024³ (${info.blas})`.padEnd(50) +
+      `ours ${row.oursGflops.toFixed(1).padStart(6)}  torch ${row.torchGflops.toFixed(1).padStart(6)} GFLOP/s  ratio ${row.ratio.toFixed(2)}`,
+  );
 }
 mkdirSync(join(root, 'results'), { recursive: true });
 writeFileSync(join(root, 'results', 'native-vs-torch.json'), `${JSON.stringify(results, null, 2)}\n`);
