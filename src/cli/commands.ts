@@ -8,6 +8,7 @@ import { inferCommand } from './commands/infer.js';
 import { infoCommand } from './commands/info.js';
 import { modelsCommand } from './commands/models.js';
 import { trainCommand } from './commands/train.js';
+import { weightsCommand } from './commands/weights.js';
 
 export const COMMANDS: readonly Command[] = [
   demoCommand,
@@ -16,6 +17,7 @@ export const COMMANDS: readonly Command[] = [
   evalCommand,
   modelsCommand,
   dataCommand,
+  weightsCommand,
   benchCommand,
   infoCommand,
 ];
