@@ -1,5 +1,5 @@
 // Options shared by every model builder, and the torchvision-like seeded initialisation.
-import type { BackendOptions } from '../nn/backend.js';
+import { type BackendOptions, resolveBackend } from '../nn/backend.js';
 import { Conv2d } from '../nn/conv2d.js';
 import { fillUniform } from '../nn/init.js';
 import { modulesOf } from '../nn/layer.js';
@@ -32,10 +32,8 @@ export function resolveModelOptions(opts: ModelOptions = {}): ResolvedOptions {
   }
   if (!(dropout >= 0 && dropout <= 1)) throw new RangeError(`dropout must be in [0, 1], got ${dropout}`);
   if (!Number.isInteger(seed)) throw new RangeError(`seed must be an integer, got ${seed}`);
-  const backend: { -readonly [K in keyof BackendOptions]: BackendOptions[K] } = {};
-  if (opts.kernels !== undefined) backend.kernels = opts.kernels;
-  if (opts.linearOps !== undefined) backend.linearOps = opts.linearOps;
-  return { numClasses, dropout, seed, backend };
+  // Resolved once, so that every layer of the model shares one pair.
+  return { numClasses, dropout, seed, backend: resolveBackend(opts) };
 }
 
 /** The i-th dropout mask generator of a model seeded with `seed` (independent of the weights' RNG). */

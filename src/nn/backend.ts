@@ -13,12 +13,17 @@ export interface BackendOptions {
   readonly kernels?: Kernels;
 }
 
-let sharedOps: LinearOps | null = null;
+// One LocalLinearOps per kernels object, shared by every layer that runs on it.
+const localOps = new WeakMap<Kernels, LinearOps>();
 
-/** The LinearOps every layer uses unless told otherwise: LocalLinearOps over the engine's kernels. */
-export function defaultLinearOps(): LinearOps {
-  sharedOps ??= new LocalLinearOps(engineKernels);
-  return sharedOps;
+/** LocalLinearOps over `kernels`, shared (default: the engine's kernels). */
+export function defaultLinearOps(kernels: Kernels = engineKernels): LinearOps {
+  let ops = localOps.get(kernels);
+  if (ops === undefined) {
+    ops = new LocalLinearOps(kernels);
+    localOps.set(kernels, ops);
+  }
+  return ops;
 }
 
 export function defaultKernels(): Kernels {
@@ -31,9 +36,5 @@ export function defaultKernels(): Kernels {
  */
 export function resolveBackend(opts: BackendOptions = {}): { kernels: Kernels; linearOps: LinearOps } {
   const kernels = opts.kernels ?? engineKernels;
-  let linearOps = opts.linearOps;
-  if (linearOps === undefined) {
-    linearOps = opts.kernels === undefined ? defaultLinearOps() : new LocalLinearOps(opts.kernels);
-  }
-  return { kernels, linearOps };
+  return { kernels, linearOps: opts.linearOps ?? defaultLinearOps(kernels) };
 }

@@ -32,7 +32,7 @@ export function setLinearOps(root: Module, ops: LinearOps): void {
   for (const m of modulesOf(root)) if (m instanceof Layer) m.linearOps = ops;
 }
 
-/** Runs the model's non-linear work on `kernels`. */
+/** Runs the model's non-linear work on `kernels` (the linear products stay on their LinearOps). */
 export function setKernels(root: Module, kernels: Kernels): void {
   for (const m of modulesOf(root)) if (m instanceof Layer) m.kernels = kernels;
 }

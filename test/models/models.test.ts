@@ -103,6 +103,16 @@ describe('model registry', () => {
     for (const l of layers) assert.equal(l.linearOps, ops);
   });
 
+  it('given only kernels, runs every layer on them with one shared LocalLinearOps', () => {
+    const k = BACKENDS[0]!.kernels;
+    const m = createModel('alexnet', { numClasses: 10, kernels: k });
+    const layers = modulesOf(m).filter((x) => x instanceof Layer);
+    const ops = new Set(layers.map((l) => l.linearOps));
+    assert.equal(ops.size, 1);
+    assert.equal([...ops][0]!.name, `local(${k.name})`);
+    for (const l of layers) assert.equal(l.kernels, k);
+  });
+
   it('initialises reproducibly from the seed', () => {
     const a = createModel('resnet18', { numClasses: 10, seed: 3 }).parameters();
     const b = createModel('resnet18', { numClasses: 10, seed: 3 }).parameters();
