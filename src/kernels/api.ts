@@ -147,7 +147,13 @@ export interface Kernels {
   reluBackward(dy: Float32Array, x: Float32Array, dx: Float32Array): void;
 
   // logits [n,k], labels [n] in [0,k) → returns the mean loss; probs [n,k] = softmax(logits)
-  crossEntropyForward(n: number, k: number, logits: Float32Array, labels: Int32Array, probs: Float32Array): number;
+  crossEntropyForward(
+    n: number,
+    k: number,
+    logits: Float32Array,
+    labels: Int32Array,
+    probs: Float32Array,
+  ): number;
   // dlogits [n,k] = scale·(probs − onehot(labels)) / n  (overwrites)
   crossEntropyBackward(
     n: number,
@@ -178,6 +184,10 @@ export interface Kernels {
     first: boolean,
   ): void;
 
+  // Threads every kernel may use (OpenMP team, oneDNN, OpenBLAS); default: all cores. Results are
+  // bit-identical run to run for a fixed thread count. Across thread counts they may differ in the last
+  // bits: oneDNN's backward-weight, OpenBLAS for some shapes and the im2col backward-weight reduce
+  // per-thread partial sums. Compare runs with different thread counts with a tolerance.
   setThreads(n: number): void;
   info(): KernelInfo;
 }
