@@ -150,7 +150,7 @@ export async function runKernelsBench(o: KernelsBenchOptions): Promise<string[]>
   const files: string[] = [];
   for (const t of o.threads) {
     const { report, file } = await runThreads(t, o);
-    o.print(formatTable(report.workloads, t));
+    if (report.workloads.length > 0) o.print(formatTable(report.workloads, t));
     if (report.memory) o.print(formatMemory(report.memory));
     o.print(`wrote ${file}\n`);
     files.push(file);
