@@ -123,19 +123,20 @@ describe('model registry', () => {
   });
 });
 
-describe('model forward at small inputs', () => {
-  const cases: [string, number][] = [
-    ['alexnet', 63],
-    ['vgg11_bn', 32],
-    ['resnet18', 32],
+describe('model forward at the input sizes torchvision accepts', () => {
+  const cases: [string, number, number][] = [
+    ['alexnet', 2, 63],
+    ['vgg11_bn', 2, 32],
+    ['resnet18', 2, 32],
+    ['resnet18', 1, 224],
   ];
-  for (const [name, size] of cases) {
-    it(`${name} maps [2,3,${size},${size}] to [2,10] logits`, async () => {
+  for (const [name, n, size] of cases) {
+    it(`${name} maps [${n},3,${size},${size}] to [${n},10] logits`, async () => {
       const m = createModel(name, { numClasses: 10, seed: 1 });
-      const x = new Tensor([2, 3, size, size]);
+      const x = new Tensor([n, 3, size, size]);
       for (let i = 0; i < x.size; i++) x.data[i] = Math.sin(i);
       const y = await predict(m, x);
-      assert.deepEqual(y.shape, [2, 10]);
+      assert.deepEqual(y.shape, [n, 10]);
       assert.ok(y.data.every(Number.isFinite));
     });
   }
