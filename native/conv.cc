@@ -1,6 +1,7 @@
 // Conv2d bindings and the choice of implementation: oneDNN when it was built in, im2col otherwise;
 // setConvBackend switches at run time (tests exercise both paths in one process).
 #include <exception>
+#include <mutex>
 #include <string>
 
 #include "common.h"
@@ -11,6 +12,10 @@ namespace tee {
 namespace {
 
 bool g_use_onednn = onednn_built();
+
+// The primitive cache, the arenas and the im2col workspaces are process-wide: calls from several Node
+// worker threads take turns (uncontended, the lock costs nanoseconds).
+std::mutex g_conv_mutex;
 
 // Arguments 0..7: n, c, h, w, o, k, stride, padding.
 ConvShape conv_shape(const Napi::CallbackInfo& info, const char* fn) {
@@ -56,6 +61,7 @@ Napi::Value run_conv(const Napi::CallbackInfo& info, const char* fn, int which) 
     b = array_arg<float>(info, 9, xs, fn, "x");
     out = array_arg<float>(info, 10, ws, fn, "dw");
   }
+  std::lock_guard<std::mutex> lock(g_conv_mutex);
   try {
     (g_use_onednn ? onednn : im2col)[which](g, a, b, out);
   } catch (const Napi::Error&) {
@@ -74,6 +80,7 @@ Napi::Value SetConvBackend(const Napi::CallbackInfo& info) {
   expect_args(info, 1, "setConvBackend");
   if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), "setConvBackend: expected a string");
   const std::string name = info[0].As<Napi::String>().Utf8Value();
+  std::lock_guard<std::mutex> lock(g_conv_mutex);
   if (name == "im2col") {
     g_use_onednn = false;
   } else if (name == "onednn") {
@@ -88,6 +95,7 @@ Napi::Value SetConvBackend(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value ClearConvCache(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::mutex> lock(g_conv_mutex);
   onednn_clear_cache();
   return info.Env().Undefined();
 }

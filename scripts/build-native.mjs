@@ -54,7 +54,13 @@ function build(extraEnv) {
 
 console.error('tee-offload: building the native addon');
 if (build({})) process.exit(0);
-console.error('tee-offload: native build failed; retrying without OpenBLAS, oneDNN and CPU-specific flags');
+// A second try with the same settings first: a failure can be transient (another build of the same tree
+// at the same moment), and the fallbacks below are several times slower.
+console.error('tee-offload: native build failed; trying once more');
+if (build({})) process.exit(0);
+console.error(
+  'tee-offload: native build failed again; retrying without OpenBLAS, oneDNN and CPU-specific flags',
+);
 if (build({ TEE_OFFLOAD_NO_OPENBLAS: '1', TEE_OFFLOAD_NO_ONEDNN: '1', TEE_OFFLOAD_PORTABLE: '1' })) {
   console.error('tee-offload: built with the portable fallbacks (slower GEMM and convolution)');
   process.exit(0);
