@@ -43,7 +43,7 @@ export function alexnet(opts: ModelOptions = {}): ClassifierNet {
     if (s === 'relu') layers.push(new ReLU({ ...b, inplace: true }));
     else if ('conv' in s) {
       const [out, k, stride, padding] = s.conv;
-      layers.push(new Conv2d(c, out, k, { ...b, stride, padding }));
+      layers.push(new Conv2d(c, out, k, { ...b, stride, padding, inputGrad: layers.length > 0 }));
       c = out;
     } else layers.push(new MaxPool2d(s.pool[0], { ...b, stride: s.pool[1] }));
   }

@@ -40,7 +40,7 @@ export class ResNet extends Module {
     super();
     this.conv1 = this.registerModule(
       'conv1',
-      new Conv2d(3, 64, 7, { ...b, stride: 2, padding: 3, bias: false }),
+      new Conv2d(3, 64, 7, { ...b, stride: 2, padding: 3, bias: false, inputGrad: false }),
     );
     this.bn1 = this.registerModule('bn1', new BatchNorm2d(64, b));
     this.relu = this.registerModule('relu', new ReLU({ ...b, inplace: true }));

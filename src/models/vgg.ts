@@ -34,7 +34,7 @@ export function vgg(depth: VggDepth, batchNorm: boolean, opts: ModelOptions = {}
       layers.push(new MaxPool2d(2, { ...b, stride: 2 }));
       continue;
     }
-    layers.push(new Conv2d(c, v, 3, { ...b, padding: 1 }));
+    layers.push(new Conv2d(c, v, 3, { ...b, padding: 1, inputGrad: layers.length > 0 }));
     if (batchNorm) layers.push(new BatchNorm2d(v, b));
     layers.push(new ReLU({ ...b, inplace: true }));
     c = v;

@@ -23,6 +23,12 @@ export interface Conv2dOptions extends BackendOptions, InitOptions {
   readonly stride?: number;
   readonly padding?: number;
   readonly bias?: boolean;
+  /**
+   * Compute the gradient with respect to the input (default true). A model's first convolution
+   * sets false, as PyTorch skips it for an input that does not require grad: backward then runs
+   * only the weight-gradient product and returns zeros of the input's shape.
+   */
+  readonly inputGrad?: boolean;
 }
 
 export class Conv2d extends Layer {
@@ -33,6 +39,7 @@ export class Conv2d extends Layer {
   readonly padding: number;
   readonly weight: Parameter;
   readonly bias: Parameter | null;
+  readonly inputGrad: boolean;
   private saved: { x: Tensor; outShape: Shape } | null = null;
 
   constructor(inChannels: number, outChannels: number, kernelSize: number, opts: Conv2dOptions = {}) {
@@ -42,6 +49,7 @@ export class Conv2d extends Layer {
     this.kernelSize = positiveInt('Conv2d kernel_size', kernelSize);
     this.stride = positiveInt('Conv2d stride', opts.stride ?? 1);
     this.padding = nonNegativeInt('Conv2d padding', opts.padding ?? 0);
+    this.inputGrad = opts.inputGrad ?? true;
     const k = kernelSize;
     this.weight = this.registerParameter('weight', Tensor.zeros([outChannels, inChannels, k, k]));
     this.bias = (opts.bias ?? true) ? this.registerParameter('bias', Tensor.zeros([outChannels])) : null;
@@ -91,7 +99,9 @@ export class Conv2d extends Layer {
     expectGradShape('Conv2d', dy, outShape);
     const inHW = [x.shape[2]!, x.shape[3]!] as const;
     const [dx, dw] = await Promise.all([
-      this.linearOps.conv2dGradInput(dy, this.weight.value, this.params, inHW),
+      this.inputGrad
+        ? this.linearOps.conv2dGradInput(dy, this.weight.value, this.params, inHW)
+        : Promise.resolve(Tensor.zeros(x.shape)),
       this.linearOps.conv2dGradWeight(dy, x, this.params, this.kernelSize),
     ]);
     expectResultShape('Conv2d', 'conv2dGradInput', dx, x.shape);
