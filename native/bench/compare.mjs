@@ -6,7 +6,7 @@
 // Usage (after `npx tsc -p . && npm run build`): node native/bench/compare.mjs [reps] [passes] [python]
 // Prints a table and writes results/native-vs-torch.json. Not part of the test run.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -20,6 +20,23 @@ const CONVS = [
   [4, 256, 8, 8, 256, 3, 1, 1],
   [1, 3, 224, 224, 64, 11, 4, 2],
 ];
+
+// The machine is shared: before each pass wait (up to 2 minutes) until the CPUs are nearly idle.
+function cpuBusy(ms) {
+  const read = () => readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const a = read();
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  const b = read();
+  const d = b.map((v, i) => v - a[i]);
+  const total = d.reduce((x, y) => x + y, 0);
+  return total > 0 ? 1 - (d[3] + d[4]) / total : 0;
+}
+function waitQuiet() {
+  const t0 = Date.now();
+  let busy = cpuBusy(500);
+  while (busy > 0.1 && Date.now() - t0 < 120_000) busy = cpuBusy(500);
+  return busy;
+}
 
 function median(f) {
   for (let i = 0; i < 3; i++) f();
@@ -84,8 +101,10 @@ const threadCounts = [1, 2].filter((t) => t <= info.maxThreads);
 // samples[key] = seconds per pass
 const samples = new Map();
 const add = (key, t) => samples.set(key, [...(samples.get(key) ?? []), t]);
+const busyBefore = [];
 for (let pass = 0; pass < passes; pass++) {
   for (const threads of threadCounts) {
+    busyBefore.push(waitQuiet());
     const t = torch(threads);
     t.conv.forEach((row, i) => {
       for (const op of ['fwd', 'bwdInput', 'bwdWeight']) add(`torch|${threads}|${i}|${op}`, row[op]);
@@ -100,7 +119,8 @@ for (let pass = 0; pass < passes; pass++) {
     }
   }
 }
-const results = { info, reps, passes, rows: [] };
+const results = { info, reps, passes, busyBefore, rows: [] };
+console.log(`CPU busy before each pass (other processes): ${busyBefore.map((b) => b.toFixed(2)).join(' ')}`);
 const gf = (f, t) => f / t / 1e9;
 for (const threads of threadCounts) {
   for (const backend of backends) {
