@@ -1,0 +1,43 @@
+// The accelerator's compute thread: receives decoded requests (their payload ArrayBuffers transferred,
+// not copied), runs them one after another on the native kernels and posts each product back
+// (transferred too). Keeping the kernels off the main thread lets it go on reading and writing sockets.
+import { parentPort, workerData } from 'node:worker_threads';
+import { isTeeError } from '../errors.js';
+import { kernels } from '../kernels/index.js';
+import type { LinearRequest } from '../protocol/linear-request.js';
+import { computeLinear } from './compute.js';
+
+export interface WorkerJob {
+  readonly seq: number;
+  readonly req: LinearRequest;
+}
+
+export type WorkerReply =
+  | {
+      readonly seq: number;
+      readonly result: { shape: number[]; data: Float32Array | Int32Array };
+      readonly computeMs: number;
+    }
+  | { readonly seq: number; readonly error: { readonly code: string; readonly message: string } };
+
+const port = parentPort;
+if (port === null) throw new Error('compute-worker.js must run as a worker thread');
+const threads = (workerData as { threads?: number } | undefined)?.threads;
+if (threads !== undefined) kernels.setThreads(threads);
+
+port.on('message', async (job: WorkerJob) => {
+  try {
+    const t0 = performance.now();
+    const result = await computeLinear(kernels, job.req);
+    const computeMs = performance.now() - t0;
+    const reply: WorkerReply = {
+      seq: job.seq,
+      result: { shape: [...result.shape], data: result.data },
+      computeMs,
+    };
+    port.postMessage(reply, [result.data.buffer as ArrayBuffer]);
+  } catch (e) {
+    const code = isTeeError(e) ? e.code : 'E_INTERNAL';
+    port.postMessage({ seq: job.seq, error: { code, message: (e as Error).message } } satisfies WorkerReply);
+  }
+});

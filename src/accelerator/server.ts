@@ -1,0 +1,461 @@
+// The untrusted accelerator: accepts TCP (or TLS) connections from trusted sides, exchanges hellos,
+// decodes request frames, computes each product on its backend and writes result or error frames
+// (docs/protocol.md). Requests on one connection are answered in order; connections are independent.
+// Everything a client sends is hostile: a malformed or over-limit frame gets an E_FRAME error frame and
+// closes that connection only. Memory is bounded: a frame is admitted (its payload allocated) only while
+// the connection's and the server's in-flight request bytes stay under their caps; otherwise the socket
+// is paused until replies drain. One log line per connection when it closes.
+import { type AddressInfo, createServer as createTcpServer, type Server, type Socket } from 'node:net';
+import { totalmem } from 'node:os';
+import { createServer as createTlsServer } from 'node:tls';
+import { isTeeError, TeeError } from '../errors.js';
+import { CAP_F32, CAP_MODP, encodeHello, FrameType, frameError, type Hello } from '../protocol/frame.js';
+import { FrameDecoder } from '../protocol/frame-decoder.js';
+import {
+  checkMaxFrameBytes,
+  DEFAULT_MAX_FRAME_BYTES,
+  MAX_DIM,
+  MAX_RANK,
+  PROTOCOL_VERSION,
+} from '../protocol/limits.js';
+import { decodeRequest, encodeError, encodeResult, resultPayloadBytes } from '../protocol/linear-codec.js';
+import type { LinearRequest } from '../protocol/linear-request.js';
+import { outputShape } from '../protocol/linear-shapes.js';
+import { type ComputeBackend, InlineBackend, WorkerBackend } from './backend.js';
+import { workspaceBytes } from './compute.js';
+import { Tamper, type TamperAction, type TamperOptions } from './tamper.js';
+
+export interface AcceleratorServerOptions {
+  /** Kernel threads for each product (default: all cores). */
+  readonly threads?: number;
+  /** Largest request payload accepted, announced in the hello (default 1 GiB). */
+  readonly maxFrameBytes?: number;
+  /** Cap on one connection's admitted, unanswered request bytes (default 2 × maxFrameBytes). */
+  readonly maxConnectionBytes?: number;
+  /** Cap on all connections' admitted, unanswered request bytes (default 4 × maxFrameBytes, at most half the RAM, at least maxConnectionBytes). */
+  readonly maxTotalBytes?: number;
+  /** Largest float64 im2col workspace of an exact convolution, per image (default maxFrameBytes). */
+  readonly maxWorkspaceBytes?: number;
+  /** A connection that has not sent its hello within this time is closed (default 10 000 ms). */
+  readonly helloTimeoutMs?: number;
+  /** PEM certificate chain and key: serve TLS instead of plain TCP. */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
+  /** 'worker' (default): products run on one worker thread; 'inline': on the main thread. */
+  readonly compute?: 'worker' | 'inline';
+  /** Tests and fault-injection benchmarks only: corrupt replies. */
+  readonly tamper?: TamperOptions;
+  /** Receives the one line logged per connection (default: stderr). */
+  readonly log?: (line: string) => void;
+}
+
+export interface AcceleratorServerStats {
+  readonly connections: number;
+  readonly openConnections: number;
+  readonly ops: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  /** Request bytes admitted and not yet answered, over all connections. */
+  readonly inFlightBytes: number;
+}
+
+interface Job {
+  readonly id: number;
+  readonly req: LinearRequest;
+  readonly bytes: number;
+}
+
+const LINGER_MS = 2000;
+
+export class AcceleratorServer {
+  readonly maxFrameBytes: number;
+  readonly maxConnectionBytes: number;
+  readonly maxTotalBytes: number;
+  readonly maxWorkspaceBytes: number;
+  readonly helloTimeoutMs: number;
+  readonly tls: boolean;
+  readonly backend: ComputeBackend;
+  readonly tamper: Tamper | null;
+  readonly log: (line: string) => void;
+  private readonly server: Server;
+  private readonly connections = new Set<ServerConnection>();
+  private readonly budgetWaiters: ServerConnection[] = [];
+  private inFlight = 0;
+  private totals = { connections: 0, ops: 0, bytesIn: 0, bytesOut: 0 };
+  private closing: Promise<void> | null = null;
+
+  constructor(opts: AcceleratorServerOptions = {}) {
+    this.maxFrameBytes = checkMaxFrameBytes(opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES);
+    this.maxConnectionBytes = opts.maxConnectionBytes ?? 2 * this.maxFrameBytes;
+    if (!Number.isSafeInteger(this.maxConnectionBytes) || this.maxConnectionBytes < this.maxFrameBytes) {
+      throw new RangeError(`maxConnectionBytes must be an integer >= maxFrameBytes (${this.maxFrameBytes})`);
+    }
+    this.maxTotalBytes =
+      opts.maxTotalBytes ??
+      Math.max(this.maxConnectionBytes, Math.min(4 * this.maxFrameBytes, Math.floor(totalmem() / 2)));
+    if (!Number.isSafeInteger(this.maxTotalBytes) || this.maxTotalBytes < this.maxConnectionBytes) {
+      throw new RangeError(
+        `maxTotalBytes must be an integer >= maxConnectionBytes (${this.maxConnectionBytes})`,
+      );
+    }
+    this.maxWorkspaceBytes = opts.maxWorkspaceBytes ?? this.maxFrameBytes;
+    this.helloTimeoutMs = opts.helloTimeoutMs ?? 10_000;
+    if (opts.threads !== undefined && (!Number.isInteger(opts.threads) || opts.threads < 1)) {
+      throw new RangeError(`threads must be an integer >= 1, got ${opts.threads}`);
+    }
+    this.backend =
+      opts.compute === 'inline' ? new InlineBackend(opts.threads) : new WorkerBackend(opts.threads);
+    this.tamper = opts.tamper ? new Tamper(opts.tamper) : null;
+    this.log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.tls = opts.tls !== undefined;
+    if (opts.tls) {
+      const s = createTlsServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2' }, (socket) =>
+        this.accept(socket),
+      );
+      s.on('tlsClientError', (e, socket) => {
+        this.log(`accelerator: peer=${peerOf(socket)} tls handshake failed: ${oneLine(e.message)}`);
+      });
+      this.server = s;
+    } else {
+      this.server = createTcpServer((socket) => this.accept(socket));
+    }
+  }
+
+  /** Starts listening; resolves with the bound address (port 0 picks a free port). */
+  listen(port: number, host = '127.0.0.1'): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (e: Error) =>
+        reject(new TeeError('E_NETWORK', `cannot listen on ${host}:${port}: ${e.message}`));
+      this.server.once('error', onError);
+      this.server.listen(port, host, () => {
+        this.server.off('error', onError);
+        resolve(this.address());
+      });
+    });
+  }
+
+  address(): AddressInfo {
+    const a = this.server.address();
+    if (a === null || typeof a === 'string') throw new Error('accelerator server is not listening');
+    return a;
+  }
+
+  /** The hello this server sends. */
+  hello(): Hello {
+    return {
+      version: PROTOCOL_VERSION,
+      role: 'accelerator',
+      maxFrameBytes: this.maxFrameBytes,
+      maxRank: MAX_RANK,
+      maxDim: MAX_DIM,
+      capabilities: CAP_F32 | CAP_MODP,
+    };
+  }
+
+  stats(): AcceleratorServerStats {
+    return { ...this.totals, openConnections: this.connections.size, inFlightBytes: this.inFlight };
+  }
+
+  /** Stops accepting, closes every connection (work in progress is dropped) and stops the backend. */
+  close(): Promise<void> {
+    if (this.closing !== null) return this.closing;
+    this.closing = (async () => {
+      const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+      await Promise.all([...this.connections].map((c) => c.shutdown('server shutdown')));
+      await closed;
+      await this.backend.close();
+    })();
+    return this.closing;
+  }
+
+  private accept(socket: Socket): void {
+    if (this.closing !== null) {
+      socket.destroy();
+      return;
+    }
+    this.totals.connections++;
+    this.connections.add(new ServerConnection(this, socket));
+  }
+
+  // ---- memory budget (called by connections) ----
+
+  /** Admits a frame of `n` payload bytes for `c`, or queues `c` to be woken when bytes are released. */
+  admit(c: ServerConnection, n: number): boolean {
+    if (c.inFlight > 0 && c.inFlight + n > this.maxConnectionBytes) return false; // woken by its own release
+    const head = this.budgetWaiters[0];
+    if ((head !== undefined && head !== c) || (this.inFlight > 0 && this.inFlight + n > this.maxTotalBytes)) {
+      if (!this.budgetWaiters.includes(c)) this.budgetWaiters.push(c);
+      return false;
+    }
+    if (head === c) this.budgetWaiters.shift();
+    this.inFlight += n;
+    c.inFlight += n;
+    return true;
+  }
+
+  release(c: ServerConnection, n: number): void {
+    if (n <= 0) return;
+    this.inFlight -= n;
+    c.inFlight -= n;
+    // Wake the oldest waiter; it re-tries admission and, if it gets in, wakes the next one.
+    const head = this.budgetWaiters[0];
+    if (head !== undefined) queueMicrotask(() => head.wake());
+    if (head !== c) queueMicrotask(() => c.wake());
+  }
+
+  forget(c: ServerConnection): void {
+    this.connections.delete(c);
+    const i = this.budgetWaiters.indexOf(c);
+    if (i >= 0) {
+      this.budgetWaiters.splice(i, 1);
+      const next = this.budgetWaiters[0];
+      if (next !== undefined) queueMicrotask(() => next.wake());
+    }
+  }
+
+  count(ops: number, bytesIn: number, bytesOut: number): void {
+    this.totals.ops += ops;
+    this.totals.bytesIn += bytesIn;
+    this.totals.bytesOut += bytesOut;
+  }
+}
+
+function peerOf(socket: Socket): string {
+  const host = socket.remoteAddress ?? '?';
+  return `${host.includes(':') ? `[${host}]` : host}:${socket.remotePort ?? '?'}`;
+}
+
+function oneLine(s: string): string {
+  return s.replace(/[\p{Cc}\p{Cf}]/gu, ' ').slice(0, 300);
+}
+
+class ServerConnection {
+  inFlight = 0;
+  private readonly server: AcceleratorServer;
+  private readonly socket: Socket;
+  private readonly decoder: FrameDecoder;
+  private readonly peer: string;
+  private readonly started = performance.now();
+  private clientHello: Hello | null = null;
+  private helloTimer: NodeJS.Timeout | null;
+  private readonly queue: Job[] = [];
+  private busyBytes = 0;
+  private busy = false;
+  private admitted = false;
+  private pausedForBudget = false;
+  private writeBlocked = false;
+  private closing = false;
+  private closed = false;
+  private reason = 'client closed';
+  private ops = 0;
+  private bytesIn = 0;
+  private bytesOut = 0;
+  private readonly closedPromise: Promise<void>;
+
+  constructor(server: AcceleratorServer, socket: Socket) {
+    this.server = server;
+    this.socket = socket;
+    this.peer = peerOf(socket);
+    this.decoder = new FrameDecoder({ maxPayloadBytes: server.maxFrameBytes, helloFrom: 'client' });
+    socket.setNoDelay(true);
+    this.closedPromise = new Promise((resolve) => socket.once('close', () => resolve()));
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('end', () => this.onEnd());
+    socket.on('error', (e: NodeJS.ErrnoException) => {
+      if (!this.closing) this.reason = `socket error: ${e.code ?? oneLine(e.message)}`;
+    });
+    socket.on('close', () => this.onClose());
+    socket.on('drain', () => {
+      this.writeBlocked = false;
+      void this.process();
+    });
+    this.helloTimer = setTimeout(
+      () => this.fail(frameError('no hello from the client in time')),
+      server.helloTimeoutMs,
+    );
+    this.send([encodeHello(server.hello())]);
+  }
+
+  /** Re-tries admission of the frame waiting for memory. */
+  wake(): void {
+    if (this.closing || !this.pausedForBudget) return;
+    this.pausedForBudget = false;
+    this.socket.resume();
+    this.pump();
+  }
+
+  shutdown(reason: string): Promise<void> {
+    if (!this.closing) {
+      this.closing = true;
+      this.reason = reason;
+      this.releaseWaiting();
+      this.socket.destroy();
+    }
+    return this.closedPromise;
+  }
+
+  private onData(chunk: Buffer): void {
+    this.bytesIn += chunk.length;
+    if (this.closing) return; // lingering after an error: discard
+    this.decoder.push(chunk);
+    this.pump();
+  }
+
+  private onEnd(): void {
+    if (this.closing) return;
+    try {
+      this.decoder.end();
+    } catch (e) {
+      this.reason = `E_FRAME: ${(e as Error).message}`;
+    }
+    this.closing = true;
+    this.releaseWaiting();
+  }
+
+  private pump(): void {
+    let id = 0;
+    try {
+      if (this.clientHello === null) {
+        const h = this.decoder.hello();
+        if (h === null) return;
+        this.clientHello = h;
+        if (this.helloTimer !== null) clearTimeout(this.helloTimer);
+        this.helloTimer = null;
+      }
+      while (!this.closing && !this.pausedForBudget) {
+        const head = this.decoder.peek();
+        if (head === null) return;
+        id = head.id;
+        if (head.type !== FrameType.request)
+          throw frameError(`unexpected frame type ${head.type} from a client`);
+        if (!this.admitted) {
+          if (!this.server.admit(this, head.length)) {
+            this.pausedForBudget = true;
+            this.socket.pause();
+            return;
+          }
+          this.admitted = true;
+        }
+        const frame = this.decoder.next();
+        if (frame === null) return;
+        this.admitted = false;
+        const req = decodeRequest(frame.payload);
+        this.checkLimits(req);
+        this.queue.push({ id: frame.id, req, bytes: frame.length });
+        void this.process();
+      }
+    } catch (e) {
+      this.fail(e, id);
+    }
+  }
+
+  private checkLimits(req: LinearRequest): void {
+    const out = resultPayloadBytes(outputShape(req));
+    const limit = Math.min(this.server.maxFrameBytes, this.clientHello!.maxFrameBytes);
+    if (out > limit)
+      throw frameError(`the result would be a ${out}-byte frame, over the limit of ${limit} bytes`);
+    const work = req.arith === 'modp' ? workspaceBytes(req) : workspaceBytes(req) / 2;
+    if (work > this.server.maxWorkspaceBytes) {
+      throw frameError(
+        `the convolution needs a ${work}-byte workspace, over the limit of ${this.server.maxWorkspaceBytes} bytes`,
+      );
+    }
+  }
+
+  private async process(): Promise<void> {
+    if (this.busy || this.writeBlocked || this.closing) return;
+    const job = this.queue.shift();
+    if (job === undefined) return;
+    this.busy = true;
+    this.busyBytes = job.bytes;
+    try {
+      const { result, computeMs } = await this.server.backend.run(job.req);
+      if (this.closing) return;
+      const action: TamperAction = this.server.tamper
+        ? this.server.tamper.reply(job.id, job.req.arith, result, computeMs)
+        : { kind: 'send', parts: encodeResult(job.id, computeMs, result, job.req.arith) };
+      this.ops++;
+      if (action.kind === 'send') this.send(action.parts);
+      else if (action.kind === 'drop') {
+        this.send(action.parts);
+        this.shutdown('tamper: dropped mid-frame');
+      }
+    } catch (e) {
+      if (isTeeError(e, 'E_FRAME') || isTeeError(e, 'E_SHAPE')) this.fail(e, job.id);
+      else if (!this.closing) {
+        // A failure of this server, not of the request: say so and keep the connection.
+        this.send([
+          encodeError(job.id, 'compute', `${isTeeError(e) ? `${e.code}: ` : ''}${(e as Error).message}`),
+        ]);
+      }
+    } finally {
+      this.busy = false;
+      this.busyBytes = 0;
+      this.server.release(this, job.bytes);
+    }
+    void this.process();
+  }
+
+  private send(parts: Buffer[]): void {
+    if (this.socket.destroyed || this.socket.writableEnded) return;
+    this.socket.cork();
+    let ok = true;
+    for (const p of parts) {
+      if (p.length === 0) continue;
+      this.bytesOut += p.length;
+      ok = this.socket.write(p);
+    }
+    this.socket.uncork();
+    if (!ok) this.writeBlocked = true;
+  }
+
+  /** A protocol violation: say why in an error frame, stop reading and close this connection. */
+  private fail(e: unknown, id = 0): void {
+    if (this.closing) return;
+    if (!isTeeError(e)) {
+      this.reason = `internal error: ${oneLine((e as Error).message)}`;
+      this.shutdown(this.reason);
+      return;
+    }
+    const message = e.message;
+    this.closing = true;
+    this.reason = `E_FRAME: ${oneLine(message)}`;
+    this.releaseWaiting();
+    this.send([encodeError(id, 'frame', message)]);
+    this.socket.end();
+    // Keep reading (and discarding) for a moment so the error frame is not lost to a reset.
+    this.socket.resume();
+    setTimeout(() => this.socket.destroy(), LINGER_MS).unref();
+  }
+
+  /** Releases the bytes of queued and partially received frames (the running job releases its own). */
+  private releaseWaiting(): void {
+    this.queue.length = 0;
+    this.admitted = false;
+    this.pausedForBudget = false;
+    this.server.release(this, this.inFlight - this.busyBytes);
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closing = true;
+    if (this.helloTimer !== null) clearTimeout(this.helloTimer);
+    this.releaseWaiting();
+    this.server.forget(this);
+    this.server.count(this.ops, this.bytesIn, this.bytesOut);
+    const ms = Math.round(performance.now() - this.started);
+    this.server.log(
+      `accelerator: peer=${this.peer} ops=${this.ops} bytes_in=${this.bytesIn} bytes_out=${this.bytesOut} ` +
+        `duration_ms=${ms} close="${this.reason}"`,
+    );
+  }
+}
+
+/** Creates a server and starts listening: the entry point of `tee-offload accelerator`. */
+export async function startAcceleratorServer(
+  opts: AcceleratorServerOptions & { readonly host?: string; readonly port?: number } = {},
+): Promise<AcceleratorServer> {
+  const s = new AcceleratorServer(opts);
+  await s.listen(opts.port ?? 0, opts.host ?? '127.0.0.1');
+  return s;
+}

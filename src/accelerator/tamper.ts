@@ -1,0 +1,154 @@
+// A lying accelerator, for tests and the fault-injection benchmark only: a server option that corrupts
+// chosen replies the way a malicious or broken accelerator could. Data corruptions (flip-element,
+// change-row, scale, replay) produce well-formed frames that only a Freivalds check can catch; the
+// others (wrong-shape, garbage, never-reply, drop-mid-frame) must fail the client with E_FRAME or
+// E_NETWORK. Never enabled by the CLI.
+import { encodeResult, HALF_P } from '../protocol/linear-codec.js';
+import { type Arith, MODULUS_P, type WireTensor } from '../protocol/linear-request.js';
+import { SeededRng } from '../tensor/seeded-rng.js';
+
+export const TAMPER_MODES = [
+  'flip-element',
+  'change-row',
+  'scale',
+  'replay',
+  'wrong-shape',
+  'garbage',
+  'never-reply',
+  'drop-mid-frame',
+] as const;
+export type TamperMode = (typeof TAMPER_MODES)[number];
+
+export interface TamperOptions {
+  readonly mode: TamperMode;
+  /** Index (0-based, over this server's replies) of the first reply tampered with; default 0. */
+  readonly from?: number;
+  /** Then every n-th reply; default 1 (all). Ignored when rate is set. */
+  readonly every?: number;
+  /** Instead: each reply from `from` on is tampered with with this probability. */
+  readonly rate?: number;
+  /** Seed of the choices (which element, row, reply); default 1. */
+  readonly seed?: number;
+}
+
+/** What goes on the wire for one reply: these bytes, nothing at all, or these bytes then a reset. */
+export type TamperAction =
+  | { readonly kind: 'send'; readonly parts: Buffer[] }
+  | { readonly kind: 'silent' }
+  | { readonly kind: 'drop'; readonly parts: Buffer[] };
+
+function centered(v: number): number {
+  let r = v % MODULUS_P;
+  if (r > HALF_P) r -= MODULUS_P;
+  else if (r < -HALF_P) r += MODULUS_P;
+  return r;
+}
+
+export class Tamper {
+  readonly mode: TamperMode;
+  private readonly from: number;
+  private readonly every: number;
+  private readonly rate: number | undefined;
+  private readonly rng: SeededRng;
+  private index = 0;
+  private previous: WireTensor | null = null;
+  /** Replies corrupted so far. */
+  tampered = 0;
+
+  constructor(opts: TamperOptions) {
+    if (!TAMPER_MODES.includes(opts.mode)) throw new RangeError(`unknown tamper mode '${String(opts.mode)}'`);
+    this.mode = opts.mode;
+    this.from = opts.from ?? 0;
+    this.every = opts.every ?? 1;
+    this.rate = opts.rate;
+    this.rng = new SeededRng(opts.seed ?? 1);
+    if (!Number.isInteger(this.from) || this.from < 0)
+      throw new RangeError(`tamper from must be >= 0, got ${this.from}`);
+    if (!Number.isInteger(this.every) || this.every < 1)
+      throw new RangeError(`tamper every must be >= 1, got ${this.every}`);
+    if (this.rate !== undefined && !(this.rate >= 0 && this.rate <= 1)) {
+      throw new RangeError(`tamper rate must be in [0, 1], got ${this.rate}`);
+    }
+  }
+
+  /** The bytes to send (or not) for the reply to request `id` with this honest result. */
+  reply(id: number, arith: Arith, result: WireTensor, computeMs: number): TamperAction {
+    const i = this.index++;
+    const chosen =
+      i >= this.from &&
+      (this.rate !== undefined ? this.rng.nextFloat() < this.rate : (i - this.from) % this.every === 0);
+    const honest = (): TamperAction => ({ kind: 'send', parts: encodeResult(id, computeMs, result, arith) });
+    if (!chosen) {
+      if (this.mode === 'replay') this.previous = copy(result);
+      return honest();
+    }
+    switch (this.mode) {
+      case 'flip-element':
+      case 'change-row':
+      case 'scale': {
+        if (result.data.length === 0) return honest();
+        this.tampered++;
+        return { kind: 'send', parts: encodeResult(id, computeMs, this.corrupt(result, arith), arith) };
+      }
+      case 'replay': {
+        const prev = this.previous;
+        this.previous = copy(result);
+        if (prev === null) return honest();
+        this.tampered++;
+        return { kind: 'send', parts: encodeResult(id, computeMs, prev, arith) };
+      }
+      case 'wrong-shape': {
+        // One extra row of zeros: a self-consistent frame of the wrong shape.
+        const shape = [...result.shape];
+        shape[0] = (shape[0] ?? 0) + 1;
+        const rowLen = result.shape.slice(1).reduce((a, b) => a * b, 1);
+        const data =
+          arith === 'f32'
+            ? new Float32Array(result.data.length + rowLen)
+            : new Int32Array(result.data.length + rowLen);
+        data.set(result.data);
+        this.tampered++;
+        return { kind: 'send', parts: encodeResult(id, computeMs, { shape, data }, arith) };
+      }
+      case 'garbage': {
+        const length = encodeResult(id, computeMs, result, arith).reduce((n, b) => n + b.length, 0);
+        const junk = Buffer.allocUnsafe(length);
+        for (let j = 0; j < length; j++) junk[j] = this.rng.nextU32() & 0xff;
+        this.tampered++;
+        return { kind: 'send', parts: [junk] };
+      }
+      case 'never-reply':
+        this.tampered++;
+        return { kind: 'silent' };
+      case 'drop-mid-frame': {
+        const whole = Buffer.concat(encodeResult(id, computeMs, result, arith));
+        this.tampered++;
+        return { kind: 'drop', parts: [whole.subarray(0, Math.max(1, whole.length >> 1))] };
+      }
+    }
+  }
+
+  private corrupt(result: WireTensor, arith: Arith): WireTensor {
+    const data = result.data.slice();
+    const n = data.length;
+    const rowLen = result.shape.length > 0 ? (result.shape[result.shape.length - 1] ?? 1) || 1 : 1;
+    const change = (v: number): number => {
+      if (arith === 'modp') return centered(v + 1 + this.rng.nextInt(MODULUS_P - 1));
+      return v === 0 ? 1 : v + Math.max(1, Math.abs(v));
+    };
+    if (this.mode === 'flip-element') {
+      const j = this.rng.nextInt(n);
+      data[j] = change(data[j]!);
+    } else if (this.mode === 'change-row') {
+      const row = this.rng.nextInt(Math.ceil(n / rowLen));
+      for (let j = row * rowLen; j < Math.min(n, (row + 1) * rowLen); j++) data[j] = change(data[j]!);
+    } else {
+      for (let j = 0; j < n; j++) data[j] = arith === 'modp' ? centered(2 * data[j]!) : 2 * data[j]!;
+    }
+    return { shape: [...result.shape], data };
+  }
+}
+
+function copy(t: WireTensor): WireTensor {
+  return { shape: [...t.shape], data: t.data.slice() };
+}

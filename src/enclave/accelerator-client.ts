@@ -1,0 +1,472 @@
+// The trusted side's connection to one accelerator (docs/protocol.md): hello exchange, then request
+// frames out and result/error frames in, in order, several calls may be in flight (pipelined). It only
+// moves bytes: it does NOT check products (RemoteLinearOps runs Freivalds on top), but every reply byte
+// is treated as hostile: a reply whose id, size, shape, dtype or values are not what was asked is E_FRAME,
+// and its size is checked against the expected shape before anything is allocated. Deadlines, drops and
+// refusals are E_NETWORK; after one, the connection is discarded and the next call opens a fresh one.
+import { type Socket, connect as tcpConnect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { isTeeError, TeeError } from '../errors.js';
+import { formatAddress, type HostPort, parseAddress } from '../protocol/address.js';
+import { CAP_F32, CAP_MODP, encodeHello, FrameType, frameError, type Hello } from '../protocol/frame.js';
+import { FrameDecoder } from '../protocol/frame-decoder.js';
+import {
+  checkMaxFrameBytes,
+  DEFAULT_MAX_FRAME_BYTES,
+  MAX_DIM,
+  MAX_ERROR_MESSAGE_BYTES,
+  MAX_RANK,
+  PROTOCOL_VERSION,
+} from '../protocol/limits.js';
+import {
+  checkRequest,
+  decodeError,
+  decodeResult,
+  encodeRequest,
+  requestPayloadBytes,
+  resultPayloadBytes,
+} from '../protocol/linear-codec.js';
+import type {
+  AcceleratorTransport,
+  Arith,
+  CallStats,
+  LinearReply,
+  LinearRequest,
+} from '../protocol/linear-request.js';
+
+export interface AcceleratorTlsOptions {
+  /** PEM CA certificate(s) to trust instead of the system's (a self-signed accelerator certificate). */
+  readonly ca?: string | Buffer | (string | Buffer)[];
+  /** Name to check the certificate against (default: the host). */
+  readonly servername?: string;
+  /** Default true. */
+  readonly rejectUnauthorized?: boolean;
+}
+
+export interface AcceleratorClientOptions {
+  /** true: TLS with the system CAs; an object: TLS with these settings; absent: plain TCP. */
+  readonly tls?: boolean | AcceleratorTlsOptions;
+  /** Default deadline of a call, from call() to its reply (ms); default 60 000. */
+  readonly deadlineMs?: number;
+  /** Deadline of connecting (TCP, TLS, hellos), within the call's own deadline; default 10 000 ms. */
+  readonly connectTimeoutMs?: number;
+  /** Largest reply payload accepted, announced in the hello; default 1 GiB. */
+  readonly maxFrameBytes?: number;
+}
+
+export interface AcceleratorClientStats {
+  readonly calls: number;
+  readonly failures: number;
+  readonly connects: number;
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+  readonly sendMs: number;
+  readonly receiveMs: number;
+  /** Sum of the accelerator's own (untrusted) compute times. */
+  readonly computeMs: number;
+}
+
+interface PendingCall {
+  readonly id: number;
+  readonly op: string;
+  readonly arith: Arith;
+  readonly shape: readonly number[];
+  readonly expectBytes: number;
+  readonly bytesSent: number;
+  readonly t0: number;
+  sendMs: number;
+  recvStart: number;
+  settle(e: Error | null, reply?: LinearReply): void;
+}
+
+function networkError(message: string, cause?: unknown): TeeError {
+  return new TeeError('E_NETWORK', message, cause === undefined ? undefined : { cause });
+}
+
+function checkMs(ms: number, what: string): number {
+  if (!(ms > 0) || !Number.isFinite(ms))
+    throw new RangeError(`${what} must be a positive number of ms, got ${ms}`);
+  return ms;
+}
+
+/** One open connection: its socket, its decoder and the calls waiting on it, oldest first. */
+class Link {
+  readonly pending: PendingCall[] = [];
+  hello: Hello | null = null;
+  dead: TeeError | null = null;
+  bytesReceived = 0;
+  private nextId = 1;
+
+  constructor(
+    readonly socket: Socket,
+    readonly decoder: FrameDecoder,
+  ) {}
+
+  allocId(): number {
+    const id = this.nextId;
+    this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1; // 0 is reserved for connection errors
+    return id;
+  }
+
+  /** Fails every pending call (the first with `first` when given) and destroys the socket. */
+  kill(e: TeeError, first?: Error): void {
+    if (this.dead === null) this.dead = e;
+    const calls = this.pending.splice(0);
+    calls.forEach((p, i) => {
+      p.settle(i === 0 && first !== undefined ? first : e);
+    });
+    this.socket.destroy();
+  }
+}
+
+export class AcceleratorClient implements AcceleratorTransport {
+  readonly address: string;
+  private readonly target: HostPort;
+  private readonly tls: AcceleratorClientOptions['tls'];
+  private readonly deadlineMs: number;
+  private readonly connectTimeoutMs: number;
+  private readonly maxFrameBytes: number;
+  private link: Link | null = null;
+  private opening: Promise<Link> | null = null;
+  private closed = false;
+  private totals = {
+    calls: 0,
+    failures: 0,
+    connects: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    sendMs: 0,
+    receiveMs: 0,
+    computeMs: 0,
+  };
+
+  /** `address` is host:port; nothing is opened until connect() or the first call. */
+  constructor(address: string, opts: AcceleratorClientOptions = {}) {
+    this.target = parseAddress(address);
+    this.address = formatAddress(this.target);
+    this.tls = opts.tls;
+    this.deadlineMs = checkMs(opts.deadlineMs ?? 60_000, 'deadlineMs');
+    this.connectTimeoutMs = checkMs(opts.connectTimeoutMs ?? 10_000, 'connectTimeoutMs');
+    this.maxFrameBytes = checkMaxFrameBytes(opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES);
+  }
+
+  /** Opens a client and its connection (E_NETWORK when it cannot, E_FRAME on a bad hello). */
+  static async connect(address: string, opts: AcceleratorClientOptions = {}): Promise<AcceleratorClient> {
+    const c = new AcceleratorClient(address, opts);
+    await c.connect();
+    return c;
+  }
+
+  /** The accelerator's hello on the current connection (its limits), or null when not connected. */
+  get serverHello(): Hello | null {
+    return this.link?.dead === null ? this.link.hello : null;
+  }
+
+  async connect(): Promise<void> {
+    await this.ensureLink(Date.now() + this.connectTimeoutMs);
+  }
+
+  call(req: LinearRequest, opts: { deadlineMs?: number } = {}): Promise<LinearReply> {
+    this.totals.calls++;
+    const p = this.callInner(req, opts);
+    p.catch(() => this.totals.failures++);
+    return p;
+  }
+
+  /** Drops the current connection (its pending calls fail with E_NETWORK) and opens a fresh one. */
+  async reconnect(): Promise<void> {
+    if (this.closed) throw networkError(`accelerator client for ${this.address} is closed`);
+    this.dropLink(networkError(`connection to accelerator ${this.address} replaced by a fresh one`));
+    await this.connect();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const link = this.link;
+    this.dropLink(networkError(`accelerator client for ${this.address} is closed`));
+    if (link !== null && !link.socket.destroyed) {
+      await new Promise<void>((resolve) => {
+        link.socket.once('close', () => resolve());
+        link.socket.destroy();
+      });
+    }
+  }
+
+  stats(): AcceleratorClientStats {
+    const live = this.link?.bytesReceived ?? 0;
+    return { ...this.totals, bytesReceived: this.totals.bytesReceived + live };
+  }
+
+  private async callInner(req: LinearRequest, opts: { deadlineMs?: number }): Promise<LinearReply> {
+    if (this.closed) throw networkError(`accelerator client for ${this.address} is closed`);
+    const deadlineMs = checkMs(opts.deadlineMs ?? this.deadlineMs, 'deadlineMs');
+    const t0 = performance.now();
+    const deadline = Date.now() + deadlineMs;
+    const shape = checkRequest(req);
+    const expectBytes = resultPayloadBytes(shape);
+    if (expectBytes > this.maxFrameBytes) {
+      throw frameError(
+        `the result would be a ${expectBytes}-byte frame, over this client's limit of ${this.maxFrameBytes} bytes`,
+      );
+    }
+    const link = await this.ensureLink(Math.min(deadline, Date.now() + this.connectTimeoutMs));
+    if (link.dead !== null) throw link.dead;
+    const hello = link.hello!;
+    const cap = req.arith === 'f32' ? CAP_F32 : CAP_MODP;
+    if ((hello.capabilities & cap) === 0)
+      throw frameError(`accelerator ${this.address} does not serve arith ${req.arith}`);
+    const payloadBytes = requestPayloadBytes(req);
+    if (payloadBytes > hello.maxFrameBytes) {
+      throw frameError(
+        `request payload of ${payloadBytes} bytes exceeds the accelerator's limit of ${hello.maxFrameBytes} bytes`,
+      );
+    }
+    const id = link.allocId();
+    const parts = encodeRequest(id, req);
+    return new Promise<LinearReply>((resolve, reject) => {
+      const timer = setTimeout(
+        () => {
+          const e = networkError(
+            `no reply from accelerator ${this.address} to ${req.op} request #${id} within ${deadlineMs} ms`,
+          );
+          // A late reply would desynchronise the stream: the connection goes, with everything on it.
+          this.killLink(
+            link,
+            networkError(`connection to accelerator ${this.address} dropped after a timeout`),
+            e,
+            call,
+          );
+        },
+        Math.max(0, deadline - Date.now()),
+      );
+      const call: PendingCall = {
+        id,
+        op: req.op,
+        arith: req.arith,
+        shape,
+        expectBytes,
+        bytesSent: 16 + payloadBytes,
+        t0,
+        sendMs: 0,
+        recvStart: 0,
+        settle: (e, reply) => {
+          clearTimeout(timer);
+          if (e !== null) reject(e);
+          else resolve(reply!);
+        },
+      };
+      link.pending.push(call);
+      this.totals.bytesSent += call.bytesSent;
+      const sock = link.socket;
+      sock.cork();
+      parts.forEach((b, i) => {
+        if (i < parts.length - 1) sock.write(b);
+        else sock.write(b, () => (call.sendMs = performance.now() - t0));
+      });
+      sock.uncork();
+    });
+  }
+
+  private killLink(link: Link, all: TeeError, first?: Error, call?: PendingCall): void {
+    if (call !== undefined && !link.pending.includes(call)) return;
+    if (call !== undefined) {
+      // Fail the timed-out call first, whatever its position.
+      link.pending.splice(link.pending.indexOf(call), 1);
+      call.settle(first ?? all);
+      first = undefined;
+    }
+    link.kill(all, first);
+  }
+
+  private dropLink(e: TeeError): void {
+    const link = this.link;
+    this.link = null;
+    this.opening = null;
+    if (link !== null) {
+      this.totals.bytesReceived += link.bytesReceived;
+      link.bytesReceived = 0;
+      link.kill(e);
+    }
+  }
+
+  private ensureLink(deadline: number): Promise<Link> {
+    if (this.link !== null && this.link.dead === null) return Promise.resolve(this.link);
+    if (this.opening === null) {
+      if (this.link !== null) this.dropLink(this.link.dead ?? networkError('connection lost'));
+      const opening = this.open(deadline).then(
+        (link) => {
+          if (this.opening === opening) {
+            this.link = link;
+            this.opening = null;
+          }
+          return link;
+        },
+        (e) => {
+          if (this.opening === opening) this.opening = null;
+          throw e;
+        },
+      );
+      this.opening = opening;
+    }
+    return this.opening;
+  }
+
+  private open(deadline: number): Promise<Link> {
+    this.totals.connects++;
+    const { host, port } = this.target;
+    return new Promise<Link>((resolve, reject) => {
+      const tlsOpts = this.tls === true ? {} : this.tls || null;
+      const socket =
+        tlsOpts === null
+          ? tcpConnect({ host, port })
+          : tlsConnect({
+              host,
+              port,
+              servername: tlsOpts.servername ?? (/^[\d.]+$|:/.test(host) ? undefined : host),
+              ...(tlsOpts.ca !== undefined ? { ca: tlsOpts.ca } : {}),
+              rejectUnauthorized: tlsOpts.rejectUnauthorized ?? true,
+            });
+      socket.setNoDelay(true);
+      const decoder = new FrameDecoder({ maxPayloadBytes: this.maxFrameBytes, helloFrom: 'accelerator' });
+      const link = new Link(socket, decoder);
+      let settled = false;
+      const fail = (e: TeeError) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        link.dead = e;
+        socket.destroy();
+        reject(e);
+      };
+      const timer = setTimeout(
+        () => fail(networkError(`connecting to accelerator ${this.address} timed out`)),
+        Math.max(0, deadline - Date.now()),
+      );
+      socket.once(tlsOpts === null ? 'connect' : 'secureConnect', () => {
+        socket.write(encodeHello(this.hello()));
+      });
+      socket.on('data', (chunk: Buffer) => {
+        link.bytesReceived += chunk.length;
+        decoder.push(chunk);
+        if (link.hello === null) {
+          let h: Hello | null;
+          try {
+            h = decoder.hello();
+          } catch (e) {
+            fail(e as TeeError);
+            return;
+          }
+          if (h === null) return;
+          link.hello = h;
+          settled = true;
+          clearTimeout(timer);
+          resolve(link);
+        }
+        this.onReplies(link);
+      });
+      socket.on('error', (e: NodeJS.ErrnoException) => {
+        const what = `${e.code ?? ''} ${e.message}`.trim();
+        if (!settled) fail(networkError(`cannot connect to accelerator ${this.address}: ${what}`, e));
+        else if (link.dead === null)
+          link.kill(networkError(`connection to accelerator ${this.address} failed: ${what}`, e));
+      });
+      socket.on('close', () => {
+        if (!settled) {
+          fail(networkError(`accelerator ${this.address} closed the connection before its hello`));
+          return;
+        }
+        if (link.dead === null) {
+          const mid = decoder.midFrame ? ' in the middle of a reply' : '';
+          link.kill(networkError(`connection to accelerator ${this.address} closed${mid}`));
+        }
+      });
+    });
+  }
+
+  private hello(): Hello {
+    return {
+      version: PROTOCOL_VERSION,
+      role: 'client',
+      maxFrameBytes: this.maxFrameBytes,
+      maxRank: MAX_RANK,
+      maxDim: MAX_DIM,
+      capabilities: 0,
+    };
+  }
+
+  /** Takes every complete reply off the link; any malformed byte kills the connection (E_FRAME). */
+  private onReplies(link: Link): void {
+    if (link.dead !== null) return;
+    try {
+      for (;;) {
+        const head = link.decoder.peek();
+        if (head === null) return;
+        const call = link.pending[0];
+        if (head.type === FrameType.error && head.id === 0) {
+          // About the connection itself: read it, then everything on this link fails with it.
+          if (head.length > 4 + MAX_ERROR_MESSAGE_BYTES)
+            throw frameError(`error frame of ${head.length} bytes`);
+          const f = link.decoder.next();
+          if (f === null) return;
+          const err = decodeError(f.payload);
+          throw frameError(`accelerator ${this.address} closed the connection: ${err.message}`);
+        }
+        if (call === undefined)
+          throw frameError(`reply #${head.id} from accelerator ${this.address} with no request outstanding`);
+        if (head.id !== call.id)
+          throw frameError(`reply #${head.id} from accelerator ${this.address}, expected #${call.id}`);
+        if (head.type === FrameType.result) {
+          if (head.length !== call.expectBytes) {
+            throw frameError(
+              `result frame of ${head.length} bytes for ${call.op} #${call.id}, expected ${call.expectBytes} bytes`,
+            );
+          }
+        } else if (head.type === FrameType.error) {
+          if (head.length > 4 + MAX_ERROR_MESSAGE_BYTES)
+            throw frameError(`error frame of ${head.length} bytes`);
+        } else {
+          throw frameError(`unexpected frame type ${head.type} from accelerator ${this.address}`);
+        }
+        if (call.recvStart === 0) call.recvStart = performance.now();
+        const f = link.decoder.next();
+        if (f === null) return;
+        link.pending.shift();
+        if (f.type === FrameType.error) {
+          const err = decodeError(f.payload);
+          if (err.kind === 'compute') {
+            call.settle(
+              networkError(`accelerator ${this.address} failed ${call.op} #${call.id}: ${err.message}`),
+            );
+            continue;
+          }
+          // The accelerator closes a connection after rejecting a frame: so does this side, at once.
+          link.pending.unshift(call);
+          link.kill(
+            networkError(`connection to accelerator ${this.address} closed after it rejected #${call.id}`),
+            frameError(`accelerator ${this.address} rejected ${call.op} #${call.id}: ${err.message}`),
+          );
+          return;
+        }
+        const { computeMs, result } = decodeResult(f.payload, call.shape, call.arith);
+        const now = performance.now();
+        const stats: CallStats = {
+          sendMs: call.sendMs,
+          computeMs,
+          receiveMs: now - call.recvStart,
+          bytesSent: call.bytesSent,
+          bytesReceived: 16 + f.length,
+        };
+        this.totals.sendMs += stats.sendMs;
+        this.totals.receiveMs += stats.receiveMs;
+        this.totals.computeMs += computeMs;
+        call.settle(null, { result, stats });
+      }
+    } catch (e) {
+      const err = isTeeError(e) ? e : frameError(`malformed reply: ${(e as Error).message}`);
+      link.kill(
+        networkError(`connection to accelerator ${this.address} dropped after a malformed reply`),
+        err,
+      );
+    }
+  }
+}

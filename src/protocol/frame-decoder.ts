@@ -1,0 +1,188 @@
+// Streaming decoder for one direction of a connection: push() TCP chunks as they come (a frame may be
+// split across any chunk boundaries, a chunk may hold several frames), then take the hello, peek at the
+// next header (validated against the limit before anything is allocated) and take complete frames.
+// Each payload is copied once into its own unpooled Buffer (offset 0, so typed-array views of its
+// tensors are aligned, and its ArrayBuffer can be transferred to a worker): pushed chunks are never
+// retained past the bytes they hold.
+import {
+  decodeHeader,
+  decodeHello,
+  type FrameHeader,
+  frameError,
+  HEADER_BYTES,
+  HELLO_BYTES,
+  type Hello,
+  type Role,
+} from './frame.js';
+
+export interface RawFrame extends FrameHeader {
+  /** Exactly `length` bytes, owned by the frame (Buffer.allocUnsafeSlow: its own ArrayBuffer). */
+  readonly payload: Buffer;
+}
+
+export interface FrameDecoderOptions {
+  /** The largest payload accepted; a header announcing more is E_FRAME. */
+  readonly maxPayloadBytes: number;
+  /** When set, the stream starts with a hello from this role (read it with hello()). */
+  readonly helloFrom?: Role;
+}
+
+export class FrameDecoder {
+  private readonly maxPayloadBytes: number;
+  private readonly chunks: Buffer[] = [];
+  private chunkOffset = 0;
+  private queued = 0;
+  private helloFrom: Role | null;
+  private head: FrameHeader | null = null;
+  private payload: Buffer | null = null;
+  private filled = 0;
+  private failure: Error | null = null;
+
+  constructor(opts: FrameDecoderOptions) {
+    this.maxPayloadBytes = opts.maxPayloadBytes;
+    this.helloFrom = opts.helloFrom ?? null;
+  }
+
+  /** Bytes pushed but not yet consumed into a hello, header or payload. */
+  get bufferedBytes(): number {
+    return this.queued;
+  }
+
+  /** True while part of a hello or frame has been read: ending the stream now truncates it. */
+  get midFrame(): boolean {
+    return this.queued > 0 || this.head !== null;
+  }
+
+  push(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.queued += chunk.length;
+  }
+
+  /** The peer's hello once its 32 bytes are in; null before. */
+  hello(): Hello | null {
+    this.rethrow();
+    if (this.helloFrom === null) throw new Error('FrameDecoder: no hello expected');
+    if (this.queued < HELLO_BYTES) return null;
+    const b = Buffer.allocUnsafe(HELLO_BYTES);
+    this.take(b, 0, HELLO_BYTES);
+    const from = this.helloFrom;
+    this.helloFrom = null;
+    return this.guard(() => decodeHello(b, from));
+  }
+
+  /** The header of the next frame once its 16 bytes are in (validated, nothing allocated); null before. */
+  peek(): FrameHeader | null {
+    this.rethrow();
+    if (this.helloFrom !== null) throw new Error('FrameDecoder: read the hello first');
+    if (this.head !== null) return this.head;
+    if (this.queued < HEADER_BYTES) return null;
+    const first = this.chunks[0]!;
+    let b: Buffer;
+    let off: number;
+    if (first.length - this.chunkOffset >= HEADER_BYTES) {
+      b = first;
+      off = this.chunkOffset;
+    } else {
+      b = Buffer.allocUnsafe(HEADER_BYTES);
+      off = 0;
+      this.copyOut(b, 0, HEADER_BYTES);
+    }
+    this.head = this.guard(() => decodeHeader(b, off, this.maxPayloadBytes));
+    this.skip(HEADER_BYTES);
+    return this.head;
+  }
+
+  /** The next complete frame, or null while its payload is still arriving. Allocates the payload. */
+  next(): RawFrame | null {
+    const head = this.peek();
+    if (head === null) return null;
+    if (this.payload === null) {
+      this.payload = Buffer.allocUnsafeSlow(head.length);
+      this.filled = 0;
+    }
+    const n = Math.min(this.queued, head.length - this.filled);
+    if (n > 0) {
+      this.take(this.payload, this.filled, n);
+      this.filled += n;
+    }
+    if (this.filled < head.length) return null;
+    const frame: RawFrame = { ...head, payload: this.payload };
+    this.head = null;
+    this.payload = null;
+    this.filled = 0;
+    return frame;
+  }
+
+  /** The stream ended: E_FRAME when it stopped inside a hello or a frame. */
+  end(): void {
+    this.rethrow();
+    if (this.head !== null) {
+      throw this.fail(
+        frameError(
+          `truncated frame: the stream ended after ${this.filled + this.queued} of ${this.head.length} payload bytes`,
+        ),
+      );
+    }
+    if (this.queued > 0) {
+      const what =
+        this.helloFrom !== null ? `hello (${HELLO_BYTES} bytes)` : `frame header (${HEADER_BYTES} bytes)`;
+      throw this.fail(
+        frameError(`truncated frame: the stream ended after ${this.queued} bytes of a ${what}`),
+      );
+    }
+  }
+
+  private guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      throw this.fail(e as Error);
+    }
+  }
+
+  private fail(e: Error): Error {
+    this.failure = e;
+    this.chunks.length = 0;
+    this.queued = 0;
+    return e;
+  }
+
+  private rethrow(): void {
+    if (this.failure !== null) throw this.failure;
+  }
+
+  /** Copies n queued bytes into target without consuming them. */
+  private copyOut(target: Buffer, at: number, n: number): void {
+    let off = this.chunkOffset;
+    for (let i = 0; n > 0; i++) {
+      const c = this.chunks[i]!;
+      const k = Math.min(n, c.length - off);
+      target.set(c.subarray(off, off + k), at);
+      at += k;
+      n -= k;
+      off = 0;
+    }
+  }
+
+  /** Consumes n queued bytes. */
+  private skip(n: number): void {
+    this.queued -= n;
+    while (n > 0) {
+      const c = this.chunks[0]!;
+      const left = c.length - this.chunkOffset;
+      if (n < left) {
+        this.chunkOffset += n;
+        return;
+      }
+      n -= left;
+      this.chunks.shift();
+      this.chunkOffset = 0;
+    }
+  }
+
+  private take(target: Buffer, at: number, n: number): void {
+    this.copyOut(target, at, n);
+    this.skip(n);
+  }
+}

@@ -1,0 +1,311 @@
+// Payloads of the three frame types (docs/protocol.md): a request (op, arith, parameters, operands a and
+// b), a result (compute time, one tensor) and an error (kind, message). Encoders return the frame as a
+// list of Buffers whose tensor data are zero-copy views of the caller's typed arrays (write them with
+// one cork/uncork); decoders validate every byte of a payload and return tensors as zero-copy views
+// when the data is 4-byte aligned (always, for payloads from FrameDecoder).
+import { endianness } from 'node:os';
+import { shapeStr } from '../tensor/tensor.js';
+import { encodeHeader, FrameType, frameError, readU64, writeU64 } from './frame.js';
+import { MAX_DIM, MAX_ERROR_MESSAGE_BYTES, MAX_RANK } from './limits.js';
+import {
+  type Arith,
+  LINEAR_OPS,
+  type LinearOpName,
+  type LinearRequest,
+  MODULUS_P,
+  type WireTensor,
+} from './linear-request.js';
+import { outputShape } from './linear-shapes.js';
+
+// Tensor data travel as raw little-endian bytes straight from typed arrays.
+if (endianness() !== 'LE') throw new Error('tee-offload: the wire protocol needs a little-endian host');
+
+export const DTYPE_F32 = 1;
+export const DTYPE_I32 = 2;
+/** Largest centered representative: values of arith modp lie in [−HALF_P, HALF_P]. */
+export const HALF_P = (MODULUS_P - 1) / 2;
+
+const ARITH_IDS: Record<Arith, number> = { f32: 0, modp: 1 };
+const REQUEST_FIXED_BYTES = 24;
+const RESULT_FIXED_BYTES = 8;
+
+export type RemoteErrorKind = 'frame' | 'compute';
+const ERROR_KIND_IDS: Record<RemoteErrorKind, number> = { frame: 1, compute: 2 };
+
+export interface DecodedResult {
+  /** As the accelerator reports it: untrusted, informational. */
+  readonly computeMs: number;
+  readonly result: WireTensor;
+}
+
+export interface DecodedError {
+  readonly kind: RemoteErrorKind;
+  /** The peer's text with control characters replaced: safe to print. */
+  readonly message: string;
+}
+
+function dtypeOf(arith: Arith): number {
+  return arith === 'f32' ? DTYPE_F32 : DTYPE_I32;
+}
+
+function tensorHeaderBytes(t: WireTensor): number {
+  return 12 + 4 * t.shape.length;
+}
+
+function checkTensor(t: WireTensor, arith: Arith, what: string): void {
+  if (t.shape.length > MAX_RANK)
+    throw frameError(`${what}: rank ${t.shape.length} exceeds the maximum of ${MAX_RANK}`);
+  let n = 1;
+  for (const d of t.shape) {
+    if (!Number.isInteger(d) || d < 0 || d > MAX_DIM) throw frameError(`${what}: invalid dimension ${d}`);
+    n *= d;
+  }
+  const want = arith === 'f32' ? Float32Array : Int32Array;
+  if (!(t.data instanceof want)) throw frameError(`${what}: arith ${arith} needs a ${want.name}`);
+  if (t.data.length !== n) {
+    throw frameError(
+      `${what}: shape ${shapeStr(t.shape)} needs ${n} elements, the data has ${t.data.length}`,
+    );
+  }
+}
+
+function writeTensorHeader(b: Buffer, off: number, t: WireTensor, arith: Arith): number {
+  b.writeUInt8(t.shape.length, off);
+  b.writeUInt8(dtypeOf(arith), off + 1);
+  b.writeUInt16LE(0, off + 2);
+  off += 4;
+  for (const d of t.shape) {
+    b.writeUInt32LE(d, off);
+    off += 4;
+  }
+  writeU64(b, off, t.data.byteLength);
+  return off + 8;
+}
+
+function dataView(t: WireTensor): Buffer {
+  return Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+}
+
+/** Payload size of a request (without the 16-byte header); validates the request first (E_FRAME). */
+export function requestPayloadBytes(req: LinearRequest): number {
+  checkRequest(req);
+  return (
+    REQUEST_FIXED_BYTES +
+    tensorHeaderBytes(req.a) +
+    req.a.data.byteLength +
+    tensorHeaderBytes(req.b) +
+    req.b.data.byteLength
+  );
+}
+
+/** Validates a request as the accelerator will and returns the shape of its product (E_FRAME). */
+export function checkRequest(req: LinearRequest): number[] {
+  if (!LINEAR_OPS.includes(req.op)) throw frameError(`unknown op '${String(req.op)}'`);
+  if (req.arith !== 'f32' && req.arith !== 'modp') throw frameError(`unknown arith '${String(req.arith)}'`);
+  checkTensor(req.a, req.arith, `${req.op}: a`);
+  checkTensor(req.b, req.arith, `${req.op}: b`);
+  return outputShape(req);
+}
+
+/** Payload size of the result frame that answers a request with a product of this shape. */
+export function resultPayloadBytes(shape: readonly number[]): number {
+  let n = 4;
+  for (const d of shape) n *= d;
+  return RESULT_FIXED_BYTES + 12 + 4 * shape.length + n;
+}
+
+// request payload: op u8 | arith u8 | reserved u16 | stride u32 | padding u32 | inputH u32 | inputW u32
+//                  | k u32 | tensor a | tensor b
+export function encodeRequest(id: number, req: LinearRequest): Buffer[] {
+  const length = requestPayloadBytes(req);
+  const head = Buffer.alloc(16 + REQUEST_FIXED_BYTES + tensorHeaderBytes(req.a));
+  head.set(encodeHeader(FrameType.request, id, length), 0);
+  head.writeUInt8(LINEAR_OPS.indexOf(req.op), 16);
+  head.writeUInt8(ARITH_IDS[req.arith], 17);
+  head.writeUInt32LE(req.stride ?? 0, 20);
+  head.writeUInt32LE(req.padding ?? 0, 24);
+  head.writeUInt32LE(req.inputHW?.[0] ?? 0, 28);
+  head.writeUInt32LE(req.inputHW?.[1] ?? 0, 32);
+  head.writeUInt32LE(req.k ?? 0, 36);
+  writeTensorHeader(head, 40, req.a, req.arith);
+  const bHead = Buffer.alloc(tensorHeaderBytes(req.b));
+  writeTensorHeader(bHead, 0, req.b, req.arith);
+  return [head, dataView(req.a), bHead, dataView(req.b)];
+}
+
+export function decodeRequest(payload: Buffer): LinearRequest {
+  if (payload.length < REQUEST_FIXED_BYTES) {
+    throw frameError(
+      `request payload of ${payload.length} bytes is shorter than its ${REQUEST_FIXED_BYTES}-byte header`,
+    );
+  }
+  const opId = payload.readUInt8(0);
+  const op: LinearOpName | undefined = LINEAR_OPS[opId];
+  if (op === undefined) throw frameError(`unknown op id ${opId}`);
+  const arithId = payload.readUInt8(1);
+  const arith: Arith | undefined = arithId === 0 ? 'f32' : arithId === 1 ? 'modp' : undefined;
+  if (arith === undefined) throw frameError(`unknown arith id ${arithId}`);
+  if (payload.readUInt16LE(2) !== 0) throw frameError('request reserved bytes are not zero');
+  const stride = payload.readUInt32LE(4);
+  const padding = payload.readUInt32LE(8);
+  const inputH = payload.readUInt32LE(12);
+  const inputW = payload.readUInt32LE(16);
+  const k = payload.readUInt32LE(20);
+  const ta = decodeTensor(payload, REQUEST_FIXED_BYTES, `${op}: a`, arith);
+  const tb = decodeTensor(payload, ta.next, `${op}: b`, arith);
+  if (tb.next !== payload.length) {
+    throw frameError(`request has ${payload.length - tb.next} leftover bytes after its operands`);
+  }
+  const conv = op.startsWith('conv');
+  const req: LinearRequest = {
+    op,
+    arith,
+    a: ta.tensor,
+    b: tb.tensor,
+    ...(conv || stride !== 0 ? { stride } : {}),
+    ...(conv || padding !== 0 ? { padding } : {}),
+    ...(op === 'conv2dGradInput' || inputH !== 0 || inputW !== 0
+      ? { inputHW: [inputH, inputW] as const }
+      : {}),
+    ...(op === 'conv2dGradWeight' || k !== 0 ? { k } : {}),
+  };
+  outputShape(req);
+  return req;
+}
+
+// result payload: computeMs f64 | tensor
+export function encodeResult(id: number, computeMs: number, result: WireTensor, arith: Arith): Buffer[] {
+  checkTensor(result, arith, 'result');
+  const head = Buffer.alloc(16 + RESULT_FIXED_BYTES + tensorHeaderBytes(result));
+  const length = head.length - 16 + result.data.byteLength;
+  head.set(encodeHeader(FrameType.result, id, length), 0);
+  head.writeDoubleLE(Number.isFinite(computeMs) && computeMs >= 0 ? computeMs : 0, 16);
+  writeTensorHeader(head, 24, result, arith);
+  return [head, dataView(result)];
+}
+
+/**
+ * Decodes a result and checks it is what was asked: this shape, the dtype of this arith, and for modp
+ * every value a centered representative. Everything in a reply is hostile.
+ */
+export function decodeResult(payload: Buffer, expectShape: readonly number[], arith: Arith): DecodedResult {
+  if (payload.length < RESULT_FIXED_BYTES) {
+    throw frameError(
+      `result payload of ${payload.length} bytes is shorter than its ${RESULT_FIXED_BYTES}-byte header`,
+    );
+  }
+  const computeMs = payload.readDoubleLE(0);
+  if (!Number.isFinite(computeMs) || computeMs < 0)
+    throw frameError(`result reports a compute time of ${computeMs} ms`);
+  const t = decodeTensor(payload, RESULT_FIXED_BYTES, 'result', arith);
+  if (t.next !== payload.length)
+    throw frameError(`result has ${payload.length - t.next} leftover bytes after its tensor`);
+  const shape = t.tensor.shape;
+  if (shape.length !== expectShape.length || shape.some((d, i) => d !== expectShape[i])) {
+    throw frameError(`result has shape ${shapeStr(shape)}, expected ${shapeStr(expectShape)}`);
+  }
+  if (arith === 'modp') checkCentered(t.tensor.data as Int32Array, 'result');
+  return { computeMs, result: t.tensor };
+}
+
+/** E_FRAME unless every value lies in [−(p−1)/2, (p−1)/2]. */
+export function checkCentered(data: Int32Array, what: string): void {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (v > HALF_P || v < -HALF_P) {
+      throw frameError(
+        `${what}: value ${v} at index ${i} is outside the centered range [${-HALF_P}, ${HALF_P}]`,
+      );
+    }
+  }
+}
+
+// error payload: kind u16 | message length u16 | message (UTF-8)
+export function encodeError(id: number, kind: RemoteErrorKind, message: string): Buffer {
+  let text = Buffer.from(message, 'utf8');
+  if (text.length > MAX_ERROR_MESSAGE_BYTES) {
+    // Cut at a character boundary: drop continuation bytes (10xxxxxx) at the cut.
+    let end = MAX_ERROR_MESSAGE_BYTES;
+    while (end > 0 && (text[end]! & 0xc0) === 0x80) end--;
+    text = text.subarray(0, end);
+  }
+  const b = Buffer.alloc(16 + 4 + text.length);
+  b.set(encodeHeader(FrameType.error, id, 4 + text.length), 0);
+  b.writeUInt16LE(ERROR_KIND_IDS[kind], 16);
+  b.writeUInt16LE(text.length, 18);
+  b.set(text, 20);
+  return b;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+export function decodeError(payload: Buffer): DecodedError {
+  if (payload.length < 4)
+    throw frameError(`error payload of ${payload.length} bytes is shorter than its 4-byte header`);
+  const kindId = payload.readUInt16LE(0);
+  const kind = (Object.keys(ERROR_KIND_IDS) as RemoteErrorKind[]).find((k) => ERROR_KIND_IDS[k] === kindId);
+  if (kind === undefined) throw frameError(`unknown error kind ${kindId}`);
+  const n = payload.readUInt16LE(2);
+  if (n > MAX_ERROR_MESSAGE_BYTES)
+    throw frameError(`error message of ${n} bytes exceeds ${MAX_ERROR_MESSAGE_BYTES}`);
+  if (4 + n !== payload.length)
+    throw frameError(`error payload has ${payload.length} bytes, its message needs ${4 + n}`);
+  let text: string;
+  try {
+    text = utf8.decode(payload.subarray(4));
+  } catch {
+    throw frameError('error message is not valid UTF-8');
+  }
+  // Control characters (terminal escapes, newlines) would let a peer forge log lines.
+  return { kind, message: text.replace(/[\p{Cc}\p{Cf}]/gu, '?') };
+}
+
+// tensor: rank u8 | dtype u8 | reserved u16 | dims u32 × rank | byte length u64 | data
+function decodeTensor(
+  payload: Buffer,
+  off: number,
+  what: string,
+  arith: Arith,
+): { tensor: WireTensor; next: number } {
+  if (off + 4 > payload.length) throw frameError(`${what}: the payload ends inside its tensor header`);
+  const r = payload.readUInt8(off);
+  if (r > MAX_RANK) throw frameError(`${what}: rank ${r} exceeds the maximum of ${MAX_RANK}`);
+  const dtype = payload.readUInt8(off + 1);
+  if (dtype !== DTYPE_F32 && dtype !== DTYPE_I32) throw frameError(`${what}: unknown dtype ${dtype}`);
+  if (dtype !== dtypeOf(arith)) {
+    throw frameError(`${what}: dtype ${dtype === DTYPE_F32 ? 'f32' : 'i32'} does not match arith ${arith}`);
+  }
+  if (payload.readUInt16LE(off + 2) !== 0) throw frameError(`${what}: tensor reserved bytes are not zero`);
+  if (off + 12 + 4 * r > payload.length)
+    throw frameError(`${what}: the payload ends inside its tensor header`);
+  const shape: number[] = [];
+  let n = 1;
+  for (let i = 0; i < r; i++) {
+    const d = payload.readUInt32LE(off + 4 + 4 * i);
+    if (d > MAX_DIM) throw frameError(`${what}: dimension ${d} exceeds ${MAX_DIM}`);
+    shape.push(d);
+    n *= d;
+  }
+  const bytes = readU64(payload, off + 4 + 4 * r);
+  const start = off + 12 + 4 * r;
+  if (n * 4 !== bytes) {
+    throw frameError(`${what}: shape ${shapeStr(shape)} needs ${n * 4} bytes, the frame says ${bytes}`);
+  }
+  if (bytes > payload.length - start) {
+    throw frameError(
+      `${what}: ${bytes} data bytes, but only ${payload.length - start} are left in the payload`,
+    );
+  }
+  const abs = payload.byteOffset + start;
+  let buf = payload.buffer;
+  let at = abs;
+  if (abs % 4 !== 0) {
+    // Unaligned (a payload not made by FrameDecoder): copy once.
+    const copy = new ArrayBuffer(bytes);
+    new Uint8Array(copy).set(payload.subarray(start, start + bytes));
+    buf = copy;
+    at = 0;
+  }
+  const data = dtype === DTYPE_F32 ? new Float32Array(buf, at, n) : new Int32Array(buf, at, n);
+  return { tensor: { shape, data }, next: start + bytes };
+}
