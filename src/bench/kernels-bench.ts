@@ -27,6 +27,8 @@ export interface KernelsBenchOptions {
   readonly settleMs: number;
   readonly torch: boolean;
   readonly allowReference: boolean;
+  /** The environment both sides inherit (BLAS variables are reported). */
+  readonly env: NodeJS.ProcessEnv;
   /** Progress lines (stderr). */
   readonly log: (line: string) => void;
   /** Results (stdout). */
@@ -77,7 +79,7 @@ async function runThreads(
     );
   }
   kernels.setThreads(threads);
-  const torch = o.torch ? await TorchSide.start(threads) : { skipped: 'disabled by --no-torch' };
+  const torch = o.torch ? await TorchSide.start(threads, o.env) : { skipped: 'disabled by --no-torch' };
   if ('skipped' in torch) o.log(`PyTorch side skipped: ${torch.skipped}`);
   else
     o.log(
@@ -116,7 +118,7 @@ async function runThreads(
     startedAt: startedAt.toISOString(),
     loadAverageAtStart: loadAtStart,
     finishedAt: new Date().toISOString(),
-    machine: machineInfo(kernels.name, kernels.info()),
+    machine: machineInfo(kernels.name, kernels.info(), o.env),
     torch: 'skipped' in torch ? { skipped: torch.skipped } : torch.versions,
     settings: {
       threads,

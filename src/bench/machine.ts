@@ -32,10 +32,11 @@ function git(args: string[]): string | null {
   return r.status === 0 ? r.stdout.trim() : null;
 }
 
-export function machineInfo(kernelName: string, info: KernelInfo): MachineInfo {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && /^(OPENBLAS_|OMP_|MKL_|DNNL_|ONEDNN_|GOMP_)/.test(k)) env[k] = v;
+/** `env` is the environment both sides inherit (the CLI passes process.env). */
+export function machineInfo(kernelName: string, info: KernelInfo, env: NodeJS.ProcessEnv): MachineInfo {
+  const blasEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (v !== undefined && /^(OPENBLAS_|OMP_|MKL_|DNNL_|ONEDNN_|GOMP_)/.test(k)) blasEnv[k] = v;
   }
   const status = git(['status', '--porcelain', '--untracked-files=no']);
   return {
@@ -48,6 +49,6 @@ export function machineInfo(kernelName: string, info: KernelInfo): MachineInfo {
     gitRevision: git(['rev-parse', 'HEAD']),
     gitDirty: status === null ? null : status.length > 0,
     kernels: { name: kernelName, ...info },
-    env,
+    env: blasEnv,
   };
 }

@@ -33,6 +33,7 @@ export interface ProfileOptions {
   readonly threads: number;
   readonly torch: boolean;
   readonly outDir: string;
+  readonly env: NodeJS.ProcessEnv;
   readonly log: (line: string) => void;
   readonly print: (text: string) => void;
 }
@@ -134,7 +135,7 @@ export async function runProfile(o: ProfileOptions): Promise<string> {
   kernels.setThreads(o.threads);
   o.log(`profiling our ${o.model} ${o.size}² b${o.batch}, ${o.steps} steps, ${o.threads} threads`);
   const ours = await profileOurs(o);
-  const started = o.torch ? await TorchSide.start(o.threads) : { skipped: 'disabled by --no-torch' };
+  const started = o.torch ? await TorchSide.start(o.threads, o.env) : { skipped: 'disabled by --no-torch' };
   const torch = 'skipped' in started ? null : started;
   if (!torch) o.log(`PyTorch side skipped: ${(started as { skipped: string }).skipped}`);
   try {
@@ -202,7 +203,7 @@ export async function runProfile(o: ProfileOptions): Promise<string> {
         steps: o.steps,
         threads: o.threads,
       },
-      machine: machineInfo(kernels.name, kernels.info()),
+      machine: machineInfo(kernels.name, kernels.info(), o.env),
       ours: ours.summary,
       torch: torchProfile,
       categories,

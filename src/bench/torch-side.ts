@@ -24,10 +24,10 @@ const SCRIPT = fileURLToPath(new URL('../../../bench/torch_kernels.py', import.m
 const CANDIDATES = ['/usr/bin/python3', 'python3'];
 
 /** The first interpreter that can import torch, or null with the reasons each one failed. */
-export function findTorchPython(): { interpreter: string } | { reason: string } {
+export function findTorchPython(env: NodeJS.ProcessEnv): { interpreter: string } | { reason: string } {
   const reasons: string[] = [];
   for (const py of CANDIDATES) {
-    const r = spawnSync(py, ['-c', 'import torch, torchvision'], { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(py, ['-c', 'import torch, torchvision'], { encoding: 'utf8', timeout: 60_000, env });
     if (r.status === 0) return { interpreter: py };
     const why = r.error ? r.error.message : (r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`);
     reasons.push(`${py}: ${why}`);
@@ -48,13 +48,16 @@ export class TorchSide {
   }
 
   /** Starts the server with T threads (torch.set_num_threads plus the BLAS/OpenMP variables). */
-  static async start(threads: number): Promise<TorchSide | { skipped: string }> {
+  static async start(
+    threads: number,
+    parentEnv: NodeJS.ProcessEnv,
+  ): Promise<TorchSide | { skipped: string }> {
     if (!existsSync(SCRIPT)) return { skipped: `${SCRIPT} is missing` };
-    const found = findTorchPython();
+    const found = findTorchPython(parentEnv);
     if ('reason' in found) return { skipped: found.reason };
     // torch.set_num_threads does not reach a generic (Debian) OpenBLAS: without these, torch.mm runs
     // on every core whatever T says. OPENBLAS_CORETYPE is inherited untouched.
-    const env = { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) };
+    const env = { ...parentEnv, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) };
     const child = spawn(found.interpreter, [SCRIPT], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     const side = new TorchSide(child);
     side.listen();

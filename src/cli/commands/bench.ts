@@ -94,6 +94,7 @@ export const benchCommand: Command = {
         threads: intFlag(values.threads, 'threads', availableParallelism()),
         torch: !values['no-torch'],
         outDir: values.out ?? 'results',
+        env: process.env,
         log,
         print,
       });
@@ -117,6 +118,7 @@ export const benchCommand: Command = {
       settleMs: quick ? 30 : 100,
       torch: !values['no-torch'],
       allowReference: Boolean(values['allow-reference']),
+      env: process.env,
       log,
       print,
     });
