@@ -23,6 +23,7 @@
         "native/batchnorm.cc",
         "native/elementwise.cc",
         "native/cross_entropy.cc",
+        "native/modp_verify.cc",
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

@@ -1,0 +1,567 @@
+// The trusted side's Freivalds arithmetic (Freivalds 1977; DESIGN.md "Integrity"): both sides of
+// Y·r = A·(B·r) for the six linear products, with k random vectors at once ("reps"). Five primitives
+// cover every op: fold (Σ_r R[j,r]·A[b,r,c]), matvecs (A·u_j), and three convolutions with `reps`
+// output channels (forward, transposed, weight-gradient correlation).
+//
+// exact ("modpVerify*"): int32 operands with |v| ≤ p−1 (checked: a wrong value is a RangeError, never a
+// wrong answer), p ≤ 2^24, so every product is below 2^48 in magnitude; int64 accumulators take at most
+// `budget` = (2^63 − p)/(p−1)^2 ≥ 2^15 terms between reductions mod p, hence never overflow: the result is
+// exact by construction, in [0,p).
+// float ("f64Verify*"): float32 operands (or their absolute values, for the τ bound) against float64
+// vectors, float64 accumulation; the caller bounds the rounding error.
+#include "modp_verify.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "common.h"
+
+namespace tee {
+
+namespace {
+
+constexpr int64_t kMaxModulus = int64_t(1) << 24;
+
+// ---- arithmetic policies: how a term is formed, when accumulators are reduced, what is stored ----
+
+struct Exact {
+  using Acc = int64_t;
+  using Out = int32_t;
+  int64_t p;
+  int64_t budget;
+  explicit Exact(int64_t modulus)
+      : p(modulus), budget((std::numeric_limits<int64_t>::max() - modulus) / ((modulus - 1) * (modulus - 1))) {}
+  static Acc mul(int32_t a, int32_t b) { return int64_t(a) * int64_t(b); }
+  Acc reduce(Acc a) const { return a % p; }
+  Out finish(Acc a) const {
+    Acc r = a % p;
+    return static_cast<Out>(r < 0 ? r + p : r);
+  }
+};
+
+template <bool ABS>
+struct Real {
+  using Acc = double;
+  using Out = double;
+  int64_t budget = std::numeric_limits<int64_t>::max();
+  static Acc mul(float a, double b) { return double(ABS ? std::fabs(a) : a) * b; }
+  // A folded vector (already non-negative in the abs pass) against an operand.
+  static Acc mul(double a, float b) { return a * double(ABS ? std::fabs(b) : b); }
+  Acc reduce(Acc a) const { return a; }
+  Out finish(Acc a) const { return a; }
+};
+
+// Runs body(task) for task in [0, tasks) on up to threads() threads; `work` (multiply-adds) decides
+// whether a team is worth starting.
+template <typename F>
+void for_tasks(int64_t tasks, int64_t work, F body) {
+  int nt = threads_for(work);
+  if (nt > tasks) nt = static_cast<int>(tasks);
+  if (nt <= 1) {
+    for (int64_t t = 0; t < tasks; t++) body(t, 0);
+    return;
+  }
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+  for (int64_t t = 0; t < tasks; t++) body(t, thread_id());
+}
+
+int team_size(int64_t tasks, int64_t work) {
+  int nt = threads_for(work);
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(nt, tasks)));
+}
+
+// Output columns [lo, hi) of the valid window positions: ox with 0 ≤ ox·s + kw − pad < w, ox < ow.
+inline void valid_range(int64_t w, int64_t ow, int64_t kw, int64_t s, int64_t pad, int64_t* lo, int64_t* hi) {
+  const int64_t first = pad - kw;  // ox·s ≥ pad − kw
+  *lo = first <= 0 ? 0 : (first + s - 1) / s;
+  const int64_t last = w - 1 + pad - kw;  // ox·s ≤ w − 1 + pad − kw
+  *hi = last < 0 ? 0 : std::min(ow, last / s + 1);
+  if (*hi < *lo) *hi = *lo;
+}
+
+// ---- fold: a [batch, rows, cols], r [reps, rows] → out [batch, reps, cols], out[b,j,c] = Σ_r r[j,r]·a[b,r,c]
+template <class Ar, typename S, typename V>
+void fold(const Ar& ar, int64_t batch, int64_t rows, int64_t cols, int64_t reps, const S* a, const V* r,
+          typename Ar::Out* out) {
+  using Acc = typename Ar::Acc;
+  const int64_t work = batch * rows * cols * reps;
+  const int nt = std::max(1, threads_for(work));
+  int64_t cb = (cols + 2 * nt - 1) / (2 * nt);
+  cb = std::max<int64_t>(256, (cb + 63) / 64 * 64);
+  cb = std::min(cb, cols);
+  const int64_t blocks = (cols + cb - 1) / cb;
+  const int teams = team_size(batch * blocks, work);
+  std::vector<Acc> ws(static_cast<size_t>(teams * reps * cb));
+  for_tasks(batch * blocks, work, [&](int64_t task, int tid) {
+    const int64_t b = task / blocks, c0 = (task % blocks) * cb, n = std::min(cb, cols - c0);
+    Acc* acc = ws.data() + static_cast<size_t>(tid) * reps * cb;
+    std::fill(acc, acc + reps * cb, Acc(0));
+    int64_t terms = 0;
+    for (int64_t row = 0; row < rows; row++) {
+      const S* ar_row = a + (b * rows + row) * cols + c0;
+      for (int64_t j = 0; j < reps; j++) {
+        const V rv = r[j * rows + row];
+        Acc* aj = acc + j * cb;
+        for (int64_t c = 0; c < n; c++) aj[c] += Ar::mul(ar_row[c], rv);
+      }
+      if (++terms == ar.budget) {
+        for (int64_t i = 0; i < reps * cb; i++) acc[i] = ar.reduce(acc[i]);
+        terms = 0;
+      }
+    }
+    for (int64_t j = 0; j < reps; j++) {
+      typename Ar::Out* o = out + (b * reps + j) * cols + c0;
+      for (int64_t c = 0; c < n; c++) o[c] = ar.finish(acc[j * cb + c]);
+    }
+  });
+}
+
+// ---- matvecs: a [m, kk], u [reps, kk] → out [reps, m], out[j,i] = Σ_l a[i,l]·u[j,l]
+template <class Ar, typename S, typename V>
+void matvecs(const Ar& ar, int64_t m, int64_t kk, int64_t reps, const S* a, const V* u, typename Ar::Out* out) {
+  using Acc = typename Ar::Acc;
+  const int64_t work = m * kk * reps;
+  const int64_t rb = std::max<int64_t>(1, std::min<int64_t>(64, m / (4 * std::max(1, threads()))));
+  const int64_t blocks = (m + rb - 1) / rb;
+  const int64_t chunk = std::min<int64_t>(ar.budget, kk);
+  for_tasks(blocks, work, [&](int64_t task, int) {
+    const int64_t i1 = std::min(m, (task + 1) * rb);
+    for (int64_t i = task * rb; i < i1; i++) {
+      const S* arow = a + i * kk;
+      for (int64_t j = 0; j < reps; j++) {
+        const V* urow = u + j * kk;
+        Acc acc = 0;
+        for (int64_t l0 = 0; l0 < kk; l0 += chunk) {
+          const int64_t l1 = std::min(kk, l0 + chunk);
+          Acc s = 0;
+          for (int64_t l = l0; l < l1; l++) s += Ar::mul(arow[l], urow[l]);
+          acc = ar.reduce(acc + ar.reduce(s));
+        }
+        out[j * m + i] = ar.finish(acc);
+      }
+    }
+  });
+}
+
+struct Geom {
+  int64_t n, c, h, w, reps, k, s, pad, oh, ow;
+};
+
+// ---- conv: x [n,c,h,w], wf [reps,c,k,k] → out [n,reps,oh,ow] (a convolution with `reps` output channels)
+template <class Ar, typename S, typename V>
+void conv(const Ar& ar, const Geom& g, const S* x, const V* wf, typename Ar::Out* out) {
+  using Acc = typename Ar::Acc;
+  const int64_t rb = std::max<int64_t>(1, std::min<int64_t>(g.oh, 2048 / std::max<int64_t>(1, g.ow)));
+  const int64_t blocks = (g.oh + rb - 1) / rb;
+  const int64_t work = g.n * g.c * g.k * g.k * g.oh * g.ow * g.reps;
+  const int teams = team_size(g.n * blocks, work);
+  const int64_t per = g.reps * rb * g.ow;
+  std::vector<Acc> ws(static_cast<size_t>(teams * per));
+  std::vector<V> wv_all(static_cast<size_t>(teams * g.reps));
+  for_tasks(g.n * blocks, work, [&](int64_t task, int tid) {
+    const int64_t ni = task / blocks, oy0 = (task % blocks) * rb, oy1 = std::min(g.oh, oy0 + rb);
+    Acc* acc = ws.data() + static_cast<size_t>(tid) * per;
+    V* wv = wv_all.data() + static_cast<size_t>(tid) * g.reps;
+    std::fill(acc, acc + per, Acc(0));
+    int64_t terms = 0;
+    for (int64_t ci = 0; ci < g.c; ci++) {
+      const S* xc = x + (ni * g.c + ci) * g.h * g.w;
+      for (int64_t kh = 0; kh < g.k; kh++) {
+        for (int64_t kw = 0; kw < g.k; kw++) {
+          for (int64_t j = 0; j < g.reps; j++) wv[j] = wf[((j * g.c + ci) * g.k + kh) * g.k + kw];
+          int64_t lo, hi;
+          valid_range(g.w, g.ow, kw, g.s, g.pad, &lo, &hi);
+          for (int64_t oy = oy0; oy < oy1; oy++) {
+            const int64_t iy = oy * g.s + kh - g.pad;
+            if (iy < 0 || iy >= g.h) continue;
+            const S* xr = xc + iy * g.w;
+            for (int64_t j = 0; j < g.reps; j++) {
+              Acc* a = acc + (j * rb + (oy - oy0)) * g.ow;
+              const V v = wv[j];
+              if (g.s == 1) {
+                const S* xs = xr + kw - g.pad;
+                for (int64_t ox = lo; ox < hi; ox++) a[ox] += Ar::mul(xs[ox], v);
+              } else {
+                for (int64_t ox = lo; ox < hi; ox++) a[ox] += Ar::mul(xr[ox * g.s + kw - g.pad], v);
+              }
+            }
+          }
+          if (++terms == ar.budget) {
+            for (int64_t i = 0; i < per; i++) acc[i] = ar.reduce(acc[i]);
+            terms = 0;
+          }
+        }
+      }
+    }
+    for (int64_t j = 0; j < g.reps; j++) {
+      for (int64_t oy = oy0; oy < oy1; oy++) {
+        const Acc* a = acc + (j * rb + (oy - oy0)) * g.ow;
+        typename Ar::Out* o = out + ((ni * g.reps + j) * g.oh + oy) * g.ow;
+        for (int64_t ox = 0; ox < g.ow; ox++) o[ox] = ar.finish(a[ox]);
+      }
+    }
+  });
+}
+
+// ---- transposed conv: dy [n,o,oh,ow], wg [o,reps,k,k] → out [n,reps,h,w] (g.c holds o here)
+template <class Ar, typename S, typename V>
+void conv_t(const Ar& ar, const Geom& g, const S* dy, const V* wg, typename Ar::Out* out) {
+  using Acc = typename Ar::Acc;
+  const int64_t o = g.c;
+  const int64_t rb = std::max<int64_t>(1, std::min<int64_t>(g.h, 2048 / std::max<int64_t>(1, g.w)));
+  const int64_t blocks = (g.h + rb - 1) / rb;
+  const int64_t work = g.n * o * g.k * g.k * g.oh * g.ow * g.reps;
+  const int teams = team_size(g.n * blocks, work);
+  const int64_t per = g.reps * rb * g.w;
+  std::vector<Acc> ws(static_cast<size_t>(teams * per));
+  std::vector<V> wv_all(static_cast<size_t>(teams * g.reps));
+  for_tasks(g.n * blocks, work, [&](int64_t task, int tid) {
+    const int64_t ni = task / blocks, iy0 = (task % blocks) * rb, iy1 = std::min(g.h, iy0 + rb);
+    Acc* acc = ws.data() + static_cast<size_t>(tid) * per;
+    V* wv = wv_all.data() + static_cast<size_t>(tid) * g.reps;
+    std::fill(acc, acc + per, Acc(0));
+    int64_t terms = 0;
+    for (int64_t oc = 0; oc < o; oc++) {
+      const S* dyc = dy + (ni * o + oc) * g.oh * g.ow;
+      for (int64_t kh = 0; kh < g.k; kh++) {
+        for (int64_t kw = 0; kw < g.k; kw++) {
+          for (int64_t j = 0; j < g.reps; j++) wv[j] = wg[((oc * g.reps + j) * g.k + kh) * g.k + kw];
+          int64_t lo, hi;
+          valid_range(g.w, g.ow, kw, g.s, g.pad, &lo, &hi);
+          for (int64_t iy = iy0; iy < iy1; iy++) {
+            const int64_t t = iy + g.pad - kh;  // = oy·s
+            if (t < 0 || t % g.s != 0 || t / g.s >= g.oh) continue;
+            const S* dr = dyc + (t / g.s) * g.ow;
+            for (int64_t j = 0; j < g.reps; j++) {
+              Acc* a = acc + (j * rb + (iy - iy0)) * g.w;
+              const V v = wv[j];
+              if (g.s == 1) {
+                Acc* as = a + kw - g.pad;
+                for (int64_t ox = lo; ox < hi; ox++) as[ox] += Ar::mul(dr[ox], v);
+              } else {
+                for (int64_t ox = lo; ox < hi; ox++) a[ox * g.s + kw - g.pad] += Ar::mul(dr[ox], v);
+              }
+            }
+          }
+          if (++terms == ar.budget) {
+            for (int64_t i = 0; i < per; i++) acc[i] = ar.reduce(acc[i]);
+            terms = 0;
+          }
+        }
+      }
+    }
+    for (int64_t j = 0; j < g.reps; j++) {
+      for (int64_t iy = iy0; iy < iy1; iy++) {
+        const Acc* a = acc + (j * rb + (iy - iy0)) * g.w;
+        typename Ar::Out* op = out + ((ni * g.reps + j) * g.h + iy) * g.w;
+        for (int64_t ix = 0; ix < g.w; ix++) op[ix] = ar.finish(a[ix]);
+      }
+    }
+  });
+}
+
+// ---- weight-gradient correlation: dyf [n,reps,oh,ow], x [n,c,h,w] → out [reps,c,k,k]
+template <class Ar, typename V, typename S>
+void conv_w(const Ar& ar, const Geom& g, const V* dyf, const S* x, typename Ar::Out* out) {
+  using Acc = typename Ar::Acc;
+  const int64_t work = g.n * g.c * g.k * g.k * g.oh * g.ow * g.reps;
+  const int64_t chunk = std::min<int64_t>(ar.budget, std::max<int64_t>(1, g.ow));
+  for_tasks(g.c * g.reps, work, [&](int64_t task, int) {
+    const int64_t ci = task / g.reps, j = task % g.reps;
+    for (int64_t kh = 0; kh < g.k; kh++) {
+      for (int64_t kw = 0; kw < g.k; kw++) {
+        int64_t lo, hi;
+        valid_range(g.w, g.ow, kw, g.s, g.pad, &lo, &hi);
+        Acc acc = 0;
+        for (int64_t ni = 0; ni < g.n; ni++) {
+          const V* dyj = dyf + (ni * g.reps + j) * g.oh * g.ow;
+          const S* xc = x + (ni * g.c + ci) * g.h * g.w;
+          for (int64_t oy = 0; oy < g.oh; oy++) {
+            const int64_t iy = oy * g.s + kh - g.pad;
+            if (iy < 0 || iy >= g.h) continue;
+            const V* dr = dyj + oy * g.ow;
+            const S* xr = xc + iy * g.w + kw - g.pad;
+            for (int64_t c0 = lo; c0 < hi; c0 += chunk) {
+              const int64_t c1 = std::min(hi, c0 + chunk);
+              Acc s = 0;
+              if (g.s == 1) {
+                for (int64_t ox = c0; ox < c1; ox++) s += Ar::mul(dr[ox], xr[ox]);
+              } else {
+                for (int64_t ox = c0; ox < c1; ox++) s += Ar::mul(dr[ox], xr[ox * g.s]);
+              }
+              acc = ar.reduce(acc + ar.reduce(s));
+            }
+          }
+        }
+        out[((j * g.c + ci) * g.k + kh) * g.k + kw] = ar.finish(acc);
+      }
+    }
+  });
+}
+
+// ---- argument helpers ----
+
+int64_t modulus_arg(const Napi::CallbackInfo& info, size_t i, const char* fn) {
+  const double v = number_arg(info, i, fn);
+  if (!(v >= 2 && v <= double(kMaxModulus)) || std::floor(v) != v) {
+    throw Napi::RangeError::New(info.Env(), std::string(fn) + ": the modulus must be an integer in [2, 2^24]");
+  }
+  return static_cast<int64_t>(v);
+}
+
+// Every element of a field operand must satisfy |v| ≤ p − 1 (what the overflow budget assumes).
+void check_field(const Napi::CallbackInfo& info, const int32_t* a, int64_t n, int64_t p, const char* fn,
+                 const char* what) {
+  const int32_t lim = static_cast<int32_t>(p - 1);
+  int32_t bad = 0;
+  for (int64_t i = 0; i < n; i++) bad |= (a[i] > lim) | (a[i] < -lim);
+  if (bad != 0) {
+    throw Napi::RangeError::New(info.Env(), std::string(fn) + ": " + what + " has a value outside (−p, p)");
+  }
+}
+
+// (n, c, h, w, reps, k, stride, padding) at argument offset 0; oh/ow derived.
+Geom geom_args(const Napi::CallbackInfo& info, const char* fn) {
+  Geom g;
+  g.n = dim_arg(info, 0, fn);
+  g.c = dim_arg(info, 1, fn);
+  g.h = dim_arg(info, 2, fn);
+  g.w = dim_arg(info, 3, fn);
+  g.reps = dim_arg(info, 4, fn);
+  g.k = dim_arg(info, 5, fn);
+  g.s = dim_arg(info, 6, fn);
+  g.pad = dim_arg(info, 7, fn, 0);
+  g.oh = out_size(g.h, g.k, g.s, g.pad);
+  g.ow = out_size(g.w, g.k, g.s, g.pad);
+  if (g.oh < 1 || g.ow < 1) {
+    throw Napi::RangeError::New(info.Env(), std::string(fn) + ": the kernel does not fit the input");
+  }
+  return g;
+}
+
+// ---- exact bindings ----
+
+// (batch, rows, cols, reps, a:Int32[batch·rows·cols], r:Int32[reps·rows], p, out:Int32[batch·reps·cols])
+Napi::Value ModpFold(const Napi::CallbackInfo& info) {
+  const char* fn = "modpVerifyFold";
+  expect_args(info, 8, fn);
+  const int64_t batch = dim_arg(info, 0, fn), rows = dim_arg(info, 1, fn), cols = dim_arg(info, 2, fn),
+                reps = dim_arg(info, 3, fn);
+  const int32_t* a = array_arg<int32_t>(info, 4, batch * rows * cols, fn, "a");
+  const int32_t* r = array_arg<int32_t>(info, 5, reps * rows, fn, "r");
+  const Exact ar(modulus_arg(info, 6, fn));
+  int32_t* out = array_arg<int32_t>(info, 7, batch * reps * cols, fn, "out");
+  check_field(info, a, batch * rows * cols, ar.p, fn, "a");
+  check_field(info, r, reps * rows, ar.p, fn, "r");
+  fold(ar, batch, rows, cols, reps, a, r, out);
+  return info.Env().Undefined();
+}
+
+// (m, kk, reps, a:Int32[m·kk], u:Int32[reps·kk], p, out:Int32[reps·m])
+Napi::Value ModpMatvecs(const Napi::CallbackInfo& info) {
+  const char* fn = "modpVerifyMatvecs";
+  expect_args(info, 7, fn);
+  const int64_t m = dim_arg(info, 0, fn), kk = dim_arg(info, 1, fn), reps = dim_arg(info, 2, fn);
+  const int32_t* a = array_arg<int32_t>(info, 3, m * kk, fn, "a");
+  const int32_t* u = array_arg<int32_t>(info, 4, reps * kk, fn, "u");
+  const Exact ar(modulus_arg(info, 5, fn));
+  int32_t* out = array_arg<int32_t>(info, 6, reps * m, fn, "out");
+  check_field(info, a, m * kk, ar.p, fn, "a");
+  check_field(info, u, reps * kk, ar.p, fn, "u");
+  matvecs(ar, m, kk, reps, a, u, out);
+  return info.Env().Undefined();
+}
+
+// (n, c, h, w, reps, k, s, pad, x:Int32[n·c·h·w], wf:Int32[reps·c·k·k], p, out:Int32[n·reps·oh·ow])
+Napi::Value ModpConv(const Napi::CallbackInfo& info) {
+  const char* fn = "modpVerifyConv";
+  expect_args(info, 12, fn);
+  const Geom g = geom_args(info, fn);
+  const int32_t* x = array_arg<int32_t>(info, 8, g.n * g.c * g.h * g.w, fn, "x");
+  const int32_t* wf = array_arg<int32_t>(info, 9, g.reps * g.c * g.k * g.k, fn, "wf");
+  const Exact ar(modulus_arg(info, 10, fn));
+  int32_t* out = array_arg<int32_t>(info, 11, g.n * g.reps * g.oh * g.ow, fn, "out");
+  check_field(info, x, g.n * g.c * g.h * g.w, ar.p, fn, "x");
+  check_field(info, wf, g.reps * g.c * g.k * g.k, ar.p, fn, "wf");
+  conv(ar, g, x, wf, out);
+  return info.Env().Undefined();
+}
+
+// (n, o, h, w, reps, k, s, pad, dy:Int32[n·o·oh·ow], wg:Int32[o·reps·k·k], p, out:Int32[n·reps·h·w])
+Napi::Value ModpConvT(const Napi::CallbackInfo& info) {
+  const char* fn = "modpVerifyConvT";
+  expect_args(info, 12, fn);
+  const Geom g = geom_args(info, fn);
+  const int32_t* dy = array_arg<int32_t>(info, 8, g.n * g.c * g.oh * g.ow, fn, "dy");
+  const int32_t* wg = array_arg<int32_t>(info, 9, g.c * g.reps * g.k * g.k, fn, "wg");
+  const Exact ar(modulus_arg(info, 10, fn));
+  int32_t* out = array_arg<int32_t>(info, 11, g.n * g.reps * g.h * g.w, fn, "out");
+  check_field(info, dy, g.n * g.c * g.oh * g.ow, ar.p, fn, "dy");
+  check_field(info, wg, g.c * g.reps * g.k * g.k, ar.p, fn, "wg");
+  conv_t(ar, g, dy, wg, out);
+  return info.Env().Undefined();
+}
+
+// (n, c, h, w, reps, k, s, pad, dyf:Int32[n·reps·oh·ow], x:Int32[n·c·h·w], p, out:Int32[reps·c·k·k])
+Napi::Value ModpConvW(const Napi::CallbackInfo& info) {
+  const char* fn = "modpVerifyConvW";
+  expect_args(info, 12, fn);
+  const Geom g = geom_args(info, fn);
+  const int32_t* dyf = array_arg<int32_t>(info, 8, g.n * g.reps * g.oh * g.ow, fn, "dyf");
+  const int32_t* x = array_arg<int32_t>(info, 9, g.n * g.c * g.h * g.w, fn, "x");
+  const Exact ar(modulus_arg(info, 10, fn));
+  int32_t* out = array_arg<int32_t>(info, 11, g.reps * g.c * g.k * g.k, fn, "out");
+  check_field(info, dyf, g.n * g.reps * g.oh * g.ow, ar.p, fn, "dyf");
+  check_field(info, x, g.n * g.c * g.h * g.w, ar.p, fn, "x");
+  conv_w(ar, g, dyf, x, out);
+  return info.Env().Undefined();
+}
+
+// (a:Int32, p) → the index of the first element outside the centered range [−(p−1)/2, (p−1)/2], or −1.
+Napi::Value ModpRange(const Napi::CallbackInfo& info) {
+  const char* fn = "modpVerifyRange";
+  expect_args(info, 2, fn);
+  int64_t n;
+  const int32_t* a = any_array_arg<int32_t>(info, 0, &n, fn, "a");
+  const int64_t p = modulus_arg(info, 1, fn);
+  const int32_t half = static_cast<int32_t>((p - 1) / 2);
+  const int64_t block = 4096;
+  for (int64_t b = 0; b < n; b += block) {
+    const int64_t e = std::min(n, b + block);
+    int32_t bad = 0;
+    for (int64_t i = b; i < e; i++) bad |= (a[i] > half) | (a[i] < -half);
+    if (bad != 0) {
+      for (int64_t i = b; i < e; i++) {
+        if (a[i] > half || a[i] < -half) return Napi::Number::New(info.Env(), double(i));
+      }
+    }
+  }
+  return Napi::Number::New(info.Env(), -1);
+}
+
+// ---- float bindings: the last boolean argument selects |operand| (the τ pass) ----
+
+template <bool ABS>
+void f64_fold(const Napi::CallbackInfo& info, const char* fn) {
+  const int64_t batch = dim_arg(info, 0, fn), rows = dim_arg(info, 1, fn), cols = dim_arg(info, 2, fn),
+                reps = dim_arg(info, 3, fn);
+  const float* a = array_arg<float>(info, 4, batch * rows * cols, fn, "a");
+  const double* r = array_arg<double>(info, 5, reps * rows, fn, "r");
+  double* out = array_arg<double>(info, 7, batch * reps * cols, fn, "out");
+  fold(Real<ABS>(), batch, rows, cols, reps, a, r, out);
+}
+
+// (batch, rows, cols, reps, a:F32, r:F64, abs, out:F64)
+Napi::Value F64Fold(const Napi::CallbackInfo& info) {
+  const char* fn = "f64VerifyFold";
+  expect_args(info, 8, fn);
+  if (bool_arg(info, 6, fn)) f64_fold<true>(info, fn);
+  else f64_fold<false>(info, fn);
+  return info.Env().Undefined();
+}
+
+template <bool ABS>
+void f64_matvecs(const Napi::CallbackInfo& info, const char* fn) {
+  const int64_t m = dim_arg(info, 0, fn), kk = dim_arg(info, 1, fn), reps = dim_arg(info, 2, fn);
+  const float* a = array_arg<float>(info, 3, m * kk, fn, "a");
+  const double* u = array_arg<double>(info, 4, reps * kk, fn, "u");
+  double* out = array_arg<double>(info, 6, reps * m, fn, "out");
+  matvecs(Real<ABS>(), m, kk, reps, a, u, out);
+}
+
+// (m, kk, reps, a:F32, u:F64, abs, out:F64)
+Napi::Value F64Matvecs(const Napi::CallbackInfo& info) {
+  const char* fn = "f64VerifyMatvecs";
+  expect_args(info, 7, fn);
+  if (bool_arg(info, 5, fn)) f64_matvecs<true>(info, fn);
+  else f64_matvecs<false>(info, fn);
+  return info.Env().Undefined();
+}
+
+template <bool ABS>
+void f64_conv(const Napi::CallbackInfo& info, const char* fn) {
+  const Geom g = geom_args(info, fn);
+  const float* x = array_arg<float>(info, 8, g.n * g.c * g.h * g.w, fn, "x");
+  const double* wf = array_arg<double>(info, 9, g.reps * g.c * g.k * g.k, fn, "wf");
+  double* out = array_arg<double>(info, 11, g.n * g.reps * g.oh * g.ow, fn, "out");
+  conv(Real<ABS>(), g, x, wf, out);
+}
+
+// (n, c, h, w, reps, k, s, pad, x:F32, wf:F64, abs, out:F64)
+Napi::Value F64Conv(const Napi::CallbackInfo& info) {
+  const char* fn = "f64VerifyConv";
+  expect_args(info, 12, fn);
+  if (bool_arg(info, 10, fn)) f64_conv<true>(info, fn);
+  else f64_conv<false>(info, fn);
+  return info.Env().Undefined();
+}
+
+template <bool ABS>
+void f64_conv_t(const Napi::CallbackInfo& info, const char* fn) {
+  const Geom g = geom_args(info, fn);
+  const float* dy = array_arg<float>(info, 8, g.n * g.c * g.oh * g.ow, fn, "dy");
+  const double* wg = array_arg<double>(info, 9, g.c * g.reps * g.k * g.k, fn, "wg");
+  double* out = array_arg<double>(info, 11, g.n * g.reps * g.h * g.w, fn, "out");
+  conv_t(Real<ABS>(), g, dy, wg, out);
+}
+
+// (n, o, h, w, reps, k, s, pad, dy:F32, wg:F64, abs, out:F64)
+Napi::Value F64ConvT(const Napi::CallbackInfo& info) {
+  const char* fn = "f64VerifyConvT";
+  expect_args(info, 12, fn);
+  if (bool_arg(info, 10, fn)) f64_conv_t<true>(info, fn);
+  else f64_conv_t<false>(info, fn);
+  return info.Env().Undefined();
+}
+
+template <bool ABS>
+void f64_conv_w(const Napi::CallbackInfo& info, const char* fn) {
+  const Geom g = geom_args(info, fn);
+  const double* dyf = array_arg<double>(info, 8, g.n * g.reps * g.oh * g.ow, fn, "dyf");
+  const float* x = array_arg<float>(info, 9, g.n * g.c * g.h * g.w, fn, "x");
+  double* out = array_arg<double>(info, 11, g.reps * g.c * g.k * g.k, fn, "out");
+  conv_w(Real<ABS>(), g, dyf, x, out);
+}
+
+// (n, c, h, w, reps, k, s, pad, dyf:F64, x:F32, abs, out:F64)
+Napi::Value F64ConvW(const Napi::CallbackInfo& info) {
+  const char* fn = "f64VerifyConvW";
+  expect_args(info, 12, fn);
+  if (bool_arg(info, 10, fn)) f64_conv_w<true>(info, fn);
+  else f64_conv_w<false>(info, fn);
+  return info.Env().Undefined();
+}
+
+// (a:F32) → the index of the first NaN or ±Inf, or −1.
+Napi::Value F32Finite(const Napi::CallbackInfo& info) {
+  const char* fn = "f32VerifyFinite";
+  expect_args(info, 1, fn);
+  int64_t n;
+  const float* a = any_array_arg<float>(info, 0, &n, fn, "a");
+  for (int64_t i = 0; i < n; i++) {
+    if (!std::isfinite(a[i])) return Napi::Number::New(info.Env(), double(i));
+  }
+  return Napi::Number::New(info.Env(), -1);
+}
+
+}  // namespace
+
+void register_modp_verify(Napi::Env env, Napi::Object exports) {
+  exports.Set("modpVerifyFold", Napi::Function::New(env, ModpFold, "modpVerifyFold"));
+  exports.Set("modpVerifyMatvecs", Napi::Function::New(env, ModpMatvecs, "modpVerifyMatvecs"));
+  exports.Set("modpVerifyConv", Napi::Function::New(env, ModpConv, "modpVerifyConv"));
+  exports.Set("modpVerifyConvT", Napi::Function::New(env, ModpConvT, "modpVerifyConvT"));
+  exports.Set("modpVerifyConvW", Napi::Function::New(env, ModpConvW, "modpVerifyConvW"));
+  exports.Set("modpVerifyRange", Napi::Function::New(env, ModpRange, "modpVerifyRange"));
+  exports.Set("f64VerifyFold", Napi::Function::New(env, F64Fold, "f64VerifyFold"));
+  exports.Set("f64VerifyMatvecs", Napi::Function::New(env, F64Matvecs, "f64VerifyMatvecs"));
+  exports.Set("f64VerifyConv", Napi::Function::New(env, F64Conv, "f64VerifyConv"));
+  exports.Set("f64VerifyConvT", Napi::Function::New(env, F64ConvT, "f64VerifyConvT"));
+  exports.Set("f64VerifyConvW", Napi::Function::New(env, F64ConvW, "f64VerifyConvW"));
+  exports.Set("f32VerifyFinite", Napi::Function::New(env, F32Finite, "f32VerifyFinite"));
+}
+
+}  // namespace tee
