@@ -18,7 +18,11 @@ if (files.length === 0) {
   console.error('no test files under dist/test: run `tsc -p .` first');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...process.argv.slice(2), ...files], {
-  stdio: 'inherit',
-});
+const r = spawnSync(
+  process.execPath,
+  ['--test', '--test-concurrency=1', ...process.argv.slice(2), ...files],
+  {
+    stdio: 'inherit',
+  },
+);
 process.exit(r.status ?? 1);

@@ -24,7 +24,10 @@ export class Tensor {
     }
     const n = numel(shape);
     if (data !== undefined && data.length !== n) {
-      throw new TeeError('E_SHAPE', `tensor data has ${data.length} elements, shape ${shapeStr(shape)} needs ${n}`);
+      throw new TeeError(
+        'E_SHAPE',
+        `tensor data has ${data.length} elements, shape ${shapeStr(shape)} needs ${n}`,
+      );
     }
     this.shape = Object.freeze([...shape]);
     this.data = data ?? new Float32Array(n);

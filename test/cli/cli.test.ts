@@ -160,7 +160,17 @@ test('models lists every model with parameter counts', () => {
 test('ImageNet-sized weights on --num-classes 10 replace only the classifier, and say so', () => {
   const w = join(dir, 'imagenet.safetensors');
   saveStateDict(createModel('resnet18', { numClasses: 1000, seed: 4 }), w);
-  const r = cli('eval', '--model', 'resnet18', '--num-classes', '10', '--weights', w, '--data', 'synthetic:4');
+  const r = cli(
+    'eval',
+    '--model',
+    'resnet18',
+    '--num-classes',
+    '10',
+    '--weights',
+    w,
+    '--data',
+    'synthetic:4',
+  );
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /fc\.weight, fc\.bias keep a fresh initialisation for 10 classes/);
 });
