@@ -152,8 +152,8 @@ test('a checkpoint of another model is refused with E_STATE and leaves the model
     (e: unknown) => isTeeError(e, 'E_STATE'),
   );
   state(other).forEach((t, i) => {
-      assert.deepEqual(t, before[i]));
-    });
+    assert.deepEqual(t, before[i]);
+  });
 });
 
 test('a file that is not a checkpoint is refused with E_FORMAT', () => {
@@ -207,10 +207,10 @@ test('training is bit-identical run to run and with 1 or 2 kernel threads', asyn
     const c = await run(Math.max(2, Math.min(2, max)));
     assert.equal(a.steps, 2);
     a.state.forEach((t, i) => {
-      assert.deepEqual(b.state[i], t, 'run to run'));
+      assert.deepEqual(b.state[i], t, 'run to run');
     });
     a.state.forEach((t, i) => {
-      assert.deepEqual(c.state[i], t, '1 vs 2 threads'));
+      assert.deepEqual(c.state[i], t, '1 vs 2 threads');
     });
   } finally {
     kernels.setThreads(max);
