@@ -56,6 +56,8 @@ export interface AcceleratorServerStats {
   readonly bytesOut: number;
   /** Request bytes admitted and not yet answered, over all connections. */
   readonly inFlightBytes: number;
+  /** The most inFlightBytes has been (never above maxTotalBytes). */
+  readonly peakInFlightBytes: number;
 }
 
 interface Job {
@@ -80,6 +82,7 @@ export class AcceleratorServer {
   private readonly connections = new Set<ServerConnection>();
   private readonly budgetWaiters: ServerConnection[] = [];
   private inFlight = 0;
+  private peakInFlight = 0;
   private totals = { connections: 0, ops: 0, bytesIn: 0, bytesOut: 0 };
   private closing: Promise<void> | null = null;
 
@@ -152,7 +155,12 @@ export class AcceleratorServer {
   }
 
   stats(): AcceleratorServerStats {
-    return { ...this.totals, openConnections: this.connections.size, inFlightBytes: this.inFlight };
+    return {
+      ...this.totals,
+      openConnections: this.connections.size,
+      inFlightBytes: this.inFlight,
+      peakInFlightBytes: this.peakInFlight,
+    };
   }
 
   /** Stops accepting, closes every connection (work in progress is dropped) and stops the backend. */
@@ -188,6 +196,7 @@ export class AcceleratorServer {
     }
     if (head === c) this.budgetWaiters.shift();
     this.inFlight += n;
+    this.peakInFlight = Math.max(this.peakInFlight, this.inFlight);
     c.inFlight += n;
     return true;
   }
@@ -238,11 +247,16 @@ class ServerConnection {
   private clientHello: Hello | null = null;
   private helloTimer: NodeJS.Timeout | null;
   private readonly queue: Job[] = [];
-  private busyBytes = 0;
   private busy = false;
-  private admitted = false;
+  private busyBytes = 0;
+  /** Admitted bytes of the frame being received (not yet a queued job). */
+  private partialBytes = 0;
   private pausedForBudget = false;
   private writeBlocked = false;
+  /** No more frames are read: a protocol error waits for the replies before it, or the client ended. */
+  private stopped = false;
+  /** The error frame to send once the requests before the offending one are answered. */
+  private deferred: { id: number; message: string } | null = null;
   private closing = false;
   private closed = false;
   private reason = 'client closed';
@@ -277,7 +291,7 @@ class ServerConnection {
 
   /** Re-tries admission of the frame waiting for memory. */
   wake(): void {
-    if (this.closing || !this.pausedForBudget) return;
+    if (this.stopped || !this.pausedForBudget) return;
     this.pausedForBudget = false;
     this.socket.resume();
     this.pump();
@@ -286,6 +300,7 @@ class ServerConnection {
   shutdown(reason: string): Promise<void> {
     if (!this.closing) {
       this.closing = true;
+      this.stopped = true;
       this.reason = reason;
       this.releaseWaiting();
       this.socket.destroy();
@@ -295,19 +310,22 @@ class ServerConnection {
 
   private onData(chunk: Buffer): void {
     this.bytesIn += chunk.length;
-    if (this.closing) return; // lingering after an error: discard
+    this.server.count(0, chunk.length, 0);
+    if (this.stopped) return; // after an error: discard while the last replies go out
     this.decoder.push(chunk);
     this.pump();
   }
 
   private onEnd(): void {
-    if (this.closing) return;
+    if (this.stopped) return;
     try {
       this.decoder.end();
     } catch (e) {
       this.reason = `E_FRAME: ${(e as Error).message}`;
     }
+    // The socket is not half-open: our side ends too, so nothing more can be answered.
     this.closing = true;
+    this.stopped = true;
     this.releaseWaiting();
   }
 
@@ -321,26 +339,26 @@ class ServerConnection {
         if (this.helloTimer !== null) clearTimeout(this.helloTimer);
         this.helloTimer = null;
       }
-      while (!this.closing && !this.pausedForBudget) {
+      while (!this.stopped && !this.pausedForBudget) {
         const head = this.decoder.peek();
         if (head === null) return;
         id = head.id;
         if (head.type !== FrameType.request)
           throw frameError(`unexpected frame type ${head.type} from a client`);
-        if (!this.admitted) {
+        if (this.partialBytes === 0 && head.length > 0) {
           if (!this.server.admit(this, head.length)) {
             this.pausedForBudget = true;
             this.socket.pause();
             return;
           }
-          this.admitted = true;
+          this.partialBytes = head.length;
         }
         const frame = this.decoder.next();
         if (frame === null) return;
-        this.admitted = false;
         const req = decodeRequest(frame.payload);
         this.checkLimits(req);
-        this.queue.push({ id: frame.id, req, bytes: frame.length });
+        this.queue.push({ id: frame.id, req, bytes: this.partialBytes });
+        this.partialBytes = 0;
         void this.process();
       }
     } catch (e) {
@@ -364,7 +382,10 @@ class ServerConnection {
   private async process(): Promise<void> {
     if (this.busy || this.writeBlocked || this.closing) return;
     const job = this.queue.shift();
-    if (job === undefined) return;
+    if (job === undefined) {
+      if (this.deferred !== null) this.closeWithError(this.deferred.id, this.deferred.message);
+      return;
+    }
     this.busy = true;
     this.busyBytes = job.bytes;
     try {
@@ -374,14 +395,19 @@ class ServerConnection {
         ? this.server.tamper.reply(job.id, job.req.arith, result, computeMs)
         : { kind: 'send', parts: encodeResult(job.id, computeMs, result, job.req.arith) };
       this.ops++;
+      this.server.count(1, 0, 0);
       if (action.kind === 'send') this.send(action.parts);
       else if (action.kind === 'drop') {
         this.send(action.parts);
         this.shutdown('tamper: dropped mid-frame');
       }
     } catch (e) {
-      if (isTeeError(e, 'E_FRAME') || isTeeError(e, 'E_SHAPE')) this.fail(e, job.id);
-      else if (!this.closing) {
+      if (isTeeError(e, 'E_FRAME') || isTeeError(e, 'E_SHAPE')) {
+        // Hostile operands: this request is answered with the error, the ones after it are dropped.
+        this.queue.length = 0;
+        this.deferred = null;
+        this.fail(e, job.id);
+      } else if (!this.closing) {
         // A failure of this server, not of the request: say so and keep the connection.
         this.send([
           encodeError(job.id, 'compute', `${isTeeError(e) ? `${e.code}: ` : ''}${(e as Error).message}`),
@@ -402,35 +428,46 @@ class ServerConnection {
     for (const p of parts) {
       if (p.length === 0) continue;
       this.bytesOut += p.length;
+      this.server.count(0, 0, p.length);
       ok = this.socket.write(p);
     }
     this.socket.uncork();
     if (!ok) this.writeBlocked = true;
   }
 
-  /** A protocol violation: say why in an error frame, stop reading and close this connection. */
+  /**
+   * A protocol violation: stop reading, answer the requests already queued before it (in order), then
+   * send an error frame saying why and close this connection.
+   */
   private fail(e: unknown, id = 0): void {
-    if (this.closing) return;
+    if (this.stopped) return;
     if (!isTeeError(e)) {
-      this.reason = `internal error: ${oneLine((e as Error).message)}`;
-      this.shutdown(this.reason);
+      this.shutdown(`internal error: ${oneLine((e as Error).message)}`);
       return;
     }
-    const message = e.message;
+    this.stopped = true;
+    this.pausedForBudget = false;
+    this.server.release(this, this.partialBytes);
+    this.partialBytes = 0;
+    this.deferred = { id, message: e.message };
+    this.socket.resume(); // keep reading (and discarding) so the client is not blocked on its writes
+    void this.process();
+  }
+
+  private closeWithError(id: number, message: string): void {
+    if (this.closing) return;
     this.closing = true;
     this.reason = `E_FRAME: ${oneLine(message)}`;
-    this.releaseWaiting();
     this.send([encodeError(id, 'frame', message)]);
     this.socket.end();
-    // Keep reading (and discarding) for a moment so the error frame is not lost to a reset.
-    this.socket.resume();
+    // Linger, discarding input, so the error frame is not lost to a reset; then close for good.
     setTimeout(() => this.socket.destroy(), LINGER_MS).unref();
   }
 
   /** Releases the bytes of queued and partially received frames (the running job releases its own). */
   private releaseWaiting(): void {
     this.queue.length = 0;
-    this.admitted = false;
+    this.partialBytes = 0;
     this.pausedForBudget = false;
     this.server.release(this, this.inFlight - this.busyBytes);
   }
@@ -439,10 +476,10 @@ class ServerConnection {
     if (this.closed) return;
     this.closed = true;
     this.closing = true;
+    this.stopped = true;
     if (this.helloTimer !== null) clearTimeout(this.helloTimer);
     this.releaseWaiting();
     this.server.forget(this);
-    this.server.count(this.ops, this.bytesIn, this.bytesOut);
     const ms = Math.round(performance.now() - this.started);
     this.server.log(
       `accelerator: peer=${this.peer} ops=${this.ops} bytes_in=${this.bytesIn} bytes_out=${this.bytesOut} ` +

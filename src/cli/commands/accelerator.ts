@@ -1,0 +1,108 @@
+// `tee-offload accelerator`: runs the untrusted accelerator server until SIGINT/SIGTERM (docs/protocol.md).
+import { readFileSync } from 'node:fs';
+import { startAcceleratorServer } from '../../accelerator/server.js';
+import { TeeError } from '../../errors.js';
+import { formatAddress, parseAddress } from '../../protocol/address.js';
+import { DEFAULT_MAX_FRAME_BYTES, MAX_FRAME_BYTES_LIMIT, PROTOCOL_VERSION } from '../../protocol/limits.js';
+import { type Command, UsageError } from '../command.js';
+import { intFlag, parseFlags } from '../parse.js';
+
+const UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30 };
+
+/** A byte count: an integer with an optional binary unit (K, M, G, KiB, MiB, GiB; 1K = 1024). */
+export function bytesFlag(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const m = /^(\d+)\s*([kmg](?:ib)?)?$/i.exec(value.trim());
+  const n = m === null ? Number.NaN : Number(m[1]) * UNITS[(m[2] ?? '').toLowerCase()]!;
+  if (!Number.isSafeInteger(n) || n < 1024 || n > MAX_FRAME_BYTES_LIMIT) {
+    throw new UsageError(`--${name} must be a byte count in [1024, ${MAX_FRAME_BYTES_LIMIT}] (e.g. 256M), got '${value}'`);
+  }
+  return n;
+}
+
+function readPem(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new TeeError('E_IO', `cannot read the TLS ${what} ${path}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+export const acceleratorCommand: Command = {
+  name: 'accelerator',
+  summary: 'run the untrusted accelerator server that computes linear products for split mode',
+  help: `usage: tee-offload accelerator [--listen HOST:PORT] [--threads T] [--max-frame-bytes B]
+                             [--tls-cert CERT.pem --tls-key KEY.pem]
+
+Serves the six linear products (dense, conv2d and their gradients) in float32 and exactly
+modulo p = 2^24 - 3 to trusted processes (tee-offload train/infer --mode split --accelerator ...),
+over the binary protocol of docs/protocol.md. Everything it receives is treated as hostile: a
+malformed frame closes that connection only. Runs until SIGINT or SIGTERM; one log line per
+connection on stderr.
+
+The accelerator is untrusted by design: it sees only blinded or quantized data and every product
+it returns is checked by the trusted side. TLS only keeps third parties off the wire.
+
+options:
+  --listen HOST:PORT   address to listen on (default 127.0.0.1:7070; port 0 picks a free one;
+                       IPv6 as [::1]:7070). Listen on 0.0.0.0 only on a private network.
+  --threads T          kernel threads per product (default: all cores)
+  --max-frame-bytes B  largest request accepted, with K/M/G suffixes (default 1G); a larger frame
+                       closes its connection (E_FRAME)
+  --tls-cert CERT.pem  serve TLS with this certificate chain (needs --tls-key)
+  --tls-key KEY.pem    private key of --tls-cert`,
+  async run(argv) {
+    const { values: v } = parseFlags(argv, {
+      listen: { type: 'string' },
+      threads: { type: 'string' },
+      'max-frame-bytes': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      compute: { type: 'string' },
+    });
+    const str = (k: string) => v[k] as string | undefined;
+    let address: ReturnType<typeof parseAddress>;
+    try {
+      address = parseAddress(str('listen') ?? '127.0.0.1:7070', true);
+    } catch (e) {
+      throw new UsageError(`--listen: ${(e as Error).message}`);
+    }
+    const threads = str('threads') === undefined ? undefined : intFlag(str('threads'), 'threads', 1);
+    const maxFrameBytes = bytesFlag(str('max-frame-bytes'), 'max-frame-bytes', DEFAULT_MAX_FRAME_BYTES);
+    const cert = str('tls-cert');
+    const key = str('tls-key');
+    if ((cert === undefined) !== (key === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+    const compute = str('compute') ?? 'worker';
+    if (compute !== 'worker' && compute !== 'inline') {
+      throw new UsageError(`--compute must be worker or inline, got '${compute}'`);
+    }
+    const tls = cert !== undefined && key !== undefined ? { cert: readPem(cert, 'certificate'), key: readPem(key, 'key') } : undefined;
+    const server = await startAcceleratorServer({
+      host: address.host,
+      port: address.port,
+      maxFrameBytes,
+      compute,
+      ...(threads !== undefined ? { threads } : {}),
+      ...(tls !== undefined ? { tls } : {}),
+    });
+    const bound = server.address();
+    console.log(
+      `accelerator listening on ${formatAddress({ host: bound.address, port: bound.port })} ` +
+        `(protocol ${PROTOCOL_VERSION}, ${tls ? 'TLS' : 'plain TCP'}, max frame ${maxFrameBytes} bytes, ` +
+        `threads ${threads ?? 'all'}, compute on ${compute === 'worker' ? 'a worker thread' : 'the main thread'})`,
+    );
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      const on = (s: NodeJS.Signals) => {
+        process.off('SIGINT', on);
+        process.off('SIGTERM', on);
+        resolve(s);
+      };
+      process.on('SIGINT', on);
+      process.on('SIGTERM', on);
+    });
+    await server.close();
+    const s = server.stats();
+    console.log(`accelerator stopped (${signal}): ${s.connections} connections, ${s.ops} ops served`);
+    return 0;
+  },
+};

@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { computeLinear } from '../../src/accelerator/compute.js';
+import { CHUNK, reduceCentered } from '../../src/accelerator/modp-ops.js';
+import { isTeeError } from '../../src/errors.js';
+import { kernels, referenceKernels } from '../../src/kernels/index.js';
+import { HALF_P } from '../../src/protocol/linear-codec.js';
+import { LINEAR_OPS, type LinearOpName, MODULUS_P } from '../../src/protocol/linear-request.js';
+import { SeededRng } from '../../src/tensor/seeded-rng.js';
+import { type Dims, makeRequest } from '../protocol/requests.js';
+import { referenceModp } from './modp-reference.js';
+
+// Shapes whose inner dimension needs several 128-term chunks for each op: dense I = 300,
+// denseGradInput O = 260, denseGradWeight N = 270, conv C·k·k = 15·9 = 135 (fwd), O = 130 (grad input),
+// OH·OW = 12·12 = 144 per image (grad weight).
+const BIG: Record<LinearOpName, Dims> = {
+  dense: { n: 3, i: 300, o: 4, c: 1, h: 1, w: 1, k: 1, stride: 1, padding: 0 },
+  denseGradInput: { n: 3, i: 5, o: 260, c: 1, h: 1, w: 1, k: 1, stride: 1, padding: 0 },
+  denseGradWeight: { n: 270, i: 3, o: 4, c: 1, h: 1, w: 1, k: 1, stride: 1, padding: 0 },
+  conv2d: { n: 2, c: 15, h: 6, w: 5, o: 3, k: 3, stride: 1, padding: 1, i: 0 },
+  conv2dGradInput: { n: 2, c: 2, h: 5, w: 6, o: 130, k: 3, stride: 2, padding: 1, i: 0 },
+  conv2dGradWeight: { n: 2, c: 2, h: 12, w: 12, o: 3, k: 3, stride: 1, padding: 1, i: 0 },
+};
+
+describe('exact products modulo p', () => {
+  test('the chunk bound holds: 128 products of (p−1)/2 plus a reduced value stay below 2^53', () => {
+    assert.equal(CHUNK, 128);
+    assert.ok(BigInt(CHUNK) * BigInt(HALF_P) ** 2n + BigInt(HALF_P) < 2n ** 53n);
+    assert.ok(BigInt(CHUNK + 1) * BigInt(HALF_P) ** 2n >= 2n ** 53n);
+  });
+
+  test('reduces exact integers below 2^53 to centered representatives', () => {
+    const vals = [
+      0,
+      1,
+      -1,
+      HALF_P,
+      -HALF_P,
+      HALF_P + 1,
+      -HALF_P - 1,
+      MODULUS_P,
+      2 ** 53 - 1,
+      -(2 ** 53 - 1),
+      2 ** 52 + 12345,
+    ];
+    const c = Float64Array.from(vals);
+    reduceCentered(c);
+    vals.forEach((v, i) => {
+      const want = Number(
+        (((BigInt(v) % BigInt(MODULUS_P)) + BigInt(MODULUS_P) + BigInt(HALF_P)) % BigInt(MODULUS_P)) -
+          BigInt(HALF_P),
+      );
+      assert.equal(c[i], want, `reduce ${v}`);
+    });
+  });
+
+  for (const op of LINEAR_OPS) {
+    test(`${op} equals the BigInt reference on random small cases`, async () => {
+      const rng = new SeededRng(100 + LINEAR_OPS.indexOf(op));
+      for (let trial = 0; trial < 6; trial++) {
+        const k = 1 + rng.nextInt(3);
+        const d: Dims = {
+          n: 1 + rng.nextInt(3),
+          c: 1 + rng.nextInt(3),
+          h: k + rng.nextInt(5),
+          w: k + rng.nextInt(5),
+          o: 1 + rng.nextInt(4),
+          k,
+          stride: 1 + rng.nextInt(2),
+          padding: rng.nextInt(2),
+          i: 1 + rng.nextInt(6),
+        };
+        const req = makeRequest(rng, op, 'modp', d, 0.2);
+        const want = referenceModp(req);
+        assert.deepEqual((await computeLinear(kernels, req)).data, want, JSON.stringify(d));
+      }
+    });
+
+    test(`${op} is exact with values at ±(p−1)/2 and an inner dimension of several chunks`, async () => {
+      const rng = new SeededRng(200 + LINEAR_OPS.indexOf(op));
+      for (const extremes of [0.5, 1]) {
+        const req = makeRequest(rng, op, 'modp', BIG[op], extremes);
+        const want = referenceModp(req);
+        assert.deepEqual((await computeLinear(kernels, req)).data, want);
+        // The naive reference kernels give the same (the chunking, not the BLAS, makes it exact).
+        assert.deepEqual((await computeLinear(referenceKernels, req)).data, want);
+      }
+    });
+  }
+
+  test('all values at +(p−1)/2 over 300 terms: the worst case for the float64 bound', async () => {
+    const n = 300;
+    const a = new Int32Array(2 * n).fill(HALF_P);
+    const b = new Int32Array(n).fill(HALF_P);
+    const req = {
+      op: 'dense' as const,
+      arith: 'modp' as const,
+      a: { shape: [2, n], data: a },
+      b: { shape: [1, n], data: b },
+    };
+    assert.deepEqual((await computeLinear(kernels, req)).data, referenceModp(req));
+  });
+
+  test('refuses an operand value outside the centered range (E_FRAME), for each op', async () => {
+    for (const op of LINEAR_OPS) {
+      for (const which of ['a', 'b'] as const) {
+        const req = makeRequest(new SeededRng(1), op, 'modp', BIG[op]);
+        const t = req[which].data as Int32Array;
+        const bad = which === 'a' ? HALF_P + 1 : -HALF_P - 1;
+        t[t.length - 1] = bad;
+        await assert.rejects(
+          computeLinear(kernels, req),
+          (e) =>
+            isTeeError(e, 'E_FRAME') &&
+            new RegExp(`^${op}: ${which}: value ${bad} at index \\d+ is outside the centered range`).test(
+              e.message,
+            ),
+          `${op} ${which}`,
+        );
+      }
+    }
+  });
+});
