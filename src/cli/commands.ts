@@ -1,11 +1,15 @@
 // Every command of the CLI, in the order `tee-offload --help` lists them.
 import type { Command } from './command.js';
+import { acceleratorCommand } from './commands/accelerator.js';
+import { attestCommand } from './commands/attest.js';
 import { benchCommand } from './commands/bench.js';
+import { decryptCommand, encryptCommand } from './commands/crypt.js';
 import { dataCommand } from './commands/data.js';
 import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
 import { inferCommand } from './commands/infer.js';
 import { infoCommand } from './commands/info.js';
+import { keygenCommand } from './commands/keygen.js';
 import { modelsCommand } from './commands/models.js';
 import { trainCommand } from './commands/train.js';
 import { weightsCommand } from './commands/weights.js';
@@ -18,6 +22,11 @@ export const COMMANDS: readonly Command[] = [
   modelsCommand,
   dataCommand,
   weightsCommand,
+  acceleratorCommand,
+  attestCommand,
+  keygenCommand,
+  encryptCommand,
+  decryptCommand,
   benchCommand,
   infoCommand,
 ];
