@@ -1,0 +1,496 @@
+// The split protocol's LinearOps (DESIGN.md "The seam", "Integrity", "Privacy"): each product goes to an
+// untrusted accelerator through an AcceleratorTransport and comes back checked.
+//   exact: quantize (no-wrap bound asserted) → [blind with a one-time pad] → modp request → form check +
+//          Freivalds mod p → [unblind] → dequantize to float32.
+//   float: f32 request → form check + Freivalds in float64 with a rigorous rounding bound.
+//   off:   f32 request, no check (a loud warning, once): for measurements only.
+// A refused reply or a transport error is retried once on a fresh connection; then the call throws
+// E_VERIFY (or E_NETWORK). The bytes that were verified are a private copy, and only they are returned:
+// an unverified value never enters the model. Timings per op kind and per layer label: stats().
+import { TeeError } from '../errors.js';
+import type { ConvParams, LinearOps } from '../kernels/linear-ops.js';
+import {
+  type AcceleratorTransport,
+  type LinearOpName,
+  type LinearReply,
+  type LinearRequest,
+  MODULUS_P,
+  type WireTensor,
+} from '../protocol/linear-request.js';
+import { Tensor } from '../tensor/tensor.js';
+import { blind, type PadSet, unblind } from '../verify/blinding.js';
+import { CryptoRng, isCryptoRng } from '../verify/crypto-rng.js';
+import { DEFAULT_MODULUS } from '../verify/field.js';
+import {
+  checkRepetitions,
+  DEFAULT_REPETITIONS,
+  freivaldsExact,
+  modpResultProblem,
+} from '../verify/freivalds-exact.js';
+import { type FloatVectors, f32ResultProblem, freivaldsFloat } from '../verify/freivalds-float.js';
+import {
+  aShapeOf,
+  innerLength,
+  isConv,
+  numelOf,
+  type ProductGeometry,
+  type ProductParams,
+  productGeometry,
+  resultShapeOf,
+} from '../verify/product-geometry.js';
+import {
+  dequantize,
+  type QuantConfig,
+  type QuantizedProduct,
+  quantConfig,
+  quantizeProduct,
+  quantizeTensor,
+} from '../verify/quantize.js';
+import { emptyTotals, type PhaseTotals, type RemoteStats, RemoteStatsRecorder } from './remote-stats.js';
+
+if (MODULUS_P !== DEFAULT_MODULUS) throw new Error('protocol and verify disagree on the modulus');
+
+export type IntegrityMode = 'exact' | 'float' | 'off';
+
+export interface RemoteLinearOpsOptions {
+  /** Default 'exact'. */
+  readonly integrity?: IntegrityMode;
+  /** Freivalds repetitions per product (default 2: soundness 2^-48 in exact mode). */
+  readonly repetitions?: number;
+  /** Scale-bit caps and the minimum precision of exact mode (quantize.ts defaults). */
+  readonly quant?: Partial<QuantConfig>;
+  /** Deadline of one accelerator call (ms), passed to the transport. */
+  readonly deadlineMs?: number;
+  /** Float mode: random vectors uniform in [−1, 1) (default) or ±1. */
+  readonly floatVectors?: FloatVectors;
+  /** Float mode: widens the accelerator's rounding allowance (default 1: the rigorous bound). */
+  readonly floatSlack?: number;
+  /**
+   * Inference privacy (exact mode): the pad set of a layer label. When given, every dense/conv2d forward
+   * must come through a labelled view with a pad set made for the current weights, and backward
+   * products are refused (pads cannot hide training: DESIGN.md "Privacy").
+   */
+  readonly pads?: (label: string) => PadSet | undefined;
+  /** Where the one-time 'off' warning goes (default: stderr). */
+  readonly warn?: (message: string) => void;
+  /** Randomness for checks, pads' companions and stochastic rounding (default: a fresh CryptoRng). */
+  readonly rng?: CryptoRng;
+  /** Called after every completed product (tracing, tests). */
+  readonly onProduct?: (trace: ProductTrace) => void;
+}
+
+/** What one completed product did. */
+export interface ProductTrace {
+  readonly op: LinearOpName;
+  readonly label: string | undefined;
+  readonly integrity: IntegrityMode;
+  /** 1, or 2 after a retry. */
+  readonly attempts: number;
+  readonly blinded: boolean;
+  /** Exact mode: the operands' scale bits and the bound on |result − float product| (docs/integrity.md). */
+  readonly aBits?: number;
+  readonly bBits?: number;
+  readonly errorBound?: number;
+  readonly timings: Readonly<PhaseTotals>;
+}
+
+// One product ready to send: the request, how to judge a reply, how to turn verified bytes into floats.
+interface Prepared {
+  readonly req: LinearRequest;
+  problem(result: { shape: readonly number[]; data: unknown }): string;
+  check(y: Int32Array | Float32Array): { ok: boolean; reason: string };
+  finish(y: Int32Array | Float32Array): Float32Array;
+  readonly trace: Partial<ProductTrace>;
+  dispose(): void;
+}
+
+const P = DEFAULT_MODULUS;
+
+function now(): number {
+  return performance.now();
+}
+
+function finiteNonNegative(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0;
+}
+
+/** A private copy of reply bytes of the expected type (anything else is left for the form check to refuse). */
+function ownCopy(data: unknown): unknown {
+  if (data instanceof Int32Array || data instanceof Float32Array) return data.slice();
+  return data;
+}
+
+export class RemoteLinearOps implements LinearOps {
+  readonly name: string;
+  readonly integrity: IntegrityMode;
+  private readonly transport: AcceleratorTransport;
+  private readonly repetitions: number;
+  private readonly quant: QuantConfig;
+  private readonly deadlineMs: number | undefined;
+  private readonly floatVectors: FloatVectors;
+  private readonly floatSlack: number;
+  private readonly pads: ((label: string) => PadSet | undefined) | undefined;
+  private readonly warn: (message: string) => void;
+  private readonly rng: CryptoRng;
+  private readonly onProduct: ((trace: ProductTrace) => void) | undefined;
+  private readonly recorder = new RemoteStatsRecorder();
+  private readonly views = new Map<string, LinearOps>();
+  private warned = false;
+
+  constructor(transport: AcceleratorTransport, opts: RemoteLinearOpsOptions = {}) {
+    const integrity = opts.integrity ?? 'exact';
+    if (integrity !== 'exact' && integrity !== 'float' && integrity !== 'off') {
+      throw new RangeError(`integrity must be 'exact', 'float' or 'off', got '${String(integrity)}'`);
+    }
+    if (opts.rng !== undefined && !isCryptoRng(opts.rng)) throw new TypeError('rng must be a CryptoRng');
+    if (opts.deadlineMs !== undefined && !(opts.deadlineMs > 0)) {
+      throw new RangeError(`deadlineMs must be a positive number, got ${opts.deadlineMs}`);
+    }
+    if (opts.pads !== undefined && integrity !== 'exact') {
+      throw new RangeError('blinding pads need integrity "exact"');
+    }
+    this.transport = transport;
+    this.integrity = integrity;
+    this.name = `remote(${integrity})`;
+    this.repetitions = checkRepetitions(opts.repetitions ?? DEFAULT_REPETITIONS);
+    this.quant = quantConfig(opts.quant);
+    this.deadlineMs = opts.deadlineMs;
+    this.floatVectors = opts.floatVectors ?? 'uniform';
+    this.floatSlack = opts.floatSlack ?? 1;
+    this.pads = opts.pads;
+    this.warn = opts.warn ?? ((m) => process.stderr.write(`${m}\n`));
+    this.rng = opts.rng ?? new CryptoRng();
+    this.onProduct = opts.onProduct;
+  }
+
+  /** A view whose products are counted under `label` in stats().byLayer (and find their pad set). */
+  forLayer(label: string): LinearOps {
+    if (typeof label !== 'string' || label === '')
+      throw new TypeError('forLayer: label must be a non-empty string');
+    let v = this.views.get(label);
+    if (v === undefined) {
+      v = new LabelledRemoteOps(this, label);
+      this.views.set(label, v);
+    }
+    return v;
+  }
+
+  /** Totals per op kind, per layer label and overall since construction or resetStats(). */
+  stats(): RemoteStats {
+    return this.recorder.snapshot();
+  }
+
+  resetStats(): void {
+    this.recorder.reset();
+  }
+
+  // x [N,I], w [O,I] → y [N,O] = x·wᵀ
+  dense(x: Tensor, w: Tensor): Promise<Tensor> {
+    return this.run('dense', x, w, {}, undefined);
+  }
+
+  // dy [N,O], w [O,I] → dx [N,I] = dy·w
+  denseGradInput(dy: Tensor, w: Tensor): Promise<Tensor> {
+    return this.run('denseGradInput', dy, w, {}, undefined);
+  }
+
+  // dy [N,O], x [N,I] → dw [O,I] = dyᵀ·x
+  denseGradWeight(dy: Tensor, x: Tensor): Promise<Tensor> {
+    return this.run('denseGradWeight', dy, x, {}, undefined);
+  }
+
+  // x [N,C,H,W], w [O,C,k,k] → y [N,O,H',W']
+  conv2d(x: Tensor, w: Tensor, p: ConvParams): Promise<Tensor> {
+    return this.run('conv2d', x, w, conv(p), undefined);
+  }
+
+  // dy [N,O,H',W'], w [O,C,k,k] → dx [N,C,H,W]
+  conv2dGradInput(dy: Tensor, w: Tensor, p: ConvParams, inputHW: readonly [number, number]): Promise<Tensor> {
+    return this.run('conv2dGradInput', dy, w, { ...conv(p), inputHW: [inputHW[0], inputHW[1]] }, undefined);
+  }
+
+  // dy [N,O,H',W'], x [N,C,H,W] → dw [O,C,k,k]
+  conv2dGradWeight(dy: Tensor, x: Tensor, p: ConvParams, k: number): Promise<Tensor> {
+    return this.run('conv2dGradWeight', dy, x, { ...conv(p), k }, undefined);
+  }
+
+  /** One product of `op` on a, b (LinearRequest's operand order), counted under `label`. */
+  async run(
+    op: LinearOpName,
+    a: Tensor,
+    b: Tensor,
+    params: ProductParams,
+    label: string | undefined,
+  ): Promise<Tensor> {
+    const t0 = now();
+    const g = productGeometry(op, a.shape, b.shape, params);
+    const outShape = resultShapeOf(g);
+    if (numelOf(outShape) === 0 || innerLength(g) === 0 || a.size === 0 || b.size === 0) {
+      return new Tensor(outShape); // an empty sum: zero, and nothing needs to leave the enclave
+    }
+    if (this.integrity === 'off' && !this.warned) {
+      this.warned = true;
+      this.warn(
+        "tee-offload: WARNING: RemoteLinearOps integrity 'off': accelerator results are NOT verified " +
+          '(for measurements only; never for a model you rely on)',
+      );
+    }
+    const sample = emptyTotals();
+    const tq = now();
+    const prep = this.prepare(g, a, b, params, label);
+    sample.quantizeMs += now() - tq;
+    try {
+      let lastError: unknown;
+      let lastKind: 'network' | 'verify' = 'verify';
+      for (let attempt = 1; attempt <= 2; attempt++) {
+        if (attempt === 2) {
+          sample.retries++;
+          try {
+            await this.transport.reconnect();
+          } catch (e) {
+            lastError = e;
+            lastKind = 'network';
+            break;
+          }
+        }
+        let reply: LinearReply;
+        try {
+          reply = await this.transport.call(
+            prep.req,
+            this.deadlineMs !== undefined ? { deadlineMs: this.deadlineMs } : {},
+          );
+        } catch (e) {
+          sample.failures++;
+          lastError = e;
+          lastKind = e instanceof TeeError && e.code === 'E_NETWORK' ? 'network' : 'verify';
+          continue;
+        }
+        const st = reply?.stats;
+        sample.sendMs += finiteNonNegative(st?.sendMs);
+        sample.computeMs += finiteNonNegative(st?.computeMs);
+        sample.receiveMs += finiteNonNegative(st?.receiveMs);
+        sample.bytesSent += finiteNonNegative(st?.bytesSent);
+        sample.bytesReceived += finiteNonNegative(st?.bytesReceived);
+        const tv = now();
+        const result = {
+          shape: reply?.result?.shape as readonly number[],
+          data: ownCopy(reply?.result?.data),
+        };
+        const problem = prep.problem(result);
+        const outcome =
+          problem === ''
+            ? prep.check(result.data as Int32Array | Float32Array)
+            : { ok: false, reason: problem };
+        sample.verifyMs += now() - tv;
+        if (!outcome.ok) {
+          sample.failures++;
+          lastError = new TeeError('E_VERIFY', outcome.reason);
+          lastKind = 'verify';
+          continue;
+        }
+        const td = now();
+        const out = prep.finish(result.data as Int32Array | Float32Array);
+        sample.dequantizeMs += now() - td;
+        sample.calls++;
+        sample.totalMs += now() - t0;
+        this.recorder.record(op, label, sample);
+        this.onProduct?.({
+          op,
+          label,
+          integrity: this.integrity,
+          attempts: attempt,
+          blinded: false,
+          ...prep.trace,
+          timings: sample,
+        });
+        return new Tensor(outShape, out);
+      }
+      sample.totalMs += now() - t0;
+      this.recorder.record(op, label, sample);
+      const where = label === undefined ? op : `${op} (${label})`;
+      const why = lastError instanceof Error ? lastError.message : String(lastError);
+      if (lastKind === 'network') {
+        throw new TeeError(
+          'E_NETWORK',
+          `${where}: the accelerator failed twice (retried on a fresh connection): ${why}`,
+          {
+            cause: lastError,
+          },
+        );
+      }
+      throw new TeeError(
+        'E_VERIFY',
+        `${where}: the accelerator's result was refused twice (retried on a fresh connection): ${why}`,
+        {
+          cause: lastError,
+        },
+      );
+    } finally {
+      prep.dispose();
+    }
+  }
+
+  private prepare(
+    g: ProductGeometry,
+    a: Tensor,
+    b: Tensor,
+    params: ProductParams,
+    label: string | undefined,
+  ): Prepared {
+    const wire = (shape: readonly number[], data: Float32Array | Int32Array): WireTensor => ({
+      shape: [...shape],
+      data,
+    });
+    const base = { op: g.op, ...wireParams(g, params) };
+    if (this.integrity !== 'exact') {
+      const req: LinearRequest = {
+        ...base,
+        arith: 'f32',
+        a: wire(a.shape, a.data),
+        b: wire(b.shape, b.data),
+      };
+      const verify = this.integrity === 'float';
+      return {
+        req,
+        problem: (r) => f32ResultProblem(g, r),
+        check: (y) =>
+          verify
+            ? freivaldsFloat(g, a.data, b.data, y as Float32Array, {
+                rng: this.rng,
+                repetitions: this.repetitions,
+                vectors: this.floatVectors,
+                slack: this.floatSlack,
+              })
+            : { ok: true, reason: '' },
+        finish: (y) => y as Float32Array,
+        trace: {},
+        dispose: () => {},
+      };
+    }
+
+    const pad = this.padFor(g, b, label);
+    let q: QuantizedProduct;
+    try {
+      q = quantizeProduct(g, a.data, b.data, {
+        rng: this.rng,
+        config: this.quant,
+        p: P,
+        ...(pad !== null ? { fixedB: pad.fixedB } : {}),
+      });
+    } catch (e) {
+      pad?.pad.r.fill(0);
+      pad?.pad.u.fill(0);
+      throw e;
+    }
+    const aSend = pad !== null ? blind(q.a, pad.pad.r, P) : q.a;
+    const req: LinearRequest = { ...base, arith: 'modp', a: wire(a.shape, aSend), b: wire(b.shape, q.b) };
+    return {
+      req,
+      problem: (r) => modpResultProblem(g, r, P),
+      check: (y) =>
+        freivaldsExact(g, aSend, q.b, y as Int32Array, {
+          rng: this.rng,
+          p: P,
+          repetitions: this.repetitions,
+        }),
+      finish: (y) =>
+        dequantize(pad !== null ? unblind(y as Int32Array, pad.pad.u, P) : (y as Int32Array), q.outBits),
+      trace: { aBits: q.aBits, bBits: q.bBits, errorBound: q.errorBound, blinded: pad !== null },
+      dispose: () => {
+        // The pad is spent whether or not the call succeeded; its secret leaves memory with it.
+        if (pad !== null) {
+          pad.pad.r.fill(0);
+          pad.pad.u.fill(0);
+          aSend.fill(0);
+        }
+        q.a.fill(0);
+      },
+    };
+  }
+
+  // The pad for a blinded forward, with the weights fixed as the pad set expects; null without pads.
+  private padFor(
+    g: ProductGeometry,
+    w: Tensor,
+    label: string | undefined,
+  ): { pad: { r: Int32Array; u: Int32Array }; fixedB: { data: Int32Array; bits: number } } | null {
+    if (this.pads === undefined) return null;
+    const where = label === undefined ? g.op : `${g.op} (${label})`;
+    if (g.op !== 'dense' && g.op !== 'conv2d') {
+      throw new TeeError(
+        'E_STATE',
+        `${where}: blinding pads cover inference only; backward products are refused`,
+      );
+    }
+    const set = label === undefined ? undefined : this.pads(label);
+    if (set === undefined) {
+      throw new TeeError(
+        'E_STATE',
+        `${where}: no pad set for this layer (blinding is on: every forward must be blinded)`,
+      );
+    }
+    const s = set.spec;
+    const sameConv = !isConv(g) || (s.stride === g.stride && s.padding === g.padding);
+    if (s.op !== g.op || !sameShape(s.inputShape, aShapeOf(g)) || !sameConv) {
+      throw new TeeError(
+        'E_STATE',
+        `${where}: the pad set '${s.label}' was made for another product or input shape`,
+      );
+    }
+    const wq = quantizeTensor(w.data, s.weightBits, 'nearest', { p: P });
+    if (!set.matches(wq, s.weightBits)) {
+      throw new TeeError('E_STATE', `${where}: the weights changed since pad set '${s.label}' was made`);
+    }
+    return { pad: set.take(), fixedB: { data: wq, bits: s.weightBits } };
+  }
+}
+
+/** A labelled view of a RemoteLinearOps (same transport, stats and options). */
+class LabelledRemoteOps implements LinearOps {
+  readonly name: string;
+  constructor(
+    private readonly remote: RemoteLinearOps,
+    private readonly label: string,
+  ) {
+    this.name = `${remote.name}[${label}]`;
+  }
+  dense(x: Tensor, w: Tensor): Promise<Tensor> {
+    return this.remote.run('dense', x, w, {}, this.label);
+  }
+  denseGradInput(dy: Tensor, w: Tensor): Promise<Tensor> {
+    return this.remote.run('denseGradInput', dy, w, {}, this.label);
+  }
+  denseGradWeight(dy: Tensor, x: Tensor): Promise<Tensor> {
+    return this.remote.run('denseGradWeight', dy, x, {}, this.label);
+  }
+  conv2d(x: Tensor, w: Tensor, p: ConvParams): Promise<Tensor> {
+    return this.remote.run('conv2d', x, w, conv(p), this.label);
+  }
+  conv2dGradInput(dy: Tensor, w: Tensor, p: ConvParams, inputHW: readonly [number, number]): Promise<Tensor> {
+    return this.remote.run(
+      'conv2dGradInput',
+      dy,
+      w,
+      { ...conv(p), inputHW: [inputHW[0], inputHW[1]] },
+      this.label,
+    );
+  }
+  conv2dGradWeight(dy: Tensor, x: Tensor, p: ConvParams, k: number): Promise<Tensor> {
+    return this.remote.run('conv2dGradWeight', dy, x, { ...conv(p), k }, this.label);
+  }
+}
+
+function conv(p: ConvParams): ProductParams {
+  return { stride: p.stride, padding: p.padding };
+}
+
+function wireParams(g: ProductGeometry, params: ProductParams): Partial<LinearRequest> {
+  if (g.op === 'conv2d') return { stride: g.stride, padding: g.padding };
+  if (g.op === 'conv2dGradInput') return { stride: g.stride, padding: g.padding, inputHW: [g.h, g.w] };
+  if (g.op === 'conv2dGradWeight') return { stride: g.stride, padding: g.padding, k: params.k ?? g.k };
+  return {};
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}

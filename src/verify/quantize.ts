@@ -1,0 +1,252 @@
+// Fixed point in F_p for exact mode (DESIGN.md "Integrity"): a float v becomes the integer
+// q = round(v·2^s) (s "scale bits", per tensor and per product), carried as a centered representative.
+// Weights and activations round to nearest; gradients round stochastically, q = ⌊v·2^s + u⌋ with u
+// uniform from the crypto RNG, so that E[q] = v·2^s (small gradients are not flushed to zero on average).
+//
+// p = 2^24 − 3 is small: the integer product Σ q_a·q_b must satisfy |y| ≤ (p−1)/2 or it wraps around and
+// the dequantized result is garbage that still passes Freivalds. This is asserted, not hoped for: every
+// output is bounded by Cauchy–Schwarz, |y| ≤ ‖q_a‖₂·‖q_b‖₂ over its own pair of vectors (operand-norms.ts),
+// and the scales are chosen per product so that the largest such bound fits — starting from the
+// configured caps and lowering the operand whose integers are larger (which evens out the two relative
+// precisions) — then the bound is recomputed on the quantized integers and checked. If the largest
+// element of an operand would keep fewer than `minBits` bits, the product fails with a RangeError.
+// The resulting error against the float product is bounded in docs/integrity.md and returned per product.
+import { type CryptoRng, isCryptoRng } from './crypto-rng.js';
+import { checkModulus, DEFAULT_MODULUS, halfModulus } from './field.js';
+import { aNorms, bNorms, lengthInflation, maxAbs, type NormMax } from './operand-norms.js';
+import { innerLength, type OperandRole, operandRoles, type ProductGeometry } from './product-geometry.js';
+
+export type Rounding = 'nearest' | 'stochastic';
+
+export interface QuantConfig {
+  /** Most fractional bits for weights (v ↦ round(v·2^bits)); the no-wrap bound may lower them. */
+  readonly weightBits: number;
+  /** Most fractional bits for activations. */
+  readonly activationBits: number;
+  /** Most fractional bits for gradients (stochastic rounding). */
+  readonly gradientBits: number;
+  /** Least number of bits the largest |element| of an operand keeps; below it the product fails. */
+  readonly minBits: number;
+}
+
+/**
+ * Caps high enough that, in practice, the Cauchy–Schwarz bound decides the scales (at p = 2^24 − 3 a
+ * 3×3×64 convolution of unit-scale activations gets about 8 bits per operand); minBits 6 keeps the
+ * relative rounding error of each operand's largest element ≤ 2^-6.
+ */
+export const DEFAULT_QUANT_CONFIG: QuantConfig = Object.freeze({
+  weightBits: 16,
+  activationBits: 16,
+  gradientBits: 24,
+  minBits: 6,
+});
+
+/** Merges `c` over the defaults and validates it. */
+export function quantConfig(c: Partial<QuantConfig> = {}): QuantConfig {
+  const out = { ...DEFAULT_QUANT_CONFIG, ...c };
+  for (const key of ['weightBits', 'activationBits', 'gradientBits'] as const) {
+    const v = out[key];
+    if (!Number.isInteger(v) || v < -64 || v > 64) {
+      throw new RangeError(`quantization: ${key} must be an integer in [-64, 64], got ${v}`);
+    }
+  }
+  if (!Number.isInteger(out.minBits) || out.minBits < 1 || out.minBits > 23) {
+    throw new RangeError(`quantization: minBits must be an integer in [1, 23], got ${out.minBits}`);
+  }
+  return Object.freeze(out);
+}
+
+export function roundingFor(role: OperandRole): Rounding {
+  return role === 'gradient' ? 'stochastic' : 'nearest';
+}
+
+function capFor(role: OperandRole, c: QuantConfig): number {
+  return role === 'weight' ? c.weightBits : role === 'activation' ? c.activationBits : c.gradientBits;
+}
+
+/** The largest rounding error, in integer units: 1/2 to nearest, < 1 stochastic. */
+function roundingError(r: Rounding): number {
+  return r === 'nearest' ? 0.5 : 1;
+}
+
+/**
+ * q = round(v·2^bits) as centered representatives (RangeError for a non-finite value or one that does
+ * not fit (p−1)/2). Stochastic rounding draws one uniform per element from `rng`.
+ */
+export function quantizeTensor(
+  v: Float32Array,
+  bits: number,
+  rounding: Rounding,
+  opts: { readonly p?: number; readonly rng?: CryptoRng } = {},
+): Int32Array {
+  const p = opts.p ?? DEFAULT_MODULUS;
+  const half = halfModulus(p);
+  const scale = 2 ** bits;
+  const q = new Int32Array(v.length);
+  if (rounding === 'stochastic') {
+    if (!isCryptoRng(opts.rng)) throw new TypeError('stochastic rounding needs a CryptoRng');
+    const u = opts.rng.unit(v.length);
+    for (let i = 0; i < v.length; i++) {
+      const x = Math.floor(v[i]! * scale + u[i]!);
+      if (!(Math.abs(x) <= half)) throw fitError(v[i]!, bits, p);
+      q[i] = x;
+    }
+    u.fill(0);
+  } else {
+    for (let i = 0; i < v.length; i++) {
+      const x = Math.round(v[i]! * scale);
+      if (!(Math.abs(x) <= half)) throw fitError(v[i]!, bits, p);
+      q[i] = x;
+    }
+  }
+  return q;
+}
+
+function fitError(v: number, bits: number, p: number): RangeError {
+  return new RangeError(
+    `quantization: ${v} at ${bits} scale bits does not fit the field (|q| ≤ ${halfModulus(p)})`,
+  );
+}
+
+/** y·2^-bits as float32 (exact scaling in float64, then one rounding to float32). */
+export function dequantize(y: Int32Array, bits: number): Float32Array {
+  const scale = 2 ** -bits;
+  const out = new Float32Array(y.length);
+  for (let i = 0; i < y.length; i++) out[i] = y[i]! * scale;
+  return out;
+}
+
+export interface QuantizedProduct {
+  readonly a: Int32Array;
+  readonly b: Int32Array;
+  readonly aBits: number;
+  readonly bBits: number;
+  /** aBits + bBits: the result's scale. */
+  readonly outBits: number;
+  /** Cauchy–Schwarz bound on every |y| of the integer product (asserted ≤ (p−1)/2). */
+  readonly yBound: number;
+  /** Bound on |dequantized result − exact product of the float operands|, for every element. */
+  readonly errorBound: number;
+}
+
+export interface QuantizeProductOptions {
+  readonly rng: CryptoRng;
+  readonly config?: QuantConfig;
+  readonly p?: number;
+  /** b already quantized (blinding pads fix the weights' integers): its data and scale bits. */
+  readonly fixedB?: { readonly data: Int32Array; readonly bits: number };
+}
+
+/** Bits of the integer part of x ≥ 0 (0 for x < 1). */
+function intBits(x: number): number {
+  return x < 1 ? 0 : Math.floor(Math.log2(x)) + 1;
+}
+
+/**
+ * Quantizes both operands of the product `g` with scales that provably keep every output inside the
+ * centered range; returns the integers, their scales, the asserted bound and the error bound.
+ */
+export function quantizeProduct(
+  g: ProductGeometry,
+  a: Float32Array,
+  b: Float32Array,
+  opts: QuantizeProductOptions,
+): QuantizedProduct {
+  const p = opts.p ?? DEFAULT_MODULUS;
+  checkModulus(p);
+  const config = opts.config ?? DEFAULT_QUANT_CONFIG;
+  const half = halfModulus(p);
+  const [roleA, roleB] = operandRoles(g.op);
+  const ra = roundingFor(roleA);
+  const rb = roundingFor(roleB);
+  const da = roundingError(ra);
+  const db = roundingError(rb);
+  const na = aNorms(g, a);
+  const nb = bNorms(g, b);
+  const mA = maxAbs(a);
+  const mB = maxAbs(b);
+  if (!Number.isFinite(mA) || !Number.isFinite(mB) || Number.isNaN(na.l1) || Number.isNaN(nb.l1)) {
+    throw new RangeError(`${g.op}: cannot quantize an operand with a NaN or infinite value`);
+  }
+  const fixed = opts.fixedB;
+  let sa = capFor(roleA, config);
+  let sb = fixed !== undefined ? fixed.bits : capFor(roleB, config);
+  // Each element must fit on its own (with the rounding error).
+  if (mA > 0) sa = Math.min(sa, Math.floor(Math.log2((half - 1) / mA)));
+  if (mB > 0 && fixed === undefined) sb = Math.min(sb, Math.floor(Math.log2((half - 1) / mB)));
+
+  for (let attempt = 0; attempt < 4; attempt++) {
+    // Predicted bound: ‖q‖₂ ≤ 2^s·‖v‖₂ + δ·√len for every vector.
+    for (let guard = 0; guard < 512; guard++) {
+      const predicted = predictedNorm(na, sa, da) * predictedNorm(nb, sb, db);
+      if (predicted <= half) break;
+      if (fixed !== undefined || 2 ** sa * mA >= 2 ** sb * mB) sa--;
+      else sb--;
+    }
+    checkPrecision(g, 'a', mA, sa, config.minBits);
+    if (fixed === undefined) checkPrecision(g, 'b', mB, sb, config.minBits);
+    const qa = quantizeTensor(a, sa, ra, { p, rng: opts.rng });
+    const qb = fixed !== undefined ? fixed.data : quantizeTensor(b, sb, rb, { p, rng: opts.rng });
+    const qna = aNorms(g, qa);
+    const qnb = bNorms(g, qb);
+    const yBound =
+      Math.sqrt(qna.l2sq * lengthInflation(qna.len)) * Math.sqrt(qnb.l2sq * lengthInflation(qnb.len));
+    if (yBound <= half) {
+      return {
+        a: qa,
+        b: qb,
+        aBits: sa,
+        bBits: sb,
+        outBits: sa + sb,
+        yBound,
+        errorBound: productErrorBound(g, na, nb, sa, sb, da, db),
+      };
+    }
+    // Only float rounding in the prediction can land here; one more bit off and try again.
+    if (fixed !== undefined || 2 ** sa * mA >= 2 ** sb * mB) sa--;
+    else sb--;
+  }
+  throw new RangeError(`${g.op}: quantization could not keep the product inside the field`);
+}
+
+function predictedNorm(n: NormMax, s: number, d: number): number {
+  return (2 ** s * Math.sqrt(n.l2sq) + d * Math.sqrt(n.len)) * lengthInflation(n.len);
+}
+
+function checkPrecision(
+  g: ProductGeometry,
+  which: 'a' | 'b',
+  maxAbsV: number,
+  s: number,
+  minBits: number,
+): void {
+  if (maxAbsV === 0) return;
+  const bits = intBits(2 ** s * maxAbsV);
+  if (bits < minBits) {
+    throw new RangeError(
+      `${g.op}: no scale keeps the product inside the field with ${minBits} bits for operand ${which} ` +
+        `(its largest element would keep ${bits}); the operands are too large for p — lower minBits or rescale`,
+    );
+  }
+}
+
+/**
+ * max |ŷ − y| over the outputs, ŷ the dequantized integer product at scales sa, sb and y the exact
+ * product of the float operands: each output is Σ (a + e_a)(b + e_b) with |e_a| ≤ da·2^-sa,
+ * |e_b| ≤ db·2^-sb, so |ŷ − y| ≤ db·2^-sb·‖a‖₁ + da·2^-sa·‖b‖₁ + K·da·db·2^-(sa+sb), plus the final
+ * rounding to float32 (2^-24 of |ŷ| ≤ ‖a‖₂‖b‖₂ + the rest).
+ */
+export function productErrorBound(
+  g: ProductGeometry,
+  na: NormMax,
+  nb: NormMax,
+  sa: number,
+  sb: number,
+  da: number,
+  db: number,
+): number {
+  const k = innerLength(g);
+  const quant = db * 2 ** -sb * na.l1 + da * 2 ** -sa * nb.l1 + k * da * db * 2 ** -(sa + sb);
+  const magnitude = Math.sqrt(na.l2sq) * Math.sqrt(nb.l2sq) + quant;
+  return (quant + 2 ** -24 * magnitude) * (1 + 2 ** -40);
+}

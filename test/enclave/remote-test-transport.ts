@@ -1,0 +1,186 @@
+// An AcceleratorTransport that computes in this process, for testing RemoteLinearOps without sockets:
+// f32 products on LocalLinearOps (the native kernels), modp products on the naive float64 reference of
+// test/verify/modp-reference.ts. It can lie like a hostile accelerator (flip an element, change a row,
+// scale, replay an earlier result, wrong shape, out-of-range values, wrong dtype), on every call or only
+// the first (so that the retry on a fresh connection succeeds), and drop calls like a broken network.
+import { TeeError } from '../../src/errors.js';
+import { kernels } from '../../src/kernels/index.js';
+import type { LinearOps } from '../../src/kernels/linear-ops.js';
+import { LocalLinearOps } from '../../src/kernels/local-linear-ops.js';
+import type {
+  AcceleratorTransport,
+  LinearReply,
+  LinearRequest,
+  WireTensor,
+} from '../../src/protocol/linear-request.js';
+import { MODULUS_P } from '../../src/protocol/linear-request.js';
+import { SeededRng } from '../../src/tensor/seeded-rng.js';
+import { Tensor } from '../../src/tensor/tensor.js';
+import { centered, halfModulus } from '../../src/verify/field.js';
+import { modpReference } from '../verify/modp-reference.js';
+
+export const TAMPER_KINDS = ['flip', 'row', 'scale', 'replay', 'shape', 'range', 'dtype'] as const;
+export type TamperKind = (typeof TAMPER_KINDS)[number];
+
+export interface TestTransportOptions {
+  readonly tamper?: TamperKind;
+  /** Which calls lie: every one (default) or only the first of each product (the retry then succeeds). */
+  readonly tamperCalls?: 'all' | 'first';
+  /** Calls that fail with E_NETWORK: none (default), the first, or all. */
+  readonly networkFailures?: 'none' | 'first' | 'all';
+  /** f32 backend (default LocalLinearOps over the engine's kernels). */
+  readonly ops?: LinearOps;
+  readonly p?: number;
+}
+
+export class InProcessTransport implements AcceleratorTransport {
+  calls = 0;
+  reconnects = 0;
+  closed = false;
+  readonly requests: LinearRequest[] = [];
+  private readonly opts: TestTransportOptions;
+  private readonly ops: LinearOps;
+  private readonly p: number;
+  private readonly rng = new SeededRng(7);
+  private readonly previous = new Map<string, WireTensor>();
+  private tamperedOnce = false;
+  private droppedOnce = false;
+
+  constructor(opts: TestTransportOptions = {}) {
+    this.opts = opts;
+    this.ops = opts.ops ?? new LocalLinearOps(kernels);
+    this.p = opts.p ?? MODULUS_P;
+  }
+
+  async call(req: LinearRequest): Promise<LinearReply> {
+    if (this.closed) throw new TeeError('E_NETWORK', 'transport closed');
+    this.calls++;
+    this.requests.push(req);
+    const drop = this.opts.networkFailures ?? 'none';
+    if (drop === 'all' || (drop === 'first' && !this.droppedOnce)) {
+      this.droppedOnce = true;
+      throw new TeeError('E_NETWORK', 'simulated connection drop');
+    }
+    const t0 = performance.now();
+    const honest = await this.compute(req);
+    const computeMs = performance.now() - t0;
+    const key = `${req.op}/${req.arith}/${honest.shape.join('x')}`;
+    const before = this.previous.get(key);
+    this.previous.set(key, { shape: honest.shape, data: honest.data.slice() });
+    let result = honest;
+    const kind = this.opts.tamper;
+    if (kind !== undefined && ((this.opts.tamperCalls ?? 'all') === 'all' || !this.tamperedOnce)) {
+      this.tamperedOnce = true;
+      result = this.tamperWith(kind, req, honest, before);
+    }
+    return {
+      result,
+      stats: {
+        sendMs: 0,
+        computeMs,
+        receiveMs: 0,
+        bytesSent: req.a.data.byteLength + req.b.data.byteLength,
+        bytesReceived: result.data.byteLength,
+      },
+    };
+  }
+
+  async reconnect(): Promise<void> {
+    this.reconnects++;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  private async compute(req: LinearRequest): Promise<WireTensor> {
+    if (req.arith === 'modp') {
+      const params = { stride: req.stride, padding: req.padding, inputHW: req.inputHW, k: req.k };
+      return modpReference(
+        req.op,
+        { shape: req.a.shape, data: req.a.data as Int32Array },
+        { shape: req.b.shape, data: req.b.data as Int32Array },
+        params,
+        this.p,
+      );
+    }
+    const a = new Tensor(req.a.shape, req.a.data as Float32Array);
+    const b = new Tensor(req.b.shape, req.b.data as Float32Array);
+    const cp = { stride: req.stride ?? 1, padding: req.padding ?? 0 };
+    let y: Tensor;
+    switch (req.op) {
+      case 'dense':
+        y = await this.ops.dense(a, b);
+        break;
+      case 'denseGradInput':
+        y = await this.ops.denseGradInput(a, b);
+        break;
+      case 'denseGradWeight':
+        y = await this.ops.denseGradWeight(a, b);
+        break;
+      case 'conv2d':
+        y = await this.ops.conv2d(a, b, cp);
+        break;
+      case 'conv2dGradInput':
+        y = await this.ops.conv2dGradInput(a, b, cp, req.inputHW!);
+        break;
+      case 'conv2dGradWeight':
+        y = await this.ops.conv2dGradWeight(a, b, cp, req.k!);
+        break;
+    }
+    return { shape: [...y.shape], data: y.data };
+  }
+
+  private tamperWith(
+    kind: TamperKind,
+    req: LinearRequest,
+    honest: WireTensor,
+    before: WireTensor | undefined,
+  ): WireTensor {
+    const modp = req.arith === 'modp';
+    const p = this.p;
+    const y = honest.data.slice();
+    const n = y.length;
+    // A change well above float32 rounding, and a non-zero change mod p.
+    let big = 1;
+    for (let i = 0; i < n; i++) big = Math.max(big, Math.abs(y[i]!));
+    const bump = (v: number): number =>
+      modp ? centered(v + 1 + this.rng.nextInt(p - 1), p) : v + 0.01 * big;
+    switch (kind) {
+      case 'flip': {
+        const i = this.rng.nextInt(n);
+        y[i] = bump(y[i]!);
+        return { shape: honest.shape, data: y };
+      }
+      case 'row': {
+        const last = honest.shape[honest.shape.length - 1]!;
+        const rows = n / last;
+        const r = this.rng.nextInt(rows);
+        for (let i = r * last; i < (r + 1) * last; i++) y[i] = bump(y[i]!);
+        return { shape: honest.shape, data: y };
+      }
+      case 'scale': {
+        for (let i = 0; i < n; i++) y[i] = modp ? centered(2 * y[i]!, p) : 2 * y[i]!;
+        return { shape: honest.shape, data: y };
+      }
+      case 'replay':
+        // An earlier product's (correct) result for the same op and shape, or a flip when there is none.
+        return before ?? this.tamperWith('flip', req, honest, undefined);
+      case 'shape': {
+        const shape = [...honest.shape];
+        shape[shape.length - 1]! += 1;
+        const data = modp
+          ? new Int32Array(n + n / honest.shape[honest.shape.length - 1]!)
+          : new Float32Array(n + n / honest.shape[honest.shape.length - 1]!);
+        return { shape, data };
+      }
+      case 'range': {
+        const i = this.rng.nextInt(n);
+        y[i] = modp ? halfModulus(p) + 1 : Number.NaN;
+        return { shape: honest.shape, data: y };
+      }
+      case 'dtype':
+        return { shape: honest.shape, data: modp ? Float32Array.from(y) : Int32Array.from(y) };
+    }
+  }
+}

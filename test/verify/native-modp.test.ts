@@ -1,0 +1,290 @@
+// The native verification kernels against a BigInt evaluation of their definitions: full-range field
+// elements, inner dimensions long enough to cross the int64 reduction budget, odd conv geometries;
+// out-of-range operands and bad moduli are refused rather than computed wrongly.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { SeededRng } from '../../src/tensor/seeded-rng.js';
+import { f64Kernels, modpKernels } from '../../src/verify/native-modp.js';
+import { convOut } from '../../src/verify/product-geometry.js';
+import { randomField, randomFloats } from './cases.js';
+
+const P = 16777213;
+
+function mod(v: bigint, p: number): number {
+  const r = v % BigInt(p);
+  return Number(r < 0n ? r + BigInt(p) : r);
+}
+
+function foldRef(
+  batch: number,
+  rows: number,
+  cols: number,
+  reps: number,
+  a: Int32Array,
+  r: Int32Array,
+  p: number,
+): number[] {
+  const out: number[] = [];
+  for (let b = 0; b < batch; b++)
+    for (let j = 0; j < reps; j++)
+      for (let c = 0; c < cols; c++) {
+        let s = 0n;
+        for (let q = 0; q < rows; q++) s += BigInt(r[j * rows + q]!) * BigInt(a[(b * rows + q) * cols + c]!);
+        out.push(mod(s, p));
+      }
+  return out;
+}
+
+function matvecsRef(m: number, kk: number, reps: number, a: Int32Array, u: Int32Array, p: number): number[] {
+  const out: number[] = [];
+  for (let j = 0; j < reps; j++)
+    for (let i = 0; i < m; i++) {
+      let s = 0n;
+      for (let l = 0; l < kk; l++) s += BigInt(a[i * kk + l]!) * BigInt(u[j * kk + l]!);
+      out.push(mod(s, p));
+    }
+  return out;
+}
+
+interface Dims {
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+  k: number;
+  stride: number;
+  padding: number;
+}
+
+// x [n,c,h,w], wf [reps,c,k,k] → [n,reps,oh,ow]
+function convRef(g: Dims, reps: number, x: Int32Array, wf: Int32Array, p: number): number[] {
+  const oh = convOut(g.h, g.k, g.stride, g.padding);
+  const ow = convOut(g.w, g.k, g.stride, g.padding);
+  const out: number[] = [];
+  for (let n = 0; n < g.n; n++)
+    for (let j = 0; j < reps; j++)
+      for (let oy = 0; oy < oh; oy++)
+        for (let ox = 0; ox < ow; ox++) {
+          let s = 0n;
+          for (let c = 0; c < g.c; c++)
+            for (let ky = 0; ky < g.k; ky++)
+              for (let kx = 0; kx < g.k; kx++) {
+                const iy = oy * g.stride - g.padding + ky;
+                const ix = ox * g.stride - g.padding + kx;
+                if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
+                s +=
+                  BigInt(x[((n * g.c + c) * g.h + iy) * g.w + ix]!) *
+                  BigInt(wf[((j * g.c + c) * g.k + ky) * g.k + kx]!);
+              }
+          out.push(mod(s, p));
+        }
+  return out;
+}
+
+// dy [n,c,oh,ow] (c = O), wg [c,reps,k,k] → [n,reps,h,w]
+function convTRef(g: Dims, reps: number, dy: Int32Array, wg: Int32Array, p: number): number[] {
+  const oh = convOut(g.h, g.k, g.stride, g.padding);
+  const ow = convOut(g.w, g.k, g.stride, g.padding);
+  const acc = new Array<bigint>(g.n * reps * g.h * g.w).fill(0n);
+  for (let n = 0; n < g.n; n++)
+    for (let o = 0; o < g.c; o++)
+      for (let oy = 0; oy < oh; oy++)
+        for (let ox = 0; ox < ow; ox++)
+          for (let j = 0; j < reps; j++)
+            for (let ky = 0; ky < g.k; ky++)
+              for (let kx = 0; kx < g.k; kx++) {
+                const iy = oy * g.stride - g.padding + ky;
+                const ix = ox * g.stride - g.padding + kx;
+                if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
+                acc[((n * reps + j) * g.h + iy) * g.w + ix]! +=
+                  BigInt(dy[((n * g.c + o) * oh + oy) * ow + ox]!) *
+                  BigInt(wg[((o * reps + j) * g.k + ky) * g.k + kx]!);
+              }
+  return acc.map((v) => mod(v, p));
+}
+
+// dyf [n,reps,oh,ow], x [n,c,h,w] → [reps,c,k,k]
+function convWRef(g: Dims, reps: number, dyf: Int32Array, x: Int32Array, p: number): number[] {
+  const oh = convOut(g.h, g.k, g.stride, g.padding);
+  const ow = convOut(g.w, g.k, g.stride, g.padding);
+  const out: number[] = [];
+  for (let j = 0; j < reps; j++)
+    for (let c = 0; c < g.c; c++)
+      for (let ky = 0; ky < g.k; ky++)
+        for (let kx = 0; kx < g.k; kx++) {
+          let s = 0n;
+          for (let n = 0; n < g.n; n++)
+            for (let oy = 0; oy < oh; oy++)
+              for (let ox = 0; ox < ow; ox++) {
+                const iy = oy * g.stride - g.padding + ky;
+                const ix = ox * g.stride - g.padding + kx;
+                if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
+                s +=
+                  BigInt(dyf[((n * reps + j) * oh + oy) * ow + ox]!) *
+                  BigInt(x[((n * g.c + c) * g.h + iy) * g.w + ix]!);
+              }
+          out.push(mod(s, p));
+        }
+  return out;
+}
+
+const GEOMS: Dims[] = [
+  { n: 2, c: 3, h: 5, w: 7, k: 3, stride: 1, padding: 1 },
+  { n: 1, c: 2, h: 8, w: 6, k: 3, stride: 2, padding: 1 },
+  { n: 2, c: 1, h: 4, w: 4, k: 1, stride: 2, padding: 0 },
+  { n: 1, c: 2, h: 9, w: 9, k: 5, stride: 2, padding: 2 },
+  { n: 1, c: 1, h: 3, w: 3, k: 3, stride: 1, padding: 0 },
+];
+
+describe('native verification kernels (mod p)', () => {
+  const rng = new SeededRng(11);
+
+  for (const p of [P, 65521, 101]) {
+    it(`fold and matvecs match BigInt on full-range elements at p = ${p}`, () => {
+      for (const [batch, rows, cols, reps] of [
+        [1, 5, 7, 2],
+        [3, 4, 300, 3],
+        [2, 17, 1, 1],
+      ] as const) {
+        const a = randomField(batch * rows * cols, p, rng);
+        const r = Int32Array.from(randomField(reps * rows, p, rng), (v) => (v < 0 ? v + p : v));
+        assert.deepEqual(
+          [...modpKernels.fold(batch, rows, cols, reps, a, r, p)],
+          foldRef(batch, rows, cols, reps, a, r, p),
+        );
+        const m = rows;
+        const u = randomField(reps * cols, p, rng);
+        const am = randomField(m * cols, p, rng);
+        assert.deepEqual(
+          [...modpKernels.matvecs(m, cols, reps, am, u, p)],
+          matvecsRef(m, cols, reps, am, u, p),
+        );
+      }
+    });
+
+    it(`conv, convT and convW match BigInt on odd geometries at p = ${p}`, () => {
+      for (const g of GEOMS) {
+        const reps = 2;
+        const oh = convOut(g.h, g.k, g.stride, g.padding);
+        const ow = convOut(g.w, g.k, g.stride, g.padding);
+        const x = randomField(g.n * g.c * g.h * g.w, p, rng);
+        const wf = randomField(reps * g.c * g.k * g.k, p, rng);
+        assert.deepEqual(
+          [...modpKernels.conv(g, reps, x, wf, p)],
+          convRef(g, reps, x, wf, p),
+          `conv ${JSON.stringify(g)}`,
+        );
+        const dy = randomField(g.n * g.c * oh * ow, p, rng);
+        const wg = randomField(g.c * reps * g.k * g.k, p, rng);
+        assert.deepEqual(
+          [...modpKernels.convT(g, reps, dy, wg, p)],
+          convTRef(g, reps, dy, wg, p),
+          `convT ${JSON.stringify(g)}`,
+        );
+        const dyf = randomField(g.n * reps * oh * ow, p, rng);
+        assert.deepEqual(
+          [...modpKernels.convW(g, reps, dyf, x, p)],
+          convWRef(g, reps, dyf, x, p),
+          `convW ${JSON.stringify(g)}`,
+        );
+      }
+    });
+  }
+
+  it('stays exact past the int64 reduction budget (≈ 2^15 terms of (p−1)² at p = 2^24 − 3)', () => {
+    // Every term is the largest possible, (p−1)²: a missing reduction would overflow int64.
+    const rows = 70000;
+    const a = new Int32Array(rows).fill(P - 1);
+    const r = new Int32Array(rows).fill(P - 1);
+    const expected = mod(BigInt(rows) * BigInt(P - 1) ** 2n, P);
+    assert.deepEqual([...modpKernels.fold(1, rows, 1, 1, a, r, P)], [expected]);
+    assert.deepEqual([...modpKernels.matvecs(1, rows, 1, a, r, P)], [expected]);
+    const neg = new Int32Array(rows).fill(-(P - 1));
+    assert.deepEqual(
+      [...modpKernels.matvecs(1, rows, 1, neg, r, P)],
+      [mod(-BigInt(rows) * BigInt(P - 1) ** 2n, P)],
+    );
+    // conv: 4000 channels × 3×3 taps = 36 000 terms per output; convW: 1 × 200×200 positions.
+    const g = { n: 1, c: 4000, h: 3, w: 3, k: 3, stride: 1, padding: 0 };
+    const x = new Int32Array(4000 * 9).fill(P - 1);
+    const wf = new Int32Array(4000 * 9).fill(P - 1);
+    assert.deepEqual([...modpKernels.conv(g, 1, x, wf, P)], [mod(36000n * BigInt(P - 1) ** 2n, P)]);
+    const gw = { n: 1, c: 1, h: 200, w: 200, k: 1, stride: 1, padding: 0 };
+    const big = new Int32Array(40000).fill(P - 1);
+    assert.deepEqual([...modpKernels.convW(gw, 1, big, big, P)], [mod(40000n * BigInt(P - 1) ** 2n, P)]);
+    assert.deepEqual([...modpKernels.convT(g, 1, new Int32Array(4000).fill(P - 1), wf, P)].slice(4, 5), [
+      mod(4000n * BigInt(P - 1) ** 2n, P),
+    ]);
+  });
+
+  it('refuses operands outside (−p, p) and moduli outside [2, 2^24] with RangeError', () => {
+    const ok = new Int32Array([1, 2, 3]);
+    assert.throws(() => modpKernels.matvecs(1, 3, 1, new Int32Array([1, P, 3]), ok, P), /outside \(−p, p\)/);
+    assert.throws(() => modpKernels.fold(1, 3, 1, 1, ok, new Int32Array([0, -P, 0]), P), RangeError);
+    assert.throws(() => modpKernels.matvecs(1, 3, 1, ok, ok, 2 ** 24 + 1), /modulus/);
+    assert.throws(() => modpKernels.matvecs(1, 3, 1, ok, ok, 1), /modulus/);
+    assert.throws(() => modpKernels.matvecs(1, 4, 1, ok, ok, P), RangeError, 'wrong length');
+  });
+
+  it('finds the first element outside the centered range', () => {
+    const h = (P - 1) / 2;
+    assert.equal(modpKernels.firstOutOfRange(new Int32Array([h, -h, 0]), P), -1);
+    assert.equal(modpKernels.firstOutOfRange(new Int32Array(10000).fill(1).fill(h + 1, 5000, 5001), P), 5000);
+    assert.equal(modpKernels.firstOutOfRange(new Int32Array([0, -h - 1]), P), 1);
+  });
+});
+
+describe('native verification kernels (float64)', () => {
+  const rng = new SeededRng(12);
+
+  it('fold/matvecs/conv/convT/convW agree with the exact kernels on small integers, abs folds |operand|', () => {
+    const g = { n: 2, c: 3, h: 6, w: 5, k: 3, stride: 2, padding: 1 };
+    const reps = 2;
+    const oh = convOut(g.h, g.k, g.stride, g.padding);
+    const ow = convOut(g.w, g.k, g.stride, g.padding);
+    const small = (n: number): Int32Array => randomField(n, P, rng, 50);
+    const x = small(g.n * g.c * g.h * g.w);
+    const wf = Int32Array.from(small(reps * g.c * g.k * g.k), Math.abs);
+    const toF = (a: Int32Array): Float32Array => Float32Array.from(a);
+    const toD = (a: Int32Array): Float64Array => Float64Array.from(a);
+    const center = (a: Int32Array): number[] => [...a].map((v) => (v > (P - 1) / 2 ? v - P : v));
+    assert.deepEqual(
+      [...f64Kernels.conv(g, reps, toF(x), toD(wf), false)],
+      center(modpKernels.conv(g, reps, x, wf, P)),
+    );
+    const xa = Int32Array.from(x, Math.abs);
+    assert.deepEqual(
+      [...f64Kernels.conv(g, reps, toF(x), toD(wf), true)],
+      center(modpKernels.conv(g, reps, xa, wf, P)),
+    );
+    const dy = small(g.n * g.c * oh * ow);
+    assert.deepEqual(
+      [...f64Kernels.convT(g, reps, toF(dy), toD(wf), false)],
+      center(modpKernels.convT(g, reps, dy, wf, P)),
+    );
+    const dyf = small(g.n * reps * oh * ow);
+    assert.deepEqual(
+      [...f64Kernels.convW(g, reps, toD(dyf), toF(x), false)],
+      center(modpKernels.convW(g, reps, dyf, x, P)),
+    );
+    const a = small(4 * 9);
+    const r = small(2 * 4);
+    assert.deepEqual(
+      [...f64Kernels.fold(1, 4, 9, 2, toF(a), toD(r), false)],
+      center(modpKernels.fold(1, 4, 9, 2, a, r, P)),
+    );
+    const u = small(2 * 9);
+    assert.deepEqual(
+      [...f64Kernels.matvecs(4, 9, 2, toF(a), toD(u), false)],
+      center(modpKernels.matvecs(4, 9, 2, a, u, P)),
+    );
+  });
+
+  it('finds the first NaN or infinity', () => {
+    const v = randomFloats(100, rng);
+    assert.equal(f64Kernels.firstNonFinite(v), -1);
+    v[42] = Number.POSITIVE_INFINITY;
+    v[77] = Number.NaN;
+    assert.equal(f64Kernels.firstNonFinite(v), 42);
+  });
+});
