@@ -8,6 +8,7 @@ import { type EnclaveMode, humanBytes } from '../../gramine/enclave-size.js';
 import { defaultAppDir } from '../../gramine/launcher.js';
 import { SEALING_KEY_NAME } from '../../gramine/manifest-template.js';
 import { kernels } from '../../kernels/index.js';
+import { describeModel } from '../../models/index.js';
 import { type Command, UsageError } from '../command.js';
 import { checkModelArgs } from '../model-setup.js';
 import { intFlag, parseFlags } from '../parse.js';
@@ -82,7 +83,10 @@ export const manifestCommand: Command = {
     const batchSize = intFlag(str('batch-size'), 'batch-size', 1);
     const inputSize = intFlag(str('input-size'), 'input-size', 1);
     const numClasses = intFlag(str('num-classes'), 'num-classes', 10);
-    checkModelArgs(model, numClasses, inputSize);
+    checkModelArgs(model, numClasses, Math.max(inputSize, 224)); // the name (UsageError if unknown)
+    const min = describeModel(model).minInputSize;
+    if (inputSize < min)
+      throw new UsageError(`${model} needs an input of at least ${min}×${min}, got ${inputSize}`);
     const threads = str('threads') === undefined ? threadsDefault() : intFlag(str('threads'), 'threads', 1);
     if (threads > 1024) throw new UsageError(`--threads must be at most 1024, got ${threads}`);
     const mode = (str('mode') ?? 'split') as EnclaveMode;
