@@ -1,11 +1,16 @@
-// A naive, independent reference for the six products modulo p (centered representatives in, centered
-// out), in float64 with a reduction every 64 terms: |term| < 2^46 for p ≤ 2^24, so 64 of them and a
-// reduced partial sum stay below 2^53 and every step is exact. Used by the in-process test transport and
-// to check the native verification kernels; written from the definitions, sharing no code with them.
+// A naive, independent reference for the six products, written from the definitions and sharing no code
+// with the native kernels: modulo p (centered representatives in and out, float64 with a reduction every
+// 64 terms: |term| < 2^46 for p ≤ 2^24, so 64 of them and a reduced partial sum stay below 2^53 and every
+// step is exact), or plainly in float64. Used by the in-process test transport and the quantization tests.
 import { centered } from '../../src/verify/field.js';
 import { convOut, type LinearOpKind, type ProductParams } from '../../src/verify/product-geometry.js';
 
-class Acc {
+interface Acc {
+  add(a: number, b: number): void;
+  value(): number;
+}
+
+class ModpAcc implements Acc {
   private s = 0;
   private n = 0;
   constructor(private readonly p: number) {}
@@ -21,6 +26,16 @@ class Acc {
   }
 }
 
+class FloatAcc implements Acc {
+  private s = 0;
+  add(a: number, b: number): void {
+    this.s += a * b;
+  }
+  value(): number {
+    return this.s;
+  }
+}
+
 /** y = op(a, b) mod p, shapes as in protocol/linear-request.ts. */
 export function modpReference(
   op: LinearOpKind,
@@ -29,16 +44,37 @@ export function modpReference(
   params: ProductParams,
   p: number,
 ): { shape: number[]; data: Int32Array } {
+  const y = product(op, a, b, params, () => new ModpAcc(p));
+  return { shape: y.shape, data: Int32Array.from(y.data) };
+}
+
+/** y = op(a, b) in float64 (sums in index order). */
+export function floatReference(
+  op: LinearOpKind,
+  a: { shape: readonly number[]; data: ArrayLike<number> },
+  b: { shape: readonly number[]; data: ArrayLike<number> },
+  params: ProductParams,
+): { shape: number[]; data: Float64Array } {
+  return product(op, a, b, params, () => new FloatAcc());
+}
+
+function product(
+  op: LinearOpKind,
+  a: { shape: readonly number[]; data: ArrayLike<number> },
+  b: { shape: readonly number[]; data: ArrayLike<number> },
+  params: ProductParams,
+  makeAcc: () => Acc,
+): { shape: number[]; data: Float64Array } {
   const A = a.data;
   const B = b.data;
   switch (op) {
     case 'dense': {
       const [n, i] = a.shape as [number, number];
       const [o] = b.shape as [number];
-      const y = new Int32Array(n * o);
+      const y = new Float64Array(n * o);
       for (let r = 0; r < n; r++)
         for (let c = 0; c < o; c++) {
-          const acc = new Acc(p);
+          const acc = makeAcc();
           for (let l = 0; l < i; l++) acc.add(A[r * i + l]!, B[c * i + l]!);
           y[r * o + c] = acc.value();
         }
@@ -47,10 +83,10 @@ export function modpReference(
     case 'denseGradInput': {
       const [n, o] = a.shape as [number, number];
       const i = b.shape[1]!;
-      const y = new Int32Array(n * i);
+      const y = new Float64Array(n * i);
       for (let r = 0; r < n; r++)
         for (let c = 0; c < i; c++) {
-          const acc = new Acc(p);
+          const acc = makeAcc();
           for (let l = 0; l < o; l++) acc.add(A[r * o + l]!, B[l * i + c]!);
           y[r * i + c] = acc.value();
         }
@@ -59,10 +95,10 @@ export function modpReference(
     case 'denseGradWeight': {
       const [n, o] = a.shape as [number, number];
       const i = b.shape[1]!;
-      const y = new Int32Array(o * i);
+      const y = new Float64Array(o * i);
       for (let r = 0; r < o; r++)
         for (let c = 0; c < i; c++) {
-          const acc = new Acc(p);
+          const acc = makeAcc();
           for (let l = 0; l < n; l++) acc.add(A[l * o + r]!, B[l * i + c]!);
           y[r * i + c] = acc.value();
         }
@@ -75,12 +111,12 @@ export function modpReference(
       const pd = params.padding ?? 0;
       const oh = convOut(h, k, s, pd);
       const ow = convOut(w, k, s, pd);
-      const y = new Int32Array(n * o * oh * ow);
+      const y = new Float64Array(n * o * oh * ow);
       for (let b0 = 0; b0 < n; b0++)
         for (let oc = 0; oc < o; oc++)
           for (let oy = 0; oy < oh; oy++)
             for (let ox = 0; ox < ow; ox++) {
-              const acc = new Acc(p);
+              const acc = makeAcc();
               for (let ic = 0; ic < c; ic++)
                 for (let ky = 0; ky < k; ky++) {
                   const iy = oy * s - pd + ky;
@@ -101,12 +137,12 @@ export function modpReference(
       const [h, w] = params.inputHW!;
       const s = params.stride ?? 1;
       const pd = params.padding ?? 0;
-      const y = new Int32Array(n * c * h * w);
+      const y = new Float64Array(n * c * h * w);
       for (let b0 = 0; b0 < n; b0++)
         for (let ic = 0; ic < c; ic++)
           for (let iy = 0; iy < h; iy++)
             for (let ix = 0; ix < w; ix++) {
-              const acc = new Acc(p);
+              const acc = makeAcc();
               for (let oc = 0; oc < o; oc++)
                 for (let ky = 0; ky < k; ky++) {
                   const ty = iy + pd - ky;
@@ -130,12 +166,12 @@ export function modpReference(
       const k = params.k!;
       const s = params.stride ?? 1;
       const pd = params.padding ?? 0;
-      const y = new Int32Array(o * c * k * k);
+      const y = new Float64Array(o * c * k * k);
       for (let oc = 0; oc < o; oc++)
         for (let ic = 0; ic < c; ic++)
           for (let ky = 0; ky < k; ky++)
             for (let kx = 0; kx < k; kx++) {
-              const acc = new Acc(p);
+              const acc = makeAcc();
               for (let b0 = 0; b0 < n; b0++)
                 for (let oy = 0; oy < oh; oy++) {
                   const iy = oy * s - pd + ky;
