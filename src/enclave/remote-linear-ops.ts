@@ -397,11 +397,11 @@ export class RemoteLinearOps implements LinearOps {
         dequantize(pad !== null ? unblind(y as Int32Array, pad.pad.u, P) : (y as Int32Array), q.outBits),
       trace: { aBits: q.aBits, bBits: q.bBits, errorBound: q.errorBound, blinded: pad !== null },
       dispose: () => {
-        // The pad is spent whether or not the call succeeded; its secret leaves memory with it.
+        // The pad is spent whether or not the call succeeded; its secret leaves memory with it, and so do
+        // the quantized activations (the blinded ones are what the accelerator saw anyway).
         if (pad !== null) {
           pad.pad.r.fill(0);
           pad.pad.u.fill(0);
-          aSend.fill(0);
         }
         q.a.fill(0);
       },

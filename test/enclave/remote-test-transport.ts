@@ -3,6 +3,7 @@
 // test/verify/modp-reference.ts. It can lie like a hostile accelerator (flip an element, change a row,
 // scale, replay an earlier result, wrong shape, out-of-range values, wrong dtype), on every call or only
 // the first (so that the retry on a fresh connection succeeds), and drop calls like a broken network.
+import { createHash } from 'node:crypto';
 import { TeeError } from '../../src/errors.js';
 import { kernels } from '../../src/kernels/index.js';
 import type { LinearOps } from '../../src/kernels/linear-ops.js';
@@ -42,7 +43,8 @@ export class InProcessTransport implements AcceleratorTransport {
   private readonly ops: LinearOps;
   private readonly p: number;
   private readonly rng = new SeededRng(7);
-  private readonly previous = new Map<string, WireTensor>();
+  // Honest results of earlier calls, by op/arith/shape, with a digest of the operands they answered.
+  private readonly previous = new Map<string, { sig: string; result: WireTensor }[]>();
   private tamperedOnce = false;
   private droppedOnce = false;
 
@@ -55,7 +57,12 @@ export class InProcessTransport implements AcceleratorTransport {
   async call(req: LinearRequest): Promise<LinearReply> {
     if (this.closed) throw new TeeError('E_NETWORK', 'transport closed');
     this.calls++;
-    this.requests.push(req);
+    // A snapshot: the caller may wipe its buffers once the call has completed.
+    this.requests.push({
+      ...req,
+      a: { shape: req.a.shape, data: req.a.data.slice() },
+      b: { shape: req.b.shape, data: req.b.data.slice() },
+    });
     const drop = this.opts.networkFailures ?? 'none';
     if (drop === 'all' || (drop === 'first' && !this.droppedOnce)) {
       this.droppedOnce = true;
@@ -65,13 +72,16 @@ export class InProcessTransport implements AcceleratorTransport {
     const honest = await this.compute(req);
     const computeMs = performance.now() - t0;
     const key = `${req.op}/${req.arith}/${honest.shape.join('x')}`;
-    const before = this.previous.get(key);
-    this.previous.set(key, { shape: honest.shape, data: honest.data.slice() });
+    const sig = signature(req);
+    const earlier = this.previous.get(key) ?? [];
+    const other = [...earlier].reverse().find((e) => e.sig !== sig)?.result;
+    earlier.push({ sig, result: { shape: honest.shape, data: honest.data.slice() } });
+    this.previous.set(key, earlier);
     let result = honest;
     const kind = this.opts.tamper;
     if (kind !== undefined && ((this.opts.tamperCalls ?? 'all') === 'all' || !this.tamperedOnce)) {
       this.tamperedOnce = true;
-      result = this.tamperWith(kind, req, honest, before);
+      result = this.tamperWith(kind, req, honest, other);
     }
     return {
       result,
@@ -164,7 +174,7 @@ export class InProcessTransport implements AcceleratorTransport {
         return { shape: honest.shape, data: y };
       }
       case 'replay':
-        // An earlier product's (correct) result for the same op and shape, or a flip when there is none.
+        // The (correct) result of an earlier, different product of the same op and shape; a flip when none.
         return before ?? this.tamperWith('flip', req, honest, undefined);
       case 'shape': {
         const shape = [...honest.shape];
@@ -183,4 +193,11 @@ export class InProcessTransport implements AcceleratorTransport {
         return { shape: honest.shape, data: modp ? Float32Array.from(y) : Int32Array.from(y) };
     }
   }
+}
+
+function signature(req: LinearRequest): string {
+  const h = createHash('sha256');
+  for (const t of [req.a, req.b])
+    h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  return h.digest('hex');
 }

@@ -1,0 +1,381 @@
+// RemoteLinearOps over the in-process transport: correct results in all three integrity modes, every kind
+// of lie refused with E_VERIFY after exactly one retry on a fresh connection, network failures retried then
+// E_NETWORK, only verified bytes returned, per-op and per-layer timings, and blinded inference with pads.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { useRemoteLinearOps } from '../../src/enclave/remote-layer-labels.js';
+import { type ProductTrace, RemoteLinearOps } from '../../src/enclave/remote-linear-ops.js';
+import { isTeeError } from '../../src/errors.js';
+import { kernels } from '../../src/kernels/index.js';
+import { LocalLinearOps } from '../../src/kernels/local-linear-ops.js';
+import { Conv2d } from '../../src/nn/conv2d.js';
+import { Flatten } from '../../src/nn/flatten.js';
+import { Linear } from '../../src/nn/linear.js';
+import { ReLU } from '../../src/nn/relu.js';
+import { Sequential } from '../../src/nn/sequential.js';
+import type { AcceleratorTransport, LinearReply, LinearRequest } from '../../src/protocol/linear-request.js';
+import { SeededRng } from '../../src/tensor/seeded-rng.js';
+import { Tensor } from '../../src/tensor/tensor.js';
+import { PadSet } from '../../src/verify/blinding.js';
+import { CryptoRng } from '../../src/verify/crypto-rng.js';
+import { DEFAULT_MODULUS, halfModulus } from '../../src/verify/field.js';
+import { LINEAR_OP_KINDS, type LinearOpKind } from '../../src/verify/product-geometry.js';
+import { quantizeTensor } from '../../src/verify/quantize.js';
+import { numelOf, type ProductCase, randomCase, randomFloats } from '../verify/cases.js';
+import { floatReference } from '../verify/modp-reference.js';
+import { InProcessTransport, TAMPER_KINDS } from './remote-test-transport.js';
+
+const local = new LocalLinearOps(kernels);
+
+function operands(cs: ProductCase, rng: SeededRng): [Tensor, Tensor] {
+  return [
+    new Tensor(cs.aShape, randomFloats(numelOf(cs.aShape), rng, 2)),
+    new Tensor(cs.bShape, randomFloats(numelOf(cs.bShape), rng, 0.5)),
+  ];
+}
+
+/** Calls op on any LinearOps with LinearRequest's operand order. */
+function call(ops: RemoteLinearOps | LocalLinearOps, cs: ProductCase, a: Tensor, b: Tensor): Promise<Tensor> {
+  const p = { stride: cs.params.stride ?? 1, padding: cs.params.padding ?? 0 };
+  switch (cs.op) {
+    case 'dense':
+      return ops.dense(a, b);
+    case 'denseGradInput':
+      return ops.denseGradInput(a, b);
+    case 'denseGradWeight':
+      return ops.denseGradWeight(a, b);
+    case 'conv2d':
+      return ops.conv2d(a, b, p);
+    case 'conv2dGradInput':
+      return ops.conv2dGradInput(a, b, p, cs.params.inputHW!);
+    case 'conv2dGradWeight':
+      return ops.conv2dGradWeight(a, b, p, cs.params.k!);
+  }
+}
+
+function isCode(code: string): (e: unknown) => boolean {
+  return (e) => isTeeError(e) && e.code === code;
+}
+
+describe('RemoteLinearOps', () => {
+  it('float mode returns the accelerator float32 product, verified, for all six ops', async () => {
+    const rng = new SeededRng(51);
+    const remote = new RemoteLinearOps(new InProcessTransport(), { integrity: 'float' });
+    assert.equal(remote.name, 'remote(float)');
+    for (const op of LINEAR_OP_KINDS) {
+      for (let t = 0; t < 5; t++) {
+        const cs = randomCase(op, rng);
+        const [a, b] = operands(cs, rng);
+        const got = await call(remote, cs, a, b);
+        const want = await call(local, cs, a, b);
+        assert.deepEqual(got.shape, want.shape);
+        assert.deepEqual(got.data, want.data);
+      }
+    }
+  });
+
+  it('exact mode stays within the documented quantization bound of the float product, for all six ops', async () => {
+    const rng = new SeededRng(52);
+    const traces: ProductTrace[] = [];
+    const remote = new RemoteLinearOps(new InProcessTransport(), { onProduct: (t) => traces.push(t) });
+    assert.equal(remote.name, 'remote(exact)');
+    for (const op of LINEAR_OP_KINDS) {
+      for (let t = 0; t < 5; t++) {
+        const cs = randomCase(op, rng);
+        const [a, b] = operands(cs, rng);
+        const got = await call(remote, cs, a, b);
+        const trace = traces.at(-1)!;
+        assert.equal(trace.op, op);
+        assert.equal(trace.integrity, 'exact');
+        const want = floatReference(
+          op,
+          { shape: cs.aShape, data: a.data },
+          { shape: cs.bShape, data: b.data },
+          cs.params,
+        );
+        for (let i = 0; i < got.size; i++) {
+          const err = Math.abs(got.data[i]! - want.data[i]!);
+          assert.ok(err <= trace.errorBound!, `${op}[${i}]: error ${err} > bound ${trace.errorBound}`);
+        }
+      }
+    }
+  });
+
+  for (const mode of ['exact', 'float'] as const) {
+    for (const kind of TAMPER_KINDS) {
+      it(`${mode} mode refuses a ${kind} lie with E_VERIFY after exactly one retry on a fresh connection`, async () => {
+        const rng = new SeededRng(53);
+        for (const op of ['dense', 'conv2d', 'conv2dGradWeight'] as LinearOpKind[]) {
+          const transport = new InProcessTransport({ tamper: kind });
+          const remote = new RemoteLinearOps(transport, { integrity: mode });
+          const cs = randomCase(op, rng);
+          const [a, b] = operands(cs, rng);
+          if (kind === 'replay')
+            await assert.rejects(call(remote, cs, ...operands(cs, rng)), isCode('E_VERIFY'));
+          const before = transport.calls;
+          await assert.rejects(
+            call(remote, cs, a, b),
+            (e) => isCode('E_VERIFY')(e) && /refused twice/.test(String(e)),
+          );
+          assert.equal(transport.calls - before, 2, 'two attempts');
+          assert.equal(transport.reconnects, kind === 'replay' ? 2 : 1);
+          const s = remote.stats().byOp[op]!;
+          assert.equal(s.calls, 0, 'nothing returned');
+          assert.ok(s.failures >= 2 && s.retries >= 1);
+        }
+      });
+    }
+  }
+
+  it('returns the verified second answer when only the first attempt lies (one retry, counted)', async () => {
+    const rng = new SeededRng(54);
+    for (const mode of ['exact', 'float'] as const) {
+      const transport = new InProcessTransport({ tamper: 'flip', tamperCalls: 'first' });
+      const remote = new RemoteLinearOps(transport, { integrity: mode });
+      const cs = randomCase('conv2dGradInput', rng);
+      const [a, b] = operands(cs, rng);
+      const got = await call(remote, cs, a, b);
+      const honest = await call(new RemoteLinearOps(new InProcessTransport(), { integrity: mode }), cs, a, b);
+      if (mode === 'float') assert.deepEqual(got.data, honest.data);
+      assert.equal(transport.reconnects, 1);
+      const s = remote.stats().total;
+      assert.deepEqual([s.calls, s.retries, s.failures], [1, 1, 1]);
+    }
+  });
+
+  it('retries a dropped call once and throws E_NETWORK when both attempts (or the reconnect) fail', async () => {
+    const rng = new SeededRng(55);
+    const cs = randomCase('dense', rng);
+    const [a, b] = operands(cs, rng);
+    const once = new InProcessTransport({ networkFailures: 'first' });
+    await call(new RemoteLinearOps(once, { integrity: 'float' }), cs, a, b);
+    assert.deepEqual([once.calls, once.reconnects], [2, 1]);
+    const always = new InProcessTransport({ networkFailures: 'all' });
+    await assert.rejects(
+      call(new RemoteLinearOps(always), cs, a, b),
+      (e) => isCode('E_NETWORK')(e) && /failed twice/.test(String(e)),
+    );
+    const noReconnect = new InProcessTransport({ networkFailures: 'first' });
+    noReconnect.reconnect = async () => {
+      throw new Error('refused');
+    };
+    await assert.rejects(call(new RemoteLinearOps(noReconnect), cs, a, b), isCode('E_NETWORK'));
+  });
+
+  it('returns a private copy of the verified bytes: a transport that rewrites its buffer later changes nothing', async () => {
+    const inner = new InProcessTransport();
+    let last: Float32Array | null = null;
+    const sneaky: AcceleratorTransport = {
+      async call(req: LinearRequest): Promise<LinearReply> {
+        const r = await inner.call(req);
+        last = r.result.data as Float32Array;
+        return r;
+      },
+      reconnect: () => inner.reconnect(),
+      close: () => inner.close(),
+    };
+    const remote = new RemoteLinearOps(sneaky, { integrity: 'float' });
+    const x = new Tensor([2, 3], new Float32Array([1, 2, 3, 4, 5, 6]));
+    const w = new Tensor([2, 3], new Float32Array([1, 0, 0, 0, 1, 0]));
+    const y = await remote.dense(x, w);
+    (last as unknown as Float32Array).fill(999);
+    assert.deepEqual([...y.data], [1, 2, 4, 5]);
+  });
+
+  it('off mode returns unchecked results (a lie gets through) and warns loudly exactly once', async () => {
+    const warnings: string[] = [];
+    const transport = new InProcessTransport({ tamper: 'flip' });
+    const remote = new RemoteLinearOps(transport, { integrity: 'off', warn: (m) => warnings.push(m) });
+    const x = new Tensor([2, 3], new Float32Array([1, 2, 3, 4, 5, 6]));
+    const w = new Tensor([2, 3], new Float32Array([1, 0, 0, 0, 1, 0]));
+    let differs = false;
+    for (let t = 0; t < 3; t++) {
+      const y = await remote.dense(x, w);
+      differs ||= y.data.some((v, i) => v !== [1, 2, 4, 5][i]);
+    }
+    assert.ok(differs, 'the flipped element came through');
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /WARNING.*NOT verified/);
+    // Malformed replies are still refused: a tensor of the wrong shape cannot be built.
+    const shape = new RemoteLinearOps(new InProcessTransport({ tamper: 'shape' }), {
+      integrity: 'off',
+      warn: () => {},
+    });
+    await assert.rejects(shape.dense(x, w), isCode('E_VERIFY'));
+  });
+
+  it('refuses operands that do not fit before anything is sent (E_SHAPE), and answers empty products locally', async () => {
+    const transport = new InProcessTransport();
+    const remote = new RemoteLinearOps(transport);
+    await assert.rejects(remote.dense(new Tensor([2, 3]), new Tensor([4, 5])), isCode('E_SHAPE'));
+    await assert.rejects(
+      remote.conv2d(new Tensor([1, 3, 2, 2]), new Tensor([4, 3, 3, 3]), { stride: 1, padding: 0 }),
+      isCode('E_SHAPE'),
+    );
+    const y = await remote.dense(new Tensor([2, 0]), new Tensor([4, 0]));
+    assert.deepEqual([...y.shape, ...y.data], [2, 4, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert.equal(transport.calls, 0);
+  });
+
+  it('validates its options', () => {
+    const t = new InProcessTransport();
+    assert.throws(() => new RemoteLinearOps(t, { integrity: 'fast' as 'off' }), RangeError);
+    assert.throws(() => new RemoteLinearOps(t, { repetitions: 0 }), RangeError);
+    assert.throws(() => new RemoteLinearOps(t, { deadlineMs: -1 }), RangeError);
+    assert.throws(() => new RemoteLinearOps(t, { rng: new SeededRng(1) as never }), TypeError);
+    assert.throws(
+      () => new RemoteLinearOps(t, { integrity: 'float', pads: () => undefined }),
+      /integrity "exact"/,
+    );
+  });
+
+  it('sends exact-mode operands as centered field elements and passes the deadline to the transport', async () => {
+    const transport = new InProcessTransport();
+    const seen: (number | undefined)[] = [];
+    const call0 = transport.call.bind(transport);
+    transport.call = (req: LinearRequest, opts?: { deadlineMs?: number }) => {
+      seen.push(opts?.deadlineMs);
+      return call0(req);
+    };
+    const remote = new RemoteLinearOps(transport, { deadlineMs: 1234 });
+    await remote.dense(
+      new Tensor([2, 3], new Float32Array([0.5, -1, 2, 0, 0, 1])),
+      new Tensor([1, 3], new Float32Array([1, 1, 1])),
+    );
+    const req = transport.requests[0]!;
+    assert.equal(req.arith, 'modp');
+    assert.ok(req.a.data instanceof Int32Array && req.b.data instanceof Int32Array);
+    const h = halfModulus(DEFAULT_MODULUS);
+    assert.ok([...req.a.data, ...req.b.data].every((v) => Math.abs(v) <= h));
+    assert.deepEqual(seen, [1234]);
+  });
+
+  it('times every phase per op kind and per layer label', async () => {
+    const rng = new SeededRng(56);
+    const remote = new RemoteLinearOps(new InProcessTransport(), { integrity: 'exact' });
+    const fc = remote.forLayer('fc');
+    assert.equal(remote.forLayer('fc'), fc, 'one view per label');
+    assert.equal(fc.name, 'remote(exact)[fc]');
+    const cs = randomCase('dense', rng);
+    const [a, b] = operands(cs, rng);
+    await fc.dense(a, b);
+    await fc.dense(a, b);
+    await remote.dense(a, b);
+    const s = remote.stats();
+    assert.equal(s.total.calls, 3);
+    assert.equal(s.byOp.dense!.calls, 3);
+    assert.deepEqual(Object.keys(s.byLayer), ['fc']);
+    assert.equal(s.byLayer.fc!.calls, 2);
+    for (const key of ['quantizeMs', 'verifyMs', 'dequantizeMs', 'totalMs', 'computeMs'] as const) {
+      assert.ok(s.total[key] >= 0 && Number.isFinite(s.total[key]), key);
+    }
+    assert.ok(s.total.totalMs >= s.total.verifyMs);
+    assert.ok(s.total.bytesSent > 0 && s.total.bytesReceived > 0);
+    remote.resetStats();
+    assert.equal(remote.stats().total.calls, 0);
+  });
+
+  it('routes a whole model through labelled views named after its module paths', async () => {
+    const rng = new SeededRng(57);
+    const model = new Sequential(
+      new Conv2d(3, 4, 3, { padding: 1, rng }),
+      new ReLU(),
+      new Flatten(),
+      new Linear(4 * 5 * 5, 3, { rng }),
+    );
+    const remote = new RemoteLinearOps(new InProcessTransport(), { integrity: 'float' });
+    useRemoteLinearOps(model, remote);
+    const x = new Tensor([2, 3, 5, 5], randomFloats(150, rng));
+    const y = await model.forward(x);
+    await model.backward(new Tensor(y.shape, randomFloats(y.size, rng)));
+    const s = remote.stats();
+    assert.deepEqual(Object.keys(s.byLayer).sort(), ['0', '3']);
+    assert.equal(s.byLayer['0']!.calls, 3, 'conv forward, grad input, grad weight');
+    assert.deepEqual(Object.keys(s.byOp).sort(), [...LINEAR_OP_KINDS].sort());
+  });
+});
+
+describe('RemoteLinearOps with blinding pads (inference)', () => {
+  const rng = new SeededRng(58);
+  const p = DEFAULT_MODULUS;
+
+  function setup(count: number) {
+    const conv = new Conv2d(3, 4, 3, { padding: 1, stride: 2, bias: false, rng });
+    const wq = quantizeTensor(conv.weight.data, 10, 'nearest');
+    const set = PadSet.generate(
+      {
+        label: 'conv',
+        op: 'conv2d',
+        inputShape: [1, 3, 8, 8],
+        weightShape: [4, 3, 3, 3],
+        stride: 2,
+        padding: 1,
+        weightBits: 10,
+        p,
+      },
+      wq,
+      count,
+      new CryptoRng(),
+    );
+    const transport = new InProcessTransport();
+    const traces: ProductTrace[] = [];
+    const remote = new RemoteLinearOps(transport, {
+      pads: (l) => (l === 'conv' ? set : undefined),
+      onProduct: (t) => traces.push(t),
+    });
+    return { conv, set, transport, remote, traces, view: remote.forLayer('conv') };
+  }
+
+  it('blinds every forward: the accelerator sees X + R (uniform), the result is the exact product within bound', async () => {
+    const { conv, set, transport, view, traces } = setup(2);
+    const x = new Tensor([1, 3, 8, 8], randomFloats(192, rng, 1));
+    const y = await view.conv2d(x, conv.weight.value, { stride: 2, padding: 1 });
+    assert.equal(set.remaining, 1);
+    const trace = traces[0]!;
+    assert.equal(trace.blinded, true);
+    assert.equal(trace.bBits, 10);
+    const sent = transport.requests[0]!.a.data as Int32Array;
+    const xq = quantizeTensor(x.data, trace.aBits!, 'nearest');
+    assert.notDeepEqual(sent, xq);
+    let spread = 0;
+    for (const v of sent) spread = Math.max(spread, Math.abs(v));
+    assert.ok(spread > halfModulus(p) / 4, 'blinded values cover the field');
+    const want = floatReference(
+      'conv2d',
+      { shape: x.shape, data: x.data },
+      { shape: [4, 3, 3, 3], data: conv.weight.data },
+      { stride: 2, padding: 1 },
+    );
+    for (let i = 0; i < y.size; i++) assert.ok(Math.abs(y.data[i]! - want.data[i]!) <= trace.errorBound!);
+  });
+
+  it('refuses a forward once the pads are spent, an unlabelled forward, a backward product and changed weights (E_STATE)', async () => {
+    const { conv, remote, view } = setup(1);
+    const x = new Tensor([1, 3, 8, 8], randomFloats(192, rng, 1));
+    const cp = { stride: 2, padding: 1 };
+    await view.conv2d(x, conv.weight.value, cp);
+    await assert.rejects(
+      view.conv2d(x, conv.weight.value, cp),
+      (e) => isCode('E_STATE')(e) && /no pad 1/.test(String(e)),
+    );
+    await assert.rejects(
+      remote.conv2d(x, conv.weight.value, cp),
+      (e) => isCode('E_STATE')(e) && /no pad set/.test(String(e)),
+    );
+    const dy = new Tensor([1, 4, 4, 4], randomFloats(64, rng));
+    await assert.rejects(
+      view.conv2dGradWeight(dy, x, cp, 3),
+      (e) => isCode('E_STATE')(e) && /inference only/.test(String(e)),
+    );
+    const s2 = setup(1);
+    s2.conv.weight.data[0]! += 0.5;
+    await assert.rejects(
+      s2.view.conv2d(x, s2.conv.weight.value, cp),
+      (e) => isCode('E_STATE')(e) && /weights changed/.test(String(e)),
+    );
+    await assert.rejects(
+      s2.view.conv2d(new Tensor([2, 3, 8, 8]), s2.conv.weight.value, cp),
+      (e) => isCode('E_STATE')(e) && /another product or input shape/.test(String(e)),
+    );
+  });
+});
