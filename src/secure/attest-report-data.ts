@@ -4,9 +4,8 @@
 // and cannot be replayed into another (DESIGN.md, "Channel, attestation, files").
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { AttestError } from './attest-error.js';
+import { PROTOCOL_LABEL } from './hkdf.js';
 
-/** Protocol label, the same prefix as every key derivation's (src/secure/hkdf.ts). */
-export const REPORT_DATA_LABEL = 'tee-offload/v1';
 export const REPORT_DATA_BYTES = 64;
 export const SESSION_PUBLIC_KEY_BYTES = 32;
 export const MIN_NONCE_BYTES = 16;
@@ -32,7 +31,7 @@ function checkInputs(publicKey: Uint8Array, nonce: Uint8Array): void {
 export function expectedReportData(publicKey: Uint8Array, nonce: Uint8Array): Uint8Array {
   checkInputs(publicKey, nonce);
   const out = new Uint8Array(REPORT_DATA_BYTES);
-  out.set(createHash('sha256').update(REPORT_DATA_LABEL, 'utf8').update(publicKey).update(nonce).digest(), 0);
+  out.set(createHash('sha256').update(PROTOCOL_LABEL, 'utf8').update(publicKey).update(nonce).digest(), 0);
   return out;
 }
 

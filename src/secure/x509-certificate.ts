@@ -102,36 +102,44 @@ export function parseCertificate(der: Uint8Array, what: string): Certificate {
 }
 
 /**
- * Splits a PEM certificate chain (leaf first). Only CERTIFICATE blocks, whitespace and NUL padding
- * may appear; anything else is E_FORMAT, so that no bytes of a signed structure go unread.
+ * Splits a PEM certificate chain (leaf first). Only CERTIFICATE blocks with canonical base64 in lines
+ * ending in LF (or CRLF), and LF/CR/NUL between blocks, are read; anything else is E_FORMAT, so that
+ * no byte of the chain can change without being noticed.
  */
 export function parsePemChain(pem: string, what: string): Certificate[] {
-  const re = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+?)-----END CERTIFICATE-----/g;
+  const re = /-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\r\n]+?)-----END CERTIFICATE-----/g;
   const certs: Certificate[] = [];
   let last = 0;
+  const gap = /^[\r\n\0]*$/;
   for (let m = re.exec(pem); m !== null; m = re.exec(pem)) {
-    if (!/^[\s\0]*$/.test(pem.slice(last, m.index))) {
-      throw new TeeError('E_FORMAT', `${what}: unexpected text before certificate ${certs.length + 1}`);
-    }
+    const n = certs.length + 1;
+    if (!gap.test(pem.slice(last, m.index)))
+      throw new TeeError('E_FORMAT', `${what}: unexpected text before certificate ${n}`);
     last = m.index + m[0].length;
-    if (certs.length === MAX_CHAIN_CERTS) {
+    if (n > MAX_CHAIN_CERTS)
       throw new TeeError('E_FORMAT', `${what}: more than ${MAX_CHAIN_CERTS} certificates`);
+    const lines = m[1]!.split(/\r?\n/);
+    if (lines.pop() !== '' || lines.some((l) => l.length === 0 || l.length > 76)) {
+      throw new TeeError(
+        'E_FORMAT',
+        `${what}: certificate ${n} is not PEM (base64 lines ending in a newline)`,
+      );
     }
-    const b64 = m[1]!.replace(/\s+/g, '');
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0) {
-      throw new TeeError('E_FORMAT', `${what}: certificate ${certs.length + 1} is not valid base64`);
-    }
+    const b64 = lines.join('');
     const buf = Buffer.from(b64, 'base64');
+    // Canonical only: Buffer ignores stray padding bits, which would let a flipped character pass.
+    if (buf.toString('base64') !== b64) {
+      throw new TeeError('E_FORMAT', `${what}: certificate ${n} is not canonical base64`);
+    }
     certs.push(
       parseCertificate(
         new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength),
-        `${what}, certificate ${certs.length + 1}`,
+        `${what}, certificate ${n}`,
       ),
     );
   }
-  if (!/^[\s\0]*$/.test(pem.slice(last))) {
+  if (!gap.test(pem.slice(last)))
     throw new TeeError('E_FORMAT', `${what}: unexpected text after certificate ${certs.length}`);
-  }
   if (certs.length === 0) throw new TeeError('E_FORMAT', `${what}: no PEM certificate`);
   return certs;
 }
