@@ -16,7 +16,7 @@ export const AEAD_FILE_VERSION = 1;
 export const TAG_BYTES = 16;
 export const MIN_CHUNK_SIZE = 16;
 export const MAX_CHUNK_SIZE = 16 * 1024 * 1024;
-export const DEFAULT_CHUNK_SIZE = 1024 * 1024;
+export const DEFAULT_CHUNK_SIZE = 256 * 1024;
 export const MAX_KEY_ID_BYTES = 64;
 /** Chunk indices are 32-bit (the low 4 bytes of the GCM nonce). */
 export const MAX_CHUNKS = 2 ** 32;
@@ -30,7 +30,7 @@ const FLAG_INSECURE_KEY = 0x02;
 const KNOWN_FLAGS = FLAG_SEALED | FLAG_INSECURE_KEY;
 
 export interface AeadFileOptions {
-  /** Plaintext bytes per chunk, 16 B … 16 MiB (default 1 MiB); memory use is about twice this. */
+  /** Plaintext bytes per chunk, 16 B … 16 MiB (default 256 KiB). */
   readonly chunkSize?: number;
   /** A public label of the key (printable ASCII, ≤ 64 bytes), e.g. keys.ts keyId(key). */
   readonly keyId?: string;
@@ -305,16 +305,33 @@ function plaintextSizeOf(total: number, header: AeadFileHeader, source: string):
   return fullChunks * header.chunkSize + rest - TAG_BYTES;
 }
 
-/** Encrypts a small payload in memory (the whole result is one Buffer). */
+export interface OutputOption {
+  /**
+   * Where to write the result instead of a new array: exactly the result's size (encryptedSize(n)
+   * for encryptBuffer, the plaintext size for decryptBuffer). Saves allocating (and page-faulting)
+   * fresh memory when the same size is processed again and again.
+   */
+  readonly output?: Uint8Array;
+}
+
+function outputOf(o: OutputOption, size: number): Uint8Array {
+  if (o.output === undefined) return new Uint8Array(size);
+  if (!(o.output instanceof Uint8Array) || o.output.byteLength !== size) {
+    throw new RangeError(`output must be a Uint8Array of exactly ${size} bytes`);
+  }
+  return o.output;
+}
+
+/** Encrypts a payload in memory (the whole result is one array). */
 export function encryptBuffer(
   key: Uint8Array,
   plaintext: Uint8Array,
-  options: AeadFileOptions = {},
+  options: AeadFileOptions & OutputOption = {},
 ): Uint8Array {
   const w = newWriter(key, options, 'buffer');
   try {
     const n = chunkCount(plaintext.byteLength, w.chunkSize);
-    const out = new Uint8Array(w.header.length + plaintext.byteLength + TAG_BYTES * n);
+    const out = outputOf(options, w.header.length + plaintext.byteLength + TAG_BYTES * n);
     out.set(w.header, 0);
     let at = w.header.length;
     for (let i = 0; i < n; i++) {
@@ -339,10 +356,16 @@ export function decryptBuffer(
   key: Uint8Array,
   data: Uint8Array,
   source = 'encrypted buffer',
-  options: AeadOpenOptions = {},
+  options: AeadOpenOptions & OutputOption = {},
 ): Uint8Array {
   const r = openHeader(key, data, source, options);
-  const out = new Uint8Array(plaintextSizeOf(data.byteLength, r.header, source));
+  let out: Uint8Array;
+  try {
+    out = outputOf(options, plaintextSizeOf(data.byteLength, r.header, source));
+  } catch (e) {
+    r.keys.dispose();
+    throw e;
+  }
   try {
     const cs = r.header.chunkSize;
     const n = chunkCount(out.length, cs);
@@ -364,6 +387,18 @@ export function decryptBuffer(
 }
 
 // ---- files ------------------------------------------------------------------------------------
+// Files are read and written in blocks of several chunks (about 4 MiB) so that the cost of each
+// asynchronous read and write is spread over many chunks; the next block is read while the current
+// one is processed, and one write is in flight while the following block is processed. Memory is
+// constant: two input blocks and the chunks of two output blocks.
+
+/** Bytes of I/O per read, about: chunks are grouped until a block reaches this size. */
+const IO_BLOCK_BYTES = 4 * 1024 * 1024;
+
+/** Chunks per read or write of the file functions (exported for tests that cross block boundaries). */
+export function chunksPerBlock(chunkSize: number): number {
+  return Math.max(1, Math.floor(IO_BLOCK_BYTES / (chunkSize + TAG_BYTES)));
+}
 
 function ioError(what: string, path: string, e: unknown): TeeError {
   if (e instanceof TeeError) return e;
@@ -382,9 +417,21 @@ async function readFull(fh: FileHandle, buf: Uint8Array, len: number, position: 
 }
 
 async function writeAll(fh: FileHandle, bufs: Uint8Array[]): Promise<void> {
-  for (const b of bufs) {
-    let off = 0;
-    while (off < b.length) off += (await fh.write(b, off, b.length - off)).bytesWritten;
+  let total = bufs.reduce((n, b) => n + b.byteLength, 0);
+  let rest = bufs;
+  while (total > 0) {
+    let { bytesWritten } = await fh.writev(rest);
+    total -= bytesWritten;
+    // A short write: drop what was written and go on with the rest.
+    const next: Uint8Array[] = [];
+    for (const b of rest) {
+      if (bytesWritten >= b.byteLength) bytesWritten -= b.byteLength;
+      else {
+        next.push(bytesWritten > 0 ? b.subarray(bytesWritten) : b);
+        bytesWritten = 0;
+      }
+    }
+    rest = next;
   }
 }
 
@@ -392,6 +439,8 @@ async function writeAll(fh: FileHandle, bufs: Uint8Array[]): Promise<void> {
 class AtomicOutput {
   private fh: FileHandle | undefined;
   private readonly tmp: string;
+  private inflight: Promise<void> | undefined;
+  private inflightDone: (() => void) | undefined;
   private constructor(private readonly path: string) {
     this.tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   }
@@ -404,14 +453,29 @@ class AtomicOutput {
     }
     return o;
   }
-  async write(bufs: Uint8Array[]): Promise<void> {
-    try {
-      await writeAll(this.fh!, bufs);
-    } catch (e) {
+  /** Waits for the previous write (then runs its `done`), and starts writing `bufs`. */
+  async write(bufs: Uint8Array[], done?: () => void): Promise<void> {
+    await this.drain();
+    this.inflight = writeAll(this.fh!, bufs).catch((e) => {
       throw ioError('write', this.path, e);
+    });
+    this.inflightDone = done;
+    this.inflight.catch(() => {});
+  }
+  /** Waits for the write in flight and runs its `done` (also when it failed). */
+  async drain(): Promise<void> {
+    const w = this.inflight;
+    const done = this.inflightDone;
+    this.inflight = undefined;
+    this.inflightDone = undefined;
+    try {
+      await w;
+    } finally {
+      done?.();
     }
   }
   async commit(): Promise<void> {
+    await this.drain();
     try {
       await this.fh!.sync();
       await this.fh!.close();
@@ -432,6 +496,7 @@ class AtomicOutput {
     }
   }
   async abort(): Promise<void> {
+    await this.drain().catch(() => {});
     if (this.fh !== undefined) await this.fh.close().catch(() => {});
     this.fh = undefined;
     await unlink(this.tmp).catch(() => {});
@@ -446,9 +511,51 @@ async function openInput(path: string): Promise<FileHandle> {
   }
 }
 
+/** Reads blocks of `blockBytes` from `position` on, one block ahead, into two alternating buffers. */
+class BlockReader {
+  private readonly bufs: Uint8Array[];
+  private pending: Promise<number> | undefined;
+  private turn = 0;
+  constructor(
+    private readonly fh: FileHandle,
+    private readonly path: string,
+    private readonly blockBytes: number,
+    private position: number,
+  ) {
+    this.bufs = [new Uint8Array(blockBytes), new Uint8Array(blockBytes)];
+    this.pending = readFull(fh, this.bufs[0]!, blockBytes, position);
+  }
+  /** The next block (shorter than blockBytes only at end of file); the one after is read meanwhile. */
+  async next(): Promise<Uint8Array> {
+    let n: number;
+    try {
+      n = await this.pending!;
+    } catch (e) {
+      this.pending = undefined;
+      throw ioError('read', this.path, e);
+    }
+    const buf = this.bufs[this.turn]!;
+    this.position += n;
+    this.turn ^= 1;
+    this.pending =
+      n === this.blockBytes
+        ? readFull(this.fh, this.bufs[this.turn]!, this.blockBytes, this.position)
+        : undefined;
+    return buf.subarray(0, n);
+  }
+  get offset(): number {
+    return this.position;
+  }
+  /** Lets a read in flight land, then wipes both buffers. */
+  async dispose(): Promise<void> {
+    await this.pending?.catch(() => 0);
+    wipe(...this.bufs);
+  }
+}
+
 /**
- * Encrypts `inPath` to `outPath` in constant memory (two chunk buffers). The output appears
- * atomically (temp file, fsync, rename) and only once complete; on failure nothing is left.
+ * Encrypts `inPath` to `outPath` in constant memory. The output appears atomically (temp file,
+ * fsync, rename) and only once complete; on failure nothing is left.
  */
 export async function encryptFile(
   key: Uint8Array,
@@ -458,46 +565,42 @@ export async function encryptFile(
 ): Promise<AeadFileResult> {
   const w = newWriter(key, options, inPath);
   const cs = w.chunkSize;
-  const input = await openInput(inPath).catch((e) => {
-    w.keys.dispose();
-    throw e;
-  });
+  let input: FileHandle | undefined;
+  let reader: BlockReader | undefined;
   let out: AtomicOutput | undefined;
-  // Two buffers: the next chunk is read while the current one is encrypted and written.
-  const bufs = [new Uint8Array(cs), new Uint8Array(cs)];
-  let pending: Promise<number> | undefined;
   try {
+    input = await openInput(inPath);
     out = await AtomicOutput.create(outPath, 0o644);
     await out.write([w.header]);
-    let pos = 0;
+    const per = chunksPerBlock(cs);
+    reader = new BlockReader(input, inPath, per * cs, 0);
     let index = 0;
-    pending = readFull(input, bufs[0]!, cs, 0);
     for (;;) {
-      let n: number;
-      try {
-        n = await pending;
-      } catch (e) {
-        throw ioError('read', inPath, e);
-      }
-      const cur = bufs[index % 2]!;
-      pos += n;
-      const last = n < cs;
-      if (!last) pending = readFull(input, bufs[(index + 1) % 2]!, cs, pos);
-      const [ct, tag] = w.cipher.seal(index, last, cur.subarray(0, n));
-      await out.write([ct, tag]);
-      index++;
-      if (last) break;
+      const block = await reader.next();
+      const eof = block.length < per * cs;
+      const pieces: Uint8Array[] = [];
+      // Full chunks are never last; at end of file the rest (possibly empty) is the last chunk.
+      let at = 0;
+      for (; at + cs <= block.length; at += cs)
+        pieces.push(...w.cipher.seal(index++, false, block.subarray(at, at + cs)));
+      if (eof) pieces.push(...w.cipher.seal(index++, true, block.subarray(at)));
+      await out.write(pieces);
+      if (eof) break;
     }
     await out.commit();
-    return { plaintextBytes: pos, encryptedBytes: w.header.length + pos + TAG_BYTES * index, chunks: index };
+    const plaintextBytes = reader.offset;
+    return {
+      plaintextBytes,
+      encryptedBytes: w.header.length + plaintextBytes + TAG_BYTES * index,
+      chunks: index,
+    };
   } catch (e) {
-    await pending?.catch(() => 0);
     await out?.abort();
     throw e;
   } finally {
-    wipe(...bufs);
+    await reader?.dispose();
     w.keys.dispose();
-    await input.close().catch(() => {});
+    await input?.close().catch(() => {});
   }
 }
 
@@ -514,54 +617,51 @@ async function readHeader(input: FileHandle, path: string): Promise<Uint8Array> 
 }
 
 /**
- * Calls `sink` with each chunk's plaintext, in order, each only after its tag verified; the
- * buffer passed to `sink` is wiped as soon as it returns. Reads one chunk ahead of decryption.
+ * Calls `sink` with each block's verified plaintext chunks, in order: a chunk is passed on only
+ * after its tag verified, and the chunks are wiped once `sink`'s promise settles.
  */
 async function decryptChunks(
   key: Uint8Array,
   input: FileHandle,
   path: string,
   options: AeadOpenOptions,
-  sink: (plain: Uint8Array, index: number) => Promise<void> | void,
+  sink: (plain: Uint8Array[], done: () => void) => Promise<void>,
   onHeader?: (header: AeadFileHeader) => void,
 ): Promise<AeadFileResult> {
   const r = openHeader(key, await readHeader(input, path), path, options);
   const full = r.header.chunkSize + TAG_BYTES;
-  const bufs = [new Uint8Array(full), new Uint8Array(full)];
-  let pending: Promise<number> | undefined;
+  const per = chunksPerBlock(r.header.chunkSize);
+  let reader: BlockReader | undefined;
   try {
     onHeader?.(r.header);
-    let pos = r.header.headerBytes;
+    reader = new BlockReader(input, path, per * full, r.header.headerBytes);
     let plaintextBytes = 0;
     let index = 0;
-    pending = readFull(input, bufs[0]!, full, pos);
     for (;;) {
-      let n: number;
+      const block = await reader.next();
+      const eof = block.length < per * full;
+      const plain: Uint8Array[] = [];
       try {
-        n = await pending;
+        let at = 0;
+        for (; at + full <= block.length; at += full)
+          plain.push(r.cipher.open(index++, false, block.subarray(at, at + full)));
+        // A full-size chunk is never the last one (the last holds fewer than chunkSize bytes), so
+        // end of file right after full chunks means the last chunk was cut off.
+        if (eof) {
+          const rest = block.length - at;
+          if (rest < TAG_BYTES) throw truncated(path, index, rest);
+          plain.push(r.cipher.open(index++, true, block.subarray(at)));
+        }
       } catch (e) {
-        throw ioError('read', path, e);
+        wipe(...plain);
+        throw e;
       }
-      pos += n;
-      // A full-size chunk is never the last one (the last chunk holds fewer than chunkSize bytes),
-      // so the flag needs no look-ahead: a reader that finds end-of-file after a full chunk has
-      // a file whose last chunk was cut off.
-      const last = n < full;
-      if (!last) pending = readFull(input, bufs[(index + 1) % 2]!, full, pos);
-      const plain = r.cipher.open(index, last, bufs[index % 2]!.subarray(0, n));
-      try {
-        await sink(plain, index);
-      } finally {
-        wipe(plain);
-      }
-      plaintextBytes += n - TAG_BYTES;
-      index++;
-      if (last) return { plaintextBytes, encryptedBytes: pos, chunks: index };
+      for (const p of plain) plaintextBytes += p.length;
+      await sink(plain, () => wipe(...plain));
+      if (eof) return { plaintextBytes, encryptedBytes: reader.offset, chunks: index };
     }
   } finally {
-    // A read-ahead may still be in flight after a failure: let it land before wiping its buffer.
-    await pending?.catch(() => 0);
-    wipe(...bufs);
+    await reader?.dispose();
     r.keys.dispose();
   }
 }
@@ -583,7 +683,7 @@ export async function decryptFile(
   try {
     out = await AtomicOutput.create(outPath, 0o600);
     const o = out;
-    const result = await decryptChunks(key, input, inPath, options, (plain) => o.write([plain]));
+    const result = await decryptChunks(key, input, inPath, options, (plain, done) => o.write(plain, done));
     await out.commit();
     return result;
   } catch (e) {
@@ -595,8 +695,8 @@ export async function decryptFile(
 }
 
 /**
- * Decrypts an encrypted file into one Buffer (for the trusted process: datasets and weights that
- * were uploaded encrypted). Memory: the plaintext plus two chunks. The Buffer is returned only
+ * Decrypts an encrypted file into one array (for the trusted process: datasets and weights that
+ * were uploaded encrypted). Memory: the plaintext plus two I/O blocks. The array is returned only
  * once every chunk verified; on failure what was decrypted so far is wiped.
  */
 export async function decryptToBuffer(
@@ -630,12 +730,18 @@ export async function decryptToBuffer(
       input,
       path,
       options,
-      (plain) => {
-        // The file may have changed since stat(): never write past the Buffer sized from it.
-        if (at + plain.length > buf.length)
-          throw new TeeError('E_IO', `${path} changed while it was being decrypted`);
-        buf.set(plain, at);
-        at += plain.length;
+      async (plain, done) => {
+        try {
+          for (const p of plain) {
+            // The file may have changed since stat(): never write past the array sized from it.
+            if (at + p.length > buf.length)
+              throw new TeeError('E_IO', `${path} changed while it was being decrypted`);
+            buf.set(p, at);
+            at += p.length;
+          }
+        } finally {
+          done();
+        }
       },
       sized,
     );

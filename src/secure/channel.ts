@@ -6,7 +6,7 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { TeeError } from '../errors.js';
-import { FRAME_LENGTH_BYTES, type FrameReader, frame } from './channel-frame-reader.js';
+import { FRAME_LENGTH_BYTES, type FrameReader } from './channel-frame-reader.js';
 import { asBytes, wipe } from './keys.js';
 
 export const RECORD_COUNTER_BYTES = 8;
@@ -52,8 +52,12 @@ export class RecordCipher {
     a.setBigUint64(FRAME_LENGTH_BYTES, counter);
   }
 
-  /** One framed record: u32 length ‖ u64 counter ‖ AES-GCM(type ‖ data) ‖ tag. */
-  seal(type: RecordType, data: Uint8Array): Uint8Array {
+  /**
+   * One framed record, as the pieces to write in order: u32 length ‖ u64 counter, then
+   * AES-GCM(data ‖ type), then the tag. The content type goes last (as in TLS 1.3) so that the
+   * receiver's data starts at offset 0 of its array (typed-array views of it are aligned).
+   */
+  seal(type: RecordType, data: Uint8Array): Uint8Array[] {
     if (this.counter >= MAX_COUNTER)
       throw new TeeError('E_FRAME', 'record counter exhausted: open a new channel');
     const counter = this.counter;
@@ -61,13 +65,15 @@ export class RecordCipher {
     this.setNonce(counter, length);
     const c = createCipheriv('aes-256-gcm', this.keys.key, this.nonce, { authTagLength: RECORD_TAG_BYTES });
     c.setAAD(this.aad);
-    const head = asBytes(c.update(Uint8Array.of(type)));
     const body = asBytes(c.update(data));
+    const last = asBytes(c.update(Uint8Array.of(type)));
     c.final();
-    const ctr = new Uint8Array(RECORD_COUNTER_BYTES);
-    new DataView(ctr.buffer).setBigUint64(0, counter);
+    const head = new Uint8Array(FRAME_LENGTH_BYTES + RECORD_COUNTER_BYTES);
+    const dv = new DataView(head.buffer);
+    dv.setUint32(0, length);
+    dv.setBigUint64(FRAME_LENGTH_BYTES, counter);
     this.counter++;
-    return frame(ctr, head, body, asBytes(c.getAuthTag()));
+    return [head, body, last, asBytes(c.getAuthTag())];
   }
 
   /** Opens a record (the frame without its length prefix): its type and data, once authentic. */
@@ -104,12 +110,13 @@ export class RecordCipher {
         `record ${counter} failed authentication (modified in transit, or not from the peer)`,
       );
     }
-    const type = plain[0]!;
+    const type = plain[plain.length - 1]!;
     if (type !== RecordType.data && type !== RecordType.close && type !== RecordType.finished) {
+      wipe(plain);
       throw new TeeError('E_FRAME', `record ${counter} has unknown content type ${type}`);
     }
     this.counter++;
-    return { type: type as RecordType, data: plain.subarray(1) };
+    return { type: type as RecordType, data: plain.subarray(0, plain.length - 1) };
   }
 
   dispose(): void {
@@ -164,11 +171,15 @@ export class SecureChannel {
     if (this.failure !== null) return Promise.reject(this.failure);
     if (this.sendClosed)
       return Promise.reject(new TeeError('E_NETWORK', 'the channel is closed for sending'));
-    const rec = this.sender.seal(type, data);
+    const pieces = this.sender.seal(type, data);
     return new Promise((resolve, reject) => {
-      this.socket.write(rec, (e) =>
+      // Corked: the pieces leave in one write, without first copying them into one array.
+      this.socket.cork();
+      for (let i = 0; i < pieces.length - 1; i++) this.socket.write(pieces[i]!);
+      this.socket.write(pieces[pieces.length - 1]!, (e) =>
         e ? reject(new TeeError('E_NETWORK', `send failed: ${e.message}`, { cause: e })) : resolve(),
       );
+      this.socket.uncork();
     });
   }
 

@@ -7,6 +7,7 @@ import { after, describe, test } from 'node:test';
 import { isTeeError } from '../../src/errors.js';
 import {
   AEAD_FILE_MAGIC,
+  chunksPerBlock,
   DEFAULT_CHUNK_SIZE,
   decryptBuffer,
   decryptFile,
@@ -391,6 +392,91 @@ describe('files: no partial plaintext after a failure', () => {
     await decryptFile(key, good, out);
     const { statSync } = await import('node:fs');
     assert.equal(statSync(out).mode & 0o077, 0);
+  });
+});
+
+describe('files larger than one I/O block', () => {
+  const cs = 65536;
+  const per = chunksPerBlock(cs); // chunks per read: the file functions work block by block
+  const blockPlain = per * cs;
+
+  for (const n of [blockPlain - 1, blockPlain, blockPlain + 1, 2 * blockPlain + cs + 3]) {
+    test(`${n} bytes (${per} chunks per block) round-trip through files`, async () => {
+      const p = random(n);
+      const src = tmp('blk');
+      const enc = tmp('blk.enc');
+      const dec = tmp('blk.dec');
+      writeFileSync(src, p);
+      const r = await encryptFile(key, src, enc, { chunkSize: cs });
+      assert.equal(r.chunks, Math.floor(n / cs) + 1);
+      assert.equal(readFileSync(enc).length, encryptedSize(n, { chunkSize: cs }));
+      assert.deepEqual(decryptBuffer(key, readFileSync(enc)), p, 'the file format is the buffer format');
+      await decryptFile(key, enc, dec);
+      assert.ok(Buffer.from(p).equals(readFileSync(dec)));
+      assert.deepEqual(await decryptToBuffer(key, enc), p);
+    });
+  }
+
+  test('truncation at a block boundary or a chunk boundary inside a later block, and a flip in block 2, leave no output', async () => {
+    const n = 2 * blockPlain + cs + 3;
+    const p = random(n);
+    const enc = encryptBuffer(key, p, { chunkSize: cs });
+    const H = parseAeadFileHeader(enc).headerBytes;
+    const at = (chunk: number) => H + chunk * (cs + TAG_BYTES);
+    const flipped = Buffer.from(enc);
+    flipped[at(per + 5) + 100]! ^= 1;
+    const cases: [string, Uint8Array, RegExp][] = [
+      ['cut at the block boundary', enc.subarray(0, at(per)), new RegExp(`ends after chunk ${per - 1}\\)$`)],
+      [
+        'cut at a chunk boundary in block 2',
+        enc.subarray(0, at(per + 7)),
+        new RegExp(`ends after chunk ${per + 6}\\)$`),
+      ],
+      [
+        'cut mid-chunk in block 3',
+        enc.subarray(0, at(2 * per) + 1000),
+        new RegExp(`chunk ${2 * per} failed authentication`),
+      ],
+      ['a flipped bit in block 2', flipped, new RegExp(`chunk ${per + 5} failed authentication`)],
+    ];
+    for (const [what, bytes, message] of cases) {
+      const inPath = tmp('blkbad.enc');
+      const out = tmp('blkbad.out');
+      writeFileSync(inPath, bytes);
+      await assert.rejects(decryptFile(key, inPath, out), isCode('E_AUTH', message), what);
+      assert.equal(existsSync(out), false, what);
+      assert.deepEqual(leftovers(out), [], what);
+      await assert.rejects(decryptToBuffer(key, inPath), isCode('E_AUTH'), what);
+      assert.throws(() => decryptBuffer(key, bytes), isCode('E_AUTH', message), what);
+    }
+  });
+});
+
+describe('output arrays supplied by the caller', () => {
+  test('encryptBuffer and decryptBuffer write into an output array of exactly the right size', () => {
+    const p = random(3 * C + 5);
+    const enc = new Uint8Array(encryptedSize(p.length, { chunkSize: C }));
+    assert.equal(encryptBuffer(key, p, { chunkSize: C, output: enc }), enc);
+    const dec = new Uint8Array(p.length);
+    assert.equal(decryptBuffer(key, enc, 'e', { output: dec }), dec);
+    assert.deepEqual(dec, p);
+    assert.throws(() => encryptBuffer(key, p, { chunkSize: C, output: new Uint8Array(enc.length - 1) }), {
+      name: 'RangeError',
+      message: `output must be a Uint8Array of exactly ${enc.length} bytes`,
+    });
+    assert.throws(() => decryptBuffer(key, enc, 'e', { output: new Uint8Array(p.length + 1) }), {
+      name: 'RangeError',
+      message: `output must be a Uint8Array of exactly ${p.length} bytes`,
+    });
+  });
+
+  test('a failed decryptBuffer wipes what it wrote into the output array', () => {
+    const p = random(3 * C + 5).fill(0xaa);
+    const enc = encryptBuffer(key, p, { chunkSize: C });
+    enc[enc.length - 1]! ^= 1; // the last chunk fails after three good ones were written
+    const dec = new Uint8Array(p.length);
+    assert.throws(() => decryptBuffer(key, enc, 'e', { output: dec }), isCode('E_AUTH', /chunk 3 failed/));
+    assert.ok(dec.every((b) => b === 0));
   });
 });
 

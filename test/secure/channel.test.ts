@@ -132,6 +132,17 @@ describe('secure channel through an honest proxy', () => {
     await server.close();
   });
 
+  test('a received message starts at offset 0 of its array (Float32Array views of it are aligned)', async () => {
+    const { client, server } = await pair();
+    const f = new Float32Array([1.5, -2, 3.25]);
+    await client.send(new Uint8Array(f.buffer));
+    const m = (await server.receive())!;
+    assert.equal(m.byteOffset % 8, 0);
+    assert.deepEqual(new Float32Array(m.buffer, m.byteOffset, m.byteLength / 4), f);
+    client.destroy();
+    server.destroy();
+  });
+
   test('a large message (16 MiB) round-trips', async () => {
     const { client, server } = await pair();
     const big = new Uint8Array(randomBytes(16 * 1024 * 1024));
