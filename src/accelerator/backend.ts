@@ -3,7 +3,7 @@
 // a time, in the order they are given; the kernels use --threads cores inside each product.
 import { Worker } from 'node:worker_threads';
 import { type ErrorCode, TeeError } from '../errors.js';
-import { kernels } from '../kernels/index.js';
+import { kernels, nativeAvailable } from '../kernels/index.js';
 import type { LinearRequest, WireTensor } from '../protocol/linear-request.js';
 import { computeLinear } from './compute.js';
 import type { WorkerJob, WorkerReply } from './compute-worker.js';
@@ -65,6 +65,9 @@ export class WorkerBackend implements ComputeBackend {
 
   constructor(threads?: number) {
     this.threads = threads;
+    // Load the addon on this thread too, so that it stays mapped when the worker exits: a worker's
+    // exit unloads the addons only it loaded, under OpenMP's still-running pool threads (SIGSEGV).
+    nativeAvailable();
   }
 
   run(req: LinearRequest): Promise<ComputeOutcome> {

@@ -268,7 +268,10 @@ export class AcceleratorClient implements AcceleratorTransport {
   }
 
   private killLink(link: Link, all: TeeError, first?: Error, call?: PendingCall): void {
-    if (call !== undefined && !link.pending.includes(call)) return;
+    if (call !== undefined && !link.pending.includes(call)) {
+      call.settle(first ?? all); // no-op when it already settled
+      return;
+    }
     if (call !== undefined) {
       // Fail the timed-out call first, whatever its position.
       link.pending.splice(link.pending.indexOf(call), 1);
@@ -430,8 +433,8 @@ export class AcceleratorClient implements AcceleratorTransport {
         if (call.recvStart === 0) call.recvStart = performance.now();
         const f = link.decoder.next();
         if (f === null) return;
-        link.pending.shift();
         if (f.type === FrameType.error) {
+          link.pending.shift();
           const err = decodeError(f.payload);
           if (err.kind === 'compute') {
             call.settle(
@@ -448,6 +451,7 @@ export class AcceleratorClient implements AcceleratorTransport {
           return;
         }
         const { computeMs, result } = decodeResult(f.payload, call.shape, call.arith);
+        link.pending.shift();
         const now = performance.now();
         const stats: CallStats = {
           sendMs: call.sendMs,

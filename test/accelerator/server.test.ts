@@ -72,7 +72,7 @@ describe('accelerator server and client', () => {
     const reqs = Array.from({ length: 30 }, () => randomRequest(rng));
     const wants = await Promise.all(reqs.map((r) => expected(r)));
     const replies = await Promise.all(reqs.map((r) => client.call(r)));
-    replies.forEach((r, i) => assert.deepEqual(r.result.data, wants[i], `call ${i}`));
+    for (const [i, r] of replies.entries()) assert.deepEqual(r.result.data, wants[i], `call ${i}`);
   });
 
   test('serves concurrent clients independently', async () => {
@@ -123,7 +123,7 @@ describe('accelerator limits and logs', () => {
         }),
       );
       const replies = await Promise.all(jobs.map((j) => j.c.call(j.req)));
-      replies.forEach((r, i) => assert.deepEqual(r.result.data, jobs[i]!.want));
+      for (const [i, r] of replies.entries()) assert.deepEqual(r.result.data, jobs[i]!.want);
       const st = s.server.stats();
       assert.ok(st.peakInFlightBytes <= 2 * frame, `peak ${st.peakInFlightBytes}`);
       assert.ok(st.peakInFlightBytes > frame, 'two connections were admitted at once');

@@ -7,7 +7,15 @@ import { DEFAULT_MAX_FRAME_BYTES, MAX_FRAME_BYTES_LIMIT, PROTOCOL_VERSION } from
 import { type Command, UsageError } from '../command.js';
 import { intFlag, parseFlags } from '../parse.js';
 
-const UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30 };
+const UNITS: Record<string, number> = {
+  '': 1,
+  k: 2 ** 10,
+  m: 2 ** 20,
+  g: 2 ** 30,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+};
 
 /** A byte count: an integer with an optional binary unit (K, M, G, KiB, MiB, GiB; 1K = 1024). */
 export function bytesFlag(value: string | undefined, name: string, fallback: number): number {
@@ -15,7 +23,9 @@ export function bytesFlag(value: string | undefined, name: string, fallback: num
   const m = /^(\d+)\s*([kmg](?:ib)?)?$/i.exec(value.trim());
   const n = m === null ? Number.NaN : Number(m[1]) * UNITS[(m[2] ?? '').toLowerCase()]!;
   if (!Number.isSafeInteger(n) || n < 1024 || n > MAX_FRAME_BYTES_LIMIT) {
-    throw new UsageError(`--${name} must be a byte count in [1024, ${MAX_FRAME_BYTES_LIMIT}] (e.g. 256M), got '${value}'`);
+    throw new UsageError(
+      `--${name} must be a byte count in [1024, ${MAX_FRAME_BYTES_LIMIT}] (e.g. 256M), got '${value}'`,
+    );
   }
   return n;
 }
@@ -71,12 +81,16 @@ options:
     const maxFrameBytes = bytesFlag(str('max-frame-bytes'), 'max-frame-bytes', DEFAULT_MAX_FRAME_BYTES);
     const cert = str('tls-cert');
     const key = str('tls-key');
-    if ((cert === undefined) !== (key === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+    if ((cert === undefined) !== (key === undefined))
+      throw new UsageError('--tls-cert and --tls-key go together');
     const compute = str('compute') ?? 'worker';
     if (compute !== 'worker' && compute !== 'inline') {
       throw new UsageError(`--compute must be worker or inline, got '${compute}'`);
     }
-    const tls = cert !== undefined && key !== undefined ? { cert: readPem(cert, 'certificate'), key: readPem(key, 'key') } : undefined;
+    const tls =
+      cert !== undefined && key !== undefined
+        ? { cert: readPem(cert, 'certificate'), key: readPem(key, 'key') }
+        : undefined;
     const server = await startAcceleratorServer({
       host: address.host,
       port: address.port,
