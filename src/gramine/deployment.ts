@@ -114,8 +114,13 @@ export function planDeployment(o: DeploymentOptions): DeploymentPlan {
   if (!existsSync(node)) warnings.push(`node not found at ${node} (use --node PATH)`);
   if (!existsSync(cli)) warnings.push(`${cli} is missing: build the app (npm run build) before make`);
   if (!existsSync(addon)) warnings.push(`${addon} is missing: build the addon (npm run build) before make`);
-  if (inbox === sealed)
-    throw new RangeError(`the inbox and the sealed directory must differ, both are ${inbox}`);
+  // The inbox is host-writable: sealed state inside it (or the reverse) would be reachable both ways.
+  const within = (a: string, b: string) => a === b || a.startsWith(`${b}/`);
+  if (within(inbox, sealed) || within(sealed, inbox)) {
+    throw new RangeError(
+      `the inbox (${inbox}) and the sealed directory (${sealed}) must not contain each other`,
+    );
+  }
 
   const budget = threadBudget(o.threads);
   const scan = scanLibraries(node, addon, {

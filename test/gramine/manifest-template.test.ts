@@ -231,6 +231,10 @@ test('odd paths are escaped, and Jinja markup in a path is refused', () => {
     () => planDeployment(options({ inbox: join(dir, 'same'), sealed: join(dir, 'same') })),
     RangeError,
   );
+  assert.throws(
+    () => planDeployment(options({ inbox: join(dir, 'in'), sealed: join(dir, 'in', 'sealed') })),
+    /must not contain each other/,
+  );
 });
 
 test('libraries outside the standard directories get a mount and a place on LD_LIBRARY_PATH', () => {
