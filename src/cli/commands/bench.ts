@@ -1,6 +1,7 @@
 // `tee-offload bench kernels`: our kernels and training steps against PyTorch CPU, side by side.
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
+import { formatCombined, readReport } from '../../bench/combined-table.js';
 import { runKernelsBench } from '../../bench/kernels-bench.js';
 import { runProfile } from '../../bench/profile.js';
 import { GROUPS, type Group } from '../../bench/workloads.js';
@@ -11,6 +12,7 @@ const HELP = [
   'usage: tee-offload bench kernels [--threads T[,T…]] [--repeats R] [--out DIR] [--quick]',
   '                                 [--only gemm,conv,train,memory] [--no-torch]',
   '       tee-offload bench profile --model M [--batch B] [--size S] [--steps N] [--threads T]',
+  '       tee-offload bench table FILE.json…',
   '',
   'kernels:',
   'Times our kernels and full training steps against PyTorch CPU with the same thread count, in one',
@@ -37,6 +39,8 @@ const HELP = [
   'profile: where one training step of M (alexnet, vgg*, resnet18/34) spends its time, ours against',
   'PyTorch: per phase, per kernel category, and every convolution of the model timed alone on both',
   'sides (sorted by the ms per step it costs us). Defaults: batch 4, size 224, 3 steps, all cores.',
+  '',
+  'table: one Markdown table (ours | torch | ratio per file) from `bench kernels` JSON files.',
 ].join('\n');
 
 function parseList(value: string | undefined, what: string): string[] | undefined {
@@ -77,9 +81,14 @@ export const benchCommand: Command = {
   help: HELP,
   async run(argv) {
     const { values, positionals } = parse(argv);
-    const suite = positionals.length === 1 ? positionals[0] : undefined;
-    if (suite !== 'kernels' && suite !== 'profile') {
-      throw new UsageError(`bench: expected 'kernels' or 'profile', got '${positionals.join(' ')}'`);
+    const suite = positionals[0];
+    if (suite === 'table') {
+      if (positionals.length < 2) throw new UsageError('bench table: give one or more JSON files');
+      process.stdout.write(`${formatCombined(positionals.slice(1).map(readReport))}\n`);
+      return 0;
+    }
+    if (positionals.length !== 1 || (suite !== 'kernels' && suite !== 'profile')) {
+      throw new UsageError(`bench: expected 'kernels', 'profile' or 'table', got '${positionals.join(' ')}'`);
     }
     const log = (line: string) => process.stderr.write(`${line}\n`);
     const print = (text: string) => process.stdout.write(`${text}\n`);
