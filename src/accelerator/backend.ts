@@ -97,6 +97,8 @@ export class WorkerBackend implements ComputeBackend {
     if (this.worker !== null) return this.worker;
     const w = new Worker(new URL('./compute-worker.js', import.meta.url), {
       workerData: { threads: this.threads },
+      // Flags that only make sense for a main script (node --input-type=module -e …) break a worker.
+      execArgv: process.execArgv.filter((a) => !a.startsWith('--input-type')),
     });
     w.on('message', (m: WorkerReply) => {
       const p = this.pending.get(m.seq);

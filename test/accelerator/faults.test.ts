@@ -38,7 +38,7 @@ async function withTamper(
   }
 }
 
-describe('a tampering accelerator, seen from the client', () => {
+describe('a tampering accelerator, seen from the client', { timeout: 60_000 }, () => {
   for (const arith of ['f32', 'modp'] as const) {
     test(`flip-element, change-row and scale give well-formed ${arith} replies that differ from the truth`, async () => {
       for (const mode of ['flip-element', 'change-row', 'scale'] as const) {
@@ -151,7 +151,7 @@ describe('a tampering accelerator, seen from the client', () => {
   });
 });
 
-describe('a hostile client, seen from the server', () => {
+describe('a hostile client, seen from the server', { timeout: 60_000 }, () => {
   let s: TestServer;
   let good: AcceleratorClient;
   before(async () => {
@@ -262,7 +262,7 @@ describe('a hostile client, seen from the server', () => {
   });
 });
 
-describe('connection failures, seen from the client', () => {
+describe('connection failures, seen from the client', { timeout: 60_000 }, () => {
   test('a refused connection is E_NETWORK', async () => {
     const s = await startServer();
     const port = s.port;

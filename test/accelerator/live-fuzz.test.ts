@@ -41,7 +41,9 @@ function hostileStream(rng: SeededRng, trial: number): Buffer {
   }
 }
 
-test('a live accelerator survives hundreds of hostile connections and keeps serving a good client', async () => {
+test('a live accelerator survives hundreds of hostile connections and keeps serving a good client', {
+  timeout: 60_000,
+}, async () => {
   const s = await startServer({ maxFrameBytes: 64 * 1024, helloTimeoutMs: 200 });
   const good = await AcceleratorClient.connect(s.address, { deadlineMs: 10_000 });
   try {
@@ -80,7 +82,9 @@ test('a live accelerator survives hundreds of hostile connections and keeps serv
   }
 });
 
-test('through a bit-flipping proxy every call either answers or fails with E_FRAME or E_NETWORK', async () => {
+test('through a bit-flipping proxy every call either answers or fails with E_FRAME or E_NETWORK', {
+  timeout: 60_000,
+}, async () => {
   const s = await startServer({ maxFrameBytes: 64 * 1024 });
   const proxy = await FlipProxy.start({
     targetHost: '127.0.0.1',
@@ -115,7 +119,7 @@ test('through a bit-flipping proxy every call either answers or fails with E_FRA
   }
 });
 
-test('a proxy with rate 0 forwards every byte faithfully', async () => {
+test('a proxy with rate 0 forwards every byte faithfully', { timeout: 30_000 }, async () => {
   const s = await startServer();
   const proxy = await FlipProxy.start({ targetHost: '127.0.0.1', targetPort: s.port, rate: 0 });
   const c = await AcceleratorClient.connect(`127.0.0.1:${proxy.port}`);

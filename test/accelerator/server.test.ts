@@ -38,7 +38,7 @@ async function expected(req: LinearRequest): Promise<WireTensor['data']> {
   }
 }
 
-describe('accelerator server and client', () => {
+describe('accelerator server and client', { timeout: 60_000 }, () => {
   let s: TestServer;
   let client: AcceleratorClient;
 
@@ -104,7 +104,7 @@ describe('accelerator server and client', () => {
   });
 });
 
-describe('accelerator limits and logs', () => {
+describe('accelerator limits and logs', { timeout: 60_000 }, () => {
   test('bounds admitted request bytes by the connection and total caps while pipelining large frames', async () => {
     const frame = 64 * 1024;
     const s = await startServer({
@@ -189,7 +189,7 @@ describe('accelerator limits and logs', () => {
   });
 });
 
-describe('accelerator pool', () => {
+describe('accelerator pool', { timeout: 60_000 }, () => {
   const servers: TestServer[] = [];
   after(async () => {
     await Promise.all(servers.map((s) => s.server.close()));

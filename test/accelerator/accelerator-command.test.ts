@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { test } from 'node:test';
+import { acceleratorCommand, bytesFlag } from '../../src/cli/commands/accelerator.js';
+import { AcceleratorClient } from '../../src/enclave/accelerator-client.js';
+import { isTeeError } from '../../src/errors.js';
+import { SeededRng } from '../../src/tensor/seeded-rng.js';
+import { makeRequest } from '../protocol/requests.js';
+
+const COMMAND_JS = new URL('../../src/cli/commands/accelerator.js', import.meta.url).href;
+
+test('tee-offload accelerator listens, serves, and stops cleanly on SIGTERM', {
+  timeout: 30_000,
+}, async () => {
+  const script = `import(${JSON.stringify(COMMAND_JS)}).then(async (m) => { process.exitCode = await m.acceleratorCommand.run(process.argv.slice(1)); });`;
+  const child = spawn(
+    process.execPath,
+    ['--input-type=module', '-e', script, '--', '--listen', '127.0.0.1:0', '--threads', '1'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d));
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      out += d;
+      const m =
+        /accelerator listening on 127\.0\.0\.1:(\d+) \(protocol 1, plain TCP, max frame 1073741824 bytes, threads 1/.exec(
+          out,
+        );
+      if (m) resolve(Number(m[1]));
+    });
+    child.on('exit', () => reject(new Error(`exited early: ${out} ${err}`)));
+  });
+  const c = await AcceleratorClient.connect(`127.0.0.1:${port}`);
+  const req = makeRequest(new SeededRng(1), 'dense', 'modp', {
+    n: 2,
+    i: 3,
+    o: 2,
+    c: 1,
+    h: 1,
+    w: 1,
+    k: 1,
+    stride: 1,
+    padding: 0,
+  });
+  assert.equal((await c.call(req)).result.data.length, 4);
+  await c.close();
+  await new Promise((r) => setTimeout(r, 50));
+  const code = await new Promise<number | null>((resolve) => {
+    child.on('exit', (status) => resolve(status));
+    child.kill('SIGTERM');
+  });
+  assert.equal(code, 0, err);
+  assert.match(out, /accelerator stopped \(SIGTERM\): 1 connections, 1 ops served/);
+  assert.match(
+    err,
+    /^accelerator: peer=127\.0\.0\.1:\d+ ops=1 bytes_in=\d+ bytes_out=\d+ duration_ms=\d+ close="client closed"$/m,
+  );
+});
+
+test('tee-offload accelerator refuses bad flags with a usage error', async () => {
+  const usage = (argv: string[], message: RegExp) =>
+    assert.rejects(acceleratorCommand.run(argv), (e) => isTeeError(e, 'E_USAGE') && message.test(e.message));
+  await usage(['--listen', 'nowhere'], /^--listen: address 'nowhere' is not host:port/);
+  await usage(['--tls-cert', 'c.pem'], /^--tls-cert and --tls-key go together$/);
+  await usage(['--max-frame-bytes', '12'], /^--max-frame-bytes must be a byte count/);
+  await usage(['--threads', '0'], /^--threads must be an integer ≥ 1/);
+  await usage(['--bogus'], /bogus/);
+  assert.match(acceleratorCommand.help, /--max-frame-bytes B/);
+});
+
+test('byte counts take binary suffixes', () => {
+  assert.equal(bytesFlag('256M', 'x', 0), 256 * 2 ** 20);
+  assert.equal(bytesFlag('1GiB', 'x', 0), 2 ** 30);
+  assert.equal(bytesFlag('4096', 'x', 0), 4096);
+  assert.equal(bytesFlag(undefined, 'x', 7), 7);
+});
