@@ -41,7 +41,13 @@ export function verifyChain(chain: readonly Certificate[], what: string, opts: C
   }
   // The pinned root is trusted by its fingerprint; its self-signature and CA flag are checked too,
   // so that a mistyped pin of a non-CA certificate cannot pass.
-  if (!sameName(root.issuer, root.subject) || !root.x509.verify(root.x509.publicKey) || !root.x509.ca) {
+  let selfSigned = false;
+  try {
+    selfSigned = sameName(root.issuer, root.subject) && root.x509.verify(root.x509.publicKey);
+  } catch {
+    selfSigned = false;
+  }
+  if (!selfSigned || !root.x509.ca) {
     throw new AttestError(
       'certificate-invalid',
       `certificate invalid: the pinned root ${root.name} is not a self-signed CA`,
