@@ -15,9 +15,15 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "common.h"
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define TEE_VERIFY_AVX2 1
+#endif
 
 namespace tee {
 
@@ -30,6 +36,7 @@ constexpr int64_t kMaxModulus = int64_t(1) << 24;
 struct Exact {
   using Acc = int64_t;
   using Out = int32_t;
+  static constexpr bool kAbs = false;
   int64_t p;
   int64_t budget;
   explicit Exact(int64_t modulus)
@@ -46,6 +53,7 @@ template <bool ABS>
 struct Real {
   using Acc = double;
   using Out = double;
+  static constexpr bool kAbs = ABS;
   int64_t budget = std::numeric_limits<int64_t>::max();
   static Acc mul(float a, double b) { return double(ABS ? std::fabs(a) : a) * b; }
   // A folded vector (already non-negative in the abs pass) against an operand.
@@ -119,6 +127,39 @@ void fold(const Ar& ar, int64_t batch, int64_t rows, int64_t cols, int64_t reps,
   });
 }
 
+// Σ_{l0 ≤ l < l1} a[l]·u[l]. Integer sums vectorize as written; a float64 sum does not (the compiler
+// may not reorder it), so the float version keeps four lanes of partial sums explicitly. (Any order is
+// covered by the caller's rounding bound.)
+template <class Ar, typename S, typename V>
+typename Ar::Acc dot(const Ar&, const S* a, const V* u, int64_t l0, int64_t l1) {
+  typename Ar::Acc s = 0;
+  for (int64_t l = l0; l < l1; l++) s += Ar::mul(a[l], u[l]);
+  return s;
+}
+
+#ifdef TEE_VERIFY_AVX2
+template <bool ABS>
+double dot(const Real<ABS>&, const float* a, const double* u, int64_t l0, int64_t l1) {
+  __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+  const __m128 sign = _mm_set1_ps(-0.0f);
+  int64_t l = l0;
+  for (; l + 8 <= l1; l += 8) {
+    __m128 f0 = _mm_loadu_ps(a + l), f1 = _mm_loadu_ps(a + l + 4);
+    if (ABS) {
+      f0 = _mm_andnot_ps(sign, f0);
+      f1 = _mm_andnot_ps(sign, f1);
+    }
+    s0 = _mm256_fmadd_pd(_mm256_cvtps_pd(f0), _mm256_loadu_pd(u + l), s0);
+    s1 = _mm256_fmadd_pd(_mm256_cvtps_pd(f1), _mm256_loadu_pd(u + l + 4), s1);
+  }
+  alignas(32) double t[4];
+  _mm256_store_pd(t, _mm256_add_pd(s0, s1));
+  double s = (t[0] + t[1]) + (t[2] + t[3]);
+  for (; l < l1; l++) s += Real<ABS>::mul(a[l], u[l]);
+  return s;
+}
+#endif
+
 // ---- matvecs: a [m, kk], u [reps, kk] → out [reps, m], out[j,i] = Σ_l a[i,l]·u[j,l]
 template <class Ar, typename S, typename V>
 void matvecs(const Ar& ar, int64_t m, int64_t kk, int64_t reps, const S* a, const V* u, typename Ar::Out* out) {
@@ -136,9 +177,7 @@ void matvecs(const Ar& ar, int64_t m, int64_t kk, int64_t reps, const S* a, cons
         Acc acc = 0;
         for (int64_t l0 = 0; l0 < kk; l0 += chunk) {
           const int64_t l1 = std::min(kk, l0 + chunk);
-          Acc s = 0;
-          for (int64_t l = l0; l < l1; l++) s += Ar::mul(arow[l], urow[l]);
-          acc = ar.reduce(acc + ar.reduce(s));
+          acc = ar.reduce(acc + ar.reduce(dot(ar, arow, urow, l0, l1)));
         }
         out[j * m + i] = ar.finish(acc);
       }
@@ -206,6 +245,176 @@ void conv(const Ar& ar, const Geom& g, const S* x, const V* wf, typename Ar::Out
   });
 }
 
+// ---- fast path for stride 1: a zero-padded copy of the input, then register-blocked rows ----
+// Each task computes BW output columns of one output row for R vectors at once: every tap (c, kh, kw)
+// loads BW inputs once and multiplies them by the R folded weights, with R·BW accumulators kept in
+// registers (R·BW/4 ymm). No bounds checks: the padding supplies the zeros.
+
+// x [n,c,h,w] → xp [n,c,hp,wp]: x at (pad, pad), zeros around (and in extra columns on the right). The
+// buffer is reused across calls (calls into the addon are sequential), so no page is faulted in twice.
+template <typename S>
+const S* pad_input(const S* x, int64_t n, int64_t c, int64_t h, int64_t w, int64_t pad, int64_t hp, int64_t wp) {
+  static std::vector<S> buf;
+  const size_t need = static_cast<size_t>(n * c * hp * wp);
+  if (buf.size() < need) buf.resize(need);
+  S* dst = buf.data();
+  const int64_t planes = n * c;
+  for_tasks(planes, planes * hp * wp, [&](int64_t pl, int) {
+    S* d = dst + pl * hp * wp;
+    std::fill(d, d + pad * wp, S(0));
+    for (int64_t y = 0; y < h; y++) {
+      S* row = d + (y + pad) * wp;
+      std::fill(row, row + pad, S(0));
+      std::copy(x + (pl * h + y) * w, x + (pl * h + y + 1) * w, row + pad);
+      std::fill(row + pad + w, row + wp, S(0));
+    }
+    std::fill(d + (h + pad) * wp, d + hp * wp, S(0));
+  });
+  return dst;
+}
+
+// One block: BW = 16 output columns of one output row, R vectors, taps (c, kh, kw) over the padded input.
+// Portable version; the AVX2 specialisations below keep the R·16 accumulators in registers.
+template <class Ar, typename S, typename V, int R>
+struct Block16 {
+  using Acc = typename Ar::Acc;
+  static void run(const Ar& ar, const S* xc, int64_t c, int64_t k, int64_t plane, int64_t wp, const V* wf,
+                  Acc (&acc)[R][16]) {
+    for (int j = 0; j < R; j++)
+      for (int l = 0; l < 16; l++) acc[j][l] = 0;
+    int64_t terms = 0;
+    for (int64_t ci = 0; ci < c; ci++) {
+      for (int64_t kh = 0; kh < k; kh++) {
+        for (int64_t kw = 0; kw < k; kw++) {
+          const S* xs = xc + ci * plane + kh * wp + kw;
+          for (int j = 0; j < R; j++) {
+            const V v = wf[((j * c + ci) * k + kh) * k + kw];
+            for (int l = 0; l < 16; l++) acc[j][l] += Ar::mul(xs[l], v);
+          }
+          if (++terms == ar.budget) {
+            for (int j = 0; j < R; j++)
+              for (int l = 0; l < 16; l++) acc[j][l] = ar.reduce(acc[j][l]);
+            terms = 0;
+          }
+        }
+      }
+    }
+  }
+};
+
+#ifdef TEE_VERIFY_AVX2
+// Exact: int32 inputs sign-extended to int64 lanes, vpmuldq (low 32 × low 32 → 64) and vpaddq.
+template <int R>
+struct Block16<Exact, int32_t, int32_t, R> {
+  static void run(const Exact& ar, const int32_t* xc, int64_t c, int64_t k, int64_t plane, int64_t wp,
+                  const int32_t* wf, int64_t (&out)[R][16]) {
+    __m256i acc[R][4];
+    for (int j = 0; j < R; j++)
+      for (int q = 0; q < 4; q++) acc[j][q] = _mm256_setzero_si256();
+    int64_t terms = 0;
+    for (int64_t ci = 0; ci < c; ci++) {
+      for (int64_t kh = 0; kh < k; kh++) {
+        for (int64_t kw = 0; kw < k; kw++) {
+          const int32_t* xs = xc + ci * plane + kh * wp + kw;
+          __m256i x[4];
+          for (int q = 0; q < 4; q++) x[q] = _mm256_cvtepi32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xs + 4 * q)));
+          for (int j = 0; j < R; j++) {
+            const __m256i v = _mm256_set1_epi64x(wf[((j * c + ci) * k + kh) * k + kw]);
+            for (int q = 0; q < 4; q++) acc[j][q] = _mm256_add_epi64(acc[j][q], _mm256_mul_epi32(x[q], v));
+          }
+          if (++terms == ar.budget) {
+            for (int j = 0; j < R; j++) {
+              for (int q = 0; q < 4; q++) {
+                alignas(32) int64_t t[4];
+                _mm256_store_si256(reinterpret_cast<__m256i*>(t), acc[j][q]);
+                for (int l = 0; l < 4; l++) t[l] = ar.reduce(t[l]);
+                acc[j][q] = _mm256_load_si256(reinterpret_cast<const __m256i*>(t));
+              }
+            }
+            terms = 0;
+          }
+        }
+      }
+    }
+    for (int j = 0; j < R; j++)
+      for (int q = 0; q < 4; q++) _mm256_storeu_si256(reinterpret_cast<__m256i*>(&out[j][4 * q]), acc[j][q]);
+  }
+};
+
+// Float: float32 inputs widened to float64 lanes, FMA against the float64 vectors (|x| in the τ pass).
+template <bool ABS, int R>
+struct Block16<Real<ABS>, float, double, R> {
+  static void run(const Real<ABS>&, const float* xc, int64_t c, int64_t k, int64_t plane, int64_t wp,
+                  const double* wf, double (&out)[R][16]) {
+    __m256d acc[R][4];
+    for (int j = 0; j < R; j++)
+      for (int q = 0; q < 4; q++) acc[j][q] = _mm256_setzero_pd();
+    const __m128 sign = _mm_set1_ps(-0.0f);
+    for (int64_t ci = 0; ci < c; ci++) {
+      for (int64_t kh = 0; kh < k; kh++) {
+        for (int64_t kw = 0; kw < k; kw++) {
+          const float* xs = xc + ci * plane + kh * wp + kw;
+          __m256d x[4];
+          for (int q = 0; q < 4; q++) {
+            __m128 f = _mm_loadu_ps(xs + 4 * q);
+            if (ABS) f = _mm_andnot_ps(sign, f);
+            x[q] = _mm256_cvtps_pd(f);
+          }
+          for (int j = 0; j < R; j++) {
+            const __m256d v = _mm256_set1_pd(wf[((j * c + ci) * k + kh) * k + kw]);
+            for (int q = 0; q < 4; q++) acc[j][q] = _mm256_fmadd_pd(x[q], v, acc[j][q]);
+          }
+        }
+      }
+    }
+    for (int j = 0; j < R; j++)
+      for (int q = 0; q < 4; q++) _mm256_storeu_pd(&out[j][4 * q], acc[j][q]);
+  }
+};
+#endif
+
+template <class Ar, typename S, typename V, int R>
+void conv_s1_fast(const Ar& ar, const Geom& g, const S* x, const V* wf, typename Ar::Out* out) {
+  using Acc = typename Ar::Acc;
+  constexpr int64_t BW = 16;
+  const int64_t blocks = (g.ow + BW - 1) / BW;
+  const int64_t hp = g.h + 2 * g.pad;
+  const int64_t wp = blocks * BW + g.k - 1;
+  const S* xpd = pad_input(x, g.n, g.c, g.h, g.w, g.pad, hp, wp);
+  const int64_t work = g.n * g.c * g.k * g.k * g.oh * g.ow * R;
+  for_tasks(g.n * g.oh, work, [&](int64_t task, int) {
+    const int64_t ni = task / g.oh, oy = task % g.oh;
+    for (int64_t b = 0; b < blocks; b++) {
+      const int64_t ox0 = b * BW;
+      Acc acc[R][BW];
+      Block16<Ar, S, V, R>::run(ar, xpd + (ni * g.c * hp + oy) * wp + ox0, g.c, g.k, hp * wp, wp, wf, acc);
+      const int64_t n = std::min<int64_t>(BW, g.ow - ox0);
+      for (int j = 0; j < R; j++) {
+        typename Ar::Out* o = out + ((ni * R + j) * g.oh + oy) * g.ow + ox0;
+        for (int64_t l = 0; l < n; l++) o[l] = ar.finish(acc[j][l]);
+      }
+    }
+  });
+}
+
+// conv with the fast path where it applies (stride 1, 1 to 4 vectors), else the general loop.
+template <class Ar, typename S, typename V>
+void conv_any(const Ar& ar, const Geom& g, const S* x, const V* wf, typename Ar::Out* out) {
+  if (g.s == 1) {
+    switch (g.reps) {
+      case 1:
+        return conv_s1_fast<Ar, S, V, 1>(ar, g, x, wf, out);
+      case 2:
+        return conv_s1_fast<Ar, S, V, 2>(ar, g, x, wf, out);
+      case 3:
+        return conv_s1_fast<Ar, S, V, 3>(ar, g, x, wf, out);
+      default:
+        break;
+    }
+  }
+  conv(ar, g, x, wf, out);
+}
+
 // ---- transposed conv: dy [n,o,oh,ow], wg [o,reps,k,k] → out [n,reps,h,w] (g.c holds o here)
 template <class Ar, typename S, typename V>
 void conv_t(const Ar& ar, const Geom& g, const S* dy, const V* wg, typename Ar::Out* out) {
@@ -263,6 +472,29 @@ void conv_t(const Ar& ar, const Geom& g, const S* dy, const V* wg, typename Ar::
   });
 }
 
+// convT with stride 1 is a stride-1 convolution of dy, padded by k−1−pad, with the kernel flipped and
+// its two channel axes swapped: wg [o,reps,k,k] → [reps,o,k,k] reversed in (kh, kw).
+template <class Ar, typename S, typename V>
+void conv_t_any(const Ar& ar, const Geom& g, const S* dy, const V* wg, typename Ar::Out* out) {
+  if (g.s == 1 && g.pad <= g.k - 1 && g.reps <= 3) {
+    const int64_t o = g.c, k = g.k;
+    std::vector<V> flipped(static_cast<size_t>(g.reps * o * k * k));
+    for (int64_t oc = 0; oc < o; oc++)
+      for (int64_t j = 0; j < g.reps; j++)
+        for (int64_t kh = 0; kh < k; kh++)
+          for (int64_t kw = 0; kw < k; kw++)
+            flipped[((j * o + oc) * k + (k - 1 - kh)) * k + (k - 1 - kw)] = wg[((oc * g.reps + j) * k + kh) * k + kw];
+    Geom t = g;
+    t.h = g.oh;
+    t.w = g.ow;
+    t.pad = k - 1 - g.pad;
+    t.oh = g.h;
+    t.ow = g.w;
+    return conv_any(ar, t, dy, flipped.data(), out);
+  }
+  conv_t(ar, g, dy, wg, out);
+}
+
 // ---- weight-gradient correlation: dyf [n,reps,oh,ow], x [n,c,h,w] → out [reps,c,k,k]
 template <class Ar, typename V, typename S>
 void conv_w(const Ar& ar, const Geom& g, const V* dyf, const S* x, typename Ar::Out* out) {
@@ -300,6 +532,107 @@ void conv_w(const Ar& ar, const Geom& g, const V* dyf, const S* x, typename Ar::
       }
     }
   });
+}
+
+// Weight-gradient correlation, stride 1, k ∈ {1, 3}, 1 or 2 vectors: for one input channel and one
+// kernel row kh, the R·K sums over (n, oy, ox) advance together, four columns at a time, sharing every
+// load of dyf and of the padded input.
+#ifdef TEE_VERIFY_AVX2
+inline __m256i load4(const int32_t* p) {
+  return _mm256_cvtepi32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+inline __m256d load4(const double* p) { return _mm256_loadu_pd(p); }
+template <bool ABS>
+inline __m256d load4x(const float* p) {
+  __m128 f = _mm_loadu_ps(p);
+  if (ABS) f = _mm_andnot_ps(_mm_set1_ps(-0.0f), f);
+  return _mm256_cvtps_pd(f);
+}
+inline __m256i madd(__m256i acc, __m256i a, __m256i b) { return _mm256_add_epi64(acc, _mm256_mul_epi32(a, b)); }
+inline __m256d madd(__m256d acc, __m256d a, __m256d b) { return _mm256_fmadd_pd(a, b, acc); }
+inline int64_t hsum(const Exact& ar, __m256i v) {
+  alignas(32) int64_t t[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(t), v);
+  return ar.reduce(ar.reduce(t[0]) + ar.reduce(t[1]) + ar.reduce(t[2]) + ar.reduce(t[3]));
+}
+template <bool ABS>
+inline double hsum(const Real<ABS>&, __m256d v) {
+  alignas(32) double t[4];
+  _mm256_store_pd(t, v);
+  return (t[0] + t[1]) + (t[2] + t[3]);
+}
+
+template <class Ar, typename V, typename S, int R, int K>
+void conv_w_fast(const Ar& ar, const Geom& g, const V* dyf, const S* x, typename Ar::Out* out) {
+  using Acc = typename Ar::Acc;
+  using Vec = decltype(load4(static_cast<const V*>(nullptr)));
+  const int64_t hp = g.h + 2 * g.pad;
+  const int64_t wp = (g.ow + 3) / 4 * 4 + K - 1 + 4;
+  const S* xp = pad_input(x, g.n, g.c, g.h, g.w, g.pad, hp, wp);
+  const int64_t quads = g.ow / 4, tail = quads * 4;
+  // Per row, a vector lane takes `quads` terms and a tail sum up to 3: reduce before `budget` terms.
+  const int64_t rows_per_reduce = std::max<int64_t>(1, ar.budget / std::max<int64_t>({1, quads, g.ow - tail}));
+  const int64_t work = g.n * g.c * K * K * g.oh * g.ow * R;
+  for_tasks(g.c * K, work, [&](int64_t task, int) {
+    const int64_t ci = task / K, kh = task % K;
+    Vec acc[R][K];
+    Acc part[R][K];
+    for (int j = 0; j < R; j++)
+      for (int q = 0; q < K; q++) {
+        acc[j][q] = Vec{};
+        part[j][q] = 0;
+      }
+    int64_t rows = 0;
+    for (int64_t ni = 0; ni < g.n; ni++) {
+      const S* xc = xp + ((ni * g.c + ci) * hp + kh) * wp;
+      for (int64_t oy = 0; oy < g.oh; oy++) {
+        const S* xr = xc + oy * wp;
+        const V* d[R];
+        for (int j = 0; j < R; j++) d[j] = dyf + ((ni * R + j) * g.oh + oy) * g.ow;
+        for (int64_t qd = 0; qd < quads; qd++) {
+          const int64_t ox = 4 * qd;
+          Vec dv[R];
+          for (int j = 0; j < R; j++) dv[j] = load4(d[j] + ox);
+          for (int kw = 0; kw < K; kw++) {
+            Vec xv;
+            if constexpr (std::is_same_v<S, float>) xv = load4x<Ar::kAbs>(xr + ox + kw);
+            else xv = load4(xr + ox + kw);
+            for (int j = 0; j < R; j++) acc[j][kw] = madd(acc[j][kw], dv[j], xv);
+          }
+        }
+        for (int64_t ox = tail; ox < g.ow; ox++)
+          for (int kw = 0; kw < K; kw++)
+            for (int j = 0; j < R; j++) part[j][kw] += Ar::mul(d[j][ox], xr[ox + kw]);
+        if (++rows == rows_per_reduce) {
+          for (int j = 0; j < R; j++)
+            for (int kw = 0; kw < K; kw++) {
+              part[j][kw] = ar.reduce(part[j][kw] + hsum(ar, acc[j][kw]));
+              acc[j][kw] = Vec{};
+            }
+          rows = 0;
+        }
+      }
+    }
+    for (int j = 0; j < R; j++)
+      for (int kw = 0; kw < K; kw++)
+        out[((j * g.c + ci) * K + kh) * K + kw] = ar.finish(ar.reduce(part[j][kw] + hsum(ar, acc[j][kw])));
+  });
+}
+#endif
+
+template <class Ar, typename V, typename S>
+void conv_w_any(const Ar& ar, const Geom& g, const V* dyf, const S* x, typename Ar::Out* out) {
+#ifdef TEE_VERIFY_AVX2
+  if (g.s == 1 && g.reps <= 2 && (g.k == 1 || g.k == 3)) {
+    if (g.reps == 1) {
+      if (g.k == 1) return conv_w_fast<Ar, V, S, 1, 1>(ar, g, dyf, x, out);
+      return conv_w_fast<Ar, V, S, 1, 3>(ar, g, dyf, x, out);
+    }
+    if (g.k == 1) return conv_w_fast<Ar, V, S, 2, 1>(ar, g, dyf, x, out);
+    return conv_w_fast<Ar, V, S, 2, 3>(ar, g, dyf, x, out);
+  }
+#endif
+  conv_w(ar, g, dyf, x, out);
 }
 
 // ---- argument helpers ----
@@ -386,7 +719,7 @@ Napi::Value ModpConv(const Napi::CallbackInfo& info) {
   int32_t* out = array_arg<int32_t>(info, 11, g.n * g.reps * g.oh * g.ow, fn, "out");
   check_field(info, x, g.n * g.c * g.h * g.w, ar.p, fn, "x");
   check_field(info, wf, g.reps * g.c * g.k * g.k, ar.p, fn, "wf");
-  conv(ar, g, x, wf, out);
+  conv_any(ar, g, x, wf, out);
   return info.Env().Undefined();
 }
 
@@ -401,7 +734,7 @@ Napi::Value ModpConvT(const Napi::CallbackInfo& info) {
   int32_t* out = array_arg<int32_t>(info, 11, g.n * g.reps * g.h * g.w, fn, "out");
   check_field(info, dy, g.n * g.c * g.oh * g.ow, ar.p, fn, "dy");
   check_field(info, wg, g.c * g.reps * g.k * g.k, ar.p, fn, "wg");
-  conv_t(ar, g, dy, wg, out);
+  conv_t_any(ar, g, dy, wg, out);
   return info.Env().Undefined();
 }
 
@@ -416,7 +749,7 @@ Napi::Value ModpConvW(const Napi::CallbackInfo& info) {
   int32_t* out = array_arg<int32_t>(info, 11, g.reps * g.c * g.k * g.k, fn, "out");
   check_field(info, dyf, g.n * g.reps * g.oh * g.ow, ar.p, fn, "dyf");
   check_field(info, x, g.n * g.c * g.h * g.w, ar.p, fn, "x");
-  conv_w(ar, g, dyf, x, out);
+  conv_w_any(ar, g, dyf, x, out);
   return info.Env().Undefined();
 }
 
@@ -487,7 +820,7 @@ void f64_conv(const Napi::CallbackInfo& info, const char* fn) {
   const float* x = array_arg<float>(info, 8, g.n * g.c * g.h * g.w, fn, "x");
   const double* wf = array_arg<double>(info, 9, g.reps * g.c * g.k * g.k, fn, "wf");
   double* out = array_arg<double>(info, 11, g.n * g.reps * g.oh * g.ow, fn, "out");
-  conv(Real<ABS>(), g, x, wf, out);
+  conv_any(Real<ABS>(), g, x, wf, out);
 }
 
 // (n, c, h, w, reps, k, s, pad, x:F32, wf:F64, abs, out:F64)
@@ -505,7 +838,7 @@ void f64_conv_t(const Napi::CallbackInfo& info, const char* fn) {
   const float* dy = array_arg<float>(info, 8, g.n * g.c * g.oh * g.ow, fn, "dy");
   const double* wg = array_arg<double>(info, 9, g.c * g.reps * g.k * g.k, fn, "wg");
   double* out = array_arg<double>(info, 11, g.n * g.reps * g.h * g.w, fn, "out");
-  conv_t(Real<ABS>(), g, dy, wg, out);
+  conv_t_any(Real<ABS>(), g, dy, wg, out);
 }
 
 // (n, o, h, w, reps, k, s, pad, dy:F32, wg:F64, abs, out:F64)
@@ -523,7 +856,7 @@ void f64_conv_w(const Napi::CallbackInfo& info, const char* fn) {
   const double* dyf = array_arg<double>(info, 8, g.n * g.reps * g.oh * g.ow, fn, "dyf");
   const float* x = array_arg<float>(info, 9, g.n * g.c * g.h * g.w, fn, "x");
   double* out = array_arg<double>(info, 11, g.reps * g.c * g.k * g.k, fn, "out");
-  conv_w(Real<ABS>(), g, dyf, x, out);
+  conv_w_any(Real<ABS>(), g, dyf, x, out);
 }
 
 // (n, c, h, w, reps, k, s, pad, dyf:F64, x:F32, abs, out:F64)

@@ -191,6 +191,57 @@ describe('native verification kernels (mod p)', () => {
     });
   }
 
+  it('gives the same answers on the stride-1 fast paths (1–4 vectors, k = 1, 3, 5, widths across block edges)', () => {
+    for (let t = 0; t < 40; t++) {
+      const k = [1, 3, 5][t % 3]!;
+      const reps = 1 + (t % 4);
+      const g = {
+        n: 1 + (t % 2),
+        c: 1 + (t % 3),
+        h: k + (t % 5),
+        w: k + ((7 * t) % 37),
+        k,
+        stride: 1,
+        padding: t % k,
+      };
+      const oh = convOut(g.h, g.k, 1, g.padding);
+      const ow = convOut(g.w, g.k, 1, g.padding);
+      const x = randomField(g.n * g.c * g.h * g.w, P, rng);
+      const wf = randomField(reps * g.c * k * k, P, rng);
+      assert.deepEqual(
+        [...modpKernels.conv(g, reps, x, wf, P)],
+        convRef(g, reps, x, wf, P),
+        `conv ${JSON.stringify(g)} reps ${reps}`,
+      );
+      const dy = randomField(g.n * g.c * oh * ow, P, rng);
+      assert.deepEqual(
+        [...modpKernels.convT(g, reps, dy, wf, P)],
+        convTRef(g, reps, dy, wf, P),
+        `convT ${JSON.stringify(g)}`,
+      );
+      const dyf = randomField(g.n * reps * oh * ow, P, rng);
+      assert.deepEqual(
+        [...modpKernels.convW(g, reps, dyf, x, P)],
+        convWRef(g, reps, dyf, x, P),
+        `convW ${JSON.stringify(g)}`,
+      );
+      // float64 on small integers is exact too, and must agree.
+      const center = (a: Int32Array): number[] => [...a].map((v) => (v > (P - 1) / 2 ? v - P : v));
+      const xs = randomField(x.length, P, rng, 100);
+      const ws = randomField(wf.length, P, rng, 100);
+      assert.deepEqual(
+        [...f64Kernels.conv(g, reps, Float32Array.from(xs), Float64Array.from(ws), false)],
+        center(modpKernels.conv(g, reps, xs, ws, P)),
+      );
+      // abs applies to the operand (x); the folded vectors of a τ pass are non-negative already.
+      const ds = Int32Array.from(randomField(dyf.length, P, rng, 100), Math.abs);
+      assert.deepEqual(
+        [...f64Kernels.convW(g, reps, Float64Array.from(ds), Float32Array.from(xs), true)],
+        center(modpKernels.convW(g, reps, ds, Int32Array.from(xs, Math.abs), P)),
+      );
+    }
+  });
+
   it('stays exact past the int64 reduction budget (≈ 2^15 terms of (p−1)² at p = 2^24 − 3)', () => {
     // Every term is the largest possible, (p−1)²: a missing reduction would overflow int64.
     const rows = 70000;
@@ -212,6 +263,13 @@ describe('native verification kernels (mod p)', () => {
     const gw = { n: 1, c: 1, h: 200, w: 200, k: 1, stride: 1, padding: 0 };
     const big = new Int32Array(40000).fill(P - 1);
     assert.deepEqual([...modpKernels.convW(gw, 1, big, big, P)], [mod(40000n * BigInt(P - 1) ** 2n, P)]);
+    // The stride-1 weight-gradient fast path: one vector lane takes 498 rows × 124 column quads = 61 752
+    // terms, past the budget.
+    const gb = { n: 1, c: 1, h: 500, w: 500, k: 3, stride: 1, padding: 0 };
+    const xb = new Int32Array(250000).fill(-(P - 1));
+    const dyb = new Int32Array(498 * 498).fill(P - 1);
+    const want = mod(-BigInt(498 * 498) * BigInt(P - 1) ** 2n, P);
+    assert.deepEqual([...modpKernels.convW(gb, 1, dyb, xb, P)], new Array(9).fill(want));
     assert.deepEqual([...modpKernels.convT(g, 1, new Int32Array(4000).fill(P - 1), wf, P)].slice(4, 5), [
       mod(4000n * BigInt(P - 1) ** 2n, P),
     ]);
