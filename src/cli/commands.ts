@@ -10,6 +10,7 @@ import { evalCommand } from './commands/eval.js';
 import { inferCommand } from './commands/infer.js';
 import { infoCommand } from './commands/info.js';
 import { keygenCommand } from './commands/keygen.js';
+import { manifestCommand } from './commands/manifest.js';
 import { modelsCommand } from './commands/models.js';
 import { trainCommand } from './commands/train.js';
 import { weightsCommand } from './commands/weights.js';
@@ -24,6 +25,7 @@ export const COMMANDS: readonly Command[] = [
   weightsCommand,
   acceleratorCommand,
   attestCommand,
+  manifestCommand,
   keygenCommand,
   encryptCommand,
   decryptCommand,
