@@ -11,6 +11,8 @@ import type { WorkerJob, WorkerReply } from './compute-worker.js';
 export interface ComputeOutcome {
   readonly result: WireTensor;
   readonly computeMs: number;
+  /** The request's buffers, dead now: the caller may recycle them (PayloadPool). */
+  readonly spent: readonly ArrayBuffer[];
 }
 
 export interface ComputeBackend {
@@ -45,7 +47,10 @@ export class InlineBackend implements ComputeBackend {
   async run(req: LinearRequest): Promise<ComputeOutcome> {
     const t0 = performance.now();
     const result = await computeLinear(kernels, req);
-    return { result, computeMs: performance.now() - t0 };
+    const spent = [...new Set([req.a.data.buffer, req.b.data.buffer])].filter(
+      (b): b is ArrayBuffer => b instanceof ArrayBuffer && b !== result.data.buffer,
+    );
+    return { result, computeMs: performance.now() - t0, spent };
   }
 
   async close(): Promise<void> {}
@@ -105,7 +110,7 @@ export class WorkerBackend implements ComputeBackend {
       if (p === undefined) return;
       this.pending.delete(m.seq);
       if ('error' in m) p.reject(toError(m.error.code, m.error.message));
-      else p.resolve({ result: m.result, computeMs: m.computeMs });
+      else p.resolve({ result: m.result, computeMs: m.computeMs, spent: m.spent });
     });
     w.on('error', (e) => {
       if (this.worker === w) this.worker = null;

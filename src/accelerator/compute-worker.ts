@@ -17,6 +17,8 @@ export type WorkerReply =
       readonly seq: number;
       readonly result: { shape: number[]; data: Float32Array | Int32Array };
       readonly computeMs: number;
+      /** The request's buffers, handed back for reuse (nothing here refers to them any more). */
+      readonly spent: ArrayBuffer[];
     }
   | { readonly seq: number; readonly error: { readonly code: string; readonly message: string } };
 
@@ -30,12 +32,17 @@ port.on('message', async (job: WorkerJob) => {
     const t0 = performance.now();
     const result = await computeLinear(kernels, job.req);
     const computeMs = performance.now() - t0;
+    const out = result.data.buffer as ArrayBuffer;
+    const spent = [...new Set([job.req.a.data.buffer, job.req.b.data.buffer])].filter(
+      (b): b is ArrayBuffer => b instanceof ArrayBuffer && b !== out && b.byteLength > 0,
+    );
     const reply: WorkerReply = {
       seq: job.seq,
       result: { shape: [...result.shape], data: result.data },
       computeMs,
+      spent,
     };
-    port.postMessage(reply, [result.data.buffer as ArrayBuffer]);
+    port.postMessage(reply, [out, ...spent]);
   } catch (e) {
     const code = isTeeError(e) ? e.code : 'E_INTERNAL';
     port.postMessage({ seq: job.seq, error: { code, message: (e as Error).message } } satisfies WorkerReply);

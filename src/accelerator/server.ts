@@ -21,6 +21,7 @@ import {
 import { decodeRequest, encodeError, encodeResult, resultPayloadBytes } from '../protocol/linear-codec.js';
 import type { LinearRequest } from '../protocol/linear-request.js';
 import { outputShape } from '../protocol/linear-shapes.js';
+import { PayloadPool } from '../protocol/payload-pool.js';
 import { type ComputeBackend, InlineBackend, WorkerBackend } from './backend.js';
 import { workspaceBytes } from './compute.js';
 import { Tamper, type TamperAction, type TamperOptions } from './tamper.js';
@@ -78,6 +79,8 @@ export class AcceleratorServer {
   readonly backend: ComputeBackend;
   readonly tamper: Tamper | null;
   readonly log: (line: string) => void;
+  /** Request payload buffers kept for reuse (at most maxFrameBytes idle). */
+  readonly payloads: PayloadPool;
   private readonly server: Server;
   private readonly connections = new Set<ServerConnection>();
   private readonly budgetWaiters: ServerConnection[] = [];
@@ -108,6 +111,7 @@ export class AcceleratorServer {
     this.backend =
       opts.compute === 'inline' ? new InlineBackend(opts.threads) : new WorkerBackend(opts.threads);
     this.tamper = opts.tamper ? new Tamper(opts.tamper) : null;
+    this.payloads = new PayloadPool(this.maxFrameBytes);
     this.log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.tls = opts.tls !== undefined;
     if (opts.tls) {
@@ -269,7 +273,11 @@ class ServerConnection {
     this.server = server;
     this.socket = socket;
     this.peer = peerOf(socket);
-    this.decoder = new FrameDecoder({ maxPayloadBytes: server.maxFrameBytes, helloFrom: 'client' });
+    this.decoder = new FrameDecoder({
+      maxPayloadBytes: server.maxFrameBytes,
+      helloFrom: 'client',
+      allocate: (n) => server.payloads.take(n),
+    });
     socket.setNoDelay(true);
     this.closedPromise = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -389,7 +397,8 @@ class ServerConnection {
     this.busy = true;
     this.busyBytes = job.bytes;
     try {
-      const { result, computeMs } = await this.server.backend.run(job.req);
+      const { result, computeMs, spent } = await this.server.backend.run(job.req);
+      for (const b of spent) this.server.payloads.give(b);
       if (this.closing) return;
       const action: TamperAction = this.server.tamper
         ? this.server.tamper.reply(job.id, job.req.arith, result, computeMs)

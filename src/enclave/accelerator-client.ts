@@ -33,6 +33,7 @@ import type {
   LinearReply,
   LinearRequest,
 } from '../protocol/linear-request.js';
+import { PayloadPool } from '../protocol/payload-pool.js';
 
 export interface AcceleratorTlsOptions {
   /** PEM CA certificate(s) to trust instead of the system's (a self-signed accelerator certificate). */
@@ -126,6 +127,7 @@ export class AcceleratorClient implements AcceleratorTransport {
   private readonly deadlineMs: number;
   private readonly connectTimeoutMs: number;
   private readonly maxFrameBytes: number;
+  private readonly replyBuffers: PayloadPool;
   private link: Link | null = null;
   private opening: Promise<Link> | null = null;
   private closed = false;
@@ -148,6 +150,7 @@ export class AcceleratorClient implements AcceleratorTransport {
     this.deadlineMs = checkMs(opts.deadlineMs ?? 60_000, 'deadlineMs');
     this.connectTimeoutMs = checkMs(opts.connectTimeoutMs ?? 10_000, 'connectTimeoutMs');
     this.maxFrameBytes = checkMaxFrameBytes(opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES);
+    this.replyBuffers = new PayloadPool(this.maxFrameBytes);
   }
 
   /** Opens a client and its connection (E_NETWORK when it cannot, E_FRAME on a bad hello). */
@@ -190,6 +193,15 @@ export class AcceleratorClient implements AcceleratorTransport {
         link.socket.destroy();
       });
     }
+  }
+
+  /**
+   * Optional: hands a reply's buffer back for reuse by a later reply of a similar size (large results
+   * cost more in page faults than in copying). The reply's tensor must not be used afterwards.
+   */
+  release(reply: LinearReply): void {
+    const ab = reply.result.data.buffer;
+    if (ab instanceof ArrayBuffer) this.replyBuffers.give(ab);
   }
 
   stats(): AcceleratorClientStats {
@@ -330,7 +342,11 @@ export class AcceleratorClient implements AcceleratorTransport {
               rejectUnauthorized: tlsOpts.rejectUnauthorized ?? true,
             });
       socket.setNoDelay(true);
-      const decoder = new FrameDecoder({ maxPayloadBytes: this.maxFrameBytes, helloFrom: 'accelerator' });
+      const decoder = new FrameDecoder({
+        maxPayloadBytes: this.maxFrameBytes,
+        helloFrom: 'accelerator',
+        allocate: (n) => this.replyBuffers.take(n),
+      });
       const link = new Link(socket, decoder);
       let settled = false;
       const fail = (e: TeeError) => {

@@ -2,8 +2,8 @@
 // split across any chunk boundaries, a chunk may hold several frames), then take the hello, peek at the
 // next header (validated against the limit before anything is allocated) and take complete frames.
 // Each payload is copied once into its own unpooled Buffer (offset 0, so typed-array views of its
-// tensors are aligned, and its ArrayBuffer can be transferred to a worker): pushed chunks are never
-// retained past the bytes they hold.
+// tensors are aligned, and its ArrayBuffer can be transferred to a worker, or recycled through a
+// PayloadPool): pushed chunks are never retained past the bytes they hold.
 import {
   decodeHeader,
   decodeHello,
@@ -16,7 +16,7 @@ import {
 } from './frame.js';
 
 export interface RawFrame extends FrameHeader {
-  /** Exactly `length` bytes, owned by the frame (Buffer.allocUnsafeSlow: its own ArrayBuffer). */
+  /** Exactly `length` bytes at offset 0 of an ArrayBuffer owned by the frame. */
   readonly payload: Buffer;
 }
 
@@ -25,10 +25,16 @@ export interface FrameDecoderOptions {
   readonly maxPayloadBytes: number;
   /** When set, the stream starts with a hello from this role (read it with hello()). */
   readonly helloFrom?: Role;
+  /**
+   * Where payload buffers come from (default Buffer.allocUnsafeSlow): must return exactly n bytes at
+   * offset 0 of an ArrayBuffer used by nothing else (PayloadPool.take).
+   */
+  readonly allocate?: (n: number) => Buffer;
 }
 
 export class FrameDecoder {
   private readonly maxPayloadBytes: number;
+  private readonly allocate: (n: number) => Buffer;
   private readonly chunks: Buffer[] = [];
   private chunkOffset = 0;
   private queued = 0;
@@ -41,6 +47,7 @@ export class FrameDecoder {
   constructor(opts: FrameDecoderOptions) {
     this.maxPayloadBytes = opts.maxPayloadBytes;
     this.helloFrom = opts.helloFrom ?? null;
+    this.allocate = opts.allocate ?? ((n) => Buffer.allocUnsafeSlow(n));
   }
 
   /** Bytes pushed but not yet consumed into a hello, header or payload. */
@@ -98,7 +105,7 @@ export class FrameDecoder {
     const head = this.peek();
     if (head === null) return null;
     if (this.payload === null) {
-      this.payload = Buffer.allocUnsafeSlow(head.length);
+      this.payload = this.allocate(head.length);
       this.filled = 0;
     }
     const n = Math.min(this.queued, head.length - this.filled);
