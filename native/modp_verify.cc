@@ -251,10 +251,11 @@ void conv(const Ar& ar, const Geom& g, const S* x, const V* wf, typename Ar::Out
 // registers (R·BW/4 ymm). No bounds checks: the padding supplies the zeros.
 
 // x [n,c,h,w] → xp [n,c,hp,wp]: x at (pad, pad), zeros around (and in extra columns on the right). The
-// buffer is reused across calls (calls into the addon are sequential), so no page is faulted in twice.
+// buffer is reused across calls on the same thread (one per thread: worker threads may load the addon
+// too), so no page is faulted in twice.
 template <typename S>
 const S* pad_input(const S* x, int64_t n, int64_t c, int64_t h, int64_t w, int64_t pad, int64_t hp, int64_t wp) {
-  static std::vector<S> buf;
+  static thread_local std::vector<S> buf;
   const size_t need = static_cast<size_t>(n * c * hp * wp);
   if (buf.size() < need) buf.resize(need);
   S* dst = buf.data();
