@@ -30,7 +30,7 @@ export class PayloadPool {
   /** A Buffer of exactly n bytes at offset 0 of an ArrayBuffer of its own (contents undefined). */
   take(n: number): Buffer {
     const cap = this.capacity(n);
-    const ab = cap === n ? undefined : this.free.get(cap)?.pop();
+    const ab = n < this.minPooledBytes ? undefined : this.free.get(cap)?.pop();
     if (ab !== undefined) {
       this.idle -= cap;
       return Buffer.from(ab, 0, n);

@@ -11,7 +11,7 @@ test('reuses a returned buffer for the next payload of the same size class', () 
   pool.give(a.buffer as ArrayBuffer);
   assert.equal(pool.idleBytes, a.buffer.byteLength);
   const b = pool.take(4_900_000);
-  assert.equal(b.buffer, a.buffer);
+  assert.ok(b.buffer === a.buffer, 'the same ArrayBuffer');
   assert.equal(b.length, 4_900_000);
   assert.equal(pool.idleBytes, 0);
 });
@@ -28,7 +28,7 @@ test('does not pool small payloads, foreign sizes, or more than its idle limit',
   pool.give(x.buffer as ArrayBuffer);
   pool.give(y.buffer as ArrayBuffer); // over the 12 MiB limit: x is dropped to make room
   assert.equal(pool.idleBytes, 8 << 20);
-  assert.equal(pool.take(8 << 20).buffer, y.buffer);
+  assert.ok(pool.take(8 << 20).buffer === y.buffer, 'the same ArrayBuffer');
 });
 
 test('rounds capacities up to eight classes per power of two', () => {
