@@ -276,6 +276,8 @@ export class RemoteLinearOps implements LinearOps {
           shape: reply?.result?.shape as readonly number[],
           data: ownCopy(reply?.result?.data),
         };
+        // Our copy is taken: a transport that pools reply buffers (AcceleratorClient.release) may reuse it.
+        (this.transport as { release?: (r: LinearReply) => void }).release?.(reply);
         const problem = prep.problem(result);
         const outcome =
           problem === ''

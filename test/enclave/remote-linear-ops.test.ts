@@ -182,6 +182,16 @@ describe('RemoteLinearOps', () => {
     assert.deepEqual([...y.data], [1, 2, 4, 5]);
   });
 
+  it('hands each reply buffer back to a pooling transport after copying it (the returned values are the copy)', async () => {
+    const transport = new InProcessTransport();
+    const remote = new RemoteLinearOps(transport, { integrity: 'exact' });
+    const x = new Tensor([2, 3], new Float32Array([1, 2, 3, 4, 5, 6]));
+    const w = new Tensor([2, 3], new Float32Array([1, 0, 0, 0, 1, 0]));
+    const y = await remote.dense(x, w);
+    assert.equal(transport.released, 1);
+    assert.deepEqual([...y.data], [1, 2, 4, 5]);
+  });
+
   it('off mode returns unchecked results (a lie gets through) and warns loudly exactly once', async () => {
     const warnings: string[] = [];
     const transport = new InProcessTransport({ tamper: 'flip' });

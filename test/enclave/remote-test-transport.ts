@@ -95,6 +95,13 @@ export class InProcessTransport implements AcceleratorTransport {
     };
   }
 
+  /** Like AcceleratorClient.release: the reply's buffer may be reused; poisoned here to prove nobody reads it. */
+  released = 0;
+  release(reply: LinearReply): void {
+    this.released++;
+    reply.result.data.fill(-7);
+  }
+
   async reconnect(): Promise<void> {
     this.reconnects++;
   }
