@@ -2,6 +2,7 @@
 // its report_data "Hello, world!"), policy construction errors, and the report_data binding helper
 // against a known answer computed outside Node (Python hashlib).
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { TeeError } from '../../src/errors.js';
 import { AttestError, type AttestReason, isAttestError } from '../../src/secure/attest-error.js';
@@ -9,6 +10,7 @@ import { DEFAULT_ATTEST_POLICY, makeAttestPolicy } from '../../src/secure/attest
 import { checkReportData, expectedReportData } from '../../src/secure/attest-report-data.js';
 import { verifyAttestation } from '../../src/secure/attest-verify.js';
 import { parseCollateral } from '../../src/secure/dcap-collateral.js';
+import { expectedReportData as handshakeReportData } from '../../src/secure/handshake.js';
 import { INSIDE_WINDOW, readCollateralJson, readVector } from './dcap-vectors.js';
 
 const quote = readVector('sgx_quote');
@@ -108,6 +110,14 @@ test('expectedReportData is SHA-256("tee-offload/v1" ‖ key ‖ nonce) then 32 
     () => checkReportData(rd.subarray(0, 32), key, nonce),
     (e: unknown) => isAttestError(e, 'report-data-mismatch'),
   );
+});
+
+test('expectedReportData agrees with the handshake’s for its 32-byte keys and nonces', () => {
+  for (let i = 0; i < 8; i++) {
+    const key = randomBytes(32);
+    const nonce = randomBytes(32);
+    assert.deepEqual(expectedReportData(key, nonce), handshakeReportData(key, nonce));
+  }
 });
 
 test('expectedReportData refuses keys that are not 32 bytes and nonces shorter than 16 (RangeError)', () => {
