@@ -146,6 +146,8 @@ const FORBIDDEN: Record<string, string[]> = {
   ],
   train: ['protocol', 'secure', 'enclave', 'accelerator', 'cli', 'bench', 'report', 'gramine'],
   accelerator: ['enclave', 'secure', 'verify', 'cli'],
+  // The data owner's side: it talks to the trusted process only through the session protocol.
+  client: ['enclave', 'accelerator', 'verify', 'cli', 'bench', 'report'],
 };
 
 test('no source file imports across the trust boundary or up the layer order', () => {

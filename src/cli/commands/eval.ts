@@ -5,6 +5,7 @@ import { evaluateDataset } from '../../train/trainer.js';
 import { type Command, UsageError } from '../command.js';
 import { buildModel } from '../model-setup.js';
 import { intFlag, parseFlags } from '../parse.js';
+import { MODE_HELP, routeMode } from '../run-modes.js';
 
 export const evalCommand: Command = {
   name: 'eval',
@@ -24,8 +25,12 @@ options:
   --batch-size B     (default 64)
   --strip-prefix P   drop P from every key of --weights
   --threads T        kernel threads
-  --json             print one JSON object`,
+  --json             print one JSON object
+${MODE_HELP}`,
   async run(argv) {
+    const routed = await routeMode('eval', argv);
+    if (typeof routed === 'number') return routed;
+    argv = routed;
     const { values: v } = parseFlags(argv, {
       model: { type: 'string' },
       weights: { type: 'string' },

@@ -7,6 +7,7 @@ import { predict } from '../../nn/train-step.js';
 import { type Command, UsageError } from '../command.js';
 import { buildModel } from '../model-setup.js';
 import { intFlag, parseFlags } from '../parse.js';
+import { MODE_HELP, routeMode } from '../run-modes.js';
 
 /** Indices of the k largest values of row, best first (ties: lower index first). */
 export function topK(row: Float32Array, k: number): number[] {
@@ -47,8 +48,12 @@ options:
   --batch-size B     (default 64)
   --strip-prefix P   drop P from every key of --weights
   --threads T        kernel threads
-  --json             JSON lines`,
+  --json             JSON lines
+${MODE_HELP}`,
   async run(argv) {
+    const routed = await routeMode('infer', argv);
+    if (typeof routed === 'number') return routed;
+    argv = routed;
     const { values: v } = parseFlags(argv, {
       model: { type: 'string' },
       weights: { type: 'string' },

@@ -8,6 +8,7 @@ import { runTraining, type TrainSettings } from '../../train/trainer.js';
 import { type Command, UsageError } from '../command.js';
 import { buildModel } from '../model-setup.js';
 import { floatFlag, intFlag, parseFlags } from '../parse.js';
+import { MODE_HELP, routeMode } from '../run-modes.js';
 
 export const trainCommand: Command = {
   name: 'train',
@@ -44,8 +45,11 @@ options:
   --threads T            kernel threads (default: all cores)
   --no-augment           no random crop / flip
   --json                 one JSON object per line on stdout (steps, evals, checkpoints)
-  --mode native          where the work runs (native: in this process)`,
+${MODE_HELP}`,
   async run(argv) {
+    const routed = await routeMode('train', argv);
+    if (typeof routed === 'number') return routed;
+    argv = routed;
     const { values: v } = parseFlags(argv, {
       model: { type: 'string' },
       'num-classes': { type: 'string' },
@@ -70,15 +74,12 @@ options:
       threads: { type: 'string' },
       'no-augment': { type: 'boolean' },
       json: { type: 'boolean' },
-      mode: { type: 'string' },
     });
     const str = (k: string) => v[k] as string | undefined;
     const model = str('model');
     const data = str('data');
     if (model === undefined) throw new UsageError('--model is required (see tee-offload train --help)');
     if (data === undefined) throw new UsageError('--data is required (see tee-offload train --help)');
-    const mode = str('mode') ?? 'native';
-    if (mode !== 'native') throw new UsageError(`--mode ${mode} is not available yet (native only)`);
     if (str('epochs') !== undefined && str('steps') !== undefined)
       throw new UsageError('give --epochs or --steps, not both');
     const schedule = (str('schedule') ?? 'constant') as ScheduleKind;

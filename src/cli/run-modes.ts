@@ -1,0 +1,604 @@
+// `--mode native|enclave|split|accelerator` for train, infer and eval (DESIGN.md "Execution modes").
+// native stays in the command itself; this file runs the other three:
+//   enclave      the job runs in a trusted process (--enclave HOST:PORT, or one started here) with every
+//                product inside it;
+//   split        the same, with the linear products on accelerators, checked (--integrity exact|float);
+//   accelerator  the unprotected speed baseline: the same trainer in THIS process, the linear products on
+//                the accelerator in the clear and unchecked (RemoteLinearOps integrity 'off'), no enclave.
+import { dirname, resolve } from 'node:path';
+import type { ClientAttestationOptions } from '../client/attestation.js';
+import { type RemoteJob, runRemote } from '../client/remote.js';
+import { planData, planWeights, type UploadSpec } from '../client/uploads.js';
+import { DataLoader } from '../data/data-loader.js';
+import { defaultTransforms } from '../data/default-transforms.js';
+import { openDataset } from '../data/open-dataset.js';
+import { AcceleratorPool } from '../enclave/accelerator-pool.js';
+import { softmax, topK } from '../enclave/job-eval.js';
+import { useRemoteLinearOps } from '../enclave/remote-layer-labels.js';
+import { RemoteLinearOps } from '../enclave/remote-linear-ops.js';
+import { LAUNCHERS, type LauncherKind } from '../gramine/enclave-args.js';
+import { kernels } from '../kernels/index.js';
+import { isModelName, modelNames } from '../models/index.js';
+import type { Module } from '../nn/module.js';
+import { predict } from '../nn/train-step.js';
+import { parseAddress } from '../protocol/address.js';
+import {
+  INTEGRITY_MODES,
+  type Integrity,
+  isToken,
+  type JobMode,
+  type JobTrainSettings,
+  type PredictionRow,
+} from '../protocol/session-messages.js';
+import { makeAttestPolicy } from '../secure/attest-policy.js';
+import { SCHEDULE_KINDS, type ScheduleKind } from '../train/lr-schedule.js';
+import { chooseReporter } from '../train/progress.js';
+import { evaluateDataset, runTraining, type TrainSettings } from '../train/trainer.js';
+import { UsageError } from './command.js';
+import { buildModel, checkModelArgs } from './model-setup.js';
+import { floatFlag, intFlag, parseFlags } from './parse.js';
+
+export type ModeCommand = 'train' | 'infer' | 'eval';
+export type ExecMode = 'native' | JobMode | 'accelerator';
+export const EXEC_MODES: readonly ExecMode[] = ['native', 'enclave', 'split', 'accelerator'];
+
+/** Appended to the help of train, infer and eval. */
+export const MODE_HELP = `
+modes (docs/enclave.md):
+  --mode native          everything in this process, no protection (default)
+  --mode enclave         in a trusted process (SGX enclave under Gramine), every product inside it
+  --mode split           in a trusted process; linear products on --accelerator, checked (Freivalds)
+  --mode accelerator     unprotected baseline: this process, linear products on the accelerator in
+                         the clear, NOT checked, no enclave
+  --enclave HOST:PORT    the trusted process (tee-offload enclave); default: start one here
+  --launcher L           when starting one: direct (default), gramine-direct, gramine-sgx
+  --manifest-dir DIR     gramine-*: the signed manifest (tee-offload manifest; its argv has --listen)
+  --accelerator H:P      an accelerator (tee-offload accelerator), repeatable (split, accelerator)
+  --integrity I          split: exact (default: quantized mod p, exact check), float, off
+  --allow-simulated      accept a SIMULATED attestation (direct/gramine-direct: no TEE; tests only)
+  --collateral FILE      DCAP collateral (JSON) to verify an SGX quote; with --mrenclave HEX or
+                         --mrsigner HEX, [--isvprodid N] [--min-isvsvn N] [--allow-status S,...]
+                         [--allow-debug] (see tee-offload attest verify --help)
+  --data-key KEY         --data is encrypted (tee-offload encrypt): uploaded as is, decrypted inside
+  --weights-key KEY      the same for --weights
+  In enclave/split mode --checkpoint/--resume name SEALED checkpoints of the trusted process: a plain
+  name in its --checkpoint-dir, or, when this command starts it, a path (its directory is used).`;
+
+type Flags = NonNullable<Parameters<typeof parseFlags>[1]>;
+
+const MODE_FLAGS: Flags = {
+  mode: { type: 'string' },
+  enclave: { type: 'string' },
+  launcher: { type: 'string' },
+  'manifest-dir': { type: 'string' },
+  accelerator: { type: 'string', multiple: true },
+  integrity: { type: 'string' },
+  'allow-simulated': { type: 'boolean' },
+  collateral: { type: 'string' },
+  mrenclave: { type: 'string' },
+  mrsigner: { type: 'string' },
+  isvprodid: { type: 'string' },
+  'min-isvsvn': { type: 'string' },
+  'allow-status': { type: 'string' },
+  'allow-debug': { type: 'boolean' },
+  'data-key': { type: 'string' },
+  'weights-key': { type: 'string' },
+};
+
+const COMMAND_FLAGS: Record<ModeCommand, Flags> = {
+  train: {
+    model: { type: 'string' },
+    'num-classes': { type: 'string' },
+    'input-size': { type: 'string' },
+    data: { type: 'string' },
+    'batch-size': { type: 'string' },
+    epochs: { type: 'string' },
+    steps: { type: 'string' },
+    lr: { type: 'string' },
+    momentum: { type: 'string' },
+    'weight-decay': { type: 'string' },
+    nesterov: { type: 'boolean' },
+    schedule: { type: 'string' },
+    weights: { type: 'string' },
+    'strip-prefix': { type: 'string' },
+    save: { type: 'string' },
+    checkpoint: { type: 'string' },
+    'checkpoint-every': { type: 'string' },
+    resume: { type: 'string' },
+    seed: { type: 'string' },
+    dropout: { type: 'string' },
+    threads: { type: 'string' },
+    'no-augment': { type: 'boolean' },
+    json: { type: 'boolean' },
+  },
+  infer: {
+    model: { type: 'string' },
+    weights: { type: 'string' },
+    data: { type: 'string' },
+    topk: { type: 'string' },
+    limit: { type: 'string' },
+    'num-classes': { type: 'string' },
+    'input-size': { type: 'string' },
+    'batch-size': { type: 'string' },
+    'strip-prefix': { type: 'string' },
+    threads: { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  eval: {
+    model: { type: 'string' },
+    weights: { type: 'string' },
+    data: { type: 'string' },
+    split: { type: 'string' },
+    'num-classes': { type: 'string' },
+    'input-size': { type: 'string' },
+    'batch-size': { type: 'string' },
+    'strip-prefix': { type: 'string' },
+    threads: { type: 'string' },
+    json: { type: 'boolean' },
+  },
+};
+
+/** The --mode of argv (`--mode X` or `--mode=X`), and argv without it. */
+export function splitMode(argv: readonly string[]): { mode: string | undefined; rest: string[] } {
+  const rest: string[] = [];
+  let mode: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      rest.push(...argv.slice(i));
+      break;
+    }
+    if (a === '--mode') {
+      if (i + 1 >= argv.length) throw new UsageError("option '--mode <value>' argument missing");
+      mode = argv[++i]!;
+    } else if (a.startsWith('--mode=')) mode = a.slice('--mode='.length);
+    else rest.push(a);
+  }
+  return { mode, rest };
+}
+
+/**
+ * Runs `command` in the mode argv asks for. Returns the exit status when it ran here (enclave, split,
+ * accelerator), or, for native, argv without --mode for the command to run itself.
+ */
+export async function routeMode(command: ModeCommand, argv: string[]): Promise<number | string[]> {
+  const { mode = 'native', rest } = splitMode(argv);
+  if (!(EXEC_MODES as readonly string[]).includes(mode)) {
+    throw new UsageError(`--mode must be one of ${EXEC_MODES.join(', ')}, got '${mode}'`);
+  }
+  if (mode === 'native') {
+    for (const name of Object.keys(MODE_FLAGS)) {
+      if (name !== 'mode' && rest.some((a) => a === `--${name}` || a.startsWith(`--${name}=`))) {
+        throw new UsageError(
+          `--${name} is for --mode enclave, split or accelerator (the mode here is native)`,
+        );
+      }
+    }
+    return rest;
+  }
+  const { values } = parseFlags(argv, { ...COMMAND_FLAGS[command], ...MODE_FLAGS });
+  const f = new ModeFlags(values, command);
+  if (mode === 'accelerator') return runAcceleratorMode(command, f);
+  return runEnclaveMode(command, mode as JobMode, f);
+}
+
+class ModeFlags {
+  constructor(
+    readonly v: Record<string, string | boolean | string[] | undefined>,
+    readonly command: ModeCommand,
+  ) {}
+  str(k: string): string | undefined {
+    return this.v[k] as string | undefined;
+  }
+  bool(k: string): boolean {
+    return this.v[k] === true;
+  }
+  list(k: string): string[] {
+    return (this.v[k] as string[] | undefined) ?? [];
+  }
+  required(k: string): string {
+    const s = this.str(k);
+    if (s === undefined) throw new UsageError(`--${k} is required (see tee-offload ${this.command} --help)`);
+    return s;
+  }
+  refuse(keys: readonly string[], why: string): void {
+    for (const k of keys)
+      if (this.v[k] !== undefined && this.v[k] !== false) throw new UsageError(`--${k} ${why}`);
+  }
+}
+
+function accelerators(f: ModeFlags): string[] {
+  const list = f.list('accelerator');
+  for (const a of list) {
+    try {
+      parseAddress(a);
+    } catch (e) {
+      throw new UsageError(`--accelerator: ${(e as Error).message}`);
+    }
+  }
+  return list;
+}
+
+function attestationOptions(f: ModeFlags): ClientAttestationOptions {
+  const o: ClientAttestationOptions = {
+    allowSimulated: f.bool('allow-simulated'),
+    ...(f.str('collateral') === undefined ? {} : { collateral: f.str('collateral')! }),
+    ...(f.str('mrenclave') === undefined ? {} : { mrEnclave: f.str('mrenclave')! }),
+    ...(f.str('mrsigner') === undefined ? {} : { mrSigner: f.str('mrsigner')! }),
+    ...(f.str('isvprodid') === undefined
+      ? {}
+      : { isvProdId: intFlag(f.str('isvprodid'), 'isvprodid', 0, 0) }),
+    ...(f.str('min-isvsvn') === undefined
+      ? {}
+      : { minIsvSvn: intFlag(f.str('min-isvsvn'), 'min-isvsvn', 0, 0) }),
+    ...(f.str('allow-status') === undefined ? {} : { allowedStatuses: f.str('allow-status')!.split(',') }),
+    ...(f.bool('allow-debug') ? { allowDebug: true } : {}),
+  };
+  try {
+    // The same checks the handshake's verifier applies, made now so that a typo is a usage error.
+    makeAttestPolicy({
+      ...(o.mrEnclave ? { mrEnclave: o.mrEnclave } : {}),
+      ...(o.mrSigner ? { mrSigner: o.mrSigner } : {}),
+      ...(o.isvProdId === undefined ? {} : { isvProdId: o.isvProdId }),
+      ...(o.minIsvSvn === undefined ? {} : { minIsvSvn: o.minIsvSvn }),
+      ...(o.allowedStatuses ? { allowedStatuses: o.allowedStatuses } : {}),
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  return o;
+}
+
+function trainSettingsOf(f: ModeFlags): JobTrainSettings {
+  const model = f.required('model');
+  f.required('data');
+  if (f.str('epochs') !== undefined && f.str('steps') !== undefined)
+    throw new UsageError('give --epochs or --steps, not both');
+  const schedule = (f.str('schedule') ?? 'constant') as ScheduleKind;
+  if (!SCHEDULE_KINDS.includes(schedule))
+    throw new UsageError(`--schedule must be one of ${SCHEDULE_KINDS.join(', ')}`);
+  const numClasses = intFlag(f.str('num-classes'), 'num-classes', 10);
+  const inputSize =
+    f.str('input-size') === undefined ? undefined : intFlag(f.str('input-size'), 'input-size', 1);
+  if (inputSize !== undefined) checkModelArgs(model, numClasses, inputSize);
+  else if (!isModelName(model))
+    throw new UsageError(`unknown model '${model}' (known: ${modelNames.join(', ')})`);
+  const steps = f.str('steps') === undefined ? undefined : intFlag(f.str('steps'), 'steps', 1);
+  const epochs = steps !== undefined ? undefined : intFlag(f.str('epochs'), 'epochs', 1);
+  return {
+    model,
+    numClasses,
+    ...(inputSize === undefined ? {} : { inputSize }),
+    ...(f.str('batch-size') === undefined
+      ? {}
+      : { batchSize: intFlag(f.str('batch-size'), 'batch-size', 32) }),
+    ...(epochs === undefined ? {} : { epochs }),
+    ...(steps === undefined ? {} : { steps }),
+    lr: floatFlag(f.str('lr'), 'lr', 0.01),
+    momentum: floatFlag(f.str('momentum'), 'momentum', 0.9),
+    weightDecay: floatFlag(f.str('weight-decay'), 'weight-decay', 5e-4),
+    nesterov: f.bool('nesterov'),
+    schedule,
+    seed: intFlag(f.str('seed'), 'seed', 1, 0),
+    augment: !f.bool('no-augment'),
+  };
+}
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+function printPrediction(row: PredictionRow, json: boolean): void {
+  if (json) console.log(JSON.stringify({ index: row.index, label: row.label, top: row.top }));
+  else
+    console.log(
+      `${row.index}\tlabel ${row.label}\t${row.top.map((t) => `${t.class}:${t.p.toFixed(4)}`).join(' ')}`,
+    );
+}
+
+function printEval(
+  r: { loss: number; accuracy: number; samples: number; seconds: number },
+  what: string,
+  json: boolean,
+): void {
+  if (json) console.log(JSON.stringify(r));
+  else {
+    console.log(
+      `accuracy ${(100 * r.accuracy).toFixed(2)}%  loss ${r.loss.toFixed(4)}  on ${r.samples} images (${what})  ${(r.samples / r.seconds).toFixed(1)} img/s`,
+    );
+  }
+}
+
+/** --checkpoint/--resume in enclave/split mode: a sealed checkpoint's name, and its directory if we start the enclave. */
+function sealedName(value: string, flag: string, starting: boolean): { name: string; dir?: string } {
+  if (!starting) {
+    if (!isToken(value)) {
+      throw new UsageError(
+        `--${flag} names a sealed checkpoint in the trusted process's --checkpoint-dir (a plain name such as run1.ckpt), not a path on this machine`,
+      );
+    }
+    return { name: value };
+  }
+  const path = resolve(value);
+  const name = path.slice(dirname(path).length + 1);
+  if (!isToken(name))
+    throw new UsageError(`--${flag} ${value}: the file name must be a plain name (letters, digits, . _ -)`);
+  return { name, dir: dirname(path) };
+}
+
+async function runEnclaveMode(command: ModeCommand, mode: JobMode, f: ModeFlags): Promise<number> {
+  const starting = f.str('enclave') === undefined;
+  if (!starting) {
+    try {
+      parseAddress(f.str('enclave')!);
+    } catch (e) {
+      throw new UsageError(`--enclave: ${(e as Error).message}`);
+    }
+    f.refuse(
+      ['launcher', 'manifest-dir'],
+      'is for starting a trusted process; --enclave names one that runs already',
+    );
+  }
+  const launcher = (f.str('launcher') ?? 'direct') as LauncherKind;
+  if (!LAUNCHERS.includes(launcher))
+    throw new UsageError(`--launcher must be one of ${LAUNCHERS.join(', ')}`);
+  const accels = accelerators(f);
+  let integrity: Integrity | undefined;
+  if (mode === 'enclave') {
+    f.refuse(
+      ['accelerator', 'integrity'],
+      'is for --mode split (in --mode enclave every product stays inside)',
+    );
+  } else {
+    integrity = (f.str('integrity') ?? 'exact') as Integrity;
+    if (!INTEGRITY_MODES.includes(integrity))
+      throw new UsageError(`--integrity must be one of ${INTEGRITY_MODES.join(', ')}`);
+    if (starting && accels.length === 0) throw new UsageError('--mode split needs --accelerator HOST:PORT');
+  }
+  const attestation = attestationOptions(f);
+  const data = planData(f.required('data'), f.str('data-key'));
+  const uploads: UploadSpec[] = [...data.uploads];
+  const weightsFile = f.str('weights');
+  if (weightsFile === undefined && f.str('weights-key') !== undefined)
+    throw new UsageError('--weights-key needs --weights');
+  const weights = weightsFile === undefined ? undefined : planWeights(weightsFile, f.str('weights-key'));
+  if (weights) uploads.push(weights);
+  const threads = f.str('threads') === undefined ? undefined : intFlag(f.str('threads'), 'threads', 1);
+  const common = {
+    mode,
+    data: data.ref,
+    ...(weights ? { weights: weights.name } : {}),
+    ...(f.str('strip-prefix') === undefined ? {} : { stripPrefix: f.str('strip-prefix')! }),
+    ...(mode === 'split' && accels.length > 0 ? { accelerators: accels } : {}),
+    ...(integrity === undefined ? {} : { integrity }),
+    ...(threads === undefined ? {} : { threads }),
+  };
+  const enclaveArgs: string[] = [];
+  const json = f.bool('json');
+  let job: RemoteJob;
+  if (command === 'train') {
+    const settings = trainSettingsOf(f);
+    const ck =
+      f.str('checkpoint') === undefined
+        ? undefined
+        : sealedName(f.str('checkpoint')!, 'checkpoint', starting);
+    const rs = f.str('resume') === undefined ? undefined : sealedName(f.str('resume')!, 'resume', starting);
+    if (ck?.dir !== undefined && rs?.dir !== undefined && ck.dir !== rs.dir) {
+      throw new UsageError(
+        '--checkpoint and --resume must be in the same directory (the trusted process’s --checkpoint-dir)',
+      );
+    }
+    const dir = ck?.dir ?? rs?.dir;
+    if (dir !== undefined) enclaveArgs.push('--checkpoint-dir', dir);
+    const dropout = f.str('dropout') === undefined ? undefined : floatFlag(f.str('dropout'), 'dropout', 0.5);
+    if (dropout !== undefined && !(dropout >= 0 && dropout < 1))
+      throw new UsageError('--dropout must be in [0, 1)');
+    job = {
+      type: 'train',
+      job: {
+        ...common,
+        settings,
+        ...(dropout === undefined ? {} : { dropout }),
+        ...(ck ? { checkpoint: ck.name } : {}),
+        ...(f.str('checkpoint-every') === undefined
+          ? {}
+          : { checkpointEvery: intFlag(f.str('checkpoint-every'), 'checkpoint-every', 100) }),
+        ...(rs ? { resume: rs.name } : {}),
+      },
+    };
+  } else {
+    if (weights === undefined)
+      throw new UsageError(`--weights is required (see tee-offload ${command} --help)`);
+    const model = f.required('model');
+    const numClasses = intFlag(f.str('num-classes'), 'num-classes', 10);
+    if (!isModelName(model))
+      throw new UsageError(`unknown model '${model}' (known: ${modelNames.join(', ')})`);
+    const inputSize =
+      f.str('input-size') === undefined ? undefined : intFlag(f.str('input-size'), 'input-size', 1);
+    if (inputSize !== undefined) checkModelArgs(model, numClasses, inputSize);
+    const base = {
+      ...common,
+      weights: weights.name,
+      model,
+      numClasses,
+      ...(inputSize === undefined ? {} : { inputSize }),
+      batchSize: intFlag(f.str('batch-size'), 'batch-size', 64),
+    };
+    if (command === 'eval') {
+      const split = f.str('split') ?? 'test';
+      if (split !== 'test' && split !== 'train') throw new UsageError('--split must be test or train');
+      job = { type: 'eval', job: { ...base, split } };
+    } else {
+      const topk = intFlag(f.str('topk'), 'topk', Math.min(5, numClasses));
+      if (topk > numClasses) throw new UsageError(`--topk ${topk} is more than the ${numClasses} classes`);
+      const limit = f.str('limit') === undefined ? undefined : intFlag(f.str('limit'), 'limit', 1);
+      job = { type: 'infer', job: { ...base, topk, ...(limit === undefined ? {} : { limit }) } };
+    }
+  }
+  const reporter = command === 'train' ? chooseReporter({ json }) : undefined;
+  try {
+    const out = await runRemote({
+      ...(starting ? {} : { enclave: f.str('enclave')! }),
+      launcher,
+      ...(f.str('manifest-dir') === undefined ? {} : { manifestDir: f.str('manifest-dir')! }),
+      ...(enclaveArgs.length > 0 ? { enclaveArgs } : {}),
+      attestation,
+      uploads,
+      job,
+      ...(reporter ? { reporter } : {}),
+      onNote: log,
+      onPrediction: (row) => printPrediction(row, json),
+      ...(command === 'train' && f.str('save') !== undefined ? { save: f.str('save')! } : {}),
+    });
+    reporter?.close();
+    const r = out.result;
+    if (r.kind === 'train' && !json && f.str('save') !== undefined) log(`saved ${f.str('save')}`);
+    if (r.kind === 'eval')
+      printEval(r.summary, `${f.str('data')}, ${f.str('split') ?? 'test'}, ${mode}`, json);
+    if (r.remote && !json) {
+      log(
+        `accelerators: ${r.remote.calls} products, ${r.remote.retries} retries, ${r.remote.failures} refused replies, ${(r.remote.bytesSent / 2 ** 20).toFixed(1)} MiB sent`,
+      );
+    }
+    return 0;
+  } finally {
+    reporter?.close();
+  }
+}
+
+/** The unprotected baseline: RemoteLinearOps with integrity 'off' over the accelerators, in this process. */
+async function withAccelerators<T>(f: ModeFlags, model: Module, body: () => Promise<T>): Promise<T> {
+  const accels = accelerators(f);
+  if (accels.length === 0) throw new UsageError('--mode accelerator needs --accelerator HOST:PORT');
+  const pool = await AcceleratorPool.connect(accels);
+  try {
+    const remote = new RemoteLinearOps(pool, { integrity: 'off', warn: log });
+    useRemoteLinearOps(model, remote);
+    return await body();
+  } finally {
+    await pool.close();
+  }
+}
+
+async function runAcceleratorMode(command: ModeCommand, f: ModeFlags): Promise<number> {
+  f.refuse(
+    [
+      'enclave',
+      'launcher',
+      'manifest-dir',
+      'allow-simulated',
+      'collateral',
+      'mrenclave',
+      'mrsigner',
+      'isvprodid',
+      'min-isvsvn',
+      'allow-status',
+      'allow-debug',
+      'data-key',
+      'weights-key',
+    ],
+    'is not used by --mode accelerator (no enclave, no protection)',
+  );
+  if (f.str('integrity') !== undefined && f.str('integrity') !== 'off') {
+    throw new UsageError(
+      '--mode accelerator is the unprotected baseline: its products are never checked (integrity off); use --mode split for checked products',
+    );
+  }
+  if (f.str('threads') !== undefined) kernels.setThreads(intFlag(f.str('threads'), 'threads', 1));
+  const json = f.bool('json');
+  const data = f.required('data');
+  const numClasses = intFlag(f.str('num-classes'), 'num-classes', 10);
+  if (command === 'train') {
+    const s = trainSettingsOf(f);
+    const train = openDataset(data, { split: 'train', channels: 3, numClasses });
+    const test =
+      train.kind === 'cifar10' || train.kind === 'fashion-mnist'
+        ? openDataset(data, { split: 'test', channels: 3, numClasses })
+        : undefined;
+    const inputSize = s.inputSize ?? train.height;
+    let batchSize = s.batchSize ?? 32;
+    if (train.asGiven && batchSize !== train.length) {
+      if (s.batchSize !== undefined) log(`note: ${data} is used as given: batch size ${train.length}`);
+      batchSize = train.length;
+    }
+    const settings: TrainSettings = { ...s, inputSize, batchSize };
+    const net = buildModel({
+      model: s.model,
+      numClasses,
+      inputSize,
+      seed: s.seed,
+      ...(f.str('dropout') === undefined ? {} : { dropout: floatFlag(f.str('dropout'), 'dropout', 0.5) }),
+      ...(f.str('weights') === undefined ? {} : { weights: f.str('weights')! }),
+      ...(f.str('strip-prefix') === undefined ? {} : { stripPrefix: f.str('strip-prefix')! }),
+    });
+    const reporter = chooseReporter({ json });
+    try {
+      await withAccelerators(f, net, () =>
+        runTraining({
+          settings,
+          model: net,
+          train,
+          ...(test ? { test } : {}),
+          ...(f.str('resume') === undefined ? {} : { resume: f.str('resume')! }),
+          ...(f.str('checkpoint') === undefined ? {} : { checkpoint: f.str('checkpoint')! }),
+          checkpointEvery: intFlag(f.str('checkpoint-every'), 'checkpoint-every', 100),
+          ...(f.str('save') === undefined ? {} : { save: f.str('save')! }),
+          reporter,
+        }),
+      );
+    } finally {
+      reporter.close();
+    }
+    if (!json && f.str('save') !== undefined) log(`saved ${f.str('save')}`);
+    return 0;
+  }
+  const weights = f.required('weights');
+  const model = f.required('model');
+  const split = command === 'eval' ? (f.str('split') ?? 'test') : 'test';
+  if (split !== 'test' && split !== 'train') throw new UsageError('--split must be test or train');
+  const ds = openDataset(data, { split, channels: 3, numClasses });
+  const inputSize = intFlag(f.str('input-size'), 'input-size', ds.height);
+  const net = buildModel({
+    model,
+    numClasses,
+    inputSize,
+    seed: 0,
+    weights,
+    ...(f.str('strip-prefix') === undefined ? {} : { stripPrefix: f.str('strip-prefix')! }),
+  });
+  const batchSize = intFlag(f.str('batch-size'), 'batch-size', 64);
+  if (command === 'eval') {
+    const t0 = performance.now();
+    const r = await withAccelerators(f, net, () => evaluateDataset(net, ds, inputSize, batchSize));
+    printEval({ ...r, seconds: (performance.now() - t0) / 1000 }, `${ds.name}, ${split}, accelerator`, json);
+    return 0;
+  }
+  const k = intFlag(f.str('topk'), 'topk', Math.min(5, numClasses));
+  if (k > numClasses) throw new UsageError(`--topk ${k} is more than the ${numClasses} classes`);
+  const limit = intFlag(f.str('limit'), 'limit', ds.length);
+  await withAccelerators(f, net, async () => {
+    const loader = new DataLoader(ds, {
+      batchSize,
+      shuffle: false,
+      transform: defaultTransforms(ds, { augment: false, imageSize: inputSize }),
+    });
+    let done = 0;
+    for (const b of loader.epochBatches()) {
+      const logits = await predict(net, b.input);
+      for (let i = 0; i < b.labels.length && done < limit; i++, done++) {
+        const row = logits.data.subarray(i * numClasses, (i + 1) * numClasses);
+        const p = softmax(row);
+        printPrediction(
+          {
+            index: b.indices[i]!,
+            label: b.labels[i]!,
+            top: topK(row, k).map((c) => ({ class: c, p: p[c]! })),
+          },
+          json,
+        );
+      }
+      if (done >= limit) break;
+    }
+  });
+  return 0;
+}
