@@ -24,6 +24,7 @@
         "native/elementwise.cc",
         "native/cross_entropy.cc",
         "native/modp_verify.cc",
+        "native/modp_gemm.cc",
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

@@ -1,6 +1,7 @@
 // The tee-offload native addon: registers every kernel family's bindings and sets the default thread
 // count (all cores). Loaded by src/kernels/native.ts.
 #include "common.h"
+#include "modp_gemm.h"
 #include "modp_verify.h"
 
 namespace {
@@ -22,6 +23,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tee::register_elementwise(env, exports);
   tee::register_cross_entropy(env, exports);
   tee::register_modp_verify(env, exports);
+  tee::register_modp_gemm(env, exports);
   tee::set_threads(tee::max_threads());
   return exports;
 }

@@ -1,5 +1,6 @@
 // One decoded request → its product: float32 through LocalLinearOps on the native kernels, exact mod p
-// through modp-ops. Synchronous: the caller decides which thread runs it (worker-backend.ts or inline).
+// through native/modp_gemm.cc (native-modp.ts) or its TypeScript twin (modp-ops.ts). Synchronous in
+// effect: the caller decides which thread runs it (backend.ts: a worker or inline).
 import type { Kernels } from '../kernels/api.js';
 import { LocalLinearOps } from '../kernels/local-linear-ops.js';
 import type { LinearRequest, WireTensor } from '../protocol/linear-request.js';
@@ -13,6 +14,15 @@ import {
   denseGradWeightModp,
   denseModp,
 } from './modp-ops.js';
+import {
+  conv2dGradInputModpNative,
+  conv2dGradWeightModpNative,
+  conv2dModpNative,
+  denseGradInputModpNative,
+  denseGradWeightModpNative,
+  denseModpNative,
+  nativeModpAvailable,
+} from './native-modp.js';
 
 /** Largest float64 workspace (im2col columns of one image) an exact convolution may need, in bytes. */
 export function workspaceBytes(req: LinearRequest): number {
@@ -21,13 +31,41 @@ export function workspaceBytes(req: LinearRequest): number {
   return 8 * g.c * g.k * g.k * g.oh * g.ow;
 }
 
-export async function computeLinear(kernels: Kernels, req: LinearRequest): Promise<WireTensor> {
+/** Where exact products run: the C++ of native/modp_gemm.cc, or the TypeScript twin (modp-ops.ts). */
+export type ModpEngine = 'native' | 'ts';
+
+/** 'native' when the addon has the exact products, else 'ts'. */
+export function defaultModpEngine(): ModpEngine {
+  return nativeModpAvailable() ? 'native' : 'ts';
+}
+
+export async function computeLinear(
+  kernels: Kernels,
+  req: LinearRequest,
+  modp: ModpEngine = defaultModpEngine(),
+): Promise<WireTensor> {
   const shape = outputShape(req);
   if (req.arith === 'modp') {
     const a = req.a.data as Int32Array;
     const b = req.b.data as Int32Array;
     const [a0 = 0, a1 = 0] = req.a.shape;
     const b1 = req.b.shape[1] ?? 0;
+    if (modp === 'native') {
+      switch (req.op) {
+        case 'dense':
+          return { shape, data: denseModpNative(a, b, a0, a1, req.b.shape[0]!) };
+        case 'denseGradInput':
+          return { shape, data: denseGradInputModpNative(a, b, a0, a1, b1) };
+        case 'denseGradWeight':
+          return { shape, data: denseGradWeightModpNative(a, b, a0, a1, b1) };
+        case 'conv2d':
+          return { shape, data: conv2dModpNative(convShape(req), a, b) };
+        case 'conv2dGradInput':
+          return { shape, data: conv2dGradInputModpNative(convShape(req), a, b) };
+        case 'conv2dGradWeight':
+          return { shape, data: conv2dGradWeightModpNative(convShape(req), a, b) };
+      }
+    }
     switch (req.op) {
       case 'dense':
         return { shape, data: denseModp(kernels, a, b, a0, a1, req.b.shape[0]!) };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { computeLinear } from '../../src/accelerator/compute.js';
+import { computeLinear, defaultModpEngine, type ModpEngine } from '../../src/accelerator/compute.js';
 import { CHUNK, reduceCentered } from '../../src/accelerator/modp-ops.js';
 import { isTeeError } from '../../src/errors.js';
 import { kernels, referenceKernels } from '../../src/kernels/index.js';
@@ -22,7 +22,14 @@ const BIG: Record<LinearOpName, Dims> = {
   conv2dGradWeight: { n: 2, c: 2, h: 12, w: 12, o: 3, k: 3, stride: 1, padding: 1, i: 0 },
 };
 
+// Both engines, when the addon has the native one (it is the accelerator's default then).
+const ENGINES: readonly ModpEngine[] = defaultModpEngine() === 'native' ? ['native', 'ts'] : ['ts'];
+
 describe('exact products modulo p', () => {
+  test('uses the native engine when the addon is built with it', () => {
+    assert.deepEqual(ENGINES, ['native', 'ts']);
+  });
+
   test('the chunk bound holds: 128 products of (p−1)/2 plus a reduced value stay below 2^53', () => {
     assert.equal(CHUNK, 128);
     assert.ok(BigInt(CHUNK) * BigInt(HALF_P) ** 2n + BigInt(HALF_P) < 2n ** 53n);
@@ -72,7 +79,13 @@ describe('exact products modulo p', () => {
         };
         const req = makeRequest(rng, op, 'modp', d, 0.2);
         const want = referenceModp(req);
-        assert.deepEqual((await computeLinear(kernels, req)).data, want, JSON.stringify(d));
+        for (const engine of ENGINES) {
+          assert.deepEqual(
+            (await computeLinear(kernels, req, engine)).data,
+            want,
+            `${engine} ${JSON.stringify(d)}`,
+          );
+        }
       }
     });
 
@@ -81,9 +94,10 @@ describe('exact products modulo p', () => {
       for (const extremes of [0.5, 1]) {
         const req = makeRequest(rng, op, 'modp', BIG[op], extremes);
         const want = referenceModp(req);
-        assert.deepEqual((await computeLinear(kernels, req)).data, want);
+        for (const engine of ENGINES)
+          assert.deepEqual((await computeLinear(kernels, req, engine)).data, want, engine);
         // The naive reference kernels give the same (the chunking, not the BLAS, makes it exact).
-        assert.deepEqual((await computeLinear(referenceKernels, req)).data, want);
+        assert.deepEqual((await computeLinear(referenceKernels, req, 'ts')).data, want);
       }
     });
   }
@@ -98,7 +112,33 @@ describe('exact products modulo p', () => {
       a: { shape: [2, n], data: a },
       b: { shape: [1, n], data: b },
     };
-    assert.deepEqual((await computeLinear(kernels, req)).data, referenceModp(req));
+    for (const engine of ENGINES)
+      assert.deepEqual((await computeLinear(kernels, req, engine)).data, referenceModp(req));
+  });
+
+  test('handles empty batches and channels, strides above the kernel and wide padding', async () => {
+    const rng = new SeededRng(9);
+    const cases: Dims[] = [
+      { n: 0, c: 2, h: 4, w: 4, o: 3, k: 3, stride: 1, padding: 1, i: 0 },
+      { n: 2, c: 0, h: 4, w: 4, o: 3, k: 3, stride: 1, padding: 1, i: 3 },
+      { n: 2, c: 2, h: 4, w: 4, o: 0, k: 3, stride: 1, padding: 1, i: 3 },
+      { n: 2, c: 3, h: 7, w: 5, o: 2, k: 2, stride: 3, padding: 0, i: 1 },
+      { n: 1, c: 2, h: 3, w: 3, o: 2, k: 1, stride: 1, padding: 2, i: 1 },
+      { n: 1, c: 1, h: 2, w: 3, o: 1, k: 3, stride: 2, padding: 3, i: 1 },
+    ];
+    for (const d of cases) {
+      for (const op of LINEAR_OPS) {
+        const req = makeRequest(rng, op, 'modp', d, 0.3);
+        const want = referenceModp(req);
+        for (const engine of ENGINES) {
+          assert.deepEqual(
+            (await computeLinear(kernels, req, engine)).data,
+            want,
+            `${engine} ${op} ${JSON.stringify(d)}`,
+          );
+        }
+      }
+    }
   });
 
   test('refuses an operand value outside the centered range (E_FRAME), for each op', async () => {
@@ -108,15 +148,17 @@ describe('exact products modulo p', () => {
         const t = req[which].data as Int32Array;
         const bad = which === 'a' ? HALF_P + 1 : -HALF_P - 1;
         t[t.length - 1] = bad;
-        await assert.rejects(
-          computeLinear(kernels, req),
-          (e) =>
-            isTeeError(e, 'E_FRAME') &&
-            new RegExp(`^${op}: ${which}: value ${bad} at index \\d+ is outside the centered range`).test(
-              e.message,
-            ),
-          `${op} ${which}`,
-        );
+        for (const engine of ENGINES) {
+          await assert.rejects(
+            computeLinear(kernels, req, engine),
+            (e) =>
+              isTeeError(e, 'E_FRAME') &&
+              new RegExp(`^${op}: ${which}: value ${bad} at index \\d+ is outside the centered range`).test(
+                e.message,
+              ),
+            `${engine} ${op} ${which}`,
+          );
+        }
       }
     }
   });

@@ -1,0 +1,319 @@
+// The accelerator's exact products modulo p = 2^24 − 3 (DESIGN.md "Integrity: exact mode"; the TS twin
+// is src/accelerator/modp-ops.ts). Operands are centered representatives |v| ≤ (p−1)/2 < 2^23, checked
+// here (a RangeError, never a wrong answer): each product is below 2^46 and 128 of them plus a reduced
+// accumulator stay below 2^53, so float64 GEMM over chunks of at most 128 inner terms is exact whatever
+// order the BLAS sums in. Each chunk is one dgemm accumulating onto a float64 buffer, reduced to centered
+// representatives after every chunk. Chunks of the inner dimension are pointer offsets with the
+// operands' own leading dimensions: nothing is transposed or packed.
+//   modpGemm(ta, tb, m, n, kk, a, b, c)            c [m,n] = op(a)·op(b) mod p (as dgemm's layouts)
+//   modpConv2d(n,c,h,w,o,k,s,p, x, w, y)           x [n,c,h,w], w [o,c,k,k] → y [n,o,oh,ow]
+//   modpConv2dGradInput(n,c,h,w,o,k,s,p, dy, w, dx) dy [n,o,oh,ow], w → dx [n,c,h,w]
+//   modpConv2dGradWeight(n,c,h,w,o,k,s,p, dy, x, dw) dy, x [n,c,h,w] → dw [o,c,k,k]
+//   modpFirstOutOfRange(a) → index of the first value outside [−(p−1)/2, (p−1)/2], or −1
+#include "modp_gemm.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "common.h"
+#include "conv.h"
+#include "gemm.h"
+
+namespace tee {
+
+namespace {
+
+constexpr double kP = 16777213.0;
+constexpr double kInvP = 1.0 / 16777213.0;
+constexpr int32_t kHalf = 8388606;  // (p − 1) / 2
+constexpr int64_t kChunk = 128;
+static_assert(static_cast<double>(kChunk) * kHalf * kHalf + kHalf < 9007199254740992.0,
+              "a chunk of products must stay below 2^53");
+
+// Per-JS-thread workspaces (the main thread and a worker may both call in).
+thread_local Buffer t_a, t_b, t_c, t_col, t_img;
+
+// |v| < 2^53 exact integer → centered representative. q = rint(v/p) is off by at most one (the quotient
+// is computed to within 2^-52 relative), so one fix-up step suffices; q·p < 2^53 and v − q·p are exact.
+inline double reduce1(double v) {
+  double r = v - std::nearbyint(v * kInvP) * kP;
+  if (r > kHalf) r -= kP;
+  if (r < -kHalf) r += kP;
+  return r;
+}
+
+void reduce_all(double* c, int64_t n) {
+  const int nt = threads_for(n);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+  for (int64_t i = 0; i < n; i++) c[i] = reduce1(c[i]);
+}
+
+int64_t first_out_of_range(const int32_t* a, int64_t n) {
+  int64_t first = n;
+  const int nt = threads_for(n);
+#pragma omp parallel for num_threads(nt) if (nt > 1) reduction(min : first) schedule(static)
+  for (int64_t i = 0; i < n; i++) {
+    if ((a[i] > kHalf || a[i] < -kHalf) && i < first) first = i;
+  }
+  return first == n ? -1 : first;
+}
+
+void check_range(Napi::Env env, const int32_t* a, int64_t n, const char* what) {
+  const int64_t i = first_out_of_range(a, n);
+  if (i >= 0) {
+    throw Napi::RangeError::New(env, std::string(what) + ": value " + std::to_string(a[i]) + " at index " +
+                                         std::to_string(i) + " is outside the centered range [-8388606, 8388606]");
+  }
+}
+
+void to_f64(const int32_t* a, double* out, int64_t n) {
+  const int nt = threads_for(n);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+  for (int64_t i = 0; i < n; i++) out[i] = a[i];
+}
+
+void to_i32(const double* c, int32_t* out, int64_t n) {
+  const int nt = threads_for(n);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+  for (int64_t i = 0; i < n; i++) out[i] = static_cast<int32_t>(c[i]);
+}
+
+// c [m,n] ← c + op(a)·op(b) mod p; c holds centered values on entry and on return (ldc = n).
+// a is [m,kk] (lda ≥ kk) or, transposed, stored [kk,m] (lda ≥ m); b is [kk,n] or stored [n,kk].
+// Our own threads each take a block of c (columns, or rows when c is narrow) and run every chunk of the
+// inner dimension on it with a single-threaded BLAS, reducing their block after each chunk: no team of
+// BLAS threads spins against our OpenMP team (on few cores that contention costs 10x).
+void gemm_modp(bool ta, bool tb, int64_t m, int64_t n, int64_t kk, const double* a, int64_t lda, const double* b,
+               int64_t ldb, double* c) {
+  if (m <= 0 || n <= 0) return;
+  const double work = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(kk);
+  const bool by_cols = n >= m || n >= 64 * threads();
+  const int64_t span = by_cols ? n : m;
+  int nt = work < 2e6 ? 1 : static_cast<int>(std::min<int64_t>(threads(), std::max<int64_t>(1, span / 16)));
+  BlasSerialRegion serial;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    int64_t lo, hi;
+    split_range(span, nt, thread_id(), &lo, &hi);
+    if (hi > lo) {
+      // This thread's block: rows [r0,r1) × columns [c0,c1) of c.
+      const int64_t r0 = by_cols ? 0 : lo, r1 = by_cols ? m : hi;
+      const int64_t c0 = by_cols ? lo : 0, c1 = by_cols ? hi : n;
+      const double* a0 = ta ? a + r0 : a + r0 * lda;
+      const double* b0 = tb ? b + c0 * ldb : b + c0;
+      double* cb = c + r0 * n + c0;
+      for (int64_t k0 = 0; k0 < kk; k0 += kChunk) {
+        const int64_t kc = std::min(kChunk, kk - k0);
+        const double* ap = ta ? a0 + k0 * lda : a0 + k0;
+        const double* bp = tb ? b0 + k0 : b0 + k0 * ldb;
+        gemm_f64(ta, tb, r1 - r0, c1 - c0, kc, 1.0, ap, lda, bp, ldb, 1.0, cb, n, 1);
+        for (int64_t i = 0; i < r1 - r0; i++) {
+          double* row = cb + i * n;
+          for (int64_t j = 0; j < c1 - c0; j++) row[j] = reduce1(row[j]);
+        }
+      }
+    }
+  }
+}
+
+inline void valid_ox(const ConvShape& g, int64_t kx, int64_t* lo, int64_t* hi) {
+  const int64_t a = g.p - kx;
+  *lo = a > 0 ? (a + g.s - 1) / g.s : 0;
+  const int64_t b = g.w - 1 + g.p - kx;
+  *hi = b >= 0 ? std::min(g.ow, b / g.s + 1) : 0;
+  if (*hi < *lo) *hi = *lo;
+}
+
+// col [c·k·k, oh·ow] ← one image x [c,h,w] (zero padding).
+void im2col(const ConvShape& g, const int32_t* x, double* col) {
+  const int64_t k = g.k, ohw = g.oh * g.ow;
+  const int nt = threads_for(g.c * k * k * ohw);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+  for (int64_t ic = 0; ic < g.c; ic++) {
+    const int32_t* plane = x + ic * g.h * g.w;
+    for (int64_t ky = 0; ky < k; ky++) {
+      for (int64_t kx = 0; kx < k; kx++) {
+        double* out = col + ((ic * k + ky) * k + kx) * ohw;
+        int64_t lo, hi;
+        valid_ox(g, kx, &lo, &hi);
+        for (int64_t oy = 0; oy < g.oh; oy++) {
+          double* o = out + oy * g.ow;
+          const int64_t iy = oy * g.s - g.p + ky;
+          if (iy < 0 || iy >= g.h) {
+            std::fill(o, o + g.ow, 0.0);
+            continue;
+          }
+          const int32_t* row = plane + iy * g.w - g.p + kx;  // row[ox·s] = x[iy, ox·s − p + kx]
+          std::fill(o, o + lo, 0.0);
+          for (int64_t ox = lo; ox < hi; ox++) o[ox] = row[ox * g.s];
+          std::fill(o + hi, o + g.ow, 0.0);
+        }
+      }
+    }
+  }
+}
+
+// image [c,h,w] += col2im(col), col [c·k·k, oh·ow]: at most k² terms below 2^23 per pixel (k² ≤ 2^30).
+void col2im_add(const ConvShape& g, const double* col, double* img) {
+  const int64_t k = g.k, ohw = g.oh * g.ow;
+  const int nt = threads_for(g.c * k * k * ohw);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+  for (int64_t ic = 0; ic < g.c; ic++) {
+    double* plane = img + ic * g.h * g.w;
+    for (int64_t ky = 0; ky < k; ky++) {
+      for (int64_t kx = 0; kx < k; kx++) {
+        const double* in = col + ((ic * k + ky) * k + kx) * ohw;
+        int64_t lo, hi;
+        valid_ox(g, kx, &lo, &hi);
+        for (int64_t oy = 0; oy < g.oh; oy++) {
+          const int64_t iy = oy * g.s - g.p + ky;
+          if (iy < 0 || iy >= g.h) continue;
+          double* row = plane + iy * g.w - g.p + kx;
+          const double* src = in + oy * g.ow;
+          for (int64_t ox = lo; ox < hi; ox++) row[ox * g.s] += src[ox];
+        }
+      }
+    }
+  }
+}
+
+// Arguments 0..7: n, c, h, w, o, k, stride, padding (n, c, o may be 0).
+ConvShape conv_dims(const Napi::CallbackInfo& info, const char* fn) {
+  ConvShape g{};
+  g.n = dim_arg(info, 0, fn, 0);
+  g.c = dim_arg(info, 1, fn, 0);
+  g.h = dim_arg(info, 2, fn);
+  g.w = dim_arg(info, 3, fn);
+  g.o = dim_arg(info, 4, fn, 0);
+  g.k = dim_arg(info, 5, fn);
+  g.s = dim_arg(info, 6, fn);
+  g.p = dim_arg(info, 7, fn, 0);
+  g.oh = out_size(g.h, g.k, g.s, g.p);
+  g.ow = out_size(g.w, g.k, g.s, g.p);
+  if (g.oh < 1 || g.ow < 1) {
+    throw Napi::RangeError::New(info.Env(), std::string(fn) + ": the kernel does not fit the padded input");
+  }
+  if (g.k > 32768) throw Napi::RangeError::New(info.Env(), std::string(fn) + ": kernel size above 32768");
+  return g;
+}
+
+Napi::Value ModpGemm(const Napi::CallbackInfo& info) {
+  const char* fn = "modpGemm";
+  expect_args(info, 8, fn);
+  const bool ta = bool_arg(info, 0, fn), tb = bool_arg(info, 1, fn);
+  const int64_t m = dim_arg(info, 2, fn, 0), n = dim_arg(info, 3, fn, 0), kk = dim_arg(info, 4, fn, 0);
+  const int32_t* a = array_arg<int32_t>(info, 5, m * kk, fn, "a");
+  const int32_t* b = array_arg<int32_t>(info, 6, kk * n, fn, "b");
+  int32_t* c = array_arg<int32_t>(info, 7, m * n, fn, "c");
+  check_range(info.Env(), a, m * kk, "a");
+  check_range(info.Env(), b, kk * n, "b");
+  double* af = t_a.as<double>(static_cast<size_t>(std::max<int64_t>(1, m * kk)));
+  double* bf = t_b.as<double>(static_cast<size_t>(std::max<int64_t>(1, kk * n)));
+  double* cf = t_c.as<double>(static_cast<size_t>(std::max<int64_t>(1, m * n)));
+  to_f64(a, af, m * kk);
+  to_f64(b, bf, kk * n);
+  std::fill(cf, cf + m * n, 0.0);
+  const int64_t lda = ta ? std::max<int64_t>(m, 1) : std::max<int64_t>(kk, 1);
+  const int64_t ldb = tb ? std::max<int64_t>(kk, 1) : std::max<int64_t>(n, 1);
+  gemm_modp(ta, tb, m, n, kk, af, lda, bf, ldb, cf);
+  to_i32(cf, c, m * n);
+  return info.Env().Undefined();
+}
+
+// y_i [o, oh·ow] = w [o, ckk] · col_i [ckk, oh·ow]
+Napi::Value ModpConv2d(const Napi::CallbackInfo& info) {
+  const char* fn = "modpConv2d";
+  expect_args(info, 11, fn);
+  const ConvShape g = conv_dims(info, fn);
+  const int64_t ckk = g.c * g.k * g.k, ohw = g.oh * g.ow, chw = g.c * g.h * g.w;
+  const int32_t* x = array_arg<int32_t>(info, 8, g.n * chw, fn, "x");
+  const int32_t* w = array_arg<int32_t>(info, 9, g.o * ckk, fn, "w");
+  int32_t* y = array_arg<int32_t>(info, 10, g.n * g.o * ohw, fn, "y");
+  check_range(info.Env(), x, g.n * chw, "a");
+  check_range(info.Env(), w, g.o * ckk, "b");
+  double* wf = t_a.as<double>(static_cast<size_t>(std::max<int64_t>(1, g.o * ckk)));
+  double* col = t_col.as<double>(static_cast<size_t>(std::max<int64_t>(1, ckk * ohw)));
+  double* acc = t_c.as<double>(static_cast<size_t>(std::max<int64_t>(1, g.o * ohw)));
+  to_f64(w, wf, g.o * ckk);
+  for (int64_t i = 0; i < g.n; i++) {
+    im2col(g, x + i * chw, col);
+    std::fill(acc, acc + g.o * ohw, 0.0);
+    gemm_modp(false, false, g.o, ohw, ckk, wf, std::max<int64_t>(ckk, 1), col, ohw, acc);
+    to_i32(acc, y + i * g.o * ohw, g.o * ohw);
+  }
+  return info.Env().Undefined();
+}
+
+// col [ckk, oh·ow] = wᵀ · dy_i [o, oh·ow]; dx_i = col2im(col)
+Napi::Value ModpConv2dGradInput(const Napi::CallbackInfo& info) {
+  const char* fn = "modpConv2dGradInput";
+  expect_args(info, 11, fn);
+  const ConvShape g = conv_dims(info, fn);
+  const int64_t ckk = g.c * g.k * g.k, ohw = g.oh * g.ow, chw = g.c * g.h * g.w;
+  const int32_t* dy = array_arg<int32_t>(info, 8, g.n * g.o * ohw, fn, "dy");
+  const int32_t* w = array_arg<int32_t>(info, 9, g.o * ckk, fn, "w");
+  int32_t* dx = array_arg<int32_t>(info, 10, g.n * chw, fn, "dx");
+  check_range(info.Env(), dy, g.n * g.o * ohw, "a");
+  check_range(info.Env(), w, g.o * ckk, "b");
+  double* wf = t_a.as<double>(static_cast<size_t>(std::max<int64_t>(1, g.o * ckk)));
+  double* dyf = t_b.as<double>(static_cast<size_t>(std::max<int64_t>(1, g.o * ohw)));
+  double* col = t_col.as<double>(static_cast<size_t>(std::max<int64_t>(1, ckk * ohw)));
+  double* img = t_img.as<double>(static_cast<size_t>(std::max<int64_t>(1, chw)));
+  to_f64(w, wf, g.o * ckk);
+  for (int64_t i = 0; i < g.n; i++) {
+    to_f64(dy + i * g.o * ohw, dyf, g.o * ohw);
+    std::fill(col, col + ckk * ohw, 0.0);
+    gemm_modp(true, false, ckk, ohw, g.o, wf, std::max<int64_t>(ckk, 1), dyf, ohw, col);
+    std::fill(img, img + chw, 0.0);
+    col2im_add(g, col, img);
+    reduce_all(img, chw);
+    to_i32(img, dx + i * chw, chw);
+  }
+  return info.Env().Undefined();
+}
+
+// dw [o, ckk] = Σ_i dy_i [o, oh·ow] · col_iᵀ, the inner dimension (oh·ow per image) chunked across images.
+Napi::Value ModpConv2dGradWeight(const Napi::CallbackInfo& info) {
+  const char* fn = "modpConv2dGradWeight";
+  expect_args(info, 11, fn);
+  const ConvShape g = conv_dims(info, fn);
+  const int64_t ckk = g.c * g.k * g.k, ohw = g.oh * g.ow, chw = g.c * g.h * g.w;
+  const int32_t* dy = array_arg<int32_t>(info, 8, g.n * g.o * ohw, fn, "dy");
+  const int32_t* x = array_arg<int32_t>(info, 9, g.n * chw, fn, "x");
+  int32_t* dw = array_arg<int32_t>(info, 10, g.o * ckk, fn, "dw");
+  check_range(info.Env(), dy, g.n * g.o * ohw, "a");
+  check_range(info.Env(), x, g.n * chw, "b");
+  double* dyf = t_b.as<double>(static_cast<size_t>(std::max<int64_t>(1, g.o * ohw)));
+  double* col = t_col.as<double>(static_cast<size_t>(std::max<int64_t>(1, ckk * ohw)));
+  double* acc = t_c.as<double>(static_cast<size_t>(std::max<int64_t>(1, g.o * ckk)));
+  std::fill(acc, acc + g.o * ckk, 0.0);
+  for (int64_t i = 0; i < g.n; i++) {
+    to_f64(dy + i * g.o * ohw, dyf, g.o * ohw);
+    im2col(g, x + i * chw, col);
+    // op(a) = dy_i [o, ohw] (lda = ohw), op(b) = colᵀ [ohw, ckk] with col stored [ckk, ohw] (ldb = ohw).
+    gemm_modp(false, true, g.o, ckk, ohw, dyf, ohw, col, ohw, acc);
+  }
+  to_i32(acc, dw, g.o * ckk);
+  return info.Env().Undefined();
+}
+
+Napi::Value ModpFirstOutOfRange(const Napi::CallbackInfo& info) {
+  const char* fn = "modpFirstOutOfRange";
+  expect_args(info, 1, fn);
+  int64_t n = 0;
+  const int32_t* a = any_array_arg<int32_t>(info, 0, &n, fn, "a");
+  return Napi::Number::New(info.Env(), static_cast<double>(first_out_of_range(a, n)));
+}
+
+}  // namespace
+
+void register_modp_gemm(Napi::Env env, Napi::Object exports) {
+  exports.Set("modpGemm", Napi::Function::New(env, ModpGemm, "modpGemm"));
+  exports.Set("modpConv2d", Napi::Function::New(env, ModpConv2d, "modpConv2d"));
+  exports.Set("modpConv2dGradInput", Napi::Function::New(env, ModpConv2dGradInput, "modpConv2dGradInput"));
+  exports.Set("modpConv2dGradWeight", Napi::Function::New(env, ModpConv2dGradWeight, "modpConv2dGradWeight"));
+  exports.Set("modpFirstOutOfRange", Napi::Function::New(env, ModpFirstOutOfRange, "modpFirstOutOfRange"));
+}
+
+}  // namespace tee
