@@ -4,7 +4,13 @@
 // Written atomically (temp file, fsync, rename): a crash mid-write leaves the previous checkpoint.
 import { TeeError } from '../errors.js';
 import { fromFloat32, type SafeTensor, toFloat32 } from '../io/safe-tensor.js';
-import { readSafetensorsFile, writeSafetensorsFile } from '../io/safetensors.js';
+import {
+  parseSafetensors,
+  readSafetensorsFile,
+  type SafetensorsContents,
+  serializeSafetensors,
+  writeSafetensorsFile,
+} from '../io/safetensors.js';
 import { loadStateDict, stateDictTensors } from '../io/state-dict.js';
 import { Dropout } from '../nn/dropout.js';
 import { modulesOf } from '../nn/layer.js';
@@ -27,6 +33,21 @@ function dropoutLayers(model: Module): Dropout[] {
 }
 
 export function saveCheckpoint(path: string, model: Module, optimizer: SGD, state: CheckpointState): void {
+  const { tensors, metadata } = checkpointContents(model, optimizer, state);
+  writeSafetensorsFile(path, tensors, metadata);
+}
+
+/** The checkpoint as bytes (for sealing: the trusted process never writes it in the clear). */
+export function encodeCheckpoint(model: Module, optimizer: SGD, state: CheckpointState): Uint8Array {
+  const { tensors, metadata } = checkpointContents(model, optimizer, state);
+  return serializeSafetensors(tensors, metadata);
+}
+
+function checkpointContents(
+  model: Module,
+  optimizer: SGD,
+  state: CheckpointState,
+): { tensors: Map<string, SafeTensor>; metadata: Record<string, string> } {
   const tensors = new Map<string, SafeTensor>();
   for (const [name, t] of stateDictTensors(model)) tensors.set(`model.${name}`, t);
   const names = model.namedParameters().map(([n]) => n);
@@ -35,14 +56,15 @@ export function saveCheckpoint(path: string, model: Module, optimizer: SGD, stat
   bufs.forEach((b, i) => {
     if (b !== null) tensors.set(`optim.${names[i]}`, fromFloat32([b.length], b));
   });
-  writeSafetensorsFile(path, tensors, {
+  const metadata = {
     format: CHECKPOINT_FORMAT,
     step: String(state.step),
     optimizer_steps: String(optimizer.stepCount),
     loader: JSON.stringify(state.loader),
     dropout_rng: JSON.stringify(dropoutLayers(model).map((d) => d.rng.getState())),
     settings: JSON.stringify(state.settings),
-  });
+  };
+  return { tensors, metadata };
 }
 
 export interface LoadedCheckpoint {
@@ -62,7 +84,26 @@ function parseJson(text: string | undefined, what: string, path: string): unknow
 
 /** Restores model, optimizer and dropout RNGs in place; returns the step, loader state and settings. */
 export function loadCheckpoint(path: string, model: Module, optimizer: SGD): LoadedCheckpoint {
-  const { tensors, metadata } = readSafetensorsFile(path);
+  return restoreCheckpoint(readSafetensorsFile(path), path, model, optimizer);
+}
+
+/** loadCheckpoint from bytes (an unsealed checkpoint); `source` names it in errors. */
+export function decodeCheckpoint(
+  bytes: Uint8Array,
+  source: string,
+  model: Module,
+  optimizer: SGD,
+): LoadedCheckpoint {
+  return restoreCheckpoint(parseSafetensors(bytes, source), source, model, optimizer);
+}
+
+function restoreCheckpoint(
+  contents: SafetensorsContents,
+  path: string,
+  model: Module,
+  optimizer: SGD,
+): LoadedCheckpoint {
+  const { tensors, metadata } = contents;
   if (metadata.format !== CHECKPOINT_FORMAT) {
     throw new TeeError(
       'E_FORMAT',
