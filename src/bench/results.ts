@@ -11,6 +11,8 @@ export interface SideResult {
   readonly samplesMs: readonly number[];
   readonly cpuPerWall: readonly number[];
   readonly medianMs: number;
+  /** Median process CPU ms per call (all threads): less sensitive than wall time to other processes. */
+  readonly cpuMedianMs: number;
   /** GEMM and conv workloads. */
   readonly gflops?: number;
   /** Training steps. */
@@ -30,6 +32,8 @@ export interface WorkloadResult {
   readonly torch: SideResult | { readonly error: string } | { readonly skipped: string };
   /** Our speed / PyTorch's speed (= torch median ms / our median ms); null without both sides. */
   readonly ratio: number | null;
+  /** The same from CPU time (torch CPU ms / ours): a cross-check when the machine was busy. */
+  readonly cpuRatio: number | null;
 }
 
 export interface MemoryCheck {

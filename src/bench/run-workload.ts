@@ -4,7 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TeeError } from '../errors.js';
 import type { CheckResult } from './check.js';
-import type { SideResult, WorkloadResult } from './results.js';
+import { isSide, type SideResult, type WorkloadResult } from './results.js';
 import { collectGarbage, peakRssKiB, resetPeakRss } from './rss.js';
 import { calibrate, type Prepared, type Sample, sampleOnce } from './sampler.js';
 import { median, sig } from './stats.js';
@@ -34,6 +34,7 @@ function summary(w: Workload, s: Side, peakKiB: number | null): SideResult {
     samplesMs: s.samples.map((x) => sig(x.ms, 5)),
     cpuPerWall: s.samples.map((x) => sig(x.cpuPerWall, 3)),
     medianMs: sig(ms, 5),
+    cpuMedianMs: sig(median(s.samples.map((x) => x.ms * x.cpuPerWall)), 5),
     ...(w.flops ? { gflops: sig(w.flops / ms / 1e6) } : {}),
     ...(batch ? { imagesPerSec: sig((batch * 1000) / ms), losses: s.losses.map((l) => sig(l, 6)) } : {}),
     peakRssMiB: peakKiB === null ? null : Math.round(peakKiB / 1024),
@@ -72,6 +73,7 @@ export async function runWorkload(
       ours: { error: errorText(e) },
       torch: { skipped: 'our side failed' },
       ratio: null,
+      cpuRatio: null,
     };
   }
   const checks: readonly CheckResult[] = prepared.checks;
@@ -129,13 +131,22 @@ export async function runWorkload(
   } catch (e) {
     log(`  ${errorText(e)}`);
     if (theirs) await (torch as TorchSide).finish().catch(() => undefined);
-    return { ...base, checks, ours: { error: errorText(e) }, torch: { error: errorText(e) }, ratio: null };
+    return {
+      ...base,
+      checks,
+      ours: { error: errorText(e) },
+      torch: { error: errorText(e) },
+      ratio: null,
+      cpuRatio: null,
+    };
   }
   const oursResult = summary(w, ours, peakRssKiB());
   let torchResult: WorkloadResult['torch'];
   if ('skipped' in torch) torchResult = { skipped: torch.skipped };
   else if (!theirs) torchResult = { error: torchError };
   else torchResult = summary(w, theirs, (await (torch as TorchSide).finish()).peakRssKiB);
-  const ratio = 'medianMs' in torchResult ? sig(torchResult.medianMs / oursResult.medianMs, 3) : null;
-  return { ...base, checks, ours: oursResult, torch: torchResult, ratio };
+  const both = isSide(torchResult) ? torchResult : null;
+  const ratio = both ? sig(both.medianMs / oursResult.medianMs, 3) : null;
+  const cpuRatio = both ? sig(both.cpuMedianMs / oursResult.cpuMedianMs, 3) : null;
+  return { ...base, checks, ours: oursResult, torch: torchResult, ratio, cpuRatio };
 }

@@ -15,7 +15,9 @@ function rss(r: WorkloadResult['ours'] | WorkloadResult['torch']): string {
 
 /** A Markdown table (readable as plain text too). */
 export function formatTable(results: readonly WorkloadResult[], threads: number): string {
-  const rows: string[][] = [['workload', 'ours', 'torch', 'ratio', 'peak RSS MiB ours / torch']];
+  const rows: string[][] = [
+    ['workload', 'ours', 'torch', 'ratio', 'CPU-time ratio', 'peak RSS MiB ours / torch'],
+  ];
   for (const r of results) {
     const train = r.group === 'train';
     const ratio = r.ratio === null ? '–' : `${r.ratio.toFixed(2)}×`;
@@ -24,6 +26,7 @@ export function formatTable(results: readonly WorkloadResult[], threads: number)
       cell(r.ours, train),
       cell(r.torch, train),
       ratio,
+      r.cpuRatio === null || r.cpuRatio === undefined ? '–' : `${r.cpuRatio.toFixed(2)}×`,
       train ? `${rss(r.ours)} / ${rss(r.torch)}` : '',
     ]);
   }
