@@ -39,6 +39,10 @@ export interface AcceleratorServerOptions {
   readonly maxWorkspaceBytes?: number;
   /** A connection that has not sent its hello within this time is closed (default 10 000 ms). */
   readonly helloTimeoutMs?: number;
+  /** A connection silent this long in the middle of a frame is closed (default 60 000 ms). */
+  readonly idleTimeoutMs?: number;
+  /** Decoded requests waiting on one connection before it stops reading (default 64). */
+  readonly maxQueuedRequests?: number;
   /** PEM certificate chain and key: serve TLS instead of plain TCP. */
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
   /** 'worker' (default): products run on one worker thread; 'inline': on the main thread. */
@@ -59,6 +63,8 @@ export interface AcceleratorServerStats {
   readonly inFlightBytes: number;
   /** The most inFlightBytes has been (never above maxTotalBytes). */
   readonly peakInFlightBytes: number;
+  /** The longest queue of decoded, unanswered requests on one connection (never above maxQueuedRequests). */
+  readonly peakQueuedRequests: number;
 }
 
 interface Job {
@@ -75,6 +81,8 @@ export class AcceleratorServer {
   readonly maxTotalBytes: number;
   readonly maxWorkspaceBytes: number;
   readonly helloTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly maxQueuedRequests: number;
   readonly tls: boolean;
   readonly backend: ComputeBackend;
   readonly tamper: Tamper | null;
@@ -86,6 +94,7 @@ export class AcceleratorServer {
   private readonly budgetWaiters: ServerConnection[] = [];
   private inFlight = 0;
   private peakInFlight = 0;
+  private peakQueued = 0;
   private totals = { connections: 0, ops: 0, bytesIn: 0, bytesOut: 0 };
   private closing: Promise<void> | null = null;
 
@@ -105,6 +114,11 @@ export class AcceleratorServer {
     }
     this.maxWorkspaceBytes = opts.maxWorkspaceBytes ?? this.maxFrameBytes;
     this.helloTimeoutMs = opts.helloTimeoutMs ?? 10_000;
+    this.idleTimeoutMs = opts.idleTimeoutMs ?? 60_000;
+    this.maxQueuedRequests = opts.maxQueuedRequests ?? 64;
+    if (!Number.isInteger(this.maxQueuedRequests) || this.maxQueuedRequests < 1) {
+      throw new RangeError(`maxQueuedRequests must be an integer >= 1, got ${this.maxQueuedRequests}`);
+    }
     if (opts.threads !== undefined && (!Number.isInteger(opts.threads) || opts.threads < 1)) {
       throw new RangeError(`threads must be an integer >= 1, got ${opts.threads}`);
     }
@@ -164,6 +178,7 @@ export class AcceleratorServer {
       openConnections: this.connections.size,
       inFlightBytes: this.inFlight,
       peakInFlightBytes: this.peakInFlight,
+      peakQueuedRequests: this.peakQueued,
     };
   }
 
@@ -225,6 +240,10 @@ export class AcceleratorServer {
     }
   }
 
+  queued(n: number): void {
+    this.peakQueued = Math.max(this.peakQueued, n);
+  }
+
   count(ops: number, bytesIn: number, bytesOut: number): void {
     this.totals.ops += ops;
     this.totals.bytesIn += bytesIn;
@@ -256,6 +275,7 @@ class ServerConnection {
   /** Admitted bytes of the frame being received (not yet a queued job). */
   private partialBytes = 0;
   private pausedForBudget = false;
+  private pausedForQueue = false;
   private writeBlocked = false;
   /** No more frames are read: a protocol error waits for the replies before it, or the client ended. */
   private stopped = false;
@@ -286,6 +306,12 @@ class ServerConnection {
       if (!this.closing) this.reason = `socket error: ${e.code ?? oneLine(e.message)}`;
     });
     socket.on('close', () => this.onClose());
+    socket.setTimeout(server.idleTimeoutMs);
+    socket.on('timeout', () => {
+      if (this.decoder.midFrame && !this.pausedForBudget && !this.pausedForQueue) {
+        this.fail(frameError(`no data for ${server.idleTimeoutMs} ms in the middle of a frame`));
+      }
+    });
     socket.on('drain', () => {
       this.writeBlocked = false;
       void this.process();
@@ -348,6 +374,12 @@ class ServerConnection {
         this.helloTimer = null;
       }
       while (!this.stopped && !this.pausedForBudget) {
+        if (this.partialBytes === 0 && this.queue.length >= this.server.maxQueuedRequests) {
+          // Enough work waiting: stop reading until the queue drains (bounds the per-request overhead).
+          this.pausedForQueue = true;
+          this.socket.pause();
+          return;
+        }
         const head = this.decoder.peek();
         if (head === null) return;
         id = head.id;
@@ -366,6 +398,7 @@ class ServerConnection {
         const req = decodeRequest(frame.payload);
         this.checkLimits(req);
         this.queue.push({ id: frame.id, req, bytes: this.partialBytes });
+        this.server.queued(this.queue.length);
         this.partialBytes = 0;
         void this.process();
       }
@@ -390,6 +423,11 @@ class ServerConnection {
   private async process(): Promise<void> {
     if (this.busy || this.writeBlocked || this.closing) return;
     const job = this.queue.shift();
+    if (this.pausedForQueue && this.queue.length < this.server.maxQueuedRequests && !this.stopped) {
+      this.pausedForQueue = false;
+      this.socket.resume();
+      queueMicrotask(() => this.pump());
+    }
     if (job === undefined) {
       if (this.deferred !== null) this.closeWithError(this.deferred.id, this.deferred.message);
       return;
@@ -456,6 +494,7 @@ class ServerConnection {
     }
     this.stopped = true;
     this.pausedForBudget = false;
+    this.pausedForQueue = false;
     this.server.release(this, this.partialBytes);
     this.partialBytes = 0;
     this.deferred = { id, message: e.message };
@@ -478,6 +517,7 @@ class ServerConnection {
     this.queue.length = 0;
     this.partialBytes = 0;
     this.pausedForBudget = false;
+    this.pausedForQueue = false;
     this.server.release(this, this.inFlight - this.busyBytes);
   }
 

@@ -262,6 +262,52 @@ describe('a hostile client, seen from the server', { timeout: 60_000 }, () => {
   });
 });
 
+describe('slow and greedy clients', { timeout: 60_000 }, () => {
+  test('a client that pipelines many requests without reading is held to a bounded queue', async () => {
+    const s = await startServer({ maxQueuedRequests: 4, tamper: { mode: 'never-reply', every: 1 } });
+    try {
+      const one = concat(encodeRequest(1, makeRequest(new SeededRng(1), 'dense', 'f32', DIMS)));
+      const many = Buffer.concat([CLIENT_HELLO, ...Array.from({ length: 500 }, () => one)]);
+      await rawExchange(s.port, many, 300);
+      const st = s.server.stats();
+      // One request computing, at most four waiting: the rest stays in TCP buffers, not in memory here.
+      assert.ok(st.peakQueuedRequests <= 4, `${st.peakQueuedRequests}`);
+      assert.ok(st.ops <= 6, `${st.ops}`);
+    } finally {
+      await s.server.close();
+    }
+  });
+
+  test('a client silent in the middle of a frame is closed with E_FRAME', async () => {
+    const s = await startServer({ idleTimeoutMs: 150 });
+    try {
+      const frame = concat(encodeRequest(1, makeRequest(new SeededRng(1), 'dense', 'f32', DIMS)));
+      const r = await rawExchange(s.port, Buffer.concat([CLIENT_HELLO, frame.subarray(0, 40)]), 3000);
+      assert.equal(r.closed, true);
+      assert.deepEqual(r.frames[0]!.error, {
+        kind: 'frame',
+        message: 'no data for 150 ms in the middle of a frame',
+      });
+      assert.equal(s.server.stats().inFlightBytes, 0);
+    } finally {
+      await s.server.close();
+    }
+  });
+
+  test('an idle connection between frames stays open', async () => {
+    const s = await startServer({ idleTimeoutMs: 100 });
+    const c = await AcceleratorClient.connect(s.address);
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      await c.call(makeRequest(new SeededRng(1), 'dense', 'f32', DIMS));
+      assert.equal(c.stats().connects, 1);
+    } finally {
+      await c.close();
+      await s.server.close();
+    }
+  });
+});
+
 describe('connection failures, seen from the client', { timeout: 60_000 }, () => {
   test('a refused connection is E_NETWORK', async () => {
     const s = await startServer();
