@@ -16,6 +16,7 @@ export class AcceleratorPool implements AcceleratorTransport {
   readonly clients: readonly AcceleratorClient[];
   private next = 0;
   private last: AcceleratorClient | null = null;
+  private readonly servedBy = new WeakMap<LinearReply, AcceleratorClient>();
 
   /** One client per address (host:port); nothing is opened until connect() or the first call. */
   constructor(addresses: readonly string[], opts: AcceleratorClientOptions = {}) {
@@ -42,12 +43,28 @@ export class AcceleratorPool implements AcceleratorTransport {
     const c = this.clients[this.next]!;
     this.next = (this.next + 1) % this.clients.length;
     this.last = c;
-    return c.call(req, opts);
+    return c.call(req, opts).then((reply) => {
+      this.servedBy.set(reply, c);
+      return reply;
+    });
   }
 
-  /** A fresh connection to the accelerator that served the latest call (the one whose answer failed). */
+  /** Hands a reply's buffer back to the client that received it (AcceleratorClient.release). */
+  release(reply: LinearReply): void {
+    this.servedBy.get(reply)?.release(reply);
+  }
+
+  /**
+   * A fresh connection to the accelerator that served the latest call (the one whose answer failed).
+   * With several accelerators an unreachable one is not an error here: the retry goes round robin to
+   * the next one anyway.
+   */
   async reconnect(): Promise<void> {
-    await (this.last ?? this.clients[0]!).reconnect();
+    try {
+      await (this.last ?? this.clients[0]!).reconnect();
+    } catch (e) {
+      if (this.clients.length === 1) throw e;
+    }
   }
 
   async close(): Promise<void> {

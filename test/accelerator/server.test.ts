@@ -223,6 +223,23 @@ describe('accelerator pool', { timeout: 60_000 }, () => {
     );
   });
 
+  test('retries land on the next accelerator when one is down, and reconnect() does not fail the pool', async () => {
+    const down = await startServer();
+    const downAddress = down.address;
+    await down.server.close();
+    const pool = new AcceleratorPool([downAddress, servers[0]!.address], { connectTimeoutMs: 2000 });
+    try {
+      const req = makeRequest(new SeededRng(2), 'dense', 'modp', DIMS);
+      await assert.rejects(pool.call(req), (e) => isTeeError(e, 'E_NETWORK'));
+      await pool.reconnect(); // the unreachable one: tolerated
+      const reply = await pool.call(req);
+      assert.deepEqual(reply.result.data, referenceModp(req));
+      pool.release(reply);
+    } finally {
+      await pool.close();
+    }
+  });
+
   test('fails to connect with E_NETWORK naming the address that refused', async () => {
     const dead = await startServer();
     const port = dead.port;
