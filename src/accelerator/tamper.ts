@@ -51,6 +51,7 @@ export class Tamper {
   private readonly rate: number | undefined;
   private readonly rng: SeededRng;
   private index = 0;
+  /** replay: the first result sent, replayed in place of later ones. */
   private previous: WireTensor | null = null;
   /** Replies corrupted so far. */
   tampered = 0;
@@ -79,7 +80,7 @@ export class Tamper {
       (this.rate !== undefined ? this.rng.nextFloat() < this.rate : (i - this.from) % this.every === 0);
     const honest = (): TamperAction => ({ kind: 'send', parts: encodeResult(id, computeMs, result, arith) });
     if (!chosen) {
-      if (this.mode === 'replay') this.previous = copy(result);
+      if (this.mode === 'replay' && this.previous === null) this.previous = copy(result);
       return honest();
     }
     switch (this.mode) {
@@ -91,9 +92,12 @@ export class Tamper {
         return { kind: 'send', parts: encodeResult(id, computeMs, this.corrupt(result, arith), arith) };
       }
       case 'replay': {
+        // Always the first result this server sent: a retry of the same request gets it again too.
         const prev = this.previous;
-        this.previous = copy(result);
-        if (prev === null) return honest();
+        if (prev === null) {
+          this.previous = copy(result);
+          return honest();
+        }
         this.tampered++;
         return { kind: 'send', parts: encodeResult(id, computeMs, prev, arith) };
       }
