@@ -98,15 +98,15 @@ async function runThreads(
     if (o.only.includes('memory')) {
       const m = memorySettings(o.quick);
       o.log(`[T=${threads}] memory: ${m.steps} steps of ${m.spec.model} ${m.spec.size}² b${m.spec.batch}`);
+      // A fresh PyTorch process: the long-lived one still holds what earlier workloads allocated.
+      const fresh = 'skipped' in torch ? null : await TorchSide.start(threads, o.env);
+      const side = fresh === null || 'skipped' in fresh ? null : fresh;
       try {
-        memory = await memoryCheck(
-          m,
-          (s) => prepareTrain(s, { check: false }),
-          'skipped' in torch ? null : torch,
-          o.log,
-        );
+        memory = await memoryCheck(m, (s) => prepareTrain(s, { check: false }), side, o.log);
       } catch (e) {
         o.log(`  memory check failed: ${e instanceof Error ? e.message : String(e)}`);
+      } finally {
+        await side?.close();
       }
     }
   } finally {
