@@ -22,6 +22,20 @@ int threads();
 void set_threads(int n);
 int max_threads();
 
+// Deterministic mode (set by setDeterministic): every kernel's result is a function of its inputs only,
+// not of the thread count. Kernels whose natural split depends on the thread count (GEMM, convolution)
+// then cut their work into pieces whose number and shape depend on the problem's shape alone, and the
+// threads share out those pieces; sums are never split across threads in a way the thread count decides.
+bool deterministic();
+void set_deterministic(bool on);
+
+// In deterministic mode work is cut into about this many pieces (fewer when they would be too small),
+// whatever the thread count: enough to keep this many threads busy.
+constexpr int64_t kDetPieces = 32;
+
+// Ceiling of a / b for positive b.
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
 // Work below this many elements runs on the calling thread: spinning up a team costs microseconds.
 constexpr int64_t kParallelGrain = 1 << 15;
 

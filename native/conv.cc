@@ -1,5 +1,7 @@
 // Conv2d bindings and the choice of implementation: oneDNN when it was built in, im2col otherwise;
-// setConvBackend switches at run time (tests exercise both paths in one process).
+// setConvBackend switches at run time (tests exercise both paths in one process). In deterministic mode
+// a oneDNN call whose result would depend on the thread count (every backward-weight; a forward or
+// backward-data not done by a direct JIT kernel) runs on im2col's deterministic path instead.
 #include <exception>
 #include <mutex>
 #include <string>
@@ -63,7 +65,8 @@ Napi::Value run_conv(const Napi::CallbackInfo& info, const char* fn, int which) 
   }
   std::lock_guard<std::mutex> lock(g_conv_mutex);
   try {
-    (g_use_onednn ? onednn : im2col)[which](g, a, b, out);
+    const bool onednn_here = g_use_onednn && (!deterministic() || onednn_thread_independent(g, which));
+    (onednn_here ? onednn : im2col)[which](g, a, b, out);
   } catch (const Napi::Error&) {
     throw;
   } catch (const std::exception& e) {

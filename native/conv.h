@@ -21,6 +21,11 @@ void conv_bwd_data_onednn(const ConvShape& g, const float* dy, const float* w, f
 void conv_bwd_weight_onednn(const ConvShape& g, const float* dy, const float* x, float* dw);
 // Drops cached primitives and buffers (tests; memory pressure).
 void onednn_clear_cache();
+// Whether oneDNN's forward (which = 0) or backward-data (which = 1) for g is computed by a direct JIT
+// kernel ("jit:…", "jit_1x1:…"), which splits the work over threads by output element and sums each one
+// inside a thread in an order fixed by the shape: thread-count independent (test/kernels checks it).
+// Its GEMM-based kernels, and every backward-weight, split the sums by the thread count.
+bool onednn_thread_independent(const ConvShape& g, int which);
 
 // "onednn" or "im2col": the implementation the conv bindings use now.
 const char* conv_backend_name();

@@ -4,13 +4,16 @@
 // descriptors, primitives, reorders and memory objects; blocked buffers and the (user-mode) scratchpad
 // live in growable arenas shared by all geometries (calls are sequential). The engine and stream are
 // created once. oneDNN's CPU primitives are deterministic run to run for a fixed thread count; results
-// may differ in the last bits between thread counts (backward-weight reduces per-thread partial sums).
+// may differ in the last bits between thread counts (backward-weight reduces per-thread partial sums, and
+// the GEMM-based forward and backward-data split the GEMM's k): onednn_thread_independent tells which
+// are not, for deterministic mode (conv.cc).
 #include "conv.h"
 
 #ifdef USE_ONEDNN
 
 #include <cstring>
 #include <memory>
+#include <string>
 #include <unordered_map>
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -87,7 +90,10 @@ struct Entry {
   Port fx, fw, fy;
   memory fwd_scratch;
 
+  bool fwd_direct = false;  // a direct JIT kernel (onednn_thread_independent)
+
   bool bd_ready = false;
+  bool bd_direct = false;
   dnnl::convolution_backward_data bd;
   Port bdy, bw, bdx;
   memory bd_scratch;
@@ -129,6 +135,10 @@ memory& bind_scratch(memory& m) {
   return m;
 }
 
+// oneDNN's direct JIT kernels ("jit:avx2", "jit_1x1:avx512_core", …) split a forward or backward-data
+// over threads by output element (image, channel block, rows) and sum each element inside one thread.
+bool direct_jit(const std::string& impl) { return impl.rfind("jit:", 0) == 0 || impl.rfind("jit_1x1:", 0) == 0; }
+
 Entry& entry_for(const ConvShape& g) {
   const Key key{{g.n, g.c, g.h, g.w, g.o, g.k, g.s, g.p, threads()}};
   auto it = g_cache.find(key);
@@ -147,6 +157,7 @@ Entry& entry_for(const ConvShape& g) {
                                      any_md(xd), any_md(wd), any_md(yd), e->strides, e->pad_l, e->pad_r);
   e->fwd_pd = dnnl::convolution_forward::primitive_desc(fd, user_scratchpad(), cpu_engine());
   e->fwd = dnnl::convolution_forward(e->fwd_pd);
+  e->fwd_direct = direct_jit(e->fwd_pd.impl_info_str());
   e->fx.init(e->x_md, e->fwd_pd.src_desc(), true, kSrc);
   e->fw.init(e->w_md, e->fwd_pd.weights_desc(), true, kWei);
   e->fy.init(e->y_md, e->fwd_pd.dst_desc(), false, kDst);
@@ -162,6 +173,7 @@ void prepare_bwd_data(const ConvShape& g, Entry& e) {
   dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, any_md(xd), any_md(wd), any_md(yd),
                                           e.strides, e.pad_l, e.pad_r);
   dnnl::convolution_backward_data::primitive_desc pd(d, user_scratchpad(), cpu_engine(), e.fwd_pd);
+  e.bd_direct = direct_jit(pd.impl_info_str());
   e.bd = dnnl::convolution_backward_data(pd);
   e.bdy.init(e.y_md, pd.diff_dst_desc(), true, kDst);
   e.bw.init(e.w_md, pd.weights_desc(), true, kWei);
@@ -187,6 +199,14 @@ void prepare_bwd_weight(const ConvShape& g, Entry& e) {
 }  // namespace
 
 bool onednn_built() { return true; }
+
+bool onednn_thread_independent(const ConvShape& g, int which) {
+  if (which != 0 && which != 1) return false;
+  Entry& e = entry_for(g);
+  if (which == 0) return e.fwd_direct;
+  prepare_bwd_data(g, e);
+  return e.bd_direct;
+}
 
 void onednn_clear_cache() {
   g_cache.clear();
@@ -244,6 +264,7 @@ namespace tee {
 
 bool onednn_built() { return false; }
 void onednn_clear_cache() {}
+bool onednn_thread_independent(const ConvShape&, int) { return false; }
 void conv_fwd_onednn(const ConvShape&, const float*, const float*, float*) {
   throw std::runtime_error("oneDNN was not available when the addon was built");
 }

@@ -19,6 +19,20 @@ void builtin_gemm_f64(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t 
                       const double* a, int64_t lda, const double* b, int64_t ldb, double beta, double* c,
                       int64_t ldc, int nthreads);
 
+// One single-threaded GEMM whose bits depend on the operands and the shapes only (deterministic mode's
+// pieces; safe to call from inside a parallel region): oneDNN's sgemm when built in (it has AVX-512
+// kernels, which this OpenBLAS may not), else gemm_f32(…, 1) (hold a BlasSerialRegion for OpenBLAS).
+void gemm_serial_f32(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                     int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+
+// Deterministic mode's GEMM (what the sgemm/dgemm bindings use then): C is cut into tiles whose sizes
+// depend on m, n and k only, each computed by one single-threaded call, the tiles shared out over
+// threads(); K is never split, so every element's sum has the same order whatever the thread count.
+void gemm_tiled_f32(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                    int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+void gemm_tiled_f64(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha, const double* a,
+                    int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc);
+
 // "openblas" or "builtin".
 const char* blas_name();
 // Tell the BLAS library how many threads to use (called by set_threads).

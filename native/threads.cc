@@ -1,5 +1,6 @@
-// Thread count (OpenMP team size for our kernels and oneDNN, OpenBLAS's pool), CPU features detected at
-// run time, info(), and the small argument helpers shared by every binding.
+// Thread count (OpenMP team size for our kernels and oneDNN, OpenBLAS's pool), deterministic mode, CPU
+// features detected at run time, info(), and the small argument helpers shared by every binding.
+#include <atomic>
 #include <cmath>
 #include <string>
 
@@ -23,6 +24,7 @@ int detect_cores() {
 
 int g_max_threads = detect_cores();
 int g_threads = 0;  // 0 until the first set_threads (done at module load)
+std::atomic<bool> g_deterministic{true};  // Node worker threads may call kernels concurrently
 std::vector<Buffer*> g_workspaces;
 
 struct Feature {
@@ -85,6 +87,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
 #endif
   o.Set("threads", threads());
   o.Set("maxThreads", max_threads());
+  o.Set("deterministic", deterministic());
   Napi::Array feats = Napi::Array::New(env);
   uint32_t i = 0;
   for (const std::string& f : cpu_features()) feats.Set(i++, f);
@@ -100,7 +103,16 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value SetDeterministic(const Napi::CallbackInfo& info) {
+  expect_args(info, 1, "setDeterministic");
+  set_deterministic(bool_arg(info, 0, "setDeterministic"));
+  return info.Env().Undefined();
+}
+
 }  // namespace
+
+bool deterministic() { return g_deterministic.load(std::memory_order_relaxed); }
+void set_deterministic(bool on) { g_deterministic.store(on, std::memory_order_relaxed); }
 
 int threads() {
   if (g_threads == 0) set_threads(g_max_threads);
@@ -160,6 +172,7 @@ bool bool_arg(const Napi::CallbackInfo& info, size_t i, const char* fn) {
 void register_threads(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
+  exports.Set("setDeterministic", Napi::Function::New(env, SetDeterministic, "setDeterministic"));
 }
 
 }  // namespace tee

@@ -54,6 +54,8 @@ export interface KernelInfo {
   readonly conv: string;
   readonly threads: number;
   readonly maxThreads: number;
+  /** Whether results are independent of the thread count (setDeterministic). */
+  readonly deterministic: boolean;
   readonly cpuFeatures: readonly string[];
 }
 
@@ -185,9 +187,15 @@ export interface Kernels {
   ): void;
 
   // Threads every kernel may use (OpenMP team, oneDNN, OpenBLAS); default: all cores. Results are
-  // bit-identical run to run for a fixed thread count. Across thread counts they may differ in the last
-  // bits: oneDNN's backward-weight, OpenBLAS for some shapes and the im2col backward-weight reduce
-  // per-thread partial sums. Compare runs with different thread counts with a tolerance.
+  // bit-identical run to run. In deterministic mode (the default, see setDeterministic) they are also
+  // bit-identical for every thread count; with it off, GEMM and convolution may differ in the last bits
+  // between thread counts (OpenBLAS's and im2col's splits depend on it, oneDNN's backward-weight reduces
+  // per-thread partial sums), so compare such runs with a tolerance.
   setThreads(n: number): void;
+  // Deterministic mode (default on): every result is a function of the inputs only, whatever
+  // setThreads says. GEMM and convolution then split their work into pieces fixed by the shape alone,
+  // each reduced in a fixed order; off, they use the faster thread-dependent splits. It does not make
+  // results equal across machines (BLAS and oneDNN pick kernels by CPU) nor across conv backends.
+  setDeterministic(on: boolean): void;
   info(): KernelInfo;
 }

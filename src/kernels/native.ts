@@ -29,6 +29,7 @@ type F64 = Float64Array;
 interface Addon {
   info(): NativeKernelInfo;
   setThreads(n: number): void;
+  setDeterministic(on: boolean): void;
   setConvBackend(name: string): void;
   clearConvCache(): void;
   sgemm(
@@ -517,6 +518,11 @@ export const nativeKernels: Kernels = {
     if (!Number.isInteger(n) || n < 1 || n > 1024)
       throw new RangeError(`setThreads: n must be an integer in [1, 1024], got ${n}`);
     load().setThreads(n);
+  },
+
+  setDeterministic(on) {
+    if (typeof on !== 'boolean') throw new TypeError('setDeterministic: on must be a boolean');
+    load().setDeterministic(on);
   },
 
   info(): NativeKernelInfo {

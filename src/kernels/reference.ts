@@ -426,7 +426,16 @@ export const referenceKernels: Kernels = {
   axpy,
   sgdStep,
   setThreads(): void {},
+  // Single-threaded and sequential: always deterministic.
+  setDeterministic(): void {},
   info(): KernelInfo {
-    return { blas: 'reference', conv: 'reference', threads: 1, maxThreads: 1, cpuFeatures: [] };
+    return {
+      blas: 'reference',
+      conv: 'reference',
+      threads: 1,
+      maxThreads: 1,
+      deterministic: true,
+      cpuFeatures: [],
+    };
   },
 };
