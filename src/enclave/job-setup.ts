@@ -11,11 +11,14 @@ import { replaceHead } from '../io/state-dict.js';
 import { readWeightsFile } from '../io/weights-file.js';
 import { kernels } from '../kernels/index.js';
 import { createModel, describeModel, isModelName, modelNames } from '../models/index.js';
+import { defaultLinearOps } from '../nn/backend.js';
+import { setLinearOps } from '../nn/layer.js';
 import type { Module } from '../nn/module.js';
 import { parseAddress } from '../protocol/address.js';
 import type { DataRef, EnclaveMessage, JobCommon, JobMode } from '../protocol/session-messages.js';
 import type { SealingKeyProvider } from '../secure/seal.js';
 import { AcceleratorPool } from './accelerator-pool.js';
+import { YieldingLinearOps } from './job-yield.js';
 import { useRemoteLinearOps } from './remote-layer-labels.js';
 import { RemoteLinearOps } from './remote-linear-ops.js';
 import type { SessionStore } from './session-store.js';
@@ -154,7 +157,12 @@ export async function attachLinearOps(ctx: JobContext, job: JobCommon, model: Mo
   const restore = () => {
     if (job.threads !== undefined) kernels.setThreads(threadsBefore);
   };
-  if (job.mode === 'enclave') return { remote: null, close: async () => restore() };
+  if (job.mode === 'enclave') {
+    // Every product inside, on the native kernels (LocalLinearOps), with the event loop kept alive.
+    const local = new YieldingLinearOps(defaultLinearOps());
+    setLinearOps(model, local);
+    return { remote: null, close: async () => restore() };
+  }
   const addresses = job.accelerators ?? ctx.accelerators;
   if (addresses.length === 0) {
     restore();

@@ -166,9 +166,8 @@ limits of an enclave build (tee-offload manifest writes them into the enclave's 
     if (launcher !== 'gramine-sgx') {
       warn(`launcher ${launcher}: no TEE; this process offers a SIMULATED attestation that proves nothing`);
     }
-    const bound = await service.listen(listen.port, listen.host);
-    process.stdout.write(`listening on ${formatAddress({ host: bound.address, port: bound.port })}\n`);
-    const signal = await new Promise<NodeJS.Signals>((res) => {
+    // Signal handlers first: a parent may send SIGTERM as soon as it has read the listening line.
+    const stopped = new Promise<NodeJS.Signals>((res) => {
       const on = (s: NodeJS.Signals) => {
         process.off('SIGINT', on);
         process.off('SIGTERM', on);
@@ -177,6 +176,9 @@ limits of an enclave build (tee-offload manifest writes them into the enclave's 
       process.on('SIGINT', on);
       process.on('SIGTERM', on);
     });
+    const bound = await service.listen(listen.port, listen.host);
+    process.stdout.write(`listening on ${formatAddress({ host: bound.address, port: bound.port })}\n`);
+    const signal = await stopped;
     process.stderr.write(`enclave: ${signal}: shutting down\n`);
     await service.close();
     return 0;
