@@ -378,11 +378,12 @@ async function runEnclaveMode(command: ModeCommand, mode: JobMode, f: ModeFlags)
   let job: RemoteJob;
   if (command === 'train') {
     const settings = trainSettingsOf(f);
+    // Paths only when this command starts a direct trusted process: a Gramine one has its sealed
+    // directory fixed by the signed manifest, a running one its own --checkpoint-dir.
+    const local = starting && launcher === 'direct';
     const ck =
-      f.str('checkpoint') === undefined
-        ? undefined
-        : sealedName(f.str('checkpoint')!, 'checkpoint', starting);
-    const rs = f.str('resume') === undefined ? undefined : sealedName(f.str('resume')!, 'resume', starting);
+      f.str('checkpoint') === undefined ? undefined : sealedName(f.str('checkpoint')!, 'checkpoint', local);
+    const rs = f.str('resume') === undefined ? undefined : sealedName(f.str('resume')!, 'resume', local);
     if (ck?.dir !== undefined && rs?.dir !== undefined && ck.dir !== rs.dir) {
       throw new UsageError(
         '--checkpoint and --resume must be in the same directory (the trusted process’s --checkpoint-dir)',

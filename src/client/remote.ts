@@ -122,6 +122,17 @@ export async function runRemote(o: RemoteOptions): Promise<RemoteOutcome> {
   let client: SessionClient | null = null;
   try {
     let address = o.enclave;
+    if (
+      address === undefined &&
+      (o.launcher ?? 'direct') !== 'gramine-sgx' &&
+      !o.attestation.allowSimulated
+    ) {
+      // Refused before anything starts: such a process can only offer SIMULATED evidence.
+      throw new TeeError(
+        'E_ATTEST',
+        `a trusted process started with --launcher ${o.launcher ?? 'direct'} has no TEE and offers only a SIMULATED attestation; pass --allow-simulated (development only) or use --launcher gramine-sgx`,
+      );
+    }
     if (address === undefined) {
       started = await startEnclave({
         launcher: o.launcher ?? 'direct',

@@ -294,11 +294,13 @@ describe('train --mode split', () => {
     } finally {
       await liar.server.close();
     }
-    assert.deepEqual(
-      readdirSync(sealedDir).sort(),
-      [DIRECT_SEAL_KEY_NAME, 'run.ckpt'],
-      'no plaintext or temp files',
-    );
+    const files = readdirSync(sealedDir);
+    assert.ok(files.includes('run.ckpt'));
+    for (const name of files) {
+      // Nothing but the key and sealed checkpoints: no plaintext, no temp files left behind.
+      if (name === DIRECT_SEAL_KEY_NAME) continue;
+      assert.ok(parseAeadFileHeader(new Uint8Array(readFileSync(join(sealedDir, name))), name).sealed, name);
+    }
     const sealedBytes = readFileSync(join(sealedDir, 'run.ckpt'));
     const h = parseAeadFileHeader(new Uint8Array(sealedBytes), 'run.ckpt');
     assert.ok(h.sealed && h.insecureKey, 'a sealed file, flagged INSECURE under direct');
@@ -326,6 +328,40 @@ describe('train --mode split', () => {
       assert.ok(Math.abs(l[i]! - nl[i]!) <= 1e-5 * nl[i]!, `loss ${l[i]} vs ${nl[i]}`);
     const rel = worstRelative(weights(f('resumed.safetensors')), weights(f('native3.safetensors')));
     assert.ok(rel <= 1e-4, `resumed weights differ by ${rel}`);
+  });
+});
+
+describe('sealed checkpoints', () => {
+  it('resume from a sealed checkpoint in the trusted process is bit-identical to a straight run', async () => {
+    const first = await cli(
+      trainArgs(
+        f('half.safetensors'),
+        ['--mode', 'enclave', ...sim(sealing), '--checkpoint', 'half.ckpt'],
+        1,
+      ),
+    );
+    ok(first, 'first step with a checkpoint');
+    assert.match(first.stdout, /"type":"checkpoint","step":1,"path":"sealed:half.ckpt"/);
+    const rest = await cli(
+      trainArgs(f('rest.safetensors'), ['--mode', 'enclave', ...sim(sealing), '--resume', 'half.ckpt']),
+    );
+    ok(rest, 'resumed run');
+    assert.deepEqual(losses(rest.stdout), native.losses.slice(1));
+    assert.ok(
+      readFileSync(f('rest.safetensors')).equals(native.bytes),
+      'byte-identical to the straight native run',
+    );
+  });
+
+  it('a trusted process without --checkpoint-dir refuses a job that checkpoints (E_USAGE)', async () => {
+    const r = await cli(
+      trainArgs(f('nock.safetensors'), ['--mode', 'enclave', ...sim(enclave), '--checkpoint', 'x.ckpt']),
+    );
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /E_USAGE: a checkpoint needs a checkpoint directory: start the enclave with --checkpoint-dir DIR/,
+    );
   });
 });
 

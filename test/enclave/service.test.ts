@@ -304,6 +304,22 @@ describe('enclave service', () => {
     await settled();
   });
 
+  it('stops the job of a client that went away and removes its directory', async () => {
+    const a = await ready();
+    await a.send({ type: 'train', job: trainJob(1000) });
+    const m = await a.next();
+    assert.ok(m.type === 'progress' && m.event.type === 'step');
+    const before = logs.length;
+    a.channel.destroy();
+    for (let i = 0; i < 3000 && logs.length === before; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.match(logs.at(-1)!, /(closed|E_NETWORK) jobs=\[train alexnet enclave\]/);
+    await settled();
+    // The service goes on serving.
+    const b = await ready();
+    await b.close();
+    await settled();
+  });
+
   it('close() stops a running job at its next step: the client is told, the directory is removed', async () => {
     const s = new EnclaveService({ launcher: 'direct', workParent: work, log: () => {} });
     const p = (await s.listen(0)).port;
