@@ -187,6 +187,10 @@ export async function runRemote(o: RemoteOptions): Promise<RemoteOutcome> {
             `the trusted process speaks session protocol ${m.version}, this client ${SESSION_PROTOCOL_VERSION}`,
           );
         }
+        const j = o.job;
+        if (m.sealing === 'direct-insecure' && j.type === 'train' && (j.job.checkpoint || j.job.resume)) {
+          note('warning: the trusted process seals checkpoints with an INSECURE key file (no enclave)');
+        }
         break;
       } else throw new TeeError('E_FRAME', `unexpected '${m.type}' message before the session started`);
     }

@@ -84,7 +84,11 @@ export class EnclaveService {
 
   private accept(socket: Socket): void {
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
-    if (this.closing) {
+    // Connections that are handshaking, waiting or running, bounded: a flood of idle connections
+    // cannot exhaust the process (each handshake also times out).
+    const maxConnections = (this.opts.maxQueue ?? DEFAULT_MAX_QUEUE) + 32;
+    if (this.closing || this.sockets.size >= maxConnections) {
+      if (!this.closing) this.log(`enclave: peer=${peer} refused: ${this.sockets.size} connections open`);
       socket.destroy();
       return;
     }
