@@ -41,6 +41,8 @@ export interface RemoteOptions {
   readonly manifestDir?: string;
   /** direct: extra arguments of the started `tee-offload enclave` (e.g. --checkpoint-dir DIR). */
   readonly enclaveArgs?: readonly string[];
+  /** direct: the app root of the started `tee-offload enclave` (default: this one). */
+  readonly appDir?: string;
   /** Where a started enclave's stderr goes (default: ours). */
   readonly enclaveStderr?: 'inherit' | 'ignore';
   readonly attestation: ClientAttestationOptions;
@@ -139,6 +141,7 @@ export async function runRemote(o: RemoteOptions): Promise<RemoteOutcome> {
         ...(o.enclaveArgs ? { args: o.enclaveArgs } : {}),
         ...(o.manifestDir ? { manifestDir: o.manifestDir } : {}),
         ...(o.enclaveStderr ? { stderr: o.enclaveStderr } : {}),
+        ...(o.appDir ? { appDir: o.appDir } : {}),
       });
       address = started.address;
     }

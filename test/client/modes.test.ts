@@ -5,12 +5,15 @@
 // docs/integrity.md; a lying accelerator stops training with E_VERIFY and leaves the last sealed
 // checkpoint loadable and resumable; an encrypted data file trains exactly like the plain one.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { DIRECT_SEAL_KEY_NAME } from '../../src/cli/commands/enclave.js';
 import { COMMANDS } from '../../src/cli/commands.js';
+import { runRemote } from '../../src/client/remote.js';
+import { isTeeError } from '../../src/errors.js';
 import { writeFileAtomic } from '../../src/io/atomic-write.js';
 import { fromBigInt64, fromFloat32, toFloat32 } from '../../src/io/safe-tensor.js';
 import { readSafetensorsFile, writeSafetensorsFile } from '../../src/io/safetensors.js';
@@ -26,6 +29,7 @@ import {
   type Accelerator,
   type ChildEnclave,
   cli,
+  ENCLAVE_CHILD,
   losses,
   startAccelerator,
   startChildEnclave,
@@ -411,6 +415,77 @@ describe('mode flags', () => {
     const r = await cli(trainArgs(f('auto.safetensors'), ['--mode', 'enclave', '--allow-simulated']));
     ok(r, 'auto-started enclave');
     assert.ok(readFileSync(f('auto.safetensors')).equals(native.bytes));
+  });
+});
+
+describe('runRemote', () => {
+  it('starts a direct trusted process, trains in it, streams progress and returns the native model', async () => {
+    // An app root whose CLI runs `tee-offload enclave` (whatever src/cli/commands.ts registers).
+    const app = join(dir, 'app');
+    mkdirSync(join(app, 'dist', 'src', 'cli'), { recursive: true });
+    writeFileSync(
+      join(app, 'dist', 'src', 'cli', 'main.js'),
+      `process.argv.splice(2, 1);\nawait import(${JSON.stringify(pathToFileURL(ENCLAVE_CHILD).href)});\n`,
+    );
+    const events: string[] = [];
+    const out = await runRemote({
+      appDir: app,
+      enclaveStderr: 'ignore',
+      attestation: { allowSimulated: true },
+      uploads: [],
+      job: {
+        type: 'train',
+        job: {
+          mode: 'enclave',
+          data: { kind: 'synthetic', length: 16 },
+          threads: 1,
+          settings: {
+            model: 'alexnet',
+            numClasses: 10,
+            inputSize: 63,
+            batchSize: 4,
+            steps: 2,
+            lr: 0.01,
+            momentum: 0.9,
+            weightDecay: 5e-4,
+            nesterov: false,
+            schedule: 'constant',
+            seed: 3,
+            augment: true,
+          },
+        },
+      },
+      reporter: { event: (e) => events.push(e.type), close: () => {} },
+      save: f('run-remote.safetensors'),
+    });
+    assert.equal(out.attestation, 'simulated');
+    assert.deepEqual(events, ['step', 'step', 'done']);
+    assert.deepEqual(out.losses, native.losses);
+    assert.ok(readFileSync(f('run-remote.safetensors')).equals(native.bytes));
+    assert.ok(out.result.kind === 'train' && out.result.summary.steps === 2);
+  });
+
+  it('refuses to start a simulated trusted process without allowSimulated (E_ATTEST, nothing started)', async () => {
+    await assert.rejects(
+      runRemote({
+        appDir: join(dir, 'no-such-app'),
+        attestation: {},
+        uploads: [],
+        job: {
+          type: 'infer',
+          job: {
+            mode: 'enclave',
+            data: { kind: 'synthetic', length: 1 },
+            weights: 'w',
+            model: 'alexnet',
+            numClasses: 10,
+            batchSize: 1,
+            topk: 1,
+          },
+        },
+      }),
+      (e: unknown) => isTeeError(e, 'E_ATTEST') && /--allow-simulated/.test((e as Error).message),
+    );
   });
 });
 
