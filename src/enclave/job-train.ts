@@ -5,11 +5,12 @@
 // under Gramine); it is sealed (atomically: temp, fsync, rename) as soon as the trainer reports it, and
 // the plaintext is removed. A job that fails (E_VERIFY from a lying accelerator, a client that went away)
 // leaves the last sealed checkpoint as it was.
-import { readFileSync, unlinkSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { TeeError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { MAX_BODY_BYTES, type TrainJob } from '../protocol/session-messages.js';
+import { parseAeadFileHeader } from '../secure/aead-file.js';
 import { wipe } from '../secure/keys.js';
 import { sealFile, unsealFile } from '../secure/seal.js';
 import type { ProgressEvent, Reporter } from '../train/progress.js';
@@ -46,6 +47,31 @@ function needCheckpoints(ctx: JobContext, what: string): SealedCheckpoints {
     );
   }
   return ctx.checkpoints;
+}
+
+/**
+ * Refuses to seal over a file that is not a sealed file (the sealing key file, anything else a client
+ * could name in the checkpoint directory): E_USAGE.
+ */
+export function checkSealedTarget(path: string, name: string): void {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return; // nothing there yet
+  }
+  try {
+    const head = new Uint8Array(4096);
+    const n = readSync(fd, head, 0, head.length, 0);
+    if (!parseAeadFileHeader(head.subarray(0, n), name).sealed) throw new Error('not sealed');
+  } catch {
+    throw new TeeError(
+      'E_USAGE',
+      `refusing to write checkpoint ${name}: a file of that name exists and is not a sealed checkpoint`,
+    );
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Sends `bytes` as `model` messages of at most MAX_BODY_BYTES each. */
@@ -86,6 +112,8 @@ export async function runTrainJob(ctx: JobContext, job: TrainJob): Promise<void>
     augment: s.augment,
   };
   const sealed = job.checkpoint === undefined ? undefined : needCheckpoints(ctx, 'a checkpoint');
+  const sealedPath = sealed === undefined ? undefined : join(sealed.dir, job.checkpoint!);
+  if (sealedPath !== undefined) checkSealedTarget(sealedPath, job.checkpoint!);
   let resumePath: string | undefined;
   if (job.resume !== undefined) {
     const c = needCheckpoints(ctx, 'resuming');
@@ -114,10 +142,11 @@ export async function runTrainJob(ctx: JobContext, job: TrainJob): Promise<void>
     const reporter: Reporter = {
       event(e: ProgressEvent) {
         let out = e;
-        if (e.type === 'checkpoint' && sealed !== undefined && job.checkpoint !== undefined) {
+        if (e.type === 'checkpoint' && sealed !== undefined && sealedPath !== undefined) {
           const bytes = readAll(e.path);
           try {
-            sealFile(join(sealed.dir, job.checkpoint), bytes, sealed.provider);
+            checkSealedTarget(sealedPath, job.checkpoint!);
+            sealFile(sealedPath, bytes, sealed.provider);
           } finally {
             wipe(bytes);
             unlinkSync(e.path);

@@ -357,6 +357,24 @@ describe('sealed checkpoints', () => {
     );
   });
 
+  it('never seals over a file that is not a sealed checkpoint, such as the sealing key (E_USAGE)', async () => {
+    const r = await cli(
+      trainArgs(
+        f('overkey.safetensors'),
+        ['--mode', 'enclave', ...sim(sealing), '--checkpoint', DIRECT_SEAL_KEY_NAME],
+        1,
+      ),
+    );
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /refusing to write checkpoint INSECURE-direct-seal\.key: .* not a sealed checkpoint/,
+    );
+    assert.doesNotThrow(() =>
+      directSealingKeyProvider(join(sealedDir, DIRECT_SEAL_KEY_NAME), () => {}).key(),
+    );
+  });
+
   it('a trusted process without --checkpoint-dir refuses a job that checkpoints (E_USAGE)', async () => {
     const r = await cli(
       trainArgs(f('nock.safetensors'), ['--mode', 'enclave', ...sim(enclave), '--checkpoint', 'x.ckpt']),
