@@ -19,11 +19,16 @@ import { fromBigInt64, fromFloat32, toFloat32 } from '../../src/io/safe-tensor.j
 import { readSafetensorsFile, writeSafetensorsFile } from '../../src/io/safetensors.js';
 import { stateDictTensors } from '../../src/io/state-dict.js';
 import { createModel } from '../../src/models/index.js';
+import { defaultLinearOps } from '../../src/nn/backend.js';
+import { CrossEntropyLoss } from '../../src/nn/cross-entropy.js';
+import { setLinearOps } from '../../src/nn/layer.js';
 import { SGD } from '../../src/nn/sgd.js';
+import { trainStep } from '../../src/nn/train-step.js';
 import { encryptFile, parseAeadFileHeader } from '../../src/secure/aead-file.js';
 import { generateKey, wipe, writeKeyFile } from '../../src/secure/keys.js';
 import { directSealingKeyProvider, unsealFile } from '../../src/secure/seal.js';
 import { SeededRng } from '../../src/tensor/seeded-rng.js';
+import { Tensor } from '../../src/tensor/tensor.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
 import {
   type Accelerator,
@@ -66,6 +71,37 @@ function worstRelative(a: Map<string, Float32Array>, b: Map<string, Float32Array
     worst = Math.max(worst, d / Math.max(m, 1e-12));
   }
   return worst;
+}
+
+/** How many linear products one AlexNet training step asks for (23: 8 forward, 8 + 7 backward). */
+async function productsPerStep(): Promise<number> {
+  const model = createModel('alexnet', { numClasses: 10, seed: 3 });
+  const local = defaultLinearOps();
+  let n = 0;
+  const count =
+    <A extends unknown[]>(f: (...a: A) => Promise<Tensor>) =>
+    (...a: A) => {
+      n++;
+      return f(...a);
+    };
+  setLinearOps(model, {
+    name: 'counting',
+    dense: count((x, w) => local.dense(x, w)),
+    denseGradInput: count((dy, w) => local.denseGradInput(dy, w)),
+    denseGradWeight: count((dy, x) => local.denseGradWeight(dy, x)),
+    conv2d: count((x, w, p) => local.conv2d(x, w, p)),
+    conv2dGradInput: count((dy, w, p, hw) => local.conv2dGradInput(dy, w, p, hw)),
+    conv2dGradWeight: count((dy, x, p, k) => local.conv2dGradWeight(dy, x, p, k)),
+  });
+  const input = new Tensor([4, 3, 63, 63]);
+  await trainStep(
+    model,
+    new CrossEntropyLoss(),
+    new SGD(model.parameters(), { lr: 0.01 }),
+    input,
+    new BigInt64Array(4),
+  );
+  return n;
 }
 
 function ok(r: { code: number | null; stderr: string }, what: string): void {
@@ -268,9 +304,9 @@ describe('train --mode split', () => {
   });
 
   it('stops with E_VERIFY when the accelerator lies; the last sealed checkpoint stays intact, loadable and resumable', async () => {
-    // AlexNet makes 23 products a step (8 forward, 8 weight gradients, 7 input gradients): from the
-    // 24th reply on, every reply is falsified, the retry's too.
-    const liar = await startAccelerator({ mode: 'flip-element', from: 23 });
+    // From the first product of step 2 on, every reply is falsified, the retry's too.
+    const perStep = await productsPerStep();
+    const liar = await startAccelerator({ mode: 'flip-element', from: perStep });
     try {
       const r = await cli(
         trainArgs(
