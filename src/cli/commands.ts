@@ -6,6 +6,7 @@ import { benchCommand } from './commands/bench.js';
 import { decryptCommand, encryptCommand } from './commands/crypt.js';
 import { dataCommand } from './commands/data.js';
 import { demoCommand } from './commands/demo.js';
+import { enclaveCommand } from './commands/enclave.js';
 import { evalCommand } from './commands/eval.js';
 import { inferCommand } from './commands/infer.js';
 import { infoCommand } from './commands/info.js';
@@ -23,6 +24,7 @@ export const COMMANDS: readonly Command[] = [
   modelsCommand,
   dataCommand,
   weightsCommand,
+  enclaveCommand,
   acceleratorCommand,
   attestCommand,
   manifestCommand,
