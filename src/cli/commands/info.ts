@@ -32,6 +32,7 @@ export const infoCommand: Command = {
       threads: k.threads,
       maxThreads: k.maxThreads,
       cpuFeatures: k.cpuFeatures,
+      deterministic: k.deterministic,
     };
     if (values.json) {
       console.log(JSON.stringify(report));
@@ -46,6 +47,9 @@ export const infoCommand: Command = {
       `conv        ${k.conv}${k.conv === 'im2col' ? ' (im2col + GEMM; install libdnnl-dev and rebuild for full speed)' : ''}`,
     );
     console.log(`threads     ${k.threads} of ${k.maxThreads}`);
+    console.log(
+      `determinism ${k.deterministic ? 'on: results do not depend on the thread count' : 'off: last bits may change with the thread count'}`,
+    );
     console.log(`cpu flags   ${k.cpuFeatures.join(' ')}`);
     return 0;
   },
