@@ -462,7 +462,10 @@ describe('mode flags', () => {
   });
 
   it('starts a trusted process itself (direct launcher) when no --enclave is given', async () => {
-    assert.ok(COMMANDS.some((c) => c.name === 'enclave'), 'the enclave command is registered');
+    assert.ok(
+      COMMANDS.some((c) => c.name === 'enclave'),
+      'the enclave command is registered',
+    );
     const r = await cli(trainArgs(f('auto.safetensors'), ['--mode', 'enclave', '--allow-simulated']));
     ok(r, 'auto-started enclave');
     assert.ok(readFileSync(f('auto.safetensors')).equals(native.bytes));
