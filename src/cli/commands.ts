@@ -13,6 +13,7 @@ import { infoCommand } from './commands/info.js';
 import { keygenCommand } from './commands/keygen.js';
 import { manifestCommand } from './commands/manifest.js';
 import { modelsCommand } from './commands/models.js';
+import { precomputeCommand } from './commands/precompute.js';
 import { trainCommand } from './commands/train.js';
 import { weightsCommand } from './commands/weights.js';
 
@@ -29,6 +30,7 @@ export const COMMANDS: readonly Command[] = [
   attestCommand,
   manifestCommand,
   keygenCommand,
+  precomputeCommand,
   encryptCommand,
   decryptCommand,
   benchCommand,
