@@ -2,9 +2,11 @@
 // `tee-offload precompute` records every conv/linear layer's forward product at a fixed input shape,
 // makes a PadSet per layer (labels as useRemoteLinearOps assigns them, weights quantized exactly as
 // RemoteLinearOps quantizes them for a pad set: nearest rounding at the set's weightBits), and stores
-// all sets in one file encrypted with chunked AES-256-GCM under a key file. Two MACs guard the bytes:
-// the GCM tags of the file (decryptBuffer refuses a flipped byte with E_AUTH) and, inside, each set's
-// HMAC-SHA256 MAC hook under a key derived from the file key (PadSet.deserialize verifies it first).
+// all sets in one file encrypted with chunked AES-256-GCM under a key file. The GCM tags are the MAC:
+// decryption refuses a flipped byte or another key with E_AUTH before anything is parsed (in the trusted
+// process the session store decrypts an upload sent with --pads-key). Inside the authenticated
+// plaintext each set carries an HMAC-SHA256 tag under a random per-file key stored in the (encrypted)
+// header: a consistency check that PadSet.deserialize verifies before parsing, not a second secret.
 //
 // Use-once rule: a pad file carries a random file id; a PadLedger records the ids of files whose pads
 // were handed to a session, and a file whose id is in the ledger is refused (E_STATE). Within a
@@ -140,9 +142,9 @@ export function padWeightBits(g: ProductGeometry, w: Float32Array, p = DEFAULT_M
   return bits;
 }
 
-/** HMAC-SHA256 MAC hook under a key derived from the pad file's key (label-separated). */
-export function padMacHook(fileKey: Uint8Array): MacHook {
-  const k = createHmac('sha256', fileKey).update('tee-offload/pads/mac/v1').digest();
+/** HMAC-SHA256 MAC hook under `macKey` (label-separated). */
+export function padMacHook(macKey: Uint8Array): MacHook {
+  const k = createHmac('sha256', macKey).update('tee-offload/pads/mac/v1').digest();
   return {
     tagLength: 32,
     tag: (data) => new Uint8Array(createHmac('sha256', k).update(data).digest()),
@@ -157,6 +159,8 @@ export interface PadFileHeader {
   readonly version: 1;
   /** Random, per file: the ledger's key. */
   readonly fileId: string;
+  /** Random, per file (hex): the sets' MAC hook key (inside the encrypted, authenticated plaintext). */
+  readonly macKey: string;
   readonly model: string;
   readonly inputShape: number[];
   readonly count: number;
@@ -197,7 +201,8 @@ export function encodePadFile(
   info: { model: string; inputShape: readonly number[]; count: number },
   sets: ReadonlyMap<string, PadSet>,
 ): Uint8Array {
-  const mac = padMacHook(key);
+  const macKey = randomBytes(32);
+  const mac = padMacHook(macKey);
   const parts: Uint8Array[] = [];
   const layers: { label: string; bytes: number }[] = [];
   for (const [label, set] of sets) {
@@ -208,6 +213,7 @@ export function encodePadFile(
   const header: PadFileHeader = {
     version: 1,
     fileId: randomBytes(16).toString('hex'),
+    macKey: macKey.toString('hex'),
     model: info.model,
     inputShape: [...info.inputShape],
     count: info.count,
@@ -236,45 +242,54 @@ export function writePadFile(path: string, encrypted: Uint8Array): void {
   writeFileAtomic(path, [encrypted]);
 }
 
-/**
- * Decrypts (E_AUTH for a tampered file or another key), parses (E_FORMAT) and deserializes a pad file;
- * every set's MAC is verified before it is parsed.
- */
+/** Decrypts (E_AUTH for a tampered file or another key), then decodePadPlaintext. */
 export function decodePadFile(key: Uint8Array, encrypted: Uint8Array, source = 'pad file'): PadFileContents {
   const plain = decryptBuffer(key, encrypted, source);
   try {
-    const bad = (why: string) => new TeeError('E_FORMAT', `${source}: ${why}`);
-    if (plain.length < FILE_MAGIC.length + 4) throw bad('truncated');
-    if (new TextDecoder().decode(plain.subarray(0, FILE_MAGIC.length)) !== FILE_MAGIC)
-      throw bad('not a pad file');
-    const hlen = new DataView(plain.buffer, plain.byteOffset).getUint32(FILE_MAGIC.length, true);
-    if (FILE_MAGIC.length + 4 + hlen > plain.length) throw bad('header runs past the end');
-    let header: PadFileHeader;
-    try {
-      header = JSON.parse(
-        new TextDecoder().decode(plain.subarray(FILE_MAGIC.length + 4, FILE_MAGIC.length + 4 + hlen)),
-      ) as PadFileHeader;
-    } catch {
-      throw bad('header is not JSON');
-    }
-    if (header.version !== 1 || typeof header.fileId !== 'string' || !Array.isArray(header.layers))
-      throw bad('unsupported header');
-    const mac = padMacHook(key);
-    const sets = new Map<string, PadSet>();
-    let at = FILE_MAGIC.length + 4 + hlen;
-    for (const l of header.layers) {
-      if (!Number.isInteger(l.bytes) || l.bytes < 0 || at + l.bytes > plain.length)
-        throw bad(`layer '${l.label}' runs past the end`);
-      const set = PadSet.deserialize(plain.slice(at, at + l.bytes), mac);
-      if (set.spec.label !== l.label) throw bad(`layer '${l.label}' holds the set of '${set.spec.label}'`);
-      sets.set(l.label, set);
-      at += l.bytes;
-    }
-    if (at !== plain.length) throw bad('trailing bytes');
-    return { header, sets };
+    return decodePadPlaintext(plain, source);
   } finally {
     plain.fill(0);
   }
+}
+
+/** Parses (E_FORMAT) a decrypted pad file; every set's MAC is verified before it is parsed (E_AUTH). */
+export function decodePadPlaintext(plain: Uint8Array, source = 'pad file'): PadFileContents {
+  const bad = (why: string) => new TeeError('E_FORMAT', `${source}: ${why}`);
+  if (plain.length < FILE_MAGIC.length + 4) throw bad('truncated');
+  if (new TextDecoder().decode(plain.subarray(0, FILE_MAGIC.length)) !== FILE_MAGIC)
+    throw bad('not a pad file');
+  const hlen = new DataView(plain.buffer, plain.byteOffset).getUint32(FILE_MAGIC.length, true);
+  if (FILE_MAGIC.length + 4 + hlen > plain.length) throw bad('header runs past the end');
+  let header: PadFileHeader;
+  try {
+    header = JSON.parse(
+      new TextDecoder().decode(plain.subarray(FILE_MAGIC.length + 4, FILE_MAGIC.length + 4 + hlen)),
+    ) as PadFileHeader;
+  } catch {
+    throw bad('header is not JSON');
+  }
+  if (
+    header === null ||
+    header.version !== 1 ||
+    typeof header.fileId !== 'string' ||
+    typeof header.macKey !== 'string' ||
+    !/^[0-9a-f]{64}$/.test(header.macKey) ||
+    !Array.isArray(header.layers)
+  )
+    throw bad('unsupported header');
+  const mac = padMacHook(Buffer.from(header.macKey, 'hex'));
+  const sets = new Map<string, PadSet>();
+  let at = FILE_MAGIC.length + 4 + hlen;
+  for (const l of header.layers) {
+    if (!Number.isInteger(l.bytes) || l.bytes < 0 || at + l.bytes > plain.length)
+      throw bad(`layer '${l.label}' runs past the end`);
+    const set = PadSet.deserialize(plain.slice(at, at + l.bytes), mac);
+    if (set.spec.label !== l.label) throw bad(`layer '${l.label}' holds the set of '${set.spec.label}'`);
+    sets.set(l.label, set);
+    at += l.bytes;
+  }
+  if (at !== plain.length) throw bad('trailing bytes');
+  return { header, sets };
 }
 
 /**
