@@ -5,10 +5,10 @@
 //   split        the same, with the linear products on accelerators, checked (--integrity exact|float);
 //   accelerator  the unprotected speed baseline: the same trainer in THIS process, the linear products on
 //                the accelerator in the clear and unchecked (RemoteLinearOps integrity 'off'), no enclave.
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import type { ClientAttestationOptions } from '../client/attestation.js';
 import { type RemoteJob, runRemote } from '../client/remote.js';
-import { planData, planWeights, type UploadSpec } from '../client/uploads.js';
+import { planData, planWeights, type UploadSpec, uploadToken } from '../client/uploads.js';
 import { DataLoader } from '../data/data-loader.js';
 import { defaultTransforms } from '../data/default-transforms.js';
 import { openDataset } from '../data/open-dataset.js';
@@ -61,6 +61,10 @@ modes (docs/enclave.md):
                          [--allow-debug] (see tee-offload attest verify --help)
   --data-key KEY         --data is encrypted (tee-offload encrypt): uploaded as is, decrypted inside
   --weights-key KEY      the same for --weights
+  --privacy P            none (default) or blind: infer --mode split --integrity exact only; every
+                         forward product is blinded with a one-time pad (tee-offload precompute)
+  --pads PADS            --privacy blind: the pad file (tee-offload precompute); used once, refused after
+  --pads-key K           its key file: the file is uploaded encrypted and decrypted inside
   In enclave/split mode --checkpoint/--resume name SEALED checkpoints of the trusted process: a plain
   name in its --checkpoint-dir, or, when this command starts it, a path (its directory is used).`;
 
@@ -83,7 +87,37 @@ const MODE_FLAGS: Flags = {
   'allow-debug': { type: 'boolean' },
   'data-key': { type: 'string' },
   'weights-key': { type: 'string' },
+  privacy: { type: 'string' },
+  pads: { type: 'string' },
+  'pads-key': { type: 'string' },
 };
+
+/** argv without `--NAME V` / `--NAME=V`. */
+function withoutFlag(argv: readonly string[], name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    if (a === `--${name}`) i++;
+    else if (!a.startsWith(`--${name}=`)) out.push(a);
+  }
+  return out;
+}
+
+/** The value of `--NAME V` / `--NAME=V` in argv (the last one), without parsing the rest. */
+function peekFlag(argv: readonly string[], name: string): string | undefined {
+  let v: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') break;
+    if (a === `--${name}` && i + 1 < argv.length) v = argv[++i];
+    else if (a.startsWith(`--${name}=`)) v = a.slice(name.length + 3);
+  }
+  return v;
+}
 
 const COMMAND_FLAGS: Record<ModeCommand, Flags> = {
   train: {
@@ -163,18 +197,31 @@ export function splitMode(argv: readonly string[]): { mode: string | undefined; 
  */
 export async function routeMode(command: ModeCommand, argv: string[]): Promise<number | string[]> {
   const { mode = 'native', rest } = splitMode(argv);
+  const privacy = peekFlag(argv, 'privacy') ?? 'none';
+  if (privacy !== 'none' && privacy !== 'blind')
+    throw new UsageError(`--privacy must be none or blind, got '${privacy}'`);
+  if (privacy === 'blind') {
+    if (command === 'train')
+      throw new UsageError('training cannot use one-time pads: weights change every step (--privacy blind)');
+    if (command !== 'infer') throw new UsageError('--privacy blind is for infer');
+    if (mode !== 'split') throw new UsageError('--privacy blind needs --mode split');
+  }
   if (!(EXEC_MODES as readonly string[]).includes(mode)) {
     throw new UsageError(`--mode must be one of ${EXEC_MODES.join(', ')}, got '${mode}'`);
   }
   if (mode === 'native') {
     for (const name of Object.keys(MODE_FLAGS)) {
-      if (name !== 'mode' && rest.some((a) => a === `--${name}` || a.startsWith(`--${name}=`))) {
+      if (
+        name !== 'mode' &&
+        name !== 'privacy' &&
+        rest.some((a) => a === `--${name}` || a.startsWith(`--${name}=`))
+      ) {
         throw new UsageError(
           `--${name} is for --mode enclave, split or accelerator (the mode here is native)`,
         );
       }
     }
-    return rest;
+    return withoutFlag(rest, 'privacy'); // none: the default
   }
   const { values } = parseFlags(argv, { ...COMMAND_FLAGS[command], ...MODE_FLAGS });
   const f = new ModeFlags(values, command);
@@ -363,6 +410,21 @@ async function runEnclaveMode(command: ModeCommand, mode: JobMode, f: ModeFlags)
     throw new UsageError('--weights-key needs --weights');
   const weights = weightsFile === undefined ? undefined : planWeights(weightsFile, f.str('weights-key'));
   if (weights) uploads.push(weights);
+  let pads: UploadSpec | undefined;
+  if (f.str('privacy') === 'blind') {
+    if ((integrity ?? 'exact') !== 'exact')
+      throw new UsageError('--privacy blind needs --integrity exact (pads blind the quantized products)');
+    const padsFile = f.required('pads');
+    const keyFile = f.str('pads-key');
+    if (keyFile === undefined) throw new UsageError('--pads needs --pads-key K (the key it was made with)');
+    pads = {
+      ...planWeights(padsFile, keyFile),
+      name: `pads-${uploadToken(basename(padsFile), true)}`.slice(0, 128),
+    };
+    uploads.push(pads);
+  } else {
+    f.refuse(['pads', 'pads-key'], 'is for --privacy blind');
+  }
   const threads = f.str('threads') === undefined ? undefined : intFlag(f.str('threads'), 'threads', 1);
   const common = {
     mode,
@@ -433,7 +495,15 @@ async function runEnclaveMode(command: ModeCommand, mode: JobMode, f: ModeFlags)
       const topk = intFlag(f.str('topk'), 'topk', Math.min(5, numClasses));
       if (topk > numClasses) throw new UsageError(`--topk ${topk} is more than the ${numClasses} classes`);
       const limit = f.str('limit') === undefined ? undefined : intFlag(f.str('limit'), 'limit', 1);
-      job = { type: 'infer', job: { ...base, topk, ...(limit === undefined ? {} : { limit }) } };
+      job = {
+        type: 'infer',
+        job: {
+          ...base,
+          topk,
+          ...(limit === undefined ? {} : { limit }),
+          ...(pads === undefined ? {} : { pads: pads.name }),
+        },
+      };
     }
   }
   const reporter = command === 'train' ? chooseReporter({ json }) : undefined;
@@ -497,6 +567,8 @@ async function runAcceleratorMode(command: ModeCommand, f: ModeFlags): Promise<n
       'allow-debug',
       'data-key',
       'weights-key',
+      'pads',
+      'pads-key',
     ],
     'is not used by --mode accelerator (no enclave, no protection)',
   );

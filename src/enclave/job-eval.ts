@@ -1,8 +1,12 @@
 // `eval` and `infer` jobs in the trusted process: the model with the uploaded weights, in eval mode, over
 // the job's data; eval returns accuracy and mean loss (train/trainer.ts evaluateDataset, as `tee-offload
 // eval`), infer streams the top-k classes of every image (as `tee-offload infer`) in `prediction` messages.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { DataLoader } from '../data/data-loader.js';
 import { defaultTransforms } from '../data/default-transforms.js';
+import { TeeError } from '../errors.js';
+import type { Module } from '../nn/module.js';
 import { predict } from '../nn/train-step.js';
 import type { EvalJob, InferJob, PredictionRow } from '../protocol/session-messages.js';
 import { evaluateDataset } from '../train/trainer.js';
@@ -14,6 +18,13 @@ import {
   openJobData,
   remoteTotals,
 } from './job-setup.js';
+import { checkPadsMatch, decodePadPlaintext, type PadFileContents, PadLedger } from './pad-file.js';
+
+/** The sealed ledger of consumed pad files in the checkpoint directory (a leading dot: never a checkpoint name). */
+export const PAD_LEDGER_NAME = '.pads-ledger.sealed';
+
+// Pad files consumed by this trusted process (also when it has no checkpoint directory to seal a ledger in).
+const processLedger = new PadLedger();
 
 /** Rows per `prediction` message: keeps each header far below MAX_HEADER_BYTES. */
 const HEADER_BUDGET_CHARS = 32 * 1024;
@@ -66,10 +77,25 @@ export async function runInferJob(ctx: JobContext, job: InferJob): Promise<void>
   const inputSize = job.inputSize ?? ds.height;
   checkLimits(ctx.limits, { ...job, inputSize });
   const model = buildJobModel(ctx, { ...job, inputSize, seed: 0 });
-  const ops = await attachLinearOps(ctx, job, model);
+  const limit = job.limit ?? ds.length;
+  const pads =
+    job.pads === undefined
+      ? undefined
+      : await loadJobPads(
+          ctx,
+          job,
+          model,
+          [job.batchSize, 3, inputSize, inputSize],
+          Math.min(limit, ds.length),
+        );
+  const ops = await attachLinearOps(
+    ctx,
+    job,
+    model,
+    pads === undefined ? undefined : (l) => pads.sets.get(l),
+  );
   try {
     const t0 = performance.now();
-    const limit = job.limit ?? ds.length;
     const loader = new DataLoader(ds, {
       batchSize: job.batchSize,
       shuffle: false,
@@ -115,4 +141,61 @@ export async function runInferJob(ctx: JobContext, job: InferJob): Promise<void>
   } finally {
     await ops.close();
   }
+}
+
+/**
+ * Blinded inference: the uploaded pad file (decrypted by the session store: its GCM tags verified),
+ * checked against the model, its weights and the job's batches, then claimed in the ledgers before any
+ * pad is used — a pad file is used by one job only, and each of its pads once (PadSet.take).
+ */
+async function loadJobPads(
+  ctx: JobContext,
+  job: InferJob,
+  model: Module,
+  shape: number[],
+  images: number,
+): Promise<PadFileContents> {
+  if (job.mode !== 'split' || (job.integrity ?? 'exact') !== 'exact') {
+    throw new TeeError(
+      'E_USAGE',
+      'one-time pads blind the products sent to accelerators: --mode split --integrity exact',
+    );
+  }
+  const bytes = new Uint8Array(readFileSync(ctx.store.resolve(job.pads!, 'pads')));
+  let pads: PadFileContents;
+  try {
+    pads = decodePadPlaintext(bytes, job.pads);
+  } finally {
+    bytes.fill(0);
+  }
+  const want = shape.join(', ');
+  if (pads.header.inputShape.join(', ') !== want) {
+    throw new TeeError(
+      'E_STATE',
+      `the pad file was made for inputs [${pads.header.inputShape.join(', ')}], this job's batches are [${want}] (precompute --input-size/--batch-size)`,
+    );
+  }
+  if (images % job.batchSize !== 0) {
+    throw new TeeError(
+      'E_USAGE',
+      `blinded inference needs whole batches: ${images} images is not a multiple of --batch-size ${job.batchSize} (use --limit)`,
+    );
+  }
+  await checkPadsMatch(model, shape, pads.sets);
+  const batches = images / job.batchSize;
+  let remaining = Number.POSITIVE_INFINITY;
+  for (const s of pads.sets.values()) remaining = Math.min(remaining, s.remaining);
+  if (batches > remaining) {
+    throw new TeeError(
+      'E_STATE',
+      `the pad file holds pads for ${remaining} batches, this job needs ${batches}; run tee-offload precompute with a larger --count`,
+    );
+  }
+  const id = pads.header.fileId;
+  if (processLedger.has(id)) processLedger.claim(id); // throws: already used
+  if (ctx.checkpoints !== undefined) {
+    new PadLedger(join(ctx.checkpoints.dir, PAD_LEDGER_NAME), ctx.checkpoints.provider).claim(id);
+  }
+  processLedger.claim(id);
+  return pads;
 }

@@ -17,6 +17,7 @@ import type { Module } from '../nn/module.js';
 import { parseAddress } from '../protocol/address.js';
 import type { DataRef, EnclaveMessage, JobCommon, JobMode } from '../protocol/session-messages.js';
 import type { SealingKeyProvider } from '../secure/seal.js';
+import type { PadSet } from '../verify/blinding.js';
 import { AcceleratorPool } from './accelerator-pool.js';
 import { YieldingLinearOps } from './job-yield.js';
 import { useRemoteLinearOps } from './remote-layer-labels.js';
@@ -151,7 +152,12 @@ export interface JobOps {
   close(): Promise<void>;
 }
 
-export async function attachLinearOps(ctx: JobContext, job: JobCommon, model: Module): Promise<JobOps> {
+export async function attachLinearOps(
+  ctx: JobContext,
+  job: JobCommon,
+  model: Module,
+  pads?: (label: string) => PadSet | undefined,
+): Promise<JobOps> {
   const threadsBefore = kernels.info().threads;
   if (job.threads !== undefined) kernels.setThreads(job.threads);
   const restore = () => {
@@ -189,6 +195,7 @@ export async function attachLinearOps(ctx: JobContext, job: JobCommon, model: Mo
   const remote = new RemoteLinearOps(pool, {
     integrity: job.integrity ?? 'exact',
     warn: (m) => note(ctx, m),
+    ...(pads === undefined ? {} : { pads }),
   });
   useRemoteLinearOps(model, remote);
   return {

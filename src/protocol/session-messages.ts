@@ -108,6 +108,8 @@ export interface InferJob extends JobCommon {
   readonly batchSize: number;
   readonly topk: number;
   readonly limit?: number;
+  /** Blinded split inference: an uploaded pad file (tee-offload precompute), sent with its key. */
+  readonly pads?: string;
 }
 
 /** The trainer's ProgressEvent (train/progress.ts), as it travels (NaN travels as null → NaN). */
@@ -482,7 +484,7 @@ function inferJob(v: unknown, where: string): InferJob {
     o,
     where,
     ['mode', 'data', 'model', 'numClasses', 'batchSize', 'topk', 'weights'],
-    [...COMMON_FIELDS, 'inputSize', 'limit'],
+    [...COMMON_FIELDS, 'inputSize', 'limit', 'pads'],
   );
   const job: InferJob = {
     ...common(o, where),
@@ -498,6 +500,7 @@ function inferJob(v: unknown, where: string): InferJob {
       'limit',
       opt(o, 'limit', (x, w) => int(x, w, 1), where),
     ),
+    ...defined('pads', opt(o, 'pads', uploadName, where)),
   };
   if (job.topk > job.numClasses) throw bad(`${where}.topk`, 'more than the number of classes');
   return job;
