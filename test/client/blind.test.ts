@@ -1,0 +1,157 @@
+// Blinded split-mode inference end to end (docs/integrity.md "Privacy"): `tee-offload precompute` makes
+// an encrypted pad file; `infer --mode split --privacy blind --pads PADS --pads-key K` through a trusted
+// process (direct, --allow-simulated, with a checkpoint directory for the sealed ledger) and a live
+// accelerator gives the native top-1; the same pad file is refused the second time (also after the
+// trusted process restarts: sealed ledger), a job needing more pads than the file holds is refused
+// (E_STATE), a flipped byte is refused (E_AUTH), a pad file for other weights is refused (E_STATE), and
+// training with pads is a usage error.
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { saveStateDict } from '../../src/io/state-dict.js';
+import { createModel } from '../../src/models/index.js';
+import { generateKey, wipe, writeKeyFile } from '../../src/secure/keys.js';
+import { type Accelerator, type ChildEnclave, cli, startAccelerator, startChildEnclave } from './harness.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tee-offload-blind-'));
+const sealedDir = join(dir, 'sealed');
+const f = (name: string) => join(dir, name);
+let enclave: ChildEnclave;
+let accel: Accelerator;
+
+function ok(r: { code: number | null; stderr: string }, what: string): void {
+  assert.equal(r.code, 0, `${what} failed:\n${r.stderr}`);
+}
+
+function precompute(weights: string, out: string, count: number) {
+  return cli([
+    'precompute',
+    '--model',
+    'alexnet',
+    '--weights',
+    weights,
+    '--input-size',
+    '63',
+    '--count',
+    String(count),
+    '--key',
+    f('pads.key'),
+    '--out',
+    out,
+  ]);
+}
+
+const common = (images: number) => [
+  'infer',
+  '--model',
+  'alexnet',
+  '--input-size',
+  '63',
+  '--weights',
+  f('w.safetensors'),
+  '--data',
+  `synthetic:${images}`,
+  '--batch-size',
+  '1',
+  '--topk',
+  '3',
+  '--threads',
+  '1',
+  '--json',
+];
+
+function blind(pads: string, images = 2): string[] {
+  return [
+    ...common(images),
+    '--mode',
+    'split',
+    '--enclave',
+    enclave.address,
+    '--allow-simulated',
+    '--accelerator',
+    accel.address,
+    '--privacy',
+    'blind',
+    '--pads',
+    pads,
+    '--pads-key',
+    f('pads.key'),
+  ];
+}
+
+type Row = { index: number; top: { class: number; p: number }[] };
+const rows = (stdout: string): Row[] =>
+  stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Row);
+
+before(async () => {
+  saveStateDict(createModel('alexnet', { numClasses: 10, seed: 3 }), f('w.safetensors'));
+  saveStateDict(createModel('alexnet', { numClasses: 10, seed: 4 }), f('other.safetensors'));
+  const key = generateKey();
+  writeKeyFile(f('pads.key'), key);
+  wipe(key);
+  ok(await precompute(f('w.safetensors'), f('w.pads'), 2), 'precompute');
+  accel = await startAccelerator();
+  enclave = await startChildEnclave(['--checkpoint-dir', sealedDir]);
+});
+
+after(async () => {
+  await accel?.server.close();
+  await enclave?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('infer --mode split --privacy blind', () => {
+  it('gives the native top-1 (probabilities close) and uses the pad file once (also after a restart)', async () => {
+    copyFileSync(f('w.pads'), f('copy.pads'));
+    const native = await cli(common(2));
+    ok(native, 'native infer');
+    const r = await cli(blind(f('w.pads')));
+    ok(r, 'blinded infer');
+    const want = rows(native.stdout);
+    const got = rows(r.stdout);
+    assert.equal(got.length, 2);
+    for (const [i, g] of got.entries()) {
+      assert.equal(g.top[0]!.class, want[i]!.top[0]!.class, `image ${i}: top-1`);
+      for (const [j, t] of g.top.entries()) assert.ok(Math.abs(t.p - want[i]!.top[j]!.p) < 0.02);
+    }
+    const again = await cli(blind(f('copy.pads')));
+    assert.equal(again.code, 3, again.stderr);
+    assert.match(again.stderr, /already used/);
+    await enclave.stop();
+    enclave = await startChildEnclave(['--checkpoint-dir', sealedDir]);
+    const restarted = await cli(blind(f('w.pads')));
+    assert.equal(restarted.code, 3, restarted.stderr);
+    assert.match(restarted.stderr, /already used/);
+  });
+
+  it('refuses a job that needs more pads than the file holds (E_STATE)', async () => {
+    ok(await precompute(f('w.safetensors'), f('short.pads'), 2), 'precompute');
+    const r = await cli(blind(f('short.pads'), 3));
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /pads for 2 batches, this job needs 3/);
+  });
+
+  it('refuses a tampered pad file (E_AUTH) and one made for other weights (E_STATE)', async () => {
+    ok(await precompute(f('w.safetensors'), f('t.pads'), 2), 'precompute');
+    const bytes = readFileSync(f('t.pads'));
+    bytes[bytes.length - 40]! ^= 0x01;
+    writeFileSync(f('t.pads'), bytes);
+    const t = await cli(blind(f('t.pads')));
+    assert.equal(t.code, 8, t.stderr);
+    ok(await precompute(f('other.safetensors'), f('other.pads'), 2), 'precompute');
+    const o = await cli(blind(f('other.pads')));
+    assert.equal(o.code, 3, o.stderr);
+    assert.match(o.stderr, /other weights/);
+  });
+
+  it('refuses --privacy blind for training (E_USAGE)', async () => {
+    const r = await cli(['train', '--model', 'alexnet', '--data', 'synthetic:4', '--privacy', 'blind']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /training cannot use one-time pads: weights change every step/);
+  });
+});
