@@ -1,0 +1,118 @@
+// Benchmark (not a test): how much of a split-mode training step stays on the trusted side. One SGD
+// step of a model at 224², natively and in split mode against an accelerator in another process on
+// loopback; reports the trusted process's CPU time per split step as a share of a native step, and
+// RemoteLinearOps' phase totals (quantize, send, receive, verify, dequantize).
+// Run: node dist/src/bench/split-share.js [model ...] [--batch B] [--integrity exact|float] [--threads T]
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import { AcceleratorClient } from '../enclave/accelerator-client.js';
+import { useRemoteLinearOps } from '../enclave/remote-layer-labels.js';
+import { type IntegrityMode, RemoteLinearOps } from '../enclave/remote-linear-ops.js';
+import { kernels } from '../kernels/index.js';
+import { createModel } from '../models/index.js';
+import { CrossEntropyLoss } from '../nn/cross-entropy.js';
+import { SGD } from '../nn/sgd.js';
+import { trainStep } from '../nn/train-step.js';
+import { SeededRng } from '../tensor/seeded-rng.js';
+import { Tensor } from '../tensor/tensor.js';
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+async function startAccelerator(threads: number): Promise<{ address: string; stop: () => void }> {
+  const cli = resolve(import.meta.dirname, '../cli/main.js');
+  const child = spawn(
+    process.execPath,
+    [cli, 'accelerator', '--listen', '127.0.0.1:0', '--threads', String(threads)],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const address = await new Promise<string>((ok, fail) => {
+    let text = '';
+    const onData = (b: Buffer) => {
+      text += b.toString();
+      const m = /listening on (\S+)/.exec(text);
+      if (m) ok(m[1]!);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => fail(new Error(`accelerator exited (${code}): ${text}`)));
+  });
+  return { address, stop: () => child.kill('SIGTERM') };
+}
+
+async function stepTimes(
+  model: string,
+  batch: number,
+  steps: number,
+  ops: RemoteLinearOps | null,
+): Promise<{ wallMs: number[]; cpuMs: number[] }> {
+  const net = createModel(model, { numClasses: 10, seed: 1, dropout: 0 });
+  if (ops) useRemoteLinearOps(net, ops);
+  const opt = new SGD(net.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
+  const loss = new CrossEntropyLoss();
+  const rng = new SeededRng(3);
+  const x = new Tensor([batch, 3, 224, 224]);
+  for (let i = 0; i < x.size; i++) x.data[i] = rng.nextFloat() * 2 - 1;
+  const labels = Array.from({ length: batch }, (_, i) => i % 10);
+  const wallMs: number[] = [];
+  const cpuMs: number[] = [];
+  for (let s = 0; s <= steps; s++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    await trainStep(net, loss, opt, x, labels);
+    const c = process.cpuUsage(c0);
+    if (s === 0) continue; // warm-up
+    wallMs.push(performance.now() - t0);
+    cpuMs.push((c.user + c.system) / 1000);
+  }
+  return { wallMs, cpuMs };
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const flag = (name: string, dflt: string) => {
+    const i = args.indexOf(`--${name}`);
+    if (i < 0) return dflt;
+    const v = args[i + 1]!;
+    args.splice(i, 2);
+    return v;
+  };
+  const batch = Number(flag('batch', '1'));
+  const integrity = flag('integrity', 'exact') as IntegrityMode;
+  const threads = Number(flag('threads', '1'));
+  const steps = Number(flag('steps', '3'));
+  const models = args.length > 0 ? args : ['resnet18', 'alexnet', 'vgg19_bn'];
+  kernels.setThreads(threads);
+  const acc = await startAccelerator(threads);
+  try {
+    for (const model of models) {
+      const native = await stepTimes(model, batch, steps, null);
+      const client = await AcceleratorClient.connect(acc.address, { deadlineMs: 600_000 });
+      const ops = new RemoteLinearOps(client, { integrity });
+      const split = await stepTimes(model, batch, steps, ops);
+      const t = ops.stats().total;
+      await client.close();
+      const n = median(native.wallMs);
+      const trusted = median(split.cpuMs);
+      const per = (v: number) => (v / (steps + 1)).toFixed(0);
+      console.log(
+        `${model} 224² b${batch} ${integrity}: native ${n.toFixed(0)} ms/step; split ${median(split.wallMs).toFixed(0)} ms/step wall, ` +
+          `trusted-side CPU ${trusted.toFixed(0)} ms/step = ${((100 * trusted) / n).toFixed(1)}% of native; ` +
+          `per step: quantize ${per(t.quantizeMs)} ms, verify ${per(t.verifyMs)} ms, dequantize ${per(t.dequantizeMs)} ms, ` +
+          `send ${per(t.sendMs)} ms, receive ${per(t.receiveMs)} ms, accelerator compute ${per(t.computeMs)} ms, ` +
+          `${(t.bytesSent / (steps + 1) / 2 ** 20).toFixed(0)} MiB out / ${(t.bytesReceived / (steps + 1) / 2 ** 20).toFixed(0)} MiB in`,
+      );
+    }
+  } finally {
+    acc.stop();
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exitCode = 1;
+});
