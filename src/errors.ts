@@ -12,7 +12,8 @@ export type ErrorCode =
   | 'E_AUTH'
   | 'E_VERIFY'
   | 'E_ATTEST'
-  | 'E_NETWORK';
+  | 'E_NETWORK'
+  | 'E_NUMERIC'; // training diverged (a non-finite loss)
 
 export class TeeError extends Error {
   readonly code: ErrorCode;

@@ -33,6 +33,7 @@ const KNOWN_CODES = new Set<string>([
   'E_VERIFY',
   'E_ATTEST',
   'E_NETWORK',
+  'E_NUMERIC',
 ]);
 
 function toError(code: string, message: string): Error {

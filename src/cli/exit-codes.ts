@@ -13,4 +13,5 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   E_AUTH: 8,
   E_ATTEST: 8,
   E_VERIFY: 9,
+  E_NUMERIC: 10,
 };

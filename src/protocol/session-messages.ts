@@ -228,6 +228,7 @@ export const SESSION_ERROR_CODES = [
   'E_VERIFY',
   'E_ATTEST',
   'E_NETWORK',
+  'E_NUMERIC',
 ] as const;
 export type SessionErrorCode = (typeof SESSION_ERROR_CODES)[number];
 

@@ -162,7 +162,7 @@ export async function runTraining(run: TrainRun): Promise<TrainSummary> {
     optimizer.lr = learningRate({ kind: s.schedule, lr: s.lr, totalSteps }, step);
     const r = await trainStep(model, loss, optimizer, batch.input, batch.labels);
     if (!Number.isFinite(r.loss)) {
-      throw new TeeError('E_VERIFY', `the loss became ${r.loss} at step ${step + 1}; lower --lr`);
+      throw new TeeError('E_NUMERIC', `the loss became ${r.loss} at step ${step + 1}; lower --lr`);
     }
     step++;
     images += batch.labels.length;
