@@ -25,6 +25,10 @@ export interface KernelsBenchOptions {
   readonly minSampleMs: number;
   /** Pause before each interleaved sample (idle threads of the other side stop spinning). */
   readonly settleMs: number;
+  /** Retakes allowed per sample when other processes ran during it. */
+  readonly retakes: number;
+  /** Longest wait for a quiet machine before each workload (0: none). */
+  readonly quietWaitMs: number;
   readonly torch: boolean;
   readonly allowReference: boolean;
   /** The environment both sides inherit (BLAS variables are reported). */
@@ -127,6 +131,8 @@ async function runThreads(
       only: o.only,
       minSampleMs: o.minSampleMs,
       settleMs: o.settleMs,
+      retakes: o.retakes,
+      quietWaitMs: o.quietWaitMs,
     },
     workloads: results,
     memory,

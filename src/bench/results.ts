@@ -13,6 +13,10 @@ export interface SideResult {
   readonly medianMs: number;
   /** Median process CPU ms per call (all threads): less sensitive than wall time to other processes. */
   readonly cpuMedianMs: number;
+  /** Cores kept busy by other processes during each kept sample. */
+  readonly foreignCores: readonly number[];
+  /** Samples retaken because other processes took more than 10% of a core during them. */
+  readonly retakes: number;
   /** GEMM and conv workloads. */
   readonly gflops?: number;
   /** Training steps. */
@@ -60,6 +64,8 @@ export interface BenchSettings {
   readonly only: readonly string[];
   readonly minSampleMs: number;
   readonly settleMs: number;
+  readonly retakes: number;
+  readonly quietWaitMs: number;
 }
 
 export interface BenchReport {

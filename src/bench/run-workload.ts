@@ -4,6 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TeeError } from '../errors.js';
 import type { CheckResult } from './check.js';
+import { foreignCores, machineBusyMs, waitQuiet } from './interference.js';
 import { isSide, type SideResult, type WorkloadResult } from './results.js';
 import { collectGarbage, peakRssKiB, resetPeakRss } from './rss.js';
 import { calibrate, type Prepared, type Sample, sampleOnce } from './sampler.js';
@@ -16,10 +17,16 @@ export interface RunSettings {
   readonly minSampleMs: number;
   /** Pause before each interleaved sample. */
   readonly settleMs: number;
+  /** How many times one sample may be retaken because other processes ran during it. */
+  readonly retakes: number;
+  /** Longest wait for a quiet machine before a workload (0: do not wait). */
+  readonly quietWaitMs: number;
 }
 
 interface Side {
   iters: number;
+  /** Samples thrown away because other processes ran during them. */
+  retakes: number;
   readonly samples: Sample[];
   readonly losses: number[];
   /** One sample of `iters` calls (default: the calibrated count), kept in `samples`. */
@@ -35,10 +42,26 @@ function summary(w: Workload, s: Side, peakKiB: number | null): SideResult {
     cpuPerWall: s.samples.map((x) => sig(x.cpuPerWall, 3)),
     medianMs: sig(ms, 5),
     cpuMedianMs: sig(median(s.samples.map((x) => x.ms * x.cpuPerWall)), 5),
+    foreignCores: s.samples.map((x) => sig(x.foreign ?? 0, 2)),
+    retakes: s.retakes,
     ...(w.flops ? { gflops: sig(w.flops / ms / 1e6) } : {}),
     ...(batch ? { imagesPerSec: sig((batch * 1000) / ms), losses: s.losses.map((l) => sig(l, 6)) } : {}),
     peakRssMiB: peakKiB === null ? null : Math.round(peakKiB / 1024),
   };
+}
+
+/** Measures what other processes did on the machine while `take` ran (Sample.foreign). */
+async function watched(take: () => Promise<Sample & { loss?: number }>): Promise<Sample & { loss?: number }> {
+  const b0 = machineBusyMs();
+  const s = await take();
+  const b1 = machineBusyMs();
+  return { ...s, foreign: foreignCores(b0, b1, s.ms * s.cpuPerWall * s.iters!, s.ms * s.iters!) };
+}
+
+/** Other processes took more than 10% of a core (plus two jiffies of slack) during the sample. */
+function disturbed(s: Sample): boolean {
+  const wall = s.ms * (s.iters ?? 1);
+  return (s.foreign ?? 0) * wall > 0.1 * wall + 20;
 }
 
 function errorText(e: unknown): string {
@@ -59,6 +82,11 @@ export async function runWorkload(
   log: (line: string) => void,
 ): Promise<WorkloadResult> {
   const base = { id: w.id, group: w.group, label: w.label, spec: w.spec, flops: w.flops ?? null };
+  if (settings.quietWaitMs > 0) {
+    const waited = await waitQuiet(settings.quietWaitMs);
+    if (waited < 0) log(`  the machine stayed busy for ${settings.quietWaitMs / 1000} s: going on`);
+    else if (waited > 2000) log(`  waited ${(waited / 1000).toFixed(0)} s for a quiet machine`);
+  }
   collectGarbage();
   resetPeakRss();
   let prepared: Prepared;
@@ -83,10 +111,12 @@ export async function runWorkload(
   const checks: readonly CheckResult[] = prepared.checks;
   const ours: Side = {
     iters: 1,
+    retakes: 0,
     samples: [],
     losses: [],
     async sample(iters?: number) {
-      const s = await sampleOnce(prepared.run, iters ?? this.iters);
+      const n = iters ?? this.iters;
+      const s = await watched(async () => ({ ...(await sampleOnce(prepared.run, n)), iters: n }));
       const loss = prepared.lastLoss?.();
       requireFinite(`${w.label} (ours)`, loss);
       if (loss !== undefined) this.losses.push(loss);
@@ -101,10 +131,12 @@ export async function runWorkload(
       await torch.prepare(w.spec as unknown as Record<string, unknown>);
       theirs = {
         iters: 1,
+        retakes: 0,
         samples: [],
         losses: [],
         async sample(iters?: number) {
-          const s = await torch.sample(iters ?? this.iters);
+          const n = iters ?? this.iters;
+          const s = await watched(async () => ({ ...(await torch.sample(n)), iters: n }));
           requireFinite(`${w.label} (torch)`, s.loss);
           if (s.loss !== undefined) this.losses.push(s.loss);
           this.samples.push(s);
@@ -127,9 +159,15 @@ export async function runWorkload(
     }
     for (let r = 0; r < settings.repeats; r++) {
       for (const s of r % 2 === 0 ? sides : [...sides].reverse()) {
-        // Lets the other side's idle BLAS/OpenMP threads stop spinning before this side is timed.
-        if (theirs) await sleep(settings.settleMs);
-        await s.sample();
+        for (let attempt = 0; ; attempt++) {
+          // Lets the other side's idle BLAS/OpenMP threads stop spinning before this side is timed.
+          if (theirs) await sleep(settings.settleMs);
+          const x = await s.sample();
+          if (!disturbed(x) || attempt >= settings.retakes) break;
+          s.samples.pop();
+          if (s.losses.length > s.samples.length) s.losses.pop();
+          s.retakes++;
+        }
       }
     }
   } catch (e) {

@@ -8,6 +8,10 @@ export interface Sample {
   readonly ms: number;
   /** Process CPU time / wall time over the sample (≈ threads kept busy). */
   readonly cpuPerWall: number;
+  /** Cores kept busy by other processes during the sample (see interference.ts); 0 when unknown. */
+  readonly foreign?: number;
+  /** Calls in the sample. */
+  readonly iters?: number;
 }
 
 export type Body = () => void | Promise<void>;
