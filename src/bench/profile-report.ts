@@ -34,6 +34,8 @@ export interface ProfileReport {
     readonly stepMs: number;
     readonly phasesMs: Record<Phase, number>;
     readonly outsideKernelsMs: number;
+    /** Main-thread GC pauses per step (part of outsideKernelsMs). */
+    readonly gcMs: number;
     readonly methods: { method: string; callsPerStep: number; msPerStep: number }[];
     readonly shapes: { shape: string; callsPerStep: number; msPerStep: number }[];
   };

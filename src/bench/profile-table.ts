@@ -13,6 +13,15 @@ const f = (x: number | null, d = 1) => (x === null ? '–' : x.toFixed(d));
 const ratio = (torch: number | null, ours: number) =>
   torch === null || ours <= 0 ? '–' : `${(torch / ours).toFixed(2)}×`;
 
+function convSummary(r: ProfileReport): string {
+  const sum = (pick: (c: ProfileReport['convs'][number]) => number | null) =>
+    r.convs.reduce((a, c) => a + c.callsPerStep * (pick(c) ?? 0), 0);
+  const torch = r.convs.some((c) => c.torchAloneMs !== null)
+    ? `, torch alone ${f(sum((c) => c.torchAloneMs))}`
+    : '';
+  return `convolutions per step: ours in the step ${f(sum((c) => c.oursInStepMs))}, ours alone ${f(sum((c) => c.oursAloneMs))}${torch} ms (in step − alone = fresh output pages, cache)`;
+}
+
 export function formatProfile(r: ProfileReport): string {
   const s = r.spec;
   const out = [
@@ -34,7 +43,9 @@ export function formatProfile(r: ProfileReport): string {
       ],
     ),
     '',
-    `ours outside kernels (JS, allocation, layer glue): ${f(r.ours.outsideKernelsMs)} ms per step`,
+    `ours outside kernels (JS, allocation, layer glue): ${f(r.ours.outsideKernelsMs)} ms per step, ` +
+      `of which GC pauses ${f(r.ours.gcMs)} ms`,
+    convSummary(r),
     '',
     table(
       ['category', 'ours', 'torch (self time)', 'ratio'],

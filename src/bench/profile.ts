@@ -4,7 +4,7 @@
 // kernel shows as one line with our ms and PyTorch's ms.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { TeeError } from '../errors.js';
 import { kernels } from '../kernels/index.js';
 import { createModel } from '../models/index.js';
@@ -79,7 +79,15 @@ async function profileOurs(o: ProfileOptions) {
   };
   await step(false);
   timed.reset();
+  // GC pauses of the main thread during the recorded steps (V8 reports each as a 'gc' entry).
+  let gcMs = 0;
+  const gc = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcMs += e.duration;
+  });
+  gc.observe({ entryTypes: ['gc'] });
   for (let i = 0; i < o.steps; i++) await step(true);
+  for (const e of gc.takeRecords()) gcMs += e.duration;
+  gc.disconnect();
   const perStep = (v: number) => sig(v / o.steps);
   const methods = [...timed.byMethod].map(([method, s]) => ({
     method,
@@ -100,6 +108,7 @@ async function profileOurs(o: ProfileOptions) {
       stepMs,
       phasesMs: Object.fromEntries(PHASES.map((p) => [p, sig(median(phases[p]))])) as Record<Phase, number>,
       outsideKernelsMs: sig(stepMs - inKernels),
+      gcMs: perStep(gcMs),
       methods,
       shapes,
     },
