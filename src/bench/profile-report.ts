@@ -36,6 +36,8 @@ export interface ProfileReport {
     readonly outsideKernelsMs: number;
     /** Main-thread GC pauses per step (part of outsideKernelsMs). */
     readonly gcMs: number;
+    /** Per step, by kind (minor = scavenge, major = mark-compact). */
+    readonly gcKinds: Record<string, { count: number; ms: number }>;
     readonly methods: { method: string; callsPerStep: number; msPerStep: number }[];
     readonly shapes: { shape: string; callsPerStep: number; msPerStep: number }[];
   };

@@ -44,7 +44,9 @@ export function formatProfile(r: ProfileReport): string {
     ),
     '',
     `ours outside kernels (JS, allocation, layer glue): ${f(r.ours.outsideKernelsMs)} ms per step, ` +
-      `of which GC pauses ${f(r.ours.gcMs)} ms`,
+      `of which GC pauses ${f(r.ours.gcMs)} ms (${Object.entries(r.ours.gcKinds)
+        .map(([k, v]) => `${k} ${f(v.count)}× ${f(v.ms)} ms`)
+        .join(', ')})`,
     convSummary(r),
     '',
     table(

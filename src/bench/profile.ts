@@ -39,6 +39,9 @@ export interface ProfileOptions {
   readonly print: (text: string) => void;
 }
 
+// perf_hooks.constants.NODE_PERFORMANCE_GC_*: what each 'gc' entry's detail.kind means.
+const GC_KINDS: Record<number, string> = { 1: 'minor', 4: 'major', 8: 'incremental', 16: 'weak callbacks' };
+
 const PASS_OF: Record<string, ConvPass> = {
   conv2dForward: 'forward',
   conv2dBackwardInput: 'input',
@@ -82,8 +85,15 @@ async function profileOurs(o: ProfileOptions) {
   timed.reset();
   // GC pauses of the main thread during the recorded steps (V8 reports each as a 'gc' entry).
   let gcMs = 0;
+  const gcKinds: Record<string, { count: number; ms: number }> = {};
   const gc = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) gcMs += e.duration;
+    for (const e of list.getEntries()) {
+      gcMs += e.duration;
+      const kind = GC_KINDS[(e.detail as { kind?: number } | undefined)?.kind ?? 0] ?? 'other';
+      gcKinds[kind] ??= { count: 0, ms: 0 };
+      gcKinds[kind].count += 1 / o.steps;
+      gcKinds[kind].ms += e.duration / o.steps;
+    }
   });
   gc.observe({ entryTypes: ['gc'] });
   for (let i = 0; i < o.steps; i++) await step(true);
@@ -111,6 +121,9 @@ async function profileOurs(o: ProfileOptions) {
       phasesMs: Object.fromEntries(PHASES.map((p) => [p, sig(median(phases[p]))])) as Record<Phase, number>,
       outsideKernelsMs: sig(stepMs - inKernels),
       gcMs: perStep(gcMs),
+      gcKinds: Object.fromEntries(
+        Object.entries(gcKinds).map(([k, v]) => [k, { count: sig(v.count, 3), ms: sig(v.ms, 3) }]),
+      ),
       methods,
       shapes,
     },
