@@ -89,7 +89,8 @@ async function profileOurs(o: ProfileOptions) {
   const gc = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
       gcMs += e.duration;
-      const kind = GC_KINDS[(e.detail as { kind?: number } | undefined)?.kind ?? 0] ?? 'other';
+      const detail = (e as PerformanceEntry & { detail?: { kind?: number } }).detail;
+      const kind = GC_KINDS[detail?.kind ?? 0] ?? 'other';
       gcKinds[kind] ??= { count: 0, ms: 0 };
       gcKinds[kind].count += 1 / o.steps;
       gcKinds[kind].ms += e.duration / o.steps;
