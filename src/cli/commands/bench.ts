@@ -1,9 +1,11 @@
-// `tee-offload bench kernels`: our kernels and training steps against PyTorch CPU, side by side.
+// `tee-offload bench kernels|profile|table|crypto|protocol`: our kernels and training steps against
+// PyTorch CPU side by side, a step's time breakdown, result tables, and the AES-GCM and wire benchmarks.
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { formatCombined, readReport } from '../../bench/combined-table.js';
 import { runKernelsBench } from '../../bench/kernels-bench.js';
 import { runProfile } from '../../bench/profile.js';
+import { runCryptoSuite, runProtocolSuite } from '../../bench/side-suites.js';
 import { GROUPS, type Group } from '../../bench/workloads.js';
 import { type Command, UsageError } from '../command.js';
 import { intFlag } from '../parse.js';
@@ -13,6 +15,7 @@ const HELP = [
   '                                 [--only gemm,conv,train,memory] [--no-torch]',
   '       tee-offload bench profile --model M [--batch B] [--size S] [--steps N] [--threads T]',
   '       tee-offload bench table FILE.json…',
+  '       tee-offload bench crypto|protocol [--repeats R] [--threads T] [--out DIR]',
   '',
   'kernels:',
   'Times our kernels and full training steps against PyTorch CPU with the same thread count, in one',
@@ -45,6 +48,9 @@ const HELP = [
   'sides (sorted by the ms per step it costs us). Defaults: batch 4, size 224, 3 steps, all cores.',
   '',
   'table: one Markdown table (ours | torch | ratio per file) from `bench kernels` JSON files.',
+  '',
+  'crypto: AES-256-GCM buffers, files, channel and handshake (docs/encryption.md).',
+  'protocol: loopback throughput of large frames and linear-op calls (docs/protocol.md).',
 ].join('\n');
 
 function parseList(value: string | undefined, what: string): string[] | undefined {
@@ -93,11 +99,23 @@ export const benchCommand: Command = {
       process.stdout.write(`${formatCombined(positionals.slice(1).map(readReport))}\n`);
       return 0;
     }
-    if (positionals.length !== 1 || (suite !== 'kernels' && suite !== 'profile')) {
-      throw new UsageError(`bench: expected 'kernels', 'profile' or 'table', got '${positionals.join(' ')}'`);
+    const suites = ['kernels', 'profile', 'table', 'crypto', 'protocol'];
+    if (positionals.length !== 1 || suite === undefined || !suites.includes(suite)) {
+      throw new UsageError(`bench: expected one of ${suites.join(', ')}, got '${positionals.join(' ')}'`);
     }
     const log = (line: string) => process.stderr.write(`${line}\n`);
     const print = (text: string) => process.stdout.write(`${text}\n`);
+    if (suite === 'crypto' || suite === 'protocol') {
+      const o = {
+        ...(values.repeats === undefined ? {} : { repeats: intFlag(values.repeats, 'repeats', 5) }),
+        ...(values.threads === undefined ? {} : { threads: intFlag(values.threads, 'threads', 1) }),
+        outDir: values.out ?? 'results',
+        log,
+        print,
+      };
+      await (suite === 'crypto' ? runCryptoSuite(o) : runProtocolSuite(o));
+      return 0;
+    }
     if (suite === 'profile') {
       if (values.model === undefined) throw new UsageError('bench profile: --model is required');
       await runProfile({
