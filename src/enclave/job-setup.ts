@@ -218,5 +218,13 @@ export function remoteTotals(remote: RemoteLinearOps | null) {
     bytesSent: t.bytesSent,
     bytesReceived: t.bytesReceived,
     totalMs: t.totalMs,
+    phases: {
+      quantizeMs: t.quantizeMs,
+      sendMs: t.sendMs,
+      computeMs: t.computeMs,
+      receiveMs: t.receiveMs,
+      verifyMs: t.verifyMs,
+      dequantizeMs: t.dequantizeMs,
+    },
   };
 }

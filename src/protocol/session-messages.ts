@@ -150,7 +150,27 @@ export interface RemoteTotals {
   readonly bytesSent: number;
   readonly bytesReceived: number;
   readonly totalMs: number;
+  /** Where the products' time went (ms; compute is what the accelerators reported: untrusted). */
+  readonly phases?: RemotePhases;
 }
+
+export interface RemotePhases {
+  readonly quantizeMs: number;
+  readonly sendMs: number;
+  readonly computeMs: number;
+  readonly receiveMs: number;
+  readonly verifyMs: number;
+  readonly dequantizeMs: number;
+}
+
+export const REMOTE_PHASE_KEYS = [
+  'quantizeMs',
+  'sendMs',
+  'computeMs',
+  'receiveMs',
+  'verifyMs',
+  'dequantizeMs',
+] as const;
 
 export type ResultMessage =
   | {
@@ -573,8 +593,18 @@ function predictionRows(v: unknown, where: string): PredictionRow[] {
 function remoteTotals(v: unknown, where: string): RemoteTotals {
   const o = obj(v, where);
   const keys = ['calls', 'retries', 'failures', 'bytesSent', 'bytesReceived', 'totalMs'] as const;
-  keysOf(o, where, keys);
+  keysOf(o, where, keys, ['phases']);
+  let phases: RemotePhases | undefined;
+  if (o.phases !== undefined) {
+    const pw = `${where}.phases`;
+    const po = obj(o.phases, pw);
+    keysOf(po, pw, REMOTE_PHASE_KEYS);
+    phases = Object.fromEntries(
+      REMOTE_PHASE_KEYS.map((k) => [k, measured(po[k], `${pw}.${k}`)]),
+    ) as unknown as RemotePhases;
+  }
   return {
+    ...(phases === undefined ? {} : { phases }),
     calls: int(o.calls, `${where}.calls`, 0),
     retries: int(o.retries, `${where}.retries`, 0),
     failures: int(o.failures, `${where}.failures`, 0),

@@ -153,7 +153,7 @@ export async function runTraining(run: TrainRun): Promise<TrainSummary> {
       // An epoch ended: evaluate, then continue with the next epoch's first batch.
       if (run.test !== undefined) {
         const ev = await evaluateDataset(model, run.test, s.inputSize, s.batchSize);
-        lastEval = ev;
+        lastEval = { loss: ev.loss, accuracy: ev.accuracy };
         reporter.event({ type: 'eval', step, epoch: loader.epoch - 1, ...ev });
       }
       batch = loader.next();
@@ -183,7 +183,7 @@ export async function runTraining(run: TrainRun): Promise<TrainSummary> {
   // The last epoch's eval, when the run ended exactly at an epoch boundary.
   if (run.test !== undefined && s.epochs !== undefined && losses.length > 0) {
     const ev = await evaluateDataset(model, run.test, s.inputSize, s.batchSize);
-    lastEval = ev;
+    lastEval = { loss: ev.loss, accuracy: ev.accuracy };
     reporter.event({ type: 'eval', step, epoch: loader.epoch, ...ev });
   }
   writeCheckpoint();

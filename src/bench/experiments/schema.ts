@@ -15,12 +15,15 @@ interface RecordBase {
   readonly error?: string;
 }
 
-/** `modes`: one training step at batch 1, or an epoch of 64 images at batch 4, in one mode. */
+/**
+ * `modes`: one training step at batch 1, or an epoch of 64 images at batch 4, in one mode; 'train' is a
+ * whole training run of `images` images (what `tee-offload demo` records).
+ */
 export interface ModesRecord extends RecordBase {
   readonly model: string;
   readonly size: number;
   readonly batch: number;
-  readonly workload: 'step' | 'epoch64';
+  readonly workload: 'step' | 'epoch64' | 'train';
   readonly mode: RunMode;
   readonly images: number;
   /** Wall ms of the whole workload, one per repeat. */

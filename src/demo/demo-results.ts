@@ -1,0 +1,159 @@
+// The demo's measurements as experiment files (src/bench/experiments/schema.ts), so that the same
+// report renders them: modes (the three trainings), breakdown (the split run's phases), crypto (the
+// client-side encryption), equivalence (enclave and split against native).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  type BreakdownKind,
+  type BreakdownRecord,
+  type CryptoRecord,
+  type EquivalenceRecord,
+  EXPERIMENT_SCHEMA,
+  type ExperimentFile,
+  type ExperimentName,
+  type ModesRecord,
+  type RecordByExperiment,
+  type RunMode,
+} from '../bench/experiments/schema.js';
+import { machineInfo } from '../bench/machine.js';
+import { kernels } from '../kernels/index.js';
+import type { DemoOutcome, ModeRun } from './run-demo.js';
+
+/** How far split-exact training may drift from native and still count as agreeing (documented in the README). */
+export const SPLIT_LOSS_TOLERANCE = 0.05;
+
+function runMode(r: ModeRun, integrity: string): RunMode {
+  return r.mode === 'split' ? (integrity === 'float' ? 'split-float' : 'split-exact') : r.mode;
+}
+
+export function modesRecords(o: DemoOutcome): ModesRecord[] {
+  return o.runs.map((r) => ({
+    model: o.settings.model,
+    size: o.settings.inputSize,
+    batch: o.settings.batchSize,
+    workload: 'train' as const,
+    mode: runMode(r, o.integrity),
+    images: r.steps * o.settings.batchSize,
+    samplesMs: [r.seconds * 1000],
+    medianMs: r.seconds * 1000,
+    imagesPerSec: r.imagesPerSec,
+  }));
+}
+
+/** Per-step ms of the split run: the remote phases, and the rest of the step (trusted layers, loss, SGD). */
+export function breakdownRecord(o: DemoOutcome): BreakdownRecord | null {
+  const split = o.runs.find((r) => r.mode === 'split');
+  const p = split?.remote?.phases;
+  if (!split || !p || split.steps === 0) return null;
+  const per = (ms: number) => ms / split.steps;
+  const totalMs = (split.steps * o.settings.batchSize * 1000) / split.imagesPerSec / split.steps;
+  const phases: [BreakdownKind, number][] = [
+    ['quantize', per(p.quantizeMs)],
+    ['send', per(p.sendMs)],
+    ['accelerator', per(p.computeMs)],
+    ['receive', per(p.receiveMs)],
+    ['verify', per(p.verifyMs)],
+    ['unblind', per(p.dequantizeMs)],
+  ];
+  const remote = phases.reduce((a, [, ms]) => a + ms, 0);
+  return {
+    model: o.settings.model,
+    size: o.settings.inputSize,
+    batch: o.settings.batchSize,
+    mode: runMode(split, o.integrity),
+    totalMs,
+    byKind: [
+      ...phases.map(([kind, ms]) => ({ kind, ms })),
+      { kind: 'other' as const, ms: Math.max(0, totalMs - remote) },
+    ],
+    bytesSent: split.remote!.bytesSent / split.steps,
+    bytesReceived: split.remote!.bytesReceived / split.steps,
+    checks: split.remote!.calls,
+    checksPassed: split.remote!.calls,
+  };
+}
+
+export function equivalenceRecords(o: DemoOutcome): EquivalenceRecord[] {
+  const out: EquivalenceRecord[] = [];
+  for (const a of o.agreement) {
+    const run = o.runs.find((r) => r.mode === a.mode)!;
+    const bit = a.mode === 'enclave';
+    const mode = runMode(run, o.integrity);
+    out.push({
+      model: o.settings.model,
+      mode,
+      threads: kernels.info().threads,
+      phase: 'train-step',
+      quantity: 'loss',
+      maxAbsDiff: a.maxLossDiff,
+      tolerance: bit ? 0 : SPLIT_LOSS_TOLERANCE,
+      bitIdenticalExpected: bit,
+      pass: bit ? a.maxLossDiff === 0 : a.maxLossDiff <= SPLIT_LOSS_TOLERANCE,
+    });
+    // Bit identity is a claim about the weights too; split's weights drift with quantization and have no
+    // tolerance of their own (their agreement is the loss curve's, above).
+    if (bit)
+      out.push({
+        model: o.settings.model,
+        mode,
+        threads: kernels.info().threads,
+        phase: 'train-step',
+        quantity: 'weights',
+        maxAbsDiff: a.state.maxAbsDiff,
+        maxAbsRef: a.state.worstRefMax,
+        tolerance: 0,
+        bitIdenticalExpected: true,
+        pass: a.state.identical === a.state.tensors,
+      });
+  }
+  return out;
+}
+
+export function cryptoRecords(o: DemoOutcome): CryptoRecord[] {
+  return [
+    {
+      where: 'client',
+      op: 'encrypt',
+      bytes: o.encryption.bytes,
+      medianMs: o.encryption.ms,
+      gbPerSec: o.encryption.bytes / 1e9 / (o.encryption.ms / 1000),
+    },
+  ];
+}
+
+/** Writes one experiment file per kind into `dir`; returns their paths. */
+export function writeDemoResults(o: DemoOutcome, dir: string, command: string, startedAt: string): string[] {
+  mkdirSync(dir, { recursive: true });
+  const machine = machineInfo(kernels.name, kernels.info(), process.env);
+  const finishedAt = new Date().toISOString();
+  const stamp = finishedAt.replace(/[:.]/g, '-');
+  const settings = {
+    ...o.settings,
+    integrity: o.integrity,
+    data: o.data.description,
+    trainImages: o.runs[0]!.steps * o.settings.batchSize,
+  };
+  const files: string[] = [];
+  const write = <E extends ExperimentName>(experiment: E, records: RecordByExperiment[E][]) => {
+    if (records.length === 0) return;
+    const file: ExperimentFile<E> = {
+      schema: EXPERIMENT_SCHEMA,
+      experiment,
+      startedAt,
+      finishedAt,
+      command,
+      machine,
+      settings,
+      records,
+    };
+    const p = join(dir, `${experiment}-demo-${stamp}.json`);
+    writeFileSync(p, `${JSON.stringify(file, null, 2)}\n`);
+    files.push(p);
+  };
+  write('modes', modesRecords(o));
+  const b = breakdownRecord(o);
+  write('breakdown', b ? [b] : []);
+  write('crypto', cryptoRecords(o));
+  write('equivalence', equivalenceRecords(o));
+  return files;
+}
