@@ -67,14 +67,14 @@ function fashionSplit(source: string, split: 'train' | 'test', count: number): S
   return { pixels, labels };
 }
 
-function generatedSplit(count: number, seed: number): Split {
-  const ds = new SyntheticDataset({ length: count, channels: 1, height: SIDE, width: SIDE, seed });
+/** Samples first … first+count−1 of one seeded set: train and test share its class patterns. */
+function generatedSplit(ds: SyntheticDataset, first: number, count: number): Split {
   const plane = SIDE * SIDE;
   const pixels = new Uint8Array(count * plane);
   const labels = new Uint8Array(count);
   const img = new Float32Array(plane);
   for (let i = 0; i < count; i++) {
-    labels[i] = ds.readInto(i, img, 0);
+    labels[i] = ds.readInto(first + i, img, 0);
     for (let j = 0; j < plane; j++)
       pixels[i * plane + j] = Math.round(Math.min(1, Math.max(0, img[j]!)) * 255);
   }
@@ -101,8 +101,15 @@ export function writeDemoData(dir: string, o: DemoDataOptions): DemoData {
     kind = 'fashion-mnist';
   } catch (e) {
     if (!(e instanceof TeeError) || (e.code !== 'E_IO' && e.code !== 'E_FORMAT')) throw e;
-    train = generatedSplit(o.trainImages, 1);
-    test = generatedSplit(o.testImages, 2);
+    const all = new SyntheticDataset({
+      length: o.trainImages + o.testImages,
+      channels: 1,
+      height: SIDE,
+      width: SIDE,
+      seed: 1,
+    });
+    train = generatedSplit(all, 0, o.trainImages);
+    test = generatedSplit(all, o.trainImages, o.testImages);
   }
   mkdirSync(dir, { recursive: true });
   const files: string[] = [];
