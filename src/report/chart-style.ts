@@ -1,6 +1,6 @@
 // What every chart shares: one color per mode (the same in every chart), one per breakdown kind, and
-// the vega-lite config (fonts, sizes, padding). Text widths are estimated without a canvas (vega's
-// 0.8 em per character, wider than real glyphs), so the layout leaves room rather than clipping.
+// the vega-lite config (fonts, sizes, padding). Text is measured with DejaVu Sans metrics
+// (text-width.ts); axes may grow to fit their labels (maxExtent) instead of overlapping the title.
 import type { BreakdownKind } from '../bench/experiments/schema.js';
 
 /** Modes in the order of every legend; 'trusted' is the matrix experiment's trusted-only baseline (first). */
@@ -93,7 +93,7 @@ export const CHART_CONFIG = {
   padding: 16,
   autosize: { type: 'pad', contains: 'padding' },
   title: { fontSize: 16, subtitleFontSize: 12, subtitleColor: '#444', anchor: 'start', offset: 12 },
-  axis: { labelFontSize: 12, titleFontSize: 13, titlePadding: 8, labelLimit: 480 },
+  axis: { labelFontSize: 12, titleFontSize: 13, titlePadding: 8, labelLimit: 480, maxExtent: 600 },
   header: { labelFontSize: 13, titleFontSize: 13, labelLimit: 400 },
   legend: { labelFontSize: 12, titleFontSize: 13, labelLimit: 300 },
   view: { stroke: '#ddd' },

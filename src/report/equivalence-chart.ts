@@ -46,7 +46,7 @@ export function equivalenceChart(records: readonly EquivalenceRecord[]): Chart |
     field: 'plotted',
     type: 'quantitative' as const,
     scale: { type: 'log' as const, domain: [floor / 3, top] },
-    title: 'max |Δ| (log scale, units of the quantity)',
+    title: 'max |Δ| (quantity’s units, log)',
     axis: { labelExpr: `datum.value <= ${floor * 1.001} ? '0' : format(datum.value, '.0e')`, tickCount: 8 },
   };
   const y = { field: 'run', type: 'nominal', sort: runs, title: 'mode · threads' } as const;
@@ -84,7 +84,7 @@ export function equivalenceChart(records: readonly EquivalenceRecord[]): Chart |
         },
       },
       spec: {
-        width: 280,
+        width: 320,
         height: { step: 24 },
         layer: [
           {

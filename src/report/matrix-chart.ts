@@ -30,6 +30,11 @@ export function matrixChart(records: readonly MatrixRecord[]): Chart | null {
   const spans = (xs: number[]) => Math.max(...xs) / Math.min(...xs) >= 10;
   const logX = spans(values.map((v) => v.rows));
   const logY = spans(values.map((v) => v.ms));
+  const rowValues = [...new Set(values.map((v) => v.rows))].sort((a, b) => a - b);
+  const minRows = rowValues[0]!;
+  const maxRows = rowValues[rowValues.length - 1]!;
+  // A little room either side so the end points are not on the frame.
+  const pad = logX ? 1.25 : 1.05;
   return {
     stem: 'matrix',
     title: 'Linear-layer sweep',
@@ -55,9 +60,10 @@ export function matrixChart(records: readonly MatrixRecord[]): Chart | null {
           x: {
             field: 'rows',
             type: 'quantitative',
-            scale: logX ? { type: 'log', nice: false, padding: 16 } : { zero: false, padding: 16 },
+            scale: { type: logX ? 'log' : 'linear', nice: false, domain: [minRows / pad, maxRows * pad] },
             title: `rows of the product${logX ? ' (log scale)' : ''}`,
-            axis: { format: ',~g' },
+            // Ticks at the measured row counts.
+            axis: { format: ',~g', values: rowValues },
           },
           y: {
             field: 'ms',

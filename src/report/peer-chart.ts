@@ -81,11 +81,6 @@ export function peerChart(records: readonly PeerRecord[], benches: readonly Load
           },
         },
         {
-          data: { values },
-          mark: { type: 'text', align: 'left', dx: 4, fontSize: 11 },
-          encoding: { x, y, text: { field: 'ratio', type: 'quantitative', format: '.2f' } },
-        },
-        {
           data: {
             values: [
               { at: 1, label: 'parity 1.0' },
@@ -113,6 +108,12 @@ export function peerChart(records: readonly PeerRecord[], benches: readonly Load
               },
             },
           ],
+        },
+        // Last, so the numbers stay readable over the rules.
+        {
+          data: { values },
+          mark: { type: 'text', align: 'left', dx: 4, fontSize: 11 },
+          encoding: { x, y, text: { field: 'ratio', type: 'quantitative', format: '.2f' } },
         },
       ],
     },
