@@ -1,7 +1,7 @@
 // writeReport(resultsDir, outDir): reads the experiment JSON (load-results.ts), draws each chart as
 // SVG and PNG, and writes index.html. Unusable files and records become warnings, never a crash; a
 // directory with nothing usable is E_FORMAT, a directory that cannot be read or written E_IO.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { TeeError } from '../errors.js';
 import { breakdownChart } from './breakdown-chart.js';
@@ -16,6 +16,17 @@ import { matrixPhasesChart } from './matrix-phases-chart.js';
 import { peerChart } from './peer-chart.js';
 import { renderSvg, svgToPng } from './render-chart.js';
 import { stepTimeChart } from './step-time-chart.js';
+
+/** Every chart the report can write: those not written this time are removed from outDir. */
+export const CHART_STEMS = [
+  'step-time',
+  'breakdown',
+  'matrix',
+  'matrix-phases',
+  'crypto',
+  'equivalence',
+  'peer',
+] as const;
 
 export interface ReportResult {
   /** Paths of the files written, index.html last. */
@@ -71,6 +82,10 @@ export async function writeReport(resultsDir: string, outDir: string): Promise<R
     write(pngPath, svgToPng(svg, font));
     files.push(pngPath);
   }
+  // A chart from an earlier report must not sit next to this one's page as if it were current.
+  for (const stem of CHART_STEMS)
+    if (!charts.some((c) => c.stem === stem))
+      for (const ext of ['svg', 'png']) rmSync(join(outDir, `${stem}.${ext}`), { force: true });
   const indexPath = join(outDir, 'index.html');
   write(
     indexPath,

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { isTeeError } from '../../src/errors.js';
 import { findFont } from '../../src/report/find-font.js';
 import { PNG_SCALE, svgToPng } from '../../src/report/render-chart.js';
-import { type ReportResult, writeReport } from '../../src/report/write-report.js';
+import { CHART_STEMS, type ReportResult, writeReport } from '../../src/report/write-report.js';
 import { INJECTED_MODEL, type Sample, writeSampleResults } from './sample-results.js';
 
 const CLI = resolve('dist/src/cli/main.js');
@@ -65,6 +65,7 @@ function assertBalancedXml(svg: string, name: string): void {
 }
 
 test('writes every chart as SVG and PNG and an index page, none of them empty', () => {
+  assert.deepEqual([...CHART_STEMS].sort(), [...CHARTS].sort());
   const expected = [...CHARTS.flatMap((c) => [`${c}.svg`, `${c}.png`]), 'index.html'];
   assert.deepEqual(report.files.map((f) => f.slice(outDir.length + 1)).sort(), expected.sort());
   for (const f of report.files) assert.ok(statSync(f).size > 500, `${f} is not empty`);
@@ -202,8 +203,11 @@ test('an experiment whose records all failed gets no chart but its table and a w
   }));
   writeFileSync(join(dir, 'crypto-20261125T100000Z.json'), JSON.stringify({ ...crypto, records: failed }));
   const out = join(root, 'all-failed-out');
+  mkdirSync(out);
+  writeFileSync(join(out, 'crypto.svg'), '<svg>from an earlier report</svg>');
   const r = await writeReport(dir, out);
   assert.ok(!r.files.some((f) => f.includes('crypto.')), 'no crypto chart');
+  assert.ok(!existsSync(join(out, 'crypto.svg')), 'the stale chart of an earlier report is gone');
   assert.ok(r.warnings.some((w) => w.includes('every record failed')));
   assert.ok(readFileSync(join(out, 'index.html'), 'utf8').includes('no AES-NI today'));
 });
