@@ -27,6 +27,8 @@ export function equivalenceChart(records: readonly EquivalenceRecord[]): Chart |
   const positives = ok.flatMap((r) => [r.maxAbsDiff!, r.tolerance]).filter((v) => v > 0);
   const floor = 10 ** (Math.floor(Math.log10(positives.length ? Math.min(...positives) : 1e-10)) - 2);
   const top = 10 ** (Math.ceil(Math.log10(positives.length ? Math.max(...positives) : floor * 1e4)) + 1);
+  const decades: number[] = [];
+  for (let v = floor; v <= top * 1.001; v *= 10) decades.push(Number(v.toPrecision(1)));
   const sorted = [...ok].sort((a, b) => modeRank(a.mode) - modeRank(b.mode) || a.threads - b.threads);
   const values = sorted.map((r) => ({
     model: r.model,
@@ -47,7 +49,12 @@ export function equivalenceChart(records: readonly EquivalenceRecord[]): Chart |
     type: 'quantitative' as const,
     scale: { type: 'log' as const, domain: [floor / 3, top] },
     title: 'max |Δ| (quantity’s units, log)',
-    axis: { labelExpr: `datum.value <= ${floor * 1.001} ? '0' : format(datum.value, '.0e')`, tickCount: 8 },
+    // Ticks at the floor ('0') and at each decade above it, nowhere else.
+    axis: {
+      values: decades,
+      labelExpr: `datum.value <= ${floor * 1.001} ? '0' : format(datum.value, '.0e')`,
+      labelOverlap: 'greedy' as const,
+    },
   };
   const y = { field: 'run', type: 'nominal', sort: runs, title: 'mode · threads' } as const;
   return {
