@@ -14,6 +14,7 @@ import { keygenCommand } from './commands/keygen.js';
 import { manifestCommand } from './commands/manifest.js';
 import { modelsCommand } from './commands/models.js';
 import { precomputeCommand } from './commands/precompute.js';
+import { reportCommand } from './commands/report.js';
 import { trainCommand } from './commands/train.js';
 import { weightsCommand } from './commands/weights.js';
 
@@ -34,5 +35,6 @@ export const COMMANDS: readonly Command[] = [
   encryptCommand,
   decryptCommand,
   benchCommand,
+  reportCommand,
   infoCommand,
 ];
