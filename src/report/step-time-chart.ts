@@ -7,6 +7,7 @@ import { CHART_CONFIG, modeRank, modeScale, SPLIT_LABEL_EXPR } from './chart-sty
 const WORKLOAD_TITLE: Record<string, string> = {
   step: 'one training step',
   epoch64: 'one epoch of 64 images',
+  train: 'a whole training run (demo)',
 };
 
 export function modelLabel(r: { model: string; size: number; batch: number }): string {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { EXPERIMENT_SCHEMA } from '../../src/bench/experiments/schema.js';
 import { parseIdx } from '../../src/data/idx.js';
@@ -14,6 +14,7 @@ import { encodeIdx, writeDemoData } from '../../src/demo/demo-data.js';
 import { SPLIT_LOSS_TOLERANCE, writeDemoResults } from '../../src/demo/demo-results.js';
 import { type DemoOutcome, runDemo } from '../../src/demo/run-demo.js';
 import { formatSummary } from '../../src/demo/summary.js';
+import { writeReport } from '../../src/report/write-report.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tee-offload-demo-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -49,11 +50,11 @@ describe('demo end to end (reduced)', { timeout: 600_000 }, () => {
   it('trains in split, enclave and native mode', async () => {
     outcome = await runDemo({
       model: 'resnet18',
-      trainImages: 384,
+      trainImages: 1024,
       testImages: 128,
       epochs: 1,
-      batchSize: 16,
-      lr: 0.05,
+      batchSize: 32,
+      lr: 0.01,
       seed: 1,
       integrity: 'exact',
       threads: 1,
@@ -79,7 +80,7 @@ describe('demo end to end (reduced)', { timeout: 600_000 }, () => {
 
   it('learns: test accuracy above chance in every mode', () => {
     for (const r of outcome.runs) {
-      assert.equal(r.steps, 24);
+      assert.equal(r.steps, 32);
       assert.ok(r.accuracy !== null && r.accuracy > 0.3, `${r.mode}: accuracy ${r.accuracy}`);
       assert.ok(r.losses[r.losses.length - 1]! < r.losses[0]!, `${r.mode}: loss went down`);
     }
@@ -93,7 +94,7 @@ describe('demo end to end (reduced)', { timeout: 600_000 }, () => {
     assert.ok(split.maxLossDiff <= SPLIT_LOSS_TOLERANCE, `split max |Δ loss| ${split.maxLossDiff}`);
     assert.ok(split.maxLossDiff > 0, 'quantization leaves some trace (else split did not run remotely)');
     const remote = outcome.runs.find((r) => r.mode === 'split')!.remote!;
-    assert.ok(remote.calls >= 24 * 3 * 20, `${remote.calls} products`);
+    assert.ok(remote.calls >= 32 * 3 * 20, `${remote.calls} products`);
     assert.equal(remote.failures, 0);
     assert.ok(remote.bytesSent > 0 && remote.bytesReceived > 0);
     assert.ok(remote.phases !== undefined && remote.phases.verifyMs > 0);
@@ -124,5 +125,24 @@ describe('demo end to end (reduced)', { timeout: 600_000 }, () => {
     for (const w of ['native', 'enclave', 'split (exact)', 'verification', 'traffic', 'bit-identical'])
       assert.ok(text.includes(w), `summary mentions ${w}`);
     assert.ok(existsSync(join(dir, 'report', 'results')));
+  });
+
+  it('renders the report from those results: charts and a page, none empty', async () => {
+    const out = join(dir, 'report');
+    const r = await writeReport(join(out, 'results'), out);
+    assert.deepEqual(r.warnings, []);
+    const names = r.files.map((f) => basename(f));
+    for (const n of [
+      'index.html',
+      'step-time.svg',
+      'step-time.png',
+      'breakdown.png',
+      'equivalence.png',
+      'crypto.png',
+    ])
+      assert.ok(names.includes(n), `${n} in ${names.join(', ')}`);
+    for (const f of r.files) assert.ok(statSync(f).size > 100, `${f} is not empty`);
+    const html = readFileSync(join(out, 'index.html'), 'utf8');
+    assert.ok(html.includes('split-exact') && html.includes('enclave'));
   });
 });

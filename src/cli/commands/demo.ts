@@ -6,6 +6,7 @@ import { writeDemoResults } from '../../demo/demo-results.js';
 import { runDemo } from '../../demo/run-demo.js';
 import { formatSummary } from '../../demo/summary.js';
 import { INTEGRITY_MODES, type Integrity } from '../../protocol/session-messages.js';
+import { writeReport } from '../../report/write-report.js';
 import { chooseReporter } from '../../train/progress.js';
 import { type Command, UsageError } from '../command.js';
 import { checkModelArgs } from '../model-setup.js';
@@ -28,11 +29,11 @@ Runs the whole system on this machine, offline, in a couple of minutes:
 
 options:
   --out DIR            report directory (default report/); its results/ holds the JSON
-  --train-images N     training images (default 1024)
+  --train-images N     training images (default 2048)
   --test-images N      test images (default 500)
   --epochs E           (default 1)
-  --batch-size B       (default 64)
-  --lr LR              SGD learning rate, momentum 0.9, weight decay 5e-4 (default 0.05)
+  --batch-size B       (default 32)
+  --lr LR              SGD learning rate, momentum 0.9, weight decay 5e-4 (default 0.01)
   --model M            any model that accepts 28×28 (default resnet18)
   --integrity I        exact (default) or float
   --seed S             weight init and shuffling (default 1)
@@ -70,11 +71,11 @@ options:
     const log = (line: string) => process.stdout.write(`${line}\n`);
     const outcome = await runDemo({
       model,
-      trainImages: intFlag(str('train-images'), 'train-images', 1024),
+      trainImages: intFlag(str('train-images'), 'train-images', 2048),
       testImages: intFlag(str('test-images'), 'test-images', 500),
       epochs: intFlag(str('epochs'), 'epochs', 1),
-      batchSize: intFlag(str('batch-size'), 'batch-size', 64),
-      lr: floatFlag(str('lr'), 'lr', 0.05),
+      batchSize: intFlag(str('batch-size'), 'batch-size', 32),
+      lr: floatFlag(str('lr'), 'lr', 0.01),
       seed: intFlag(str('seed'), 'seed', 1, 0),
       integrity,
       ...(threads === undefined ? {} : { threads }),
@@ -87,10 +88,6 @@ options:
     const files = writeDemoResults(outcome, resolve(out, 'results'), command, startedAt);
     let reportPath: string | null = null;
     if (v['no-report'] !== true) {
-      const reportModule: string = '../../report/write-report.js'; // TODO(merge): static import
-      const { writeReport } = (await import(reportModule)) as {
-        writeReport: (a: string, b: string) => Promise<{ files: string[]; warnings: string[] }>;
-      };
       const r = await writeReport(resolve(out, 'results'), out);
       for (const w of r.warnings) log(`report: ${w}`);
       reportPath = resolve(out, 'index.html');
