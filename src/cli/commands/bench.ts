@@ -1,8 +1,20 @@
-// `tee-offload bench kernels|profile|table|crypto|protocol`: our kernels and training steps against
-// PyTorch CPU side by side, a step's time breakdown, result tables, and the AES-GCM and wire benchmarks.
+// `tee-offload bench kernels|profile|table|crypto-suite|protocol`: our kernels and training steps against
+// PyTorch CPU side by side, a step's time breakdown, result tables, and the AES-GCM and wire benchmarks;
+// `tee-offload bench EXPERIMENT|all`: the prototype's experiments (src/bench/experiments) → JSON for
+// `tee-offload report`.
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { formatCombined, readReport } from '../../bench/combined-table.js';
+import type { ExperimentOptions, Workload } from '../../bench/experiments/options.js';
+import {
+  isExperimentName,
+  runExperiment,
+  writeExperimentFile,
+} from '../../bench/experiments/run-experiment.js';
+import type { ExperimentName, RunMode } from '../../bench/experiments/schema.js';
+import { stopAllServersSync } from '../../bench/experiments/servers.js';
+import { formatExperiment } from '../../bench/experiments/summary.js';
+import { EXPERIMENT_NAMES, RUN_MODES } from '../../bench/experiments/validate.js';
 import { runKernelsBench } from '../../bench/kernels-bench.js';
 import { runProfile } from '../../bench/profile.js';
 import { runCryptoSuite, runProtocolSuite } from '../../bench/side-suites.js';
@@ -10,12 +22,56 @@ import { GROUPS, type Group } from '../../bench/workloads.js';
 import { type Command, UsageError } from '../command.js';
 import { intFlag } from '../parse.js';
 
+const EXPERIMENTS_HELP = [
+  'usage: tee-offload bench EXPERIMENT|all [options] [--out DIR]',
+  '  EXPERIMENT: modes, breakdown, matrix, crypto, equivalence, peer (all: each in turn)',
+  '',
+  "The original prototype's experiments. Each run writes DIR/<experiment>-<timestamp>.json",
+  '(schema tee-offload/experiment@1, read by `tee-offload report DIR`) and prints a summary table.',
+  'A failed measurement (an unknown model, a refused product) is recorded with its error and the',
+  'run goes on. The accelerator (127.0.0.1, a free port) and the trusted process (direct launcher:',
+  'no SGX, SIMULATED attestation) are started once per experiment and always stopped, also on Ctrl-C.',
+  'Progress goes to stderr.',
+  '',
+  '  modes        one SGD step at batch 1 and an epoch of 64 images at batch 4 per model and size, in',
+  "               native, enclave, split-exact, split-float and accelerator modes (the trainer's own",
+  '               elapsed time: the training loop, not process start, handshake or model transfer)',
+  '  breakdown    one split-mode step per model: ms by kind (conv, linear, batchnorm, relu, pooling,',
+  '               quantize, send, accelerator, receive, verify, unblind, loss, optimizer, other) and',
+  '               by layer, bytes sent/received, Freivalds checks (default modes split-exact,split-float)',
+  '  matrix       one linear layer, rows×1024 times 1024×1024, rows 2304…23040: trusted-only against',
+  '               split-exact and split-float, with load/send/compute/receive/verify/unblind phases',
+  "  crypto       AES-256-GCM file encryption of the prototype's 184,442,413 bytes in the client, and",
+  '               the decryption of that upload inside the trusted process (GB/s)',
+  '  equivalence  logits, loss and every gradient in every mode and thread count against native at',
+  '               the first thread count: max |Δ|, tolerance, pass (default resnet18 32² batch 4)',
+  '  peer         the step workloads in PyTorch CPU beside ours (skipped without torch)',
+  '',
+  'options:',
+  '  --models M[,M…]      (default alexnet,resnet18,vgg19_bn; equivalence: resnet18)',
+  '  --sizes S[,S…]       input sides, also --size S (default 224; --quick 64; equivalence 32)',
+  "  --batches B1[,B2]    the step's batch and the epoch's batch (default 1,4; one value: both);",
+  '                       breakdown and equivalence use B1 (equivalence default 4)',
+  '  --modes LIST         subset of native,enclave,split-exact,split-float,accelerator',
+  '  --workloads LIST     modes: step,epoch64 (default both)',
+  '  --repeats R          timed samples per measurement, median reported (default 3; --quick 2)',
+  '  --warmup W           untimed runs before them (default 1; --quick 0)',
+  '  --threads T          kernel threads of every process (default: all cores); equivalence:',
+  '                       T[,T…] the thread counts compared (default 1,2)',
+  '  --rows R[,R…]        matrix rows (default 2304,4608,9216,18432,23040; --quick 2304,4608)',
+  '  --bytes N            crypto payload (default 184442413)',
+  '  --no-torch           peer: do not start PyTorch',
+  '  --quick              64² inputs, fewer repeats, no warm-up, two matrix sizes',
+  '  --out DIR            where the JSON goes (default results/)',
+].join('\n');
+
 const HELP = [
   'usage: tee-offload bench kernels [--threads T[,T…]] [--repeats R] [--out DIR] [--quick]',
   '                                 [--only gemm,conv,train,memory] [--no-torch]',
   '       tee-offload bench profile --model M [--batch B] [--size S] [--steps N] [--threads T]',
   '       tee-offload bench table FILE.json…',
-  '       tee-offload bench crypto|protocol [--repeats R] [--threads T] [--out DIR]',
+  '       tee-offload bench crypto-suite|protocol [--repeats R] [--threads T] [--out DIR]',
+  '       tee-offload bench EXPERIMENT|all [options]   (below)',
   '',
   'kernels:',
   'Times our kernels and full training steps against PyTorch CPU with the same thread count, in one',
@@ -49,8 +105,10 @@ const HELP = [
   '',
   'table: one Markdown table (ours | torch | ratio per file) from `bench kernels` JSON files.',
   '',
-  'crypto: AES-256-GCM buffers, files, channel and handshake (docs/encryption.md).',
+  'crypto-suite: AES-256-GCM buffers, files, channel and handshake (docs/encryption.md).',
   'protocol: loopback throughput of large frames and linear-op calls (docs/protocol.md).',
+  '',
+  EXPERIMENTS_HELP,
 ].join('\n');
 
 function parseList(value: string | undefined, what: string): string[] | undefined {
@@ -80,6 +138,14 @@ function parse(argv: string[]) {
         batch: { type: 'string' },
         size: { type: 'string' },
         steps: { type: 'string' },
+        models: { type: 'string' },
+        sizes: { type: 'string' },
+        batches: { type: 'string' },
+        modes: { type: 'string' },
+        workloads: { type: 'string' },
+        warmup: { type: 'string' },
+        rows: { type: 'string' },
+        bytes: { type: 'string' },
       },
     });
   } catch (e) {
@@ -99,13 +165,19 @@ export const benchCommand: Command = {
       process.stdout.write(`${formatCombined(positionals.slice(1).map(readReport))}\n`);
       return 0;
     }
-    const suites = ['kernels', 'profile', 'table', 'crypto', 'protocol'];
+    const log = (line: string) => process.stderr.write(`${line}\n`);
+    const print = (text: string) => process.stdout.write(`${text}\n`);
+    if (suite !== undefined && (suite === 'all' || isExperimentName(suite))) {
+      if (positionals.length !== 1)
+        throw new UsageError(`bench ${suite}: unexpected '${positionals.slice(1).join(' ')}'`);
+      const names = suite === 'all' ? [...EXPERIMENT_NAMES] : [suite];
+      return runExperimentsFromCli(names, values, argv, log, print);
+    }
+    const suites = ['kernels', 'profile', 'table', 'crypto-suite', 'protocol', ...EXPERIMENT_NAMES, 'all'];
     if (positionals.length !== 1 || suite === undefined || !suites.includes(suite)) {
       throw new UsageError(`bench: expected one of ${suites.join(', ')}, got '${positionals.join(' ')}'`);
     }
-    const log = (line: string) => process.stderr.write(`${line}\n`);
-    const print = (text: string) => process.stdout.write(`${text}\n`);
-    if (suite === 'crypto' || suite === 'protocol') {
+    if (suite === 'crypto-suite' || suite === 'protocol') {
       const o = {
         ...(values.repeats === undefined ? {} : { repeats: intFlag(values.repeats, 'repeats', 5) }),
         ...(values.threads === undefined ? {} : { threads: intFlag(values.threads, 'threads', 1) }),
@@ -113,7 +185,7 @@ export const benchCommand: Command = {
         log,
         print,
       };
-      await (suite === 'crypto' ? runCryptoSuite(o) : runProtocolSuite(o));
+      await (suite === 'crypto-suite' ? runCryptoSuite(o) : runProtocolSuite(o));
       return 0;
     }
     if (suite === 'profile') {
@@ -160,3 +232,97 @@ export const benchCommand: Command = {
     return 0;
   },
 };
+
+type Values = ReturnType<typeof parse>['values'];
+
+function intList(value: string | undefined, what: string, min = 1): number[] | undefined {
+  return parseList(value, what)?.map((v) => intFlag(v, what, 0, min));
+}
+
+/** The experiment options of the command line (each experiment takes what applies to it). */
+function experimentOptions(names: readonly ExperimentName[], v: Values): Omit<ExperimentOptions, 'log'> {
+  const refuse = (flags: string[], why: string) => {
+    for (const f of flags) {
+      if ((v as Record<string, unknown>)[f] !== undefined) throw new UsageError(`--${f} ${why}`);
+    }
+  };
+  refuse(
+    ['only', 'allow-reference', 'retakes', 'quiet-wait', 'model', 'steps'],
+    'is not an option of the experiments',
+  );
+  if (v.size !== undefined && v.sizes !== undefined) throw new UsageError('give --size or --sizes, not both');
+  const modes = parseList(v.modes, 'modes');
+  for (const m of modes ?? []) {
+    if (!RUN_MODES.includes(m as RunMode))
+      throw new UsageError(`--modes: unknown mode '${m}' (use ${RUN_MODES.join(',')})`);
+  }
+  const workloads = parseList(v.workloads, 'workloads');
+  for (const w of workloads ?? []) {
+    if (w !== 'step' && w !== 'epoch64')
+      throw new UsageError(`--workloads: unknown workload '${w}' (use step,epoch64)`);
+  }
+  const threads = intList(v.threads, 'threads');
+  if (threads !== undefined && threads.length > 1 && names.some((n) => n !== 'equivalence'))
+    throw new UsageError('--threads takes one count (a list only for the equivalence experiment)');
+  const equivalenceOnly = names.length === 1 && names[0] === 'equivalence';
+  const sizes = intList(v.sizes ?? v.size, v.size !== undefined ? 'size' : 'sizes');
+  const batches = intList(v.batches ?? v.batch, v.batch !== undefined ? 'batch' : 'batches');
+  const models = parseList(v.models, 'models');
+  const rows = intList(v.rows, 'rows');
+  return {
+    ...(models ? { models } : {}),
+    ...(sizes ? { sizes } : {}),
+    ...(batches ? { batches } : {}),
+    ...(modes ? { modes: modes as RunMode[] } : {}),
+    ...(workloads ? { workloads: workloads as Workload[] } : {}),
+    ...(v.repeats === undefined ? {} : { repeats: intFlag(v.repeats, 'repeats', 3) }),
+    ...(v.warmup === undefined ? {} : { warmup: intFlag(v.warmup, 'warmup', 1, 0) }),
+    ...(threads === undefined ? {} : equivalenceOnly ? { threadCounts: threads } : { threads: threads[0]! }),
+    ...(rows ? { rows } : {}),
+    ...(v.bytes === undefined ? {} : { bytes: intFlag(v.bytes, 'bytes', 1) }),
+    ...(v.quick ? { quick: true } : {}),
+    ...(v['no-torch'] ? { torch: false } : {}),
+    env: process.env,
+  };
+}
+
+async function runExperimentsFromCli(
+  names: readonly ExperimentName[],
+  values: Values,
+  argv: readonly string[],
+  log: (line: string) => void,
+  print: (text: string) => void,
+): Promise<number> {
+  const options = experimentOptions(names, values);
+  const outDir = values.out ?? 'results';
+  // Helpers are stopped on every way out: normal return (close), Ctrl-C/SIGTERM, or an exit.
+  const onSignal = (signal: NodeJS.Signals) => {
+    const n = stopAllServersSync();
+    log(`bench: ${signal}: stopped ${n} helper process(es)`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('exit', stopAllServersSync);
+  try {
+    for (const name of names) {
+      log(`bench ${name}: started`);
+      const file = await runExperiment(name, {
+        ...options,
+        command: `tee-offload bench ${[names.length > 1 ? 'all' : name, ...argv.filter((a) => a !== name && a !== 'all')].join(' ')}`,
+        log,
+      });
+      const path = writeExperimentFile(outDir, file);
+      const failed = file.records.filter((r) => r.error !== undefined).length;
+      print(formatExperiment(file));
+      print(
+        `wrote ${path}${failed > 0 ? ` (${failed} of ${file.records.length} records failed: see their 'error')` : ''}\n`,
+      );
+    }
+    return 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('exit', stopAllServersSync);
+  }
+}

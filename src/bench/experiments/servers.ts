@@ -1,0 +1,136 @@
+// The helper processes of an experiment run: one untrusted accelerator (`tee-offload accelerator` on
+// 127.0.0.1:0) and one trusted process (`tee-offload enclave`, direct launcher), each started at most once
+// per experiment, on first use, and always stopped: by close(), and on process exit or Ctrl-C through
+// stopAllServersSync (the CLI installs the signal handlers).
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startEnclave } from '../../client/launch.js';
+import { TeeError } from '../../errors.js';
+
+// dist/src/bench/experiments/servers.js → dist/src/cli/main.js
+const CLI = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
+const START_TIMEOUT_MS = 60_000;
+
+/** Every helper process started here and not yet stopped. */
+const live = new Set<ChildProcess>();
+
+/** Kills every helper still running (synchronous: safe in an 'exit' handler or on a signal). */
+export function stopAllServersSync(): number {
+  let n = 0;
+  for (const c of live) {
+    if (c.exitCode === null && c.signalCode === null) {
+      c.kill('SIGKILL');
+      n++;
+    }
+  }
+  live.clear();
+  return n;
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  live.delete(child);
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(t);
+}
+
+export interface StartedServer {
+  readonly address: string;
+  stop(): Promise<void>;
+}
+
+/** `tee-offload accelerator --listen 127.0.0.1:0 --threads T`; resolves once it prints its address. */
+export async function startAcceleratorServer(threads: number): Promise<StartedServer> {
+  const child = spawn(
+    process.execPath,
+    [CLI, 'accelerator', '--listen', '127.0.0.1:0', '--threads', String(threads)],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  live.add(child);
+  try {
+    const address = await new Promise<string>((ok, fail) => {
+      let text = '';
+      const timer = setTimeout(
+        () => fail(new TeeError('E_NETWORK', `the accelerator did not listen within ${START_TIMEOUT_MS} ms`)),
+        START_TIMEOUT_MS,
+      );
+      const onData = (b: Buffer) => {
+        text = (text + b.toString()).slice(-4096);
+        const m = /listening on (\S+)/.exec(text);
+        if (m) {
+          clearTimeout(timer);
+          ok(m[1]!);
+        }
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onData);
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        fail(new TeeError('E_NETWORK', `the accelerator exited (${signal ?? code}): ${text.trim()}`));
+      });
+    });
+    // Keep draining its per-connection log lines so that it never blocks on a full pipe.
+    child.stdout!.resume();
+    child.stderr!.resume();
+    return { address, stop: () => stopChild(child) };
+  } catch (e) {
+    await stopChild(child);
+    throw e;
+  }
+}
+
+/** A trusted process under the direct launcher (no SGX: SIMULATED attestation), listening on a free port. */
+export async function startTrustedProcess(): Promise<StartedServer> {
+  const started = await startEnclave({ launcher: 'direct', stderr: 'ignore', timeoutMs: START_TIMEOUT_MS });
+  live.add(started.child);
+  return {
+    address: started.address,
+    stop: async () => {
+      live.delete(started.child);
+      await started.stop();
+    },
+  };
+}
+
+/** Lazily started helpers of one experiment; close() stops whatever was started. */
+export class ExperimentServers {
+  private accel: Promise<StartedServer> | null = null;
+  private trusted: Promise<StartedServer> | null = null;
+
+  constructor(
+    private readonly threads: number,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  /** The accelerator's HOST:PORT (started on first call; a failed start is rethrown on every call). */
+  async accelerator(): Promise<string> {
+    this.accel ??= (async () => {
+      this.log(`starting an accelerator (${this.threads} threads)`);
+      const s = await startAcceleratorServer(this.threads);
+      this.log(`accelerator listening on ${s.address}`);
+      return s;
+    })();
+    return (await this.accel).address;
+  }
+
+  /** The trusted process's HOST:PORT (direct launcher). */
+  async trustedProcess(): Promise<string> {
+    this.trusted ??= (async () => {
+      this.log('starting a trusted process (direct launcher: no SGX, SIMULATED attestation)');
+      const s = await startTrustedProcess();
+      this.log(`trusted process listening on ${s.address}`);
+      return s;
+    })();
+    return (await this.trusted).address;
+  }
+
+  async close(): Promise<void> {
+    const all = [this.accel, this.trusted].filter((p): p is Promise<StartedServer> => p !== null);
+    this.accel = null;
+    this.trusted = null;
+    await Promise.all(all.map((p) => p.then((s) => s.stop()).catch(() => {})));
+  }
+}
