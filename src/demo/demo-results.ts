@@ -1,26 +1,30 @@
 // The demo's measurements as experiment files (src/bench/experiments/schema.ts), so that the same
 // report renders them: modes (the three trainings), breakdown (the split run's phases), crypto (the
 // client-side encryption), equivalence (enclave and split against native).
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+
+import { writeExperimentFile } from '../bench/experiments/run-experiment.js';
 import {
   type BreakdownKind,
   type BreakdownRecord,
   type CryptoRecord,
   type EquivalenceRecord,
   EXPERIMENT_SCHEMA,
-  type ExperimentFile,
   type ExperimentName,
   type ModesRecord,
   type RecordByExperiment,
   type RunMode,
 } from '../bench/experiments/schema.js';
+import { validateExperimentFile } from '../bench/experiments/validate.js';
 import { machineInfo } from '../bench/machine.js';
 import { kernels } from '../kernels/index.js';
 import type { DemoOutcome, ModeRun } from './run-demo.js';
 
-/** How far split-exact training may drift from native and still count as agreeing (documented in the README). */
-export const SPLIT_LOSS_TOLERANCE = 0.05;
+/**
+ * How far split mode's first loss may be from native's: that loss comes from the same weights and images,
+ * so it differs only by the forward products' quantization (exact) or rounding (float) error. Later steps
+ * start from weights that already differ, and the trajectories drift apart (shown, not bounded).
+ */
+export const SPLIT_FIRST_LOSS_TOLERANCE = 0.02;
 
 function runMode(r: ModeRun, integrity: string): RunMode {
   return r.mode === 'split' ? (integrity === 'float' ? 'split-float' : 'split-exact') : r.mode;
@@ -84,11 +88,11 @@ export function equivalenceRecords(o: DemoOutcome): EquivalenceRecord[] {
       mode,
       threads: kernels.info().threads,
       phase: 'train-step',
-      quantity: 'loss',
-      maxAbsDiff: a.maxLossDiff,
-      tolerance: bit ? 0 : SPLIT_LOSS_TOLERANCE,
+      quantity: bit ? 'loss, every step' : 'loss, first step',
+      maxAbsDiff: bit ? a.maxLossDiff : a.firstLossDiff,
+      tolerance: bit ? 0 : SPLIT_FIRST_LOSS_TOLERANCE,
       bitIdenticalExpected: bit,
-      pass: bit ? a.maxLossDiff === 0 : a.maxLossDiff <= SPLIT_LOSS_TOLERANCE,
+      pass: bit ? a.maxLossDiff === 0 : a.firstLossDiff <= SPLIT_FIRST_LOSS_TOLERANCE,
     });
     // Bit identity is a claim about the weights too; split's weights drift with quantization and have no
     // tolerance of their own (their agreement is the loss curve's, above).
@@ -121,12 +125,16 @@ export function cryptoRecords(o: DemoOutcome): CryptoRecord[] {
   ];
 }
 
-/** Writes one experiment file per kind into `dir`; returns their paths. */
-export function writeDemoResults(o: DemoOutcome, dir: string, command: string, startedAt: string): string[] {
-  mkdirSync(dir, { recursive: true });
+/** Writes one experiment file per kind into `dir` (breakdown only when `ownBreakdown`); returns their paths. */
+export function writeDemoResults(
+  o: DemoOutcome,
+  dir: string,
+  command: string,
+  startedAt: string,
+  ownBreakdown = true,
+): string[] {
   const machine = machineInfo(kernels.name, kernels.info(), process.env);
   const finishedAt = new Date().toISOString();
-  const stamp = finishedAt.replace(/[:.]/g, '-');
   const settings = {
     ...o.settings,
     integrity: o.integrity,
@@ -136,22 +144,14 @@ export function writeDemoResults(o: DemoOutcome, dir: string, command: string, s
   const files: string[] = [];
   const write = <E extends ExperimentName>(experiment: E, records: RecordByExperiment[E][]) => {
     if (records.length === 0) return;
-    const file: ExperimentFile<E> = {
-      schema: EXPERIMENT_SCHEMA,
-      experiment,
-      startedAt,
-      finishedAt,
-      command,
-      machine,
-      settings,
-      records,
-    };
-    const p = join(dir, `${experiment}-demo-${stamp}.json`);
-    writeFileSync(p, `${JSON.stringify(file, null, 2)}\n`);
-    files.push(p);
+    const file = validateExperimentFile(
+      { schema: EXPERIMENT_SCHEMA, experiment, startedAt, finishedAt, command, machine, settings, records },
+      `the demo's ${experiment} results`,
+    );
+    files.push(writeExperimentFile(dir, file));
   };
   write('modes', modesRecords(o));
-  const b = breakdownRecord(o);
+  const b = ownBreakdown ? breakdownRecord(o) : null;
   write('breakdown', b ? [b] : []);
   write('crypto', cryptoRecords(o));
   write('equivalence', equivalenceRecords(o));

@@ -70,6 +70,9 @@ export interface DemoOutcome {
   readonly agreement: readonly {
     readonly mode: DemoMode;
     readonly state: StateComparison;
+    /** |Δ loss| of the first step (same weights, same images). */
+    readonly firstLossDiff: number;
+    /** The largest |Δ loss| over every step. */
     readonly maxLossDiff: number;
   }[];
   readonly workDir: string;
@@ -254,6 +257,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoOutcome> {
     const agreement = [enclave.run, split.run].map((r) => ({
       mode: r.mode,
       state: compareStates(ref, readSafetensorsFile(r.weightsPath).tensors),
+      firstLossDiff:
+        native.losses.length > 0 && r.losses.length > 0
+          ? Math.abs(native.losses[0]! - r.losses[0]!)
+          : Number.POSITIVE_INFINITY,
       maxLossDiff: maxLossDiff(native.losses, r.losses),
     }));
     return {

@@ -2,6 +2,7 @@
 // through an attested trusted process and a Freivalds-checked accelerator, compared with enclave and
 // native training, written up as a report (src/demo/run-demo.ts).
 import { resolve } from 'node:path';
+import { runExperiment, writeExperimentFile } from '../../bench/experiments/run-experiment.js';
 import { writeDemoResults } from '../../demo/demo-results.js';
 import { runDemo } from '../../demo/run-demo.js';
 import { formatSummary } from '../../demo/summary.js';
@@ -85,16 +86,38 @@ options:
       reporter: () => chooseReporter({}),
     });
     const command = ['tee-offload', 'demo', ...argv].join(' ');
-    const files = writeDemoResults(outcome, resolve(out, 'results'), command, startedAt);
+    const resultsDir = resolve(out, 'results');
+    // One more split step, timed layer by layer and by kind (BatchNorm, ReLU, pooling… and each phase of
+    // the remote products): the breakdown experiment at the demo's size.
+    log('timing one split step layer by layer (bench breakdown)…');
+    let breakdownFile: string | null = null;
+    try {
+      const b = await runExperiment('breakdown', {
+        models: [model],
+        sizes: [28],
+        batches: [outcome.settings.batchSize],
+        modes: [integrity === 'float' ? 'split-float' : 'split-exact'],
+        repeats: 1,
+        warmup: 1,
+        ...(threads === undefined ? {} : { threads }),
+        command,
+      });
+      if (b.records.every((r) => r.error === undefined)) breakdownFile = writeExperimentFile(resultsDir, b);
+      else log(`breakdown failed: ${b.records.map((r) => r.error).join('; ')} (the summary's phases stand)`);
+    } catch (e) {
+      log(`breakdown failed: ${(e as Error).message} (the summary's phases stand)`);
+    }
+    const files = writeDemoResults(outcome, resultsDir, command, startedAt, breakdownFile === null);
+    if (breakdownFile !== null) files.push(breakdownFile);
     let reportPath: string | null = null;
     if (v['no-report'] !== true) {
-      const r = await writeReport(resolve(out, 'results'), out);
+      const r = await writeReport(resultsDir, out);
       for (const w of r.warnings) log(`report: ${w}`);
       reportPath = resolve(out, 'index.html');
     }
     log('');
     log(formatSummary(outcome, reportPath));
-    log(`results: ${files.length} JSON files in ${resolve(out, 'results')}`);
+    log(`results: ${files.length} JSON files in ${resultsDir}`);
     log(`done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     if (outcome.keptWorkDir) log(`work directory kept: ${outcome.workDir}`);
     return 0;
