@@ -1,18 +1,14 @@
 // Minimal structural checks of the result JSON the report reads (src/bench/experiments/schema.ts and
 // src/bench/results.ts): enough that the charts and tables never meet a field of the wrong type. A file
-// that fails gets a reason naming what is wrong; a record that fails is dropped with its index.
+// that fails gets a reason naming what is wrong; a record that fails is dropped with its index. (The
+// writer's strict validator, bench/experiments/validate.ts, refuses a whole file instead: it checks what we
+// write; this one salvages what it can of what we read.)
 
 import { EXPERIMENT_SCHEMA, type ExperimentFile, type ExperimentName } from '../bench/experiments/schema.js';
+import { EXPERIMENT_NAMES } from '../bench/experiments/validate.js';
 import type { BenchReport } from '../bench/results.js';
 
-export const EXPERIMENT_NAMES: readonly ExperimentName[] = [
-  'modes',
-  'breakdown',
-  'matrix',
-  'crypto',
-  'equivalence',
-  'peer',
-];
+export { EXPERIMENT_NAMES };
 
 type FieldType = 'string' | 'number' | 'boolean';
 

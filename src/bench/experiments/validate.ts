@@ -114,7 +114,7 @@ function checkRecord(experiment: ExperimentName, r: Obj, c: Checker): void {
       c.str(r, 'model');
       c.num(r, 'size', true, { int: true, min: 1 });
       c.num(r, 'batch', true, { int: true, min: 1 });
-      c.oneOf(r, 'workload', ['step', 'epoch64']);
+      c.oneOf(r, 'workload', ['step', 'epoch64', 'train']);
       c.oneOf(r, 'mode', RUN_MODES);
       c.num(r, 'images', true, { int: true, min: 1 });
       c.numbers(r, 'samplesMs', ok);
