@@ -70,6 +70,8 @@ export function breakdownRecord(o: DemoOutcome): BreakdownRecord | null {
       ...phases.map(([kind, ms]) => ({ kind, ms })),
       { kind: 'other' as const, ms: Math.max(0, totalMs - remote) },
     ],
+    // Only the totals travel back from the trusted process; `bench breakdown` times each layer.
+    byLayer: [],
     bytesSent: split.remote!.bytesSent / split.steps,
     bytesReceived: split.remote!.bytesReceived / split.steps,
     checks: split.remote!.calls,
