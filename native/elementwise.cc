@@ -133,19 +133,40 @@ Napi::Value Axpy(const Napi::CallbackInfo& info) {
 // multiply-add (ATen's vectorised add kernel uses fmadd), `mul_` then `add_` round twice. Hyper-parameters
 // are float, as ATen converts Python scalars for float tensors:
 //   d = fma(wd, p, g); buf = round(m·buf) + d; d = nesterov ? fma(m, buf, d) : buf; p = fma(−lr, d, p).
-// Contraction is off so that only the explicit fmaf calls fuse.
-__attribute__((optimize("fp-contract=off"))) void sgd_range(float* p, const float* g, float* buf, float lr,
-                                                             float m, float wd, bool nesterov, bool first,
-                                                             int64_t b, int64_t e) {
+// Contraction is off so that only the explicit fmaf calls fuse. The mode flags are template parameters
+// so that each of the loops has no branch inside and vectorises (the same operations per element in the
+// same order, so the result is that of the scalar loop, bit for bit).
+template <bool kDecay, bool kMomentum, bool kFirst, bool kNesterov>
+__attribute__((optimize("fp-contract=off"))) void sgd_loop(float* p, const float* g, float* buf, float lr, float m,
+                                                           float wd, int64_t b, int64_t e) {
   for (int64_t i = b; i < e; i++) {
-    float d = wd != 0.0f ? std::fmaf(wd, p[i], g[i]) : g[i];
-    if (buf != nullptr) {
-      const float bv = first ? d : m * buf[i] + d;
+    const float pv = p[i];
+    float d = kDecay ? std::fmaf(wd, pv, g[i]) : g[i];
+    if (kMomentum) {
+      const float bv = kFirst ? d : m * buf[i] + d;
       buf[i] = bv;
-      d = nesterov ? std::fmaf(m, bv, d) : bv;
+      d = kNesterov ? std::fmaf(m, bv, d) : bv;
     }
-    p[i] = std::fmaf(-lr, d, p[i]);
+    p[i] = std::fmaf(-lr, d, pv);
   }
+}
+
+template <bool kDecay>
+void sgd_range_decay(float* p, const float* g, float* buf, float lr, float m, float wd, bool nesterov, bool first,
+                     int64_t b, int64_t e) {
+  if (buf == nullptr) return sgd_loop<kDecay, false, false, false>(p, g, buf, lr, m, wd, b, e);
+  if (first) {
+    if (nesterov) return sgd_loop<kDecay, true, true, true>(p, g, buf, lr, m, wd, b, e);
+    return sgd_loop<kDecay, true, true, false>(p, g, buf, lr, m, wd, b, e);
+  }
+  if (nesterov) return sgd_loop<kDecay, true, false, true>(p, g, buf, lr, m, wd, b, e);
+  sgd_loop<kDecay, true, false, false>(p, g, buf, lr, m, wd, b, e);
+}
+
+void sgd_range(float* p, const float* g, float* buf, float lr, float m, float wd, bool nesterov, bool first,
+               int64_t b, int64_t e) {
+  if (wd != 0.0f) return sgd_range_decay<true>(p, g, buf, lr, m, wd, nesterov, first, b, e);
+  sgd_range_decay<false>(p, g, buf, lr, m, wd, nesterov, first, b, e);
 }
 
 // (p, grad, buf|null, lr, momentum, weightDecay, nesterov, first)
