@@ -10,6 +10,7 @@ export const DEFAULT_SLICE_MS = 50;
 
 export class YieldingLinearOps implements LinearOps {
   readonly name: string;
+  readonly writesOut: boolean;
   private last = performance.now();
 
   constructor(
@@ -17,6 +18,7 @@ export class YieldingLinearOps implements LinearOps {
     private readonly sliceMs = DEFAULT_SLICE_MS,
   ) {
     this.name = inner.name;
+    this.writesOut = inner.writesOut === true;
   }
 
   private async turn(): Promise<void> {

@@ -13,6 +13,11 @@ export interface ConvParams {
 
 export interface LinearOps {
   readonly name: string;
+  /**
+   * True when the results are written into an offered `out` (local ops). Layers offer buffers only
+   * then, so that ops which ignore `out` (remote) do not make them hold buffers that stay unused.
+   */
+  readonly writesOut?: boolean;
   // x [N,I], w [O,I] → y [N,O] = x·wᵀ
   dense(x: Tensor, w: Tensor, out?: Tensor): Promise<Tensor>;
   // dy [N,O], w [O,I] → dx [N,I] = dy·w

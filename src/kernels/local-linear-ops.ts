@@ -48,6 +48,7 @@ function resultTensor(op: string, shape: readonly number[], out: Tensor | undefi
 
 export class LocalLinearOps implements LinearOps {
   readonly name: string;
+  readonly writesOut = true;
   private readonly k: Kernels;
 
   constructor(kernels: Kernels) {

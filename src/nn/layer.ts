@@ -48,9 +48,12 @@ export abstract class Layer extends Module {
     return this.reuse ? this.workspace.takeArray(slot, n) : new Float32Array(n);
   }
 
-  /** The buffer to offer a LinearOps for result `slot` (undefined with reuse off: it allocates). */
+  /**
+   * The buffer to offer the LinearOps for result `slot`: undefined with reuse off, or when the ops do
+   * not write into offered buffers (remote: the result arrives in a buffer of its own).
+   */
   protected outputHint(slot: string, shape: Shape): Tensor | undefined {
-    return this.reuse ? this.workspace.take(slot, shape) : undefined;
+    return this.reuse && this.linearOps.writesOut === true ? this.workspace.take(slot, shape) : undefined;
   }
 
   /** Drops whatever forward kept for backward. */

@@ -165,6 +165,49 @@ describe('buffer reuse', () => {
   }
 });
 
+describe('buffers offered to LinearOps', () => {
+  // LocalLinearOps seen through a wrapper that records what each conv2d call was offered.
+  function recording(writesOut: boolean) {
+    const inner = new LocalLinearOps(kernels);
+    const offered: (Tensor | undefined)[] = [];
+    const ops = {
+      name: 'recording',
+      writesOut,
+      dense: inner.dense.bind(inner),
+      denseGradInput: inner.denseGradInput.bind(inner),
+      denseGradWeight: inner.denseGradWeight.bind(inner),
+      conv2d: (x: Tensor, w: Tensor, p: { stride: number; padding: number }, out?: Tensor) => {
+        offered.push(out);
+        return inner.conv2d(x, w, p, out);
+      },
+      conv2dGradInput: inner.conv2dGradInput.bind(inner),
+      conv2dGradWeight: inner.conv2dGradWeight.bind(inner),
+    };
+    return { ops, offered };
+  }
+
+  it('are offered only to ops that write into them (not remote ones), and only with reuse on', async () => {
+    const x = batch(2, 9, 7).x;
+    for (const writesOut of [true, false]) {
+      const { ops, offered } = recording(writesOut);
+      const conv = new Conv2d(3, 4, 3, { linearOps: ops, rng: new SeededRng(1) });
+      await conv.forward(x);
+      conv.reuseBuffers = true;
+      const y1 = await conv.forward(x);
+      const y2 = await conv.forward(x);
+      conv.releaseSaved();
+      assert.equal(offered[0], undefined, 'reuse off: nothing offered');
+      if (writesOut) {
+        assert.ok(offered[1] !== undefined && offered[1] === offered[2]);
+        assert.equal(y2, y1);
+      } else {
+        assert.deepEqual(offered.slice(1), [undefined, undefined]);
+        assert.notEqual(y2.data, y1.data);
+      }
+    }
+  });
+});
+
 describe('LocalLinearOps with an out buffer', () => {
   const ops = new LocalLinearOps(kernels);
   const rng = new SeededRng(5);
