@@ -113,7 +113,7 @@ export class Conv2d extends Layer {
         x,
         this.params,
         this.kernelSize,
-        this.outputHint('dw', this.weight.shape),
+        this.scratchHint(this.weight.shape),
       ),
     ]);
     expectResultShape('Conv2d', 'conv2dGradInput', dx, x.shape);

@@ -17,6 +17,8 @@ export abstract class Layer extends Module {
   linearOps: LinearOps;
   private reuse = false;
   private readonly workspace = new Workspace();
+  // Shared by every layer of the model (set by enableBufferReuse): results consumed at once.
+  private scratch: Workspace | null = null;
 
   constructor(opts: BackendOptions = {}) {
     super();
@@ -32,7 +34,10 @@ export abstract class Layer extends Module {
 
   set reuseBuffers(on: boolean) {
     this.reuse = on;
-    if (!on) this.workspace.clear();
+    if (!on) {
+      this.workspace.clear();
+      this.scratch = null;
+    }
   }
 
   /**
@@ -41,6 +46,23 @@ export abstract class Layer extends Module {
    */
   protected output(slot: string, shape: Shape): Tensor {
     return this.reuse ? this.workspace.take(slot, shape) : new Tensor(shape);
+  }
+
+  /**
+   * Like outputHint, for a result used up before this call returns (a weight gradient, added into
+   * `grad` at once): a view of the model's one shared scratch buffer, so that the model holds one
+   * buffer the size of its largest weight instead of one per layer. Layers of a model run one at a
+   * time, so no two use it at once.
+   */
+  protected scratchHint(shape: Shape): Tensor | undefined {
+    if (!this.reuse || this.linearOps.writesOut !== true) return undefined;
+    this.scratch ??= new Workspace();
+    return this.scratch.takeAtLeast('scratch', shape);
+  }
+
+  /** Used by enableBufferReuse: the scratch Workspace of the model this layer belongs to. */
+  shareScratch(ws: Workspace): void {
+    this.scratch = ws;
   }
 
   /** Like output, for a small per-channel array. */
@@ -83,7 +105,13 @@ export function setKernels(root: Module, kernels: Kernels): void {
  * root.backward return are then overwritten by the next step: copy what must outlive it (`detached`).
  */
 export function enableBufferReuse(root: Module, on = true): void {
-  for (const m of modulesOf(root)) if (m instanceof Layer && m.reuseBuffers !== on) m.reuseBuffers = on;
+  const layers = modulesOf(root).filter((m): m is Layer => m instanceof Layer);
+  if (layers.every((l) => l.reuseBuffers === on)) return;
+  const scratch = new Workspace();
+  for (const l of layers) {
+    l.reuseBuffers = on;
+    if (on) l.shareScratch(scratch);
+  }
 }
 
 /** Drops every saved activation of the model (after an eval forward, or an abandoned step). */

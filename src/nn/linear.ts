@@ -55,7 +55,7 @@ export class Linear extends Layer {
     expectGradShape('Linear', dy, [n, this.outFeatures]);
     const [dx, dw] = await Promise.all([
       this.linearOps.denseGradInput(dy, this.weight.value, this.outputHint('dx', x.shape)),
-      this.linearOps.denseGradWeight(dy, x, this.outputHint('dw', this.weight.shape)),
+      this.linearOps.denseGradWeight(dy, x, this.scratchHint(this.weight.shape)),
     ]);
     expectResultShape('Linear', 'denseGradInput', dx, x.shape);
     expectResultShape('Linear', 'denseGradWeight', dw, this.weight.shape);

@@ -26,6 +26,24 @@ export class Workspace {
     return fresh;
   }
 
+  /**
+   * A tensor of `shape` over the start of `slot`'s buffer, which grows to the largest size asked for and
+   * never shrinks: one scratch buffer that several users take in turn, each done with it before the next.
+   */
+  takeAtLeast(slot: string, shape: Shape): Tensor {
+    const n = numel(shape);
+    let t = this.slots.get(slot);
+    if (t === undefined || t.size < n) {
+      t = new Tensor([n]);
+      workspaceData.add(t.data);
+      this.slots.set(slot, t);
+    }
+    if (t.size === n) return sameShape(t.shape, shape) ? t : new Tensor(shape, t.data);
+    const view = t.data.subarray(0, n);
+    workspaceData.add(view);
+    return new Tensor(shape, view);
+  }
+
   /** Like take, for a small Float32Array of `n` elements (per-channel statistics). */
   takeArray(slot: string, n: number): Float32Array {
     return this.take(slot, [n]).data;

@@ -28,6 +28,20 @@ describe('Workspace', () => {
     assert.equal(ws.take('y', [3, 2]), v);
   });
 
+  it('takeAtLeast hands out views of one buffer that grows to the largest size asked for', () => {
+    const ws = new Workspace();
+    const a = ws.takeAtLeast('s', [2, 3]);
+    assert.deepEqual(a.shape, [2, 3]);
+    const big = ws.takeAtLeast('s', [4, 5]);
+    assert.equal(big.size, 20);
+    const small = ws.takeAtLeast('s', [3, 2]);
+    assert.deepEqual(small.shape, [3, 2]);
+    assert.equal(small.data.buffer, big.data.buffer, 'a smaller request is a view of the grown buffer');
+    assert.equal(small.data.byteOffset, big.data.byteOffset);
+    assert.equal(isWorkspaceTensor(small), true);
+    assert.equal(ws.bytes, 20 * 4);
+  });
+
   it('takeArray returns a per-slot Float32Array of the asked length', () => {
     const ws = new Workspace();
     const m = ws.takeArray('mean', 5);
