@@ -10,6 +10,7 @@ import { TeeError } from '../errors.js';
 import { kernels } from '../kernels/index.js';
 import { createModel } from '../models/index.js';
 import { CrossEntropyLoss } from '../nn/cross-entropy.js';
+import { enableBufferReuse } from '../nn/layer.js';
 import { SGD } from '../nn/sgd.js';
 import { SeededRng } from '../tensor/seeded-rng.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -52,6 +53,7 @@ async function profileOurs(o: ProfileOptions) {
   const timed = timedKernels(kernels);
   const k = timed.kernels;
   const model = createModel(o.model, { numClasses: o.numClasses, seed: 0, kernels: k });
+  enableBufferReuse(model); // as trainStep does
   const loss = new CrossEntropyLoss({ kernels: k });
   const opt = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 5e-4, kernels: k });
   const rng = new SeededRng(3);

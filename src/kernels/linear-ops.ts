@@ -1,6 +1,9 @@
 // The seam of DESIGN.md: the six linear products that may leave the enclave. Layers never do linear
 // algebra themselves; they await a LinearOps. LocalLinearOps (local-linear-ops.ts) runs them on the
 // native kernels; the split protocol's RemoteLinearOps runs them on an untrusted accelerator.
+// `out` (optional) offers a buffer of the result's shape to write into (a layer's reused workspace);
+// an implementation that writes there returns `out`, one that receives its result elsewhere (remote)
+// may ignore it and return a new tensor. Callers use the returned tensor either way.
 import type { Tensor } from '../tensor/tensor.js';
 
 export interface ConvParams {
@@ -10,16 +13,27 @@ export interface ConvParams {
 
 export interface LinearOps {
   readonly name: string;
+  /**
+   * True when the results are written into an offered `out` (local ops). Layers offer buffers only
+   * then, so that ops which ignore `out` (remote) do not make them hold buffers that stay unused.
+   */
+  readonly writesOut?: boolean;
   // x [N,I], w [O,I] → y [N,O] = x·wᵀ
-  dense(x: Tensor, w: Tensor): Promise<Tensor>;
+  dense(x: Tensor, w: Tensor, out?: Tensor): Promise<Tensor>;
   // dy [N,O], w [O,I] → dx [N,I] = dy·w
-  denseGradInput(dy: Tensor, w: Tensor): Promise<Tensor>;
+  denseGradInput(dy: Tensor, w: Tensor, out?: Tensor): Promise<Tensor>;
   // dy [N,O], x [N,I] → dw [O,I] = dyᵀ·x
-  denseGradWeight(dy: Tensor, x: Tensor): Promise<Tensor>;
+  denseGradWeight(dy: Tensor, x: Tensor, out?: Tensor): Promise<Tensor>;
   // x [N,C,H,W], w [O,C,k,k] → y [N,O,H',W']
-  conv2d(x: Tensor, w: Tensor, p: ConvParams): Promise<Tensor>;
+  conv2d(x: Tensor, w: Tensor, p: ConvParams, out?: Tensor): Promise<Tensor>;
   // dy [N,O,H',W'], w [O,C,k,k] → dx [N,C,H,W]; inputHW = [H,W] resolves the stride ambiguity
-  conv2dGradInput(dy: Tensor, w: Tensor, p: ConvParams, inputHW: readonly [number, number]): Promise<Tensor>;
+  conv2dGradInput(
+    dy: Tensor,
+    w: Tensor,
+    p: ConvParams,
+    inputHW: readonly [number, number],
+    out?: Tensor,
+  ): Promise<Tensor>;
   // dy [N,O,H',W'], x [N,C,H,W] → dw [O,C,k,k]
-  conv2dGradWeight(dy: Tensor, x: Tensor, p: ConvParams, k: number): Promise<Tensor>;
+  conv2dGradWeight(dy: Tensor, x: Tensor, p: ConvParams, k: number, out?: Tensor): Promise<Tensor>;
 }

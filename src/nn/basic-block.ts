@@ -3,7 +3,7 @@
 // order follow torchvision: conv1, bn1, relu, conv2, bn2, downsample. torchvision calls its one ReLU
 // twice; here the `relu` child does the first and the block itself does the second (same kernels),
 // so each keeps its own sign tensor for backward.
-import { shapeStr, Tensor } from '../tensor/tensor.js';
+import { shapeStr, type Tensor } from '../tensor/tensor.js';
 import type { BackendOptions } from './backend.js';
 import { BatchNorm2d } from './batch-norm.js';
 import { expectGradShape, positiveInt, savedOrThrow, shapeError } from './checks.js';
@@ -79,7 +79,7 @@ export class BasicBlock extends Layer {
     const { y } = savedOrThrow('BasicBlock', this.saved);
     expectGradShape('BasicBlock', dy, y.shape);
     this.saved = null;
-    const d = new Tensor(dy.shape);
+    const d = this.output('d', dy.shape);
     this.kernels.reluBackward(dy.data, y.data, d.data);
     const dIdentity = this.downsample === null ? d : await this.downsample.backward(d);
     let dm = await this.bn2.backward(d);

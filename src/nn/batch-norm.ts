@@ -61,7 +61,7 @@ export class BatchNorm2d extends Layer {
     this.saved = null;
     const [n, c, h, w] = x.shape as [number, number, number, number];
     const g = { n, c, hw: h * w };
-    const y = new Tensor(x.shape);
+    const y = this.output('y', x.shape);
     const wt = this.weight?.data ?? null;
     const bs = this.bias?.data ?? null;
     if (this.training) {
@@ -71,9 +71,9 @@ export class BatchNorm2d extends Layer {
           `BatchNorm2d: expected more than 1 value per channel when training, got input ${shapeStr(x.shape)}`,
         );
       }
-      const mean = new Float32Array(c);
-      const variance = new Float32Array(c);
-      const invstd = new Float32Array(c);
+      const mean = this.outputArray('mean', c);
+      const variance = this.outputArray('variance', c);
+      const invstd = this.outputArray('invstd', c);
       this.kernels.batchNorm2dForwardTrain(g, x.data, wt, bs, this.eps, y.data, mean, variance, invstd);
       this.updateRunningStats(mean, variance, count);
       this.saved = { x, mean, invstd, train: true };
@@ -111,9 +111,9 @@ export class BatchNorm2d extends Layer {
     expectGradShape('BatchNorm2d', dy, s.x.shape);
     const [n, c, h, w] = s.x.shape as [number, number, number, number];
     const g = { n, c, hw: h * w };
-    const dx = new Tensor(s.x.shape);
-    const dweight = this.weight === null ? null : new Float32Array(c);
-    const dbias = this.bias === null ? null : new Float32Array(c);
+    const dx = this.output('dx', s.x.shape);
+    const dweight = this.weight === null ? null : this.outputArray('dweight', c);
+    const dbias = this.bias === null ? null : this.outputArray('dbias', c);
     const wt = this.weight?.data ?? null;
     if (s.train) {
       this.kernels.batchNorm2dBackward(g, dy.data, s.x.data, wt, s.mean, s.invstd, dx.data, dweight, dbias);

@@ -83,7 +83,7 @@ export class Conv2d extends Layer {
     expectNCHW('Conv2d', x, this.inChannels);
     const outShape = this.outputShape(x.shape);
     this.saved = null;
-    const y = await this.linearOps.conv2d(x, this.weight.value, this.params);
+    const y = await this.linearOps.conv2d(x, this.weight.value, this.params, this.outputHint('y', outShape));
     expectResultShape('Conv2d', 'conv2d', y, outShape);
     if (this.bias !== null) {
       const [n, o, oh, ow] = outShape as [number, number, number, number];
@@ -100,9 +100,21 @@ export class Conv2d extends Layer {
     const inHW = [x.shape[2]!, x.shape[3]!] as const;
     const [dx, dw] = await Promise.all([
       this.inputGrad
-        ? this.linearOps.conv2dGradInput(dy, this.weight.value, this.params, inHW)
-        : Promise.resolve(Tensor.zeros(x.shape)),
-      this.linearOps.conv2dGradWeight(dy, x, this.params, this.kernelSize),
+        ? this.linearOps.conv2dGradInput(
+            dy,
+            this.weight.value,
+            this.params,
+            inHW,
+            this.outputHint('dx', x.shape),
+          )
+        : Promise.resolve(this.zeroInputGrad(x.shape)),
+      this.linearOps.conv2dGradWeight(
+        dy,
+        x,
+        this.params,
+        this.kernelSize,
+        this.scratchHint(this.weight.shape),
+      ),
     ]);
     expectResultShape('Conv2d', 'conv2dGradInput', dx, x.shape);
     expectResultShape('Conv2d', 'conv2dGradWeight', dw, this.weight.shape);
@@ -112,6 +124,13 @@ export class Conv2d extends Layer {
       this.kernels.sumChannels({ n, c: o, hw: oh * ow }, dy.data, this.bias.grad);
     }
     this.saved = null;
+    return dx;
+  }
+
+  // The input gradient of a layer that skips it: zeros of the input's shape.
+  private zeroInputGrad(shape: Shape): Tensor {
+    const dx = this.output('dx', shape);
+    if (this.reuseBuffers) dx.data.fill(0);
     return dx;
   }
 

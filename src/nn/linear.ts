@@ -40,7 +40,7 @@ export class Linear extends Layer {
     }
     this.saved = null;
     const n = x.shape[0]!;
-    const y = await this.linearOps.dense(x, this.weight.value);
+    const y = await this.linearOps.dense(x, this.weight.value, this.outputHint('y', [n, this.outFeatures]));
     expectResultShape('Linear', 'dense', y, [n, this.outFeatures]);
     if (this.bias !== null)
       this.kernels.addChannelBias({ n, c: this.outFeatures, hw: 1 }, y.data, this.bias.data);
@@ -54,8 +54,8 @@ export class Linear extends Layer {
     const n = x.shape[0]!;
     expectGradShape('Linear', dy, [n, this.outFeatures]);
     const [dx, dw] = await Promise.all([
-      this.linearOps.denseGradInput(dy, this.weight.value),
-      this.linearOps.denseGradWeight(dy, x),
+      this.linearOps.denseGradInput(dy, this.weight.value, this.outputHint('dx', x.shape)),
+      this.linearOps.denseGradWeight(dy, x, this.scratchHint(this.weight.shape)),
     ]);
     expectResultShape('Linear', 'denseGradInput', dx, x.shape);
     expectResultShape('Linear', 'denseGradWeight', dw, this.weight.shape);

@@ -3,7 +3,7 @@
 // window in row-major order (PyTorch's tie rule); backward keeps only the argmax indices.
 import type { PoolGeom } from '../kernels/api.js';
 import { convOutSize } from '../kernels/api.js';
-import { type Shape, shapeStr, Tensor } from '../tensor/tensor.js';
+import { type Shape, shapeStr, type Tensor } from '../tensor/tensor.js';
 import type { BackendOptions } from './backend.js';
 import {
   expectGradShape,
@@ -26,6 +26,7 @@ export class MaxPool2d extends Layer {
   readonly stride: number;
   readonly padding: number;
   private saved: { g: PoolGeom; argmax: Int32Array; outShape: Shape } | null = null;
+  private argmaxBuf: Int32Array | null = null;
 
   constructor(kernelSize: number, opts: MaxPool2dOptions = {}) {
     super(opts);
@@ -56,8 +57,14 @@ export class MaxPool2d extends Layer {
     const outShape = this.outputShape(x.shape);
     const [n, c, h, w] = x.shape as [number, number, number, number];
     const g: PoolGeom = { n, c, h, w, k: this.kernelSize, stride: this.stride, padding: this.padding };
-    const y = new Tensor(outShape);
-    const argmax = new Int32Array(y.size);
+    const y = this.output('y', outShape);
+    // argmax is overwritten entirely by the kernel: with reuse on, the previous step's array serves
+    // (backward has consumed it by now).
+    const argmax =
+      this.reuseBuffers && this.argmaxBuf !== null && this.argmaxBuf.length === y.size
+        ? this.argmaxBuf
+        : new Int32Array(y.size);
+    this.argmaxBuf = this.reuseBuffers ? argmax : null;
     this.kernels.maxPool2dForward(g, x.data, y.data, argmax);
     this.saved = { g, argmax, outShape };
     return y;
@@ -67,7 +74,7 @@ export class MaxPool2d extends Layer {
   async backward(dy: Tensor): Promise<Tensor> {
     const { g, argmax, outShape } = savedOrThrow('MaxPool2d', this.saved);
     expectGradShape('MaxPool2d', dy, outShape);
-    const dx = new Tensor([g.n, g.c, g.h, g.w]);
+    const dx = this.output('dx', [g.n, g.c, g.h, g.w]);
     this.kernels.maxPool2dBackward(g, dy.data, argmax, dx.data);
     this.saved = null;
     return dx;

@@ -1,9 +1,12 @@
 // One training step and eval-mode helpers. Nothing outlives a call but the parameters, the optimizer
 // state and the returned logits: backward releases each layer's saved activations, and the eval
-// helpers drop what forward kept (memory stays bounded across steps).
+// helpers drop what forward kept (memory stays bounded across steps). trainStep turns on the layers'
+// buffer reuse (enableBufferReuse): activations and gradients live in per-layer buffers that the next
+// step overwrites, so the logits handed back are copied out of them (`detached`).
 import type { Tensor } from '../tensor/tensor.js';
+import { detached } from '../tensor/workspace.js';
 import type { CrossEntropyLoss, Labels } from './cross-entropy.js';
-import { releaseActivations } from './layer.js';
+import { enableBufferReuse, releaseActivations } from './layer.js';
 import type { Module } from './module.js';
 import type { SGD } from './sgd.js';
 
@@ -13,7 +16,7 @@ export interface StepResult {
   readonly logits: Tensor;
 }
 
-/** zeroGrad, forward (train mode), loss, backward, optimizer step. */
+/** zeroGrad, forward (train mode), loss, backward, optimizer step; the model's layers reuse buffers. */
 export async function trainStep(
   model: Module,
   loss: CrossEntropyLoss,
@@ -22,6 +25,7 @@ export async function trainStep(
   labels: Labels,
 ): Promise<StepResult> {
   model.train();
+  enableBufferReuse(model);
   optimizer.zeroGrad();
   try {
     const logits = await model.forward(input);
@@ -29,7 +33,7 @@ export async function trainStep(
     const grad = await loss.backward();
     await model.backward(grad);
     optimizer.step();
-    return { loss: value, logits };
+    return { loss: value, logits: detached(logits) };
   } catch (e) {
     releaseActivations(model);
     loss.releaseSaved();
@@ -42,7 +46,7 @@ export async function predict(model: Module, input: Tensor): Promise<Tensor> {
   const wasTraining = model.training;
   model.eval();
   try {
-    return await model.forward(input);
+    return detached(await model.forward(input));
   } finally {
     releaseActivations(model);
     model.train(wasTraining);

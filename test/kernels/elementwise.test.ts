@@ -37,6 +37,42 @@ for (const threads of [1, 2]) {
     }
   });
 
+  test(`relu kernels match the reference on odd and empty lengths, unaligned views and special values (${threads} thread(s))`, () => {
+    nativeKernels.setThreads(threads);
+    const rng = new SeededRng(34);
+    const specials = [0, -0, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1e-45, -1e-45];
+    // 0, lengths around the 8-wide vector body and its tail, and odd lengths above the threading grain.
+    for (const n of [0, 1, 3, 7, 8, 9, 15, 17, 31, 33, 65, 32_767, 32_769, 65_537, 131_075]) {
+      // A view starting one element into its buffer: not 32-byte aligned.
+      const x = randomF32(rng, n + 1).subarray(1);
+      const dy = randomF32(rng, n + 1).subarray(1);
+      for (let i = 0; i < Math.min(n, 3 * specials.length); i++) {
+        x[(i * 7919) % n] = specials[i % specials.length]!;
+        if (i % 3 === 0) dy[(i * 104_729) % n] = specials[(i + 2) % specials.length]!;
+      }
+      const [y, ey] = [new Float32Array(n), new Float32Array(n)];
+      nativeKernels.reluForward(x, y);
+      referenceKernels.reluForward(x, ey);
+      assertIdentical(y, ey, `relu y n=${n}`);
+      const inPlace = x.slice();
+      nativeKernels.reluForward(inPlace, inPlace);
+      assertIdentical(inPlace, ey, `relu in place n=${n}`);
+      const [dx, edx] = [new Float32Array(n), new Float32Array(n)];
+      nativeKernels.reluBackward(dy, x, dx);
+      referenceKernels.reluBackward(dy, x, edx);
+      assertIdentical(dx, edx, `relu dx n=${n}`);
+      for (let i = 0; i < n; i++) {
+        const xi = x[i]!;
+        // torch's threshold_backward: 0 where x <= 0 (x = ±0 included), dy elsewhere (x = NaN included).
+        const want = xi <= 0 ? 0 : dy[i]!;
+        if (!Object.is(dx[i], want)) assert.fail(`relu dx n=${n} at ${i}: x=${xi} dy=${dy[i]} → ${dx[i]}`);
+      }
+      const aliased = dy.slice();
+      nativeKernels.reluBackward(aliased, x, aliased);
+      assertIdentical(aliased, edx, `relu dx aliasing dy n=${n}`);
+    }
+  });
+
   test(`addChannelBias, sumChannels and axpy match the reference (${threads} thread(s))`, () => {
     nativeKernels.setThreads(threads);
     const rng = new SeededRng(32);
