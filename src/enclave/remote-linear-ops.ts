@@ -15,7 +15,6 @@ import {
   type LinearReply,
   type LinearRequest,
   MODULUS_P,
-  type WireTensor,
 } from '../protocol/linear-request.js';
 import { Tensor } from '../tensor/tensor.js';
 import { blind, type PadSet, unblind } from '../verify/blinding.js';
@@ -28,8 +27,10 @@ import {
   modpResultProblem,
 } from '../verify/freivalds-exact.js';
 import { type FloatVectors, f32ResultProblem, freivaldsFloat } from '../verify/freivalds-float.js';
+import { innerChunks, innerUnits } from '../verify/inner-chunks.js';
 import {
   aShapeOf,
+  bShapeOf,
   innerLength,
   isConv,
   numelOf,
@@ -41,6 +42,7 @@ import {
 import {
   dequantize,
   type QuantConfig,
+  QuantizationFitError,
   type QuantizedProduct,
   quantConfig,
   quantizeProduct,
@@ -59,6 +61,13 @@ export interface RemoteLinearOpsOptions {
   readonly repetitions?: number;
   /** Scale-bit caps and the minimum precision of exact mode (quantize.ts defaults). */
   readonly quant?: Partial<QuantConfig>;
+  /**
+   * Exact mode: the longest inner (reduction) product one request may carry. A longer product is cut over
+   * its inner dimension into chunks, each its own request with its own scales and Freivalds check, summed
+   * here in float64 (docs/integrity.md "Products too long for p"). Default: no limit — a product is cut
+   * only when no scale fits p at `quant.minBits` bits.
+   */
+  readonly maxInnerLength?: number;
   /** Deadline of one accelerator call (ms), passed to the transport. */
   readonly deadlineMs?: number;
   /** Float mode: random vectors uniform in [−1, 1) (default) or ±1. */
@@ -91,6 +100,8 @@ export interface ProductTrace {
   readonly aBits?: number;
   readonly bBits?: number;
   readonly errorBound?: number;
+  /** Requests the product was cut into over its inner dimension (1: not cut). */
+  readonly chunks?: number;
   readonly timings: Readonly<PhaseTotals>;
 }
 
@@ -100,6 +111,8 @@ interface Prepared {
   problem(result: { shape: readonly number[]; data: unknown }): string;
   check(y: Int32Array | Float32Array): { ok: boolean; reason: string };
   finish(y: Int32Array | Float32Array): Float32Array;
+  /** Adds the decoded result into `into` (float64), for the chunks of a cut product. */
+  accumulate(y: Int32Array | Float32Array, into: Float64Array): void;
   readonly trace: Partial<ProductTrace>;
   dispose(): void;
 }
@@ -127,6 +140,7 @@ export class RemoteLinearOps implements LinearOps {
   private readonly repetitions: number;
   private readonly quant: QuantConfig;
   private readonly deadlineMs: number | undefined;
+  private readonly maxInnerLength: number;
   private readonly floatVectors: FloatVectors;
   private readonly floatSlack: number;
   private readonly pads: ((label: string) => PadSet | undefined) | undefined;
@@ -155,6 +169,13 @@ export class RemoteLinearOps implements LinearOps {
     this.repetitions = checkRepetitions(opts.repetitions ?? DEFAULT_REPETITIONS);
     this.quant = quantConfig(opts.quant);
     this.deadlineMs = opts.deadlineMs;
+    if (
+      opts.maxInnerLength !== undefined &&
+      !(Number.isInteger(opts.maxInnerLength) && opts.maxInnerLength >= 1)
+    ) {
+      throw new RangeError(`maxInnerLength must be an integer >= 1, got ${opts.maxInnerLength}`);
+    }
+    this.maxInnerLength = opts.maxInnerLength ?? Number.POSITIVE_INFINITY;
     this.floatVectors = opts.floatVectors ?? 'uniform';
     this.floatSlack = opts.floatSlack ?? 1;
     this.pads = opts.pads;
@@ -236,100 +257,130 @@ export class RemoteLinearOps implements LinearOps {
       );
     }
     const sample = emptyTotals();
+    const where = label === undefined ? op : `${op} (${label})`;
     const tq = now();
-    const prep = this.prepare(g, a, b, params, label);
+    const preps = this.prepare(g, a, b, params, label);
     sample.quantizeMs += now() - tq;
     try {
-      let lastError: unknown;
-      let lastKind: 'network' | 'verify' = 'verify';
-      for (let attempt = 1; attempt <= 2; attempt++) {
-        if (attempt === 2) {
-          sample.retries++;
-          try {
-            await this.transport.reconnect();
-          } catch (e) {
-            lastError = e;
-            lastKind = 'network';
-            break;
-          }
-        }
-        let reply: LinearReply;
-        try {
-          reply = await this.transport.call(
-            prep.req,
-            this.deadlineMs !== undefined ? { deadlineMs: this.deadlineMs } : {},
-          );
-        } catch (e) {
-          sample.failures++;
-          lastError = e;
-          lastKind = e instanceof TeeError && e.code === 'E_NETWORK' ? 'network' : 'verify';
-          continue;
-        }
-        const st = reply?.stats;
-        sample.sendMs += finiteNonNegative(st?.sendMs);
-        sample.computeMs += finiteNonNegative(st?.computeMs);
-        sample.receiveMs += finiteNonNegative(st?.receiveMs);
-        sample.bytesSent += finiteNonNegative(st?.bytesSent);
-        sample.bytesReceived += finiteNonNegative(st?.bytesReceived);
-        const tv = now();
-        const result = {
-          shape: reply?.result?.shape as readonly number[],
-          data: ownCopy(reply?.result?.data),
-        };
-        // Our copy is taken: a transport that pools reply buffers (AcceleratorClient.release) may reuse it.
-        (this.transport as { release?: (r: LinearReply) => void }).release?.(reply);
-        const problem = prep.problem(result);
-        const outcome =
-          problem === ''
-            ? prep.check(result.data as Int32Array | Float32Array)
-            : { ok: false, reason: problem };
-        sample.verifyMs += now() - tv;
-        if (!outcome.ok) {
-          sample.failures++;
-          lastError = new TeeError('E_VERIFY', outcome.reason);
-          lastKind = 'verify';
-          continue;
+      let out: Float32Array;
+      let attempts = 1;
+      if (preps.length === 1) {
+        const prep = preps[0]!;
+        const got = await this.exchange(prep, sample, where);
+        attempts = got.attempts;
+        const td = now();
+        out = prep.finish(got.y);
+        sample.dequantizeMs += now() - td;
+      } else {
+        // A cut product: every chunk verified on its own, then the decoded chunks added in float64.
+        const sum = new Float64Array(numelOf(outShape));
+        for (const prep of preps) {
+          const got = await this.exchange(prep, sample, where);
+          attempts = Math.max(attempts, got.attempts);
+          const td = now();
+          prep.accumulate(got.y, sum);
+          prep.dispose();
+          sample.dequantizeMs += now() - td;
         }
         const td = now();
-        const out = prep.finish(result.data as Int32Array | Float32Array);
+        out = Float32Array.from(sum);
         sample.dequantizeMs += now() - td;
-        sample.calls++;
-        sample.totalMs += now() - t0;
-        this.recorder.record(op, label, sample);
-        this.onProduct?.({
-          op,
-          label,
-          integrity: this.integrity,
-          attempts: attempt,
-          blinded: false,
-          ...prep.trace,
-          timings: sample,
-        });
-        return new Tensor(outShape, out);
       }
+      sample.calls++;
       sample.totalMs += now() - t0;
       this.recorder.record(op, label, sample);
-      const where = label === undefined ? op : `${op} (${label})`;
-      const why = lastError instanceof Error ? lastError.message : String(lastError);
-      if (lastKind === 'network') {
-        throw new TeeError(
-          'E_NETWORK',
-          `${where}: the accelerator failed twice (retried on a fresh connection): ${why}`,
-          {
-            cause: lastError,
-          },
-        );
-      }
-      throw new TeeError(
-        'E_VERIFY',
-        `${where}: the accelerator's result was refused twice (retried on a fresh connection): ${why}`,
-        {
-          cause: lastError,
-        },
-      );
+      this.onProduct?.({
+        op,
+        label,
+        integrity: this.integrity,
+        attempts,
+        blinded: false,
+        ...mergeTraces(preps.map((p) => p.trace)),
+        timings: sample,
+      });
+      return new Tensor(outShape, out);
+    } catch (e) {
+      sample.totalMs += now() - t0;
+      this.recorder.record(op, label, sample);
+      throw e;
     } finally {
-      prep.dispose();
+      for (const prep of preps) prep.dispose();
     }
+  }
+
+  // One request and its check, retried once on a fresh connection: the verified private copy of the
+  // result, or E_VERIFY / E_NETWORK after the second failure.
+  private async exchange(
+    prep: Prepared,
+    sample: PhaseTotals,
+    where: string,
+  ): Promise<{ y: Int32Array | Float32Array; attempts: number }> {
+    let lastError: unknown;
+    let lastKind: 'network' | 'verify' = 'verify';
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      if (attempt === 2) {
+        sample.retries++;
+        try {
+          await this.transport.reconnect();
+        } catch (e) {
+          lastError = e;
+          lastKind = 'network';
+          break;
+        }
+      }
+      let reply: LinearReply;
+      try {
+        reply = await this.transport.call(
+          prep.req,
+          this.deadlineMs !== undefined ? { deadlineMs: this.deadlineMs } : {},
+        );
+      } catch (e) {
+        sample.failures++;
+        lastError = e;
+        lastKind = e instanceof TeeError && e.code === 'E_NETWORK' ? 'network' : 'verify';
+        continue;
+      }
+      const st = reply?.stats;
+      sample.sendMs += finiteNonNegative(st?.sendMs);
+      sample.computeMs += finiteNonNegative(st?.computeMs);
+      sample.receiveMs += finiteNonNegative(st?.receiveMs);
+      sample.bytesSent += finiteNonNegative(st?.bytesSent);
+      sample.bytesReceived += finiteNonNegative(st?.bytesReceived);
+      const tv = now();
+      const result = {
+        shape: reply?.result?.shape as readonly number[],
+        data: ownCopy(reply?.result?.data),
+      };
+      // Our copy is taken: a transport that pools reply buffers (AcceleratorClient.release) may reuse it.
+      (this.transport as { release?: (r: LinearReply) => void }).release?.(reply);
+      const problem = prep.problem(result);
+      const outcome =
+        problem === ''
+          ? prep.check(result.data as Int32Array | Float32Array)
+          : { ok: false, reason: problem };
+      sample.verifyMs += now() - tv;
+      if (!outcome.ok) {
+        sample.failures++;
+        lastError = new TeeError('E_VERIFY', outcome.reason);
+        lastKind = 'verify';
+        continue;
+      }
+      sample.requests++;
+      return { y: result.data as Int32Array | Float32Array, attempts: attempt };
+    }
+    const why = lastError instanceof Error ? lastError.message : String(lastError);
+    if (lastKind === 'network') {
+      throw new TeeError(
+        'E_NETWORK',
+        `${where}: the accelerator failed twice (retried on a fresh connection): ${why}`,
+        { cause: lastError },
+      );
+    }
+    throw new TeeError(
+      'E_VERIFY',
+      `${where}: the accelerator's result was refused twice (retried on a fresh connection): ${why}`,
+      { cause: lastError },
+    );
   }
 
   private prepare(
@@ -338,42 +389,76 @@ export class RemoteLinearOps implements LinearOps {
     b: Tensor,
     params: ProductParams,
     label: string | undefined,
-  ): Prepared {
-    const wire = (shape: readonly number[], data: Float32Array | Int32Array): WireTensor => ({
-      shape: [...shape],
-      data,
-    });
-    const base = { op: g.op, ...wireParams(g, params) };
-    if (this.integrity !== 'exact') {
-      const req: LinearRequest = {
-        ...base,
-        arith: 'f32',
-        a: wire(a.shape, a.data),
-        b: wire(b.shape, b.data),
-      };
-      const verify = this.integrity === 'float';
-      return {
-        req,
-        problem: (r) => f32ResultProblem(g, r),
-        check: (y) =>
-          verify
-            ? freivaldsFloat(g, a.data, b.data, y as Float32Array, {
-                rng: this.rng,
-                repetitions: this.repetitions,
-                vectors: this.floatVectors,
-                slack: this.floatSlack,
-              })
-            : { ok: true, reason: '' },
-        finish: (y) => y as Float32Array,
-        trace: {},
-        dispose: () => {},
-      };
-    }
-
+  ): Prepared[] {
+    if (this.integrity !== 'exact') return [this.prepareFloat(g, a, b, params)];
     const pad = this.padFor(g, b, label);
+    if (pad !== null) return [this.prepareExact(g, a.data, b.data, params, pad)];
+    // Cut over the inner dimension when maxInnerLength asks for it or when no scale fits p (doubling the
+    // number of chunks until every chunk fits, or failing when the dimension cannot be cut further).
+    const units = innerUnits(g);
+    let parts = Math.min(units, Math.max(1, Math.ceil(innerLength(g) / this.maxInnerLength)));
+    for (;;) {
+      const chunks = parts === 1 ? null : innerChunks(g, a.data, b.data, params, parts);
+      const geoms =
+        chunks === null ? [g] : chunks.map((c) => productGeometry(g.op, c.aShape, c.bShape, c.params));
+      if (parts < units && geoms.some((cg) => innerLength(cg) > this.maxInnerLength)) {
+        parts = Math.min(units, parts * 2);
+        continue;
+      }
+      const preps: Prepared[] = [];
+      try {
+        if (chunks === null) preps.push(this.prepareExact(g, a.data, b.data, params, null));
+        else chunks.forEach((c, j) => preps.push(this.prepareExact(geoms[j]!, c.a, c.b, c.params, null)));
+        return preps;
+      } catch (e) {
+        for (const p of preps) p.dispose();
+        if (!(e instanceof QuantizationFitError) || parts >= units) throw e;
+        parts = Math.min(units, parts * 2);
+      }
+    }
+  }
+
+  private prepareFloat(g: ProductGeometry, a: Tensor, b: Tensor, params: ProductParams): Prepared {
+    const req: LinearRequest = {
+      op: g.op,
+      ...wireParams(g, params),
+      arith: 'f32',
+      a: { shape: [...a.shape], data: a.data },
+      b: { shape: [...b.shape], data: b.data },
+    };
+    const verify = this.integrity === 'float';
+    return {
+      req,
+      problem: (r) => f32ResultProblem(g, r),
+      check: (y) =>
+        verify
+          ? freivaldsFloat(g, a.data, b.data, y as Float32Array, {
+              rng: this.rng,
+              repetitions: this.repetitions,
+              vectors: this.floatVectors,
+              slack: this.floatSlack,
+            })
+          : { ok: true, reason: '' },
+      finish: (y) => y as Float32Array,
+      accumulate: (y, into) => {
+        for (let i = 0; i < into.length; i++) into[i]! += y[i]!;
+      },
+      trace: {},
+      dispose: () => {},
+    };
+  }
+
+  // One exact request for the product g of float operands a, b (quantized here, overflow bound asserted).
+  private prepareExact(
+    g: ProductGeometry,
+    a: Float32Array,
+    b: Float32Array,
+    params: ProductParams,
+    pad: { pad: { r: Int32Array; u: Int32Array }; fixedB: { data: Int32Array; bits: number } } | null,
+  ): Prepared {
     let q: QuantizedProduct;
     try {
-      q = quantizeProduct(g, a.data, b.data, {
+      q = quantizeProduct(g, a, b, {
         rng: this.rng,
         config: this.quant,
         p: P,
@@ -385,7 +470,15 @@ export class RemoteLinearOps implements LinearOps {
       throw e;
     }
     const aSend = pad !== null ? blind(q.a, pad.pad.r, P) : q.a;
-    const req: LinearRequest = { ...base, arith: 'modp', a: wire(a.shape, aSend), b: wire(b.shape, q.b) };
+    const req: LinearRequest = {
+      op: g.op,
+      ...wireParams(g, params),
+      arith: 'modp',
+      a: { shape: aShapeOf(g), data: aSend },
+      b: { shape: bShapeOf(g), data: q.b },
+    };
+    const decoded = (y: Int32Array): Int32Array => (pad !== null ? unblind(y, pad.pad.u, P) : y);
+    let disposed = false;
     return {
       req,
       problem: (r) => modpResultProblem(g, r, P),
@@ -395,10 +488,16 @@ export class RemoteLinearOps implements LinearOps {
           p: P,
           repetitions: this.repetitions,
         }),
-      finish: (y) =>
-        dequantize(pad !== null ? unblind(y as Int32Array, pad.pad.u, P) : (y as Int32Array), q.outBits),
+      finish: (y) => dequantize(decoded(y as Int32Array), q.outBits),
+      accumulate: (y, into) => {
+        const d = decoded(y as Int32Array);
+        const scale = 2 ** -q.outBits;
+        for (let i = 0; i < into.length; i++) into[i]! += d[i]! * scale;
+      },
       trace: { aBits: q.aBits, bBits: q.bBits, errorBound: q.errorBound, blinded: pad !== null },
       dispose: () => {
+        if (disposed) return;
+        disposed = true;
         // The pad is spent whether or not the call succeeded; its secret leaves memory with it, and so do
         // the quantized activations (the blinded ones are what the accelerator saw anyway).
         if (pad !== null) {
@@ -480,6 +579,22 @@ class LabelledRemoteOps implements LinearOps {
   conv2dGradWeight(dy: Tensor, x: Tensor, p: ConvParams, k: number): Promise<Tensor> {
     return this.remote.run('conv2dGradWeight', dy, x, { ...conv(p), k }, this.label);
   }
+}
+
+// The trace of a product from the traces of its chunks: the smallest scales, the summed error bound
+// (each chunk's bound already covers its own rounding to float32, which now happens once, on the sum;
+// the float64 additions of n chunks add at most n·2^-53 relative, covered by the factor).
+function mergeTraces(traces: readonly Partial<ProductTrace>[]): Partial<ProductTrace> {
+  if (traces.length === 1) return { ...traces[0], ...(traces[0]!.aBits !== undefined ? { chunks: 1 } : {}) };
+  let aBits = Number.POSITIVE_INFINITY;
+  let bBits = Number.POSITIVE_INFINITY;
+  let errorBound = 0;
+  for (const t of traces) {
+    aBits = Math.min(aBits, t.aBits ?? aBits);
+    bBits = Math.min(bBits, t.bBits ?? bBits);
+    errorBound += t.errorBound ?? 0;
+  }
+  return { aBits, bBits, errorBound: errorBound * (1 + traces.length * 2 ** -29), chunks: traces.length };
 }
 
 function conv(p: ConvParams): ProductParams {

@@ -7,6 +7,11 @@ export interface PhaseTotals {
   calls: number;
   /** Second attempts after a failed check or transport error. */
   retries: number;
+  /**
+   * Accelerator requests whose result was verified and used: one per product, more for an exact product
+   * cut over its inner dimension (docs/integrity.md "Products too long for p").
+   */
+  requests: number;
   /** Attempts whose reply was refused (bad form or failed check) or that failed in transport. */
   failures: number;
   /** Quantization, scale selection, bound assertion and blinding (ms). */
@@ -36,6 +41,7 @@ export function emptyTotals(): PhaseTotals {
   return {
     calls: 0,
     retries: 0,
+    requests: 0,
     failures: 0,
     quantizeMs: 0,
     sendMs: 0,

@@ -206,11 +206,19 @@ export function quantizeProduct(
     if (fixed !== undefined || 2 ** sa * mA >= 2 ** sb * mB) sa--;
     else sb--;
   }
-  throw new RangeError(`${g.op}: quantization could not keep the product inside the field`);
+  throw new QuantizationFitError(`${g.op}: quantization could not keep the product inside the field`);
 }
 
 function predictedNorm(n: NormMax, s: number, d: number): number {
   return (2 ** s * Math.sqrt(n.l2sq) + d * Math.sqrt(n.len)) * lengthInflation(n.len);
+}
+
+/**
+ * The product cannot be kept inside the field at the configured precision (its inner dimension is too
+ * long for p): cutting it over that dimension (inner-chunks.ts) is the remedy.
+ */
+export class QuantizationFitError extends RangeError {
+  override readonly name = 'QuantizationFitError';
 }
 
 function checkPrecision(
@@ -223,7 +231,7 @@ function checkPrecision(
   if (maxAbsV === 0) return;
   const bits = intBits(2 ** s * maxAbsV);
   if (bits < minBits) {
-    throw new RangeError(
+    throw new QuantizationFitError(
       `${g.op}: no scale keeps the product inside the field with ${minBits} bits for operand ${which} ` +
         `(its largest element would keep ${bits}); the operands are too large for p — lower minBits or rescale`,
     );
