@@ -408,7 +408,11 @@ export class RemoteLinearOps implements LinearOps {
       const preps: Prepared[] = [];
       try {
         if (chunks === null) preps.push(this.prepareExact(g, a.data, b.data, params, null));
-        else chunks.forEach((c, j) => preps.push(this.prepareExact(geoms[j]!, c.a, c.b, c.params, null)));
+        else {
+          for (const [j, c] of chunks.entries()) {
+            preps.push(this.prepareExact(geoms[j]!, c.a, c.b, c.params, null));
+          }
+        }
         return preps;
       } catch (e) {
         for (const p of preps) p.dispose();
