@@ -41,6 +41,7 @@ import {
 } from '../verify/product-geometry.js';
 import {
   dequantize,
+  partsToFit,
   type QuantConfig,
   QuantizationFitError,
   type QuantizedProduct,
@@ -397,6 +398,7 @@ export class RemoteLinearOps implements LinearOps {
     // number of chunks until every chunk fits, or failing when the dimension cannot be cut further).
     const units = innerUnits(g);
     let parts = Math.min(units, Math.max(1, Math.ceil(innerLength(g) / this.maxInnerLength)));
+    let guessed = false;
     for (;;) {
       const chunks = parts === 1 ? null : innerChunks(g, a.data, b.data, params, parts);
       const geoms =
@@ -417,7 +419,10 @@ export class RemoteLinearOps implements LinearOps {
       } catch (e) {
         for (const p of preps) p.dispose();
         if (!(e instanceof QuantizationFitError) || parts >= units) throw e;
-        parts = Math.min(units, parts * 2);
+        // First a guess from the norms (one pass), then doubling until every chunk fits.
+        const guess = guessed ? 0 : partsToFit(g, a.data, b.data, this.quant, P);
+        guessed = true;
+        parts = Math.min(units, Math.max(parts * 2, guess));
       }
     }
   }
