@@ -98,7 +98,7 @@ async function main(): Promise<void> {
       await client.close();
       const n = median(native.wallMs);
       const trusted = median(split.cpuMs);
-      const per = (v: number) => (v / (steps + 1)).toFixed(0);
+      const per = (v: number) => (v / (steps + 1)).toFixed(v / (steps + 1) < 10 ? 1 : 0);
       console.log(
         `${model} 224² b${batch} ${integrity}: native ${n.toFixed(0)} ms/step; split ${median(split.wallMs).toFixed(0)} ms/step wall, ` +
           `trusted-side CPU ${trusted.toFixed(0)} ms/step = ${((100 * trusted) / n).toFixed(1)}% of native; ` +
@@ -106,6 +106,16 @@ async function main(): Promise<void> {
           `send ${per(t.sendMs)} ms, receive ${per(t.receiveMs)} ms, accelerator compute ${per(t.computeMs)} ms, ` +
           `${(t.bytesSent / (steps + 1) / 2 ** 20).toFixed(0)} MiB out / ${(t.bytesReceived / (steps + 1) / 2 ** 20).toFixed(0)} MiB in`,
       );
+      // Per product type: the trusted side's check and encoding against the accelerator's own compute
+      // time for the same products (same thread count; the accelerator's figure is what it reports).
+      for (const [op, o] of Object.entries(ops.stats().byOp)) {
+        const share = (v: number) => (o.computeMs > 0 ? `${((100 * v) / o.computeMs).toFixed(1)}%` : '-');
+        console.log(
+          `  ${op}: ${per(o.calls)} products/step, ${per(o.requests)} requests; verify ${per(o.verifyMs)} ms = ${share(o.verifyMs)} of accelerator compute ${per(o.computeMs)} ms; ` +
+            `quantize ${per(o.quantizeMs)} ms = ${share(o.quantizeMs)}; dequantize ${per(o.dequantizeMs)} ms; ` +
+            `${(o.bytesSent / (steps + 1) / 2 ** 20).toFixed(0)} MiB out`,
+        );
+      }
     }
   } finally {
     acc.stop();

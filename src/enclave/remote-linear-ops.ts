@@ -8,7 +8,9 @@
 // E_VERIFY (or E_NETWORK). The bytes that were verified are a private copy, and only they are returned:
 // an unverified value never enters the model. Timings per op kind and per layer label: stats().
 import { TeeError } from '../errors.js';
+import { kernels } from '../kernels/index.js';
 import type { ConvParams, LinearOps } from '../kernels/linear-ops.js';
+import { LocalLinearOps } from '../kernels/local-linear-ops.js';
 import {
   type AcceleratorTransport,
   type LinearOpName,
@@ -49,6 +51,7 @@ import {
   quantizeProduct,
   quantizeTensor,
 } from '../verify/quantize.js';
+import { arithmeticIntensity, checkMinIntensity } from './placement.js';
 import { emptyTotals, type PhaseTotals, type RemoteStats, RemoteStatsRecorder } from './remote-stats.js';
 
 if (MODULUS_P !== DEFAULT_MODULUS) throw new Error('protocol and verify disagree on the modulus');
@@ -69,6 +72,13 @@ export interface RemoteLinearOpsOptions {
    * only when no scale fits p at `quant.minBits` bits.
    */
   readonly maxInnerLength?: number;
+  /**
+   * Placement policy (placement.ts): a product with fewer flops per wire byte than this runs inside on
+   * `local` instead (counted in stats as `local`). Default 0: everything is offloaded.
+   */
+  readonly offloadMinIntensity?: number;
+  /** Where kept-inside products run (default: LocalLinearOps over the native kernels). */
+  readonly local?: LinearOps;
   /** Deadline of one accelerator call (ms), passed to the transport. */
   readonly deadlineMs?: number;
   /** Float mode: random vectors uniform in [−1, 1) (default) or ±1. */
@@ -142,6 +152,8 @@ export class RemoteLinearOps implements LinearOps {
   private readonly quant: QuantConfig;
   private readonly deadlineMs: number | undefined;
   private readonly maxInnerLength: number;
+  private readonly offloadMinIntensity: number;
+  private localOps: LinearOps | undefined;
   private readonly floatVectors: FloatVectors;
   private readonly floatSlack: number;
   private readonly pads: ((label: string) => PadSet | undefined) | undefined;
@@ -177,6 +189,8 @@ export class RemoteLinearOps implements LinearOps {
       throw new RangeError(`maxInnerLength must be an integer >= 1, got ${opts.maxInnerLength}`);
     }
     this.maxInnerLength = opts.maxInnerLength ?? Number.POSITIVE_INFINITY;
+    this.offloadMinIntensity = checkMinIntensity(opts.offloadMinIntensity ?? 0);
+    this.localOps = opts.local;
     this.floatVectors = opts.floatVectors ?? 'uniform';
     this.floatSlack = opts.floatSlack ?? 1;
     this.pads = opts.pads;
@@ -250,6 +264,9 @@ export class RemoteLinearOps implements LinearOps {
     if (numelOf(outShape) === 0 || innerLength(g) === 0 || a.size === 0 || b.size === 0) {
       return new Tensor(outShape); // an empty sum: zero, and nothing needs to leave the enclave
     }
+    if (this.offloadMinIntensity > 0 && arithmeticIntensity(g) < this.offloadMinIntensity) {
+      return this.runLocal(g, a, b, params, label, t0);
+    }
     if (this.integrity === 'off' && !this.warned) {
       this.warned = true;
       this.warn(
@@ -307,6 +324,46 @@ export class RemoteLinearOps implements LinearOps {
     } finally {
       for (const prep of preps) prep.dispose();
     }
+  }
+
+  // The placement policy kept this product inside: computed here, nothing sent, nothing to check.
+  private async runLocal(
+    g: ProductGeometry,
+    a: Tensor,
+    b: Tensor,
+    params: ProductParams,
+    label: string | undefined,
+    t0: number,
+  ): Promise<Tensor> {
+    this.localOps ??= new LocalLinearOps(kernels);
+    const l = this.localOps;
+    const cp = { stride: params.stride ?? 1, padding: params.padding ?? 0 };
+    let y: Tensor;
+    switch (g.op) {
+      case 'dense':
+        y = await l.dense(a, b);
+        break;
+      case 'denseGradInput':
+        y = await l.denseGradInput(a, b);
+        break;
+      case 'denseGradWeight':
+        y = await l.denseGradWeight(a, b);
+        break;
+      case 'conv2d':
+        y = await l.conv2d(a, b, cp);
+        break;
+      case 'conv2dGradInput':
+        y = await l.conv2dGradInput(a, b, cp, [g.h, g.w]);
+        break;
+      case 'conv2dGradWeight':
+        y = await l.conv2dGradWeight(a, b, cp, g.k);
+        break;
+    }
+    const sample = emptyTotals();
+    sample.local = 1;
+    sample.localMs = now() - t0;
+    this.recorder.record(g.op, label, sample);
+    return y;
   }
 
   // One request and its check, retried once on a fresh connection: the verified private copy of the

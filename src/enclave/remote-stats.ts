@@ -12,6 +12,13 @@ export interface PhaseTotals {
    * cut over its inner dimension (docs/integrity.md "Products too long for p").
    */
   requests: number;
+  /**
+   * Products the placement policy kept inside (computed on the local engine, nothing sent); they are not
+   * in `calls` (docs/integrity.md "Placement").
+   */
+  local: number;
+  /** Time of the kept-inside products (ms). */
+  localMs: number;
   /** Attempts whose reply was refused (bad form or failed check) or that failed in transport. */
   failures: number;
   /** Quantization, scale selection, bound assertion and blinding (ms). */
@@ -42,6 +49,8 @@ export function emptyTotals(): PhaseTotals {
     calls: 0,
     retries: 0,
     requests: 0,
+    local: 0,
+    localMs: 0,
     failures: 0,
     quantizeMs: 0,
     sendMs: 0,

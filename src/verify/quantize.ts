@@ -32,14 +32,15 @@ export interface QuantConfig {
 
 /**
  * Caps high enough that, in practice, the Cauchy–Schwarz bound decides the scales (at p = 2^24 − 3 a
- * 3×3×64 convolution of unit-scale activations gets about 8 bits per operand); gradients get 48 because
- * deep in a network they can be far below 2^-24 (VGG19-BN's classifier at 224²); minBits 6 keeps the
+ * 3×3×64 convolution of unit-scale activations gets about 8 bits per operand); gradients get 96 (no
+ * practical cap: the field bound sets their scale) because deep in a network they can be far below
+ * 2^-40 (VGG19-BN's classifier at 224², random initialisation); minBits 6 keeps the
  * relative rounding error of each operand's largest element ≤ 2^-6.
  */
 export const DEFAULT_QUANT_CONFIG: QuantConfig = Object.freeze({
   weightBits: 16,
   activationBits: 16,
-  gradientBits: 48,
+  gradientBits: 96,
   minBits: 6,
 });
 
@@ -48,8 +49,8 @@ export function quantConfig(c: Partial<QuantConfig> = {}): QuantConfig {
   const out = { ...DEFAULT_QUANT_CONFIG, ...c };
   for (const key of ['weightBits', 'activationBits', 'gradientBits'] as const) {
     const v = out[key];
-    if (!Number.isInteger(v) || v < -64 || v > 64) {
-      throw new RangeError(`quantization: ${key} must be an integer in [-64, 64], got ${v}`);
+    if (!Number.isInteger(v) || v < -128 || v > 128) {
+      throw new RangeError(`quantization: ${key} must be an integer in [-128, 128], got ${v}`);
     }
   }
   if (!Number.isInteger(out.minBits) || out.minBits < 1 || out.minBits > 23) {
