@@ -2,10 +2,11 @@
 // operand norms that choose the scales (the largest L2² and L1 over the vectors whose inner products make
 // up the outputs), max |v|, quantization to centered integers (round half up, or stochastic with random
 // bytes the caller draws from crypto.randomBytes) and dequantization. Each function does exactly what the
-// TypeScript reference in src/verify/ does, in the same order of operations (float64, no contraction),
-// so results are bit-identical to it and independent of the thread count: a vector's sum always runs on
-// one thread in index order; threads only share out vectors, and a maximum does not depend on order.
-#pragma GCC optimize("fp-contract=off")
+// TypeScript reference in src/verify/ does, in the same order of operations (float64), so results are
+// bit-identical to it and independent of the thread count: a vector's sum always runs on one thread in
+// index order; threads only share out vectors, and a maximum does not depend on order. Every product
+// formed here is exact in float64 (the square of a float32 or of an integer below 2^26; a scaling by a
+// power of two), so a fused multiply-add rounds exactly as the separate add does.
 
 #include <algorithm>
 #include <cmath>
@@ -302,11 +303,10 @@ Napi::Value QuantMaxAbs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(m));
 }
 
-// JavaScript's Math.round: the nearest integer, halves up (exact for every double).
-inline double js_round(double x) {
-  const double f = std::floor(x);
-  return x - f >= 0.5 ? f + 1 : f;
-}
+// Math.round(y) (nearest, halves up) for y = a float32 times a power of two: y + 0.5 is exact for every
+// such y of magnitude ≥ 2^-30, and for smaller ones it cannot reach 1, so ⌊y + 0.5⌋ equals Math.round(y)
+// (as an integer: −0 and 0 both store 0).
+inline double round_half_up(double y) { return std::floor(y + 0.5); }
 
 // (v:F32, bits, half, random:Uint8Array|null, out:I32) → index of the first element whose integer does
 // not fit [−half, half] (or is not finite), else −1. Nearest: q = Math.round(v·2^bits). Stochastic
@@ -340,22 +340,38 @@ Napi::Value Quantize(const Napi::CallbackInfo& info) {
   for (int t = 0; t < nt; t++) {
     int64_t lo, hi;
     split_range(n, nt, t, &lo, &hi);
-    int64_t bad = -1;
-    for (int64_t i = lo; i < hi; i++) {
-      double x;
-      if (rnd != nullptr) {
+    // Branch-free (vectorizable): a NaN or out-of-range integer stores 0 and raises a flag; the first such
+    // index is found by a second scan only when the flag is up.
+    int bad_any = 0;
+    if (rnd != nullptr) {
+      for (int64_t i = lo; i < hi; i++) {
         uint32_t u;
         std::memcpy(&u, rnd + 4 * i, 4);  // little-endian hosts only (x86-64, arm64)
-        x = std::floor(double(v[i]) * scale + double(u) * 0x1p-32);
-      } else {
-        x = js_round(double(v[i]) * scale);
+        const double x = std::floor(double(v[i]) * scale + double(u) * 0x1p-32);
+        const bool ok = std::fabs(x) <= half;
+        bad_any |= !ok;
+        out[i] = static_cast<int32_t>(ok ? x : 0.0);
       }
-      if (!(std::fabs(x) <= half)) {
-        if (bad < 0) bad = i;
-        out[i] = 0;
-        continue;
+    } else {
+      for (int64_t i = lo; i < hi; i++) {
+        const double x = round_half_up(double(v[i]) * scale);
+        const bool ok = std::fabs(x) <= half;
+        bad_any |= !ok;
+        out[i] = static_cast<int32_t>(ok ? x : 0.0);
       }
-      out[i] = static_cast<int32_t>(x);
+    }
+    int64_t bad = -1;
+    if (bad_any) {
+      for (int64_t i = lo; i < hi && bad < 0; i++) {
+        const double y = rnd != nullptr ? 0.0 : round_half_up(double(v[i]) * scale);
+        double x = y;
+        if (rnd != nullptr) {
+          uint32_t u;
+          std::memcpy(&u, rnd + 4 * i, 4);
+          x = std::floor(double(v[i]) * scale + double(u) * 0x1p-32);
+        }
+        if (!(std::fabs(x) <= half)) bad = i;
+      }
     }
     first[static_cast<size_t>(t)] = bad;
   }
