@@ -79,6 +79,12 @@ export interface RemoteLinearOpsOptions {
   readonly offloadMinIntensity?: number;
   /** Where kept-inside products run (default: LocalLinearOps over the native kernels). */
   readonly local?: LinearOps;
+  /**
+   * Ask the accelerator to keep each weight tensor of a forward product and reuse it for the grad-input
+   * product of the same step instead of receiving it again (protocol 2 operand cache; default true).
+   * Safe: every result is still checked against the weights held here.
+   */
+  readonly cacheWeights?: boolean;
   /** Deadline of one accelerator call (ms), passed to the transport. */
   readonly deadlineMs?: number;
   /** Float mode: random vectors uniform in [−1, 1) (default) or ±1. */
@@ -153,6 +159,11 @@ export class RemoteLinearOps implements LinearOps {
   private readonly deadlineMs: number | undefined;
   private readonly maxInnerLength: number;
   private readonly offloadMinIntensity: number;
+  private readonly cacheWeights: boolean;
+  // Weight tensors (by identity) → their operand-cache key and, in exact mode, the scale their forward
+  // product quantized them at (the grad-input product reuses that scale so that the integers match).
+  private readonly weightKeys = new WeakMap<Float32Array, { key: number; bits?: number }>();
+  private nextKey = 1;
   private localOps: LinearOps | undefined;
   private readonly floatVectors: FloatVectors;
   private readonly floatSlack: number;
@@ -190,6 +201,7 @@ export class RemoteLinearOps implements LinearOps {
     }
     this.maxInnerLength = opts.maxInnerLength ?? Number.POSITIVE_INFINITY;
     this.offloadMinIntensity = checkMinIntensity(opts.offloadMinIntensity ?? 0);
+    this.cacheWeights = opts.cacheWeights ?? true;
     this.localOps = opts.local;
     this.floatVectors = opts.floatVectors ?? 'uniform';
     this.floatSlack = opts.floatSlack ?? 1;
@@ -404,6 +416,7 @@ export class RemoteLinearOps implements LinearOps {
       sample.receiveMs += finiteNonNegative(st?.receiveMs);
       sample.bytesSent += finiteNonNegative(st?.bytesSent);
       sample.bytesReceived += finiteNonNegative(st?.bytesReceived);
+      sample.bytesCached += finiteNonNegative(st?.bytesCached);
       const tv = now();
       const result = {
         shape: reply?.result?.shape as readonly number[],
@@ -466,7 +479,7 @@ export class RemoteLinearOps implements LinearOps {
       }
       const preps: Prepared[] = [];
       try {
-        if (chunks === null) preps.push(this.prepareExact(g, a.data, b.data, params, null));
+        if (chunks === null) preps.push(this.prepareExactCached(g, a.data, b.data, params));
         else {
           for (const [j, c] of chunks.entries()) {
             preps.push(this.prepareExact(geoms[j]!, c.a, c.b, c.params, null));
@@ -484,13 +497,36 @@ export class RemoteLinearOps implements LinearOps {
     }
   }
 
+  // The operand-cache hint for b: a forward's weights are stored under their key, a grad-input product's
+  // weights reuse them (the same tensor, unchanged since its forward in a normal step; if not, the check
+  // fails and the retry on a fresh connection sends them in full).
+  private weightHint(g: ProductGeometry, w: Float32Array): { key: number; reuse: boolean } | undefined {
+    if (!this.cacheWeights) return undefined;
+    if (g.op === 'dense' || g.op === 'conv2d') {
+      let e = this.weightKeys.get(w);
+      if (e === undefined) {
+        e = { key: this.nextKey };
+        this.nextKey = this.nextKey >= 0xffffffff ? 1 : this.nextKey + 1;
+        this.weightKeys.set(w, e);
+      }
+      return { key: e.key, reuse: false };
+    }
+    if (g.op === 'denseGradInput' || g.op === 'conv2dGradInput') {
+      const e = this.weightKeys.get(w);
+      return e === undefined ? undefined : { key: e.key, reuse: true };
+    }
+    return undefined;
+  }
+
   private prepareFloat(g: ProductGeometry, a: Tensor, b: Tensor, params: ProductParams): Prepared {
+    const hint = this.weightHint(g, b.data);
     const req: LinearRequest = {
       op: g.op,
       ...wireParams(g, params),
       arith: 'f32',
       a: { shape: [...a.shape], data: a.data },
       b: { shape: [...b.shape], data: b.data },
+      ...(hint === undefined ? {} : { bCacheHint: hint }),
     };
     const verify = this.integrity === 'float';
     return {
@@ -514,13 +550,47 @@ export class RemoteLinearOps implements LinearOps {
     };
   }
 
+  // An uncut exact product with the operand-cache hint: a forward stores its quantized weights (and
+  // remembers their scale); a grad-input product quantizes the same weights at that scale — the same
+  // integers when they are unchanged — and reuses them, unless no scale of dy then fits p.
+  private prepareExactCached(
+    g: ProductGeometry,
+    a: Float32Array,
+    b: Float32Array,
+    params: ProductParams,
+  ): Prepared {
+    const hint = this.weightHint(g, b);
+    if (hint === undefined) return this.prepareExact(g, a, b, params, null);
+    const entry = this.weightKeys.get(b)!;
+    if (!hint.reuse) {
+      const prep = this.prepareExact(g, a, b, params, null, hint);
+      entry.bits = prep.trace.bBits;
+      return prep;
+    }
+    if (entry.bits === undefined) return this.prepareExact(g, a, b, params, null);
+    const bits = entry.bits;
+    try {
+      const fixed = { data: quantizeTensor(b, bits, 'nearest', { p: P }), bits };
+      return this.prepareExact(g, a, b, params, { fixedB: fixed }, hint);
+    } catch (e) {
+      // No fit at the forward's scale (or the weights changed so that they no longer fit it): quantize
+      // afresh and send them in full; anything else (a NaN) fails there too.
+      if (!(e instanceof RangeError)) throw e;
+      return this.prepareExact(g, a, b, params, null);
+    }
+  }
+
   // One exact request for the product g of float operands a, b (quantized here, overflow bound asserted).
   private prepareExact(
     g: ProductGeometry,
     a: Float32Array,
     b: Float32Array,
     params: ProductParams,
-    pad: { pad: { r: Int32Array; u: Int32Array }; fixedB: { data: Int32Array; bits: number } } | null,
+    pad: {
+      pad?: { r: Int32Array; u: Int32Array };
+      fixedB: { data: Int32Array; bits: number };
+    } | null,
+    hint?: { key: number; reuse: boolean },
   ): Prepared {
     let q: QuantizedProduct;
     try {
@@ -531,19 +601,21 @@ export class RemoteLinearOps implements LinearOps {
         ...(pad !== null ? { fixedB: pad.fixedB } : {}),
       });
     } catch (e) {
-      pad?.pad.r.fill(0);
-      pad?.pad.u.fill(0);
+      pad?.pad?.r.fill(0);
+      pad?.pad?.u.fill(0);
       throw e;
     }
-    const aSend = pad !== null ? blind(q.a, pad.pad.r, P) : q.a;
+    const blinding = pad?.pad;
+    const aSend = blinding !== undefined ? blind(q.a, blinding.r, P) : q.a;
     const req: LinearRequest = {
       op: g.op,
       ...wireParams(g, params),
       arith: 'modp',
       a: { shape: aShapeOf(g), data: aSend },
       b: { shape: bShapeOf(g), data: q.b },
+      ...(hint === undefined ? {} : { bCacheHint: hint }),
     };
-    const decoded = (y: Int32Array): Int32Array => (pad !== null ? unblind(y, pad.pad.u, P) : y);
+    const decoded = (y: Int32Array): Int32Array => (blinding !== undefined ? unblind(y, blinding.u, P) : y);
     let disposed = false;
     return {
       req,
@@ -560,15 +632,15 @@ export class RemoteLinearOps implements LinearOps {
         const scale = 2 ** -q.outBits;
         for (let i = 0; i < into.length; i++) into[i]! += d[i]! * scale;
       },
-      trace: { aBits: q.aBits, bBits: q.bBits, errorBound: q.errorBound, blinded: pad !== null },
+      trace: { aBits: q.aBits, bBits: q.bBits, errorBound: q.errorBound, blinded: blinding !== undefined },
       dispose: () => {
         if (disposed) return;
         disposed = true;
         // The pad is spent whether or not the call succeeded; its secret leaves memory with it, and so do
         // the quantized activations (the blinded ones are what the accelerator saw anyway).
-        if (pad !== null) {
-          pad.pad.r.fill(0);
-          pad.pad.u.fill(0);
+        if (blinding !== undefined) {
+          blinding.r.fill(0);
+          blinding.u.fill(0);
         }
         q.a.fill(0);
       },

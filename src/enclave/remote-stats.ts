@@ -35,6 +35,8 @@ export interface PhaseTotals {
   totalMs: number;
   bytesSent: number;
   bytesReceived: number;
+  /** Bytes of weights not sent because the accelerator had them cached (protocol 2 operand cache). */
+  bytesCached: number;
 }
 
 export interface RemoteStats {
@@ -61,6 +63,7 @@ export function emptyTotals(): PhaseTotals {
     totalMs: 0,
     bytesSent: 0,
     bytesReceived: 0,
+    bytesCached: 0,
   };
 }
 
