@@ -32,15 +32,15 @@ export interface QuantConfig {
 
 /**
  * Caps high enough that, in practice, the Cauchy–Schwarz bound decides the scales (at p = 2^24 − 3 a
- * 3×3×64 convolution of unit-scale activations gets about 8 bits per operand); gradients get 96 (no
- * practical cap: the field bound sets their scale) because deep in a network they can be far below
- * 2^-40 (VGG19-BN's classifier at 224², random initialisation); minBits 6 keeps the
- * relative rounding error of each operand's largest element ≤ 2^-6.
+ * 3×3×64 convolution of unit-scale activations gets about 8 bits per operand); minBits 6 keeps the
+ * relative rounding error of each operand's largest element ≤ 2^-6. A gradient whose largest element
+ * would keep fewer than minBits bits at its cap is not refused: its scale is lifted (gradients deep in
+ * a network can be far below 2^-24: VGG19-BN's at 224² reach 2^-97 once its softmax saturates).
  */
 export const DEFAULT_QUANT_CONFIG: QuantConfig = Object.freeze({
   weightBits: 16,
   activationBits: 16,
-  gradientBits: 96,
+  gradientBits: 24,
   minBits: 6,
 });
 
@@ -219,6 +219,12 @@ export function quantizeProduct(
   const fixed = opts.fixedB;
   let sa = capFor(roleA, config);
   let sb = fixed !== undefined ? fixed.bits : capFor(roleB, config);
+  // A gradient keeps at least minBits at the top: its cap is lifted up to where its largest element
+  // fits on its own (the field bound below then decides).
+  if (roleA === 'gradient' && mA > 0 && intBits(2 ** sa * mA) < config.minBits) sa = Number.POSITIVE_INFINITY;
+  if (roleB === 'gradient' && mB > 0 && fixed === undefined && intBits(2 ** sb * mB) < config.minBits) {
+    sb = Number.POSITIVE_INFINITY;
+  }
   // Each element must fit on its own (with the rounding error).
   if (mA > 0) sa = Math.min(sa, Math.floor(Math.log2((half - 1) / mA)));
   if (mB > 0 && fixed === undefined) sb = Math.min(sb, Math.floor(Math.log2((half - 1) / mB)));
@@ -231,8 +237,24 @@ export function quantizeProduct(
       if (fixed !== undefined || 2 ** sa * mA >= 2 ** sb * mB) sa--;
       else sb--;
     }
-    checkPrecision(g, 'a', mA, sa, capFor(roleA, config), config.minBits);
-    if (fixed === undefined) checkPrecision(g, 'b', mB, sb, capFor(roleB, config), config.minBits);
+    checkPrecision(
+      g,
+      'a',
+      mA,
+      sa,
+      roleA === 'gradient' ? Number.POSITIVE_INFINITY : capFor(roleA, config),
+      config.minBits,
+    );
+    if (fixed === undefined) {
+      checkPrecision(
+        g,
+        'b',
+        mB,
+        sb,
+        roleB === 'gradient' ? Number.POSITIVE_INFINITY : capFor(roleB, config),
+        config.minBits,
+      );
+    }
     const qa = quantizeTensor(a, sa, ra, { p, rng: opts.rng, impl });
     const qb = fixed !== undefined ? fixed.data : quantizeTensor(b, sb, rb, { p, rng: opts.rng, impl });
     const qna = k.aNorms(g, qa);
