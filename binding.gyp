@@ -25,6 +25,7 @@
         "native/cross_entropy.cc",
         "native/modp_verify.cc",
         "native/modp_gemm.cc",
+        "native/quantize.cc",
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

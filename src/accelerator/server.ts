@@ -21,6 +21,7 @@ import {
 import { decodeRequest, encodeError, encodeResult, resultPayloadBytes } from '../protocol/linear-codec.js';
 import type { LinearRequest } from '../protocol/linear-request.js';
 import { outputShape } from '../protocol/linear-shapes.js';
+import { DEFAULT_CACHE_BYTES, OperandCache } from '../protocol/operand-cache.js';
 import { PayloadPool } from '../protocol/payload-pool.js';
 import { type ComputeBackend, InlineBackend, WorkerBackend } from './backend.js';
 import { workspaceBytes } from './compute.js';
@@ -47,6 +48,11 @@ export interface AcceleratorServerOptions {
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
   /** 'worker' (default): products run on one worker thread; 'inline': on the main thread. */
   readonly compute?: 'worker' | 'inline';
+  /**
+   * Operand cache per connection (protocol 2, docs/protocol.md "Operand cache"), in bytes; announced in
+   * the hello, rounded down to whole MiB (default 1 GiB; 0: no cache).
+   */
+  readonly cacheBytes?: number;
   /** Tests and fault-injection benchmarks only: corrupt replies. */
   readonly tamper?: TamperOptions;
   /** Receives the one line logged per connection (default: stderr). */
@@ -71,6 +77,8 @@ interface Job {
   readonly id: number;
   readonly req: LinearRequest;
   readonly bytes: number;
+  /** Answered with this error instead of a product (a request for a cached operand we do not hold). */
+  readonly refuse?: string;
 }
 
 const LINGER_MS = 2000;
@@ -83,6 +91,8 @@ export class AcceleratorServer {
   readonly helloTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly maxQueuedRequests: number;
+  /** Operand cache per connection, whole MiB (0: none). */
+  readonly cacheBytes: number;
   readonly tls: boolean;
   readonly backend: ComputeBackend;
   readonly tamper: Tamper | null;
@@ -116,6 +126,11 @@ export class AcceleratorServer {
     this.helloTimeoutMs = opts.helloTimeoutMs ?? 10_000;
     this.idleTimeoutMs = opts.idleTimeoutMs ?? 60_000;
     this.maxQueuedRequests = opts.maxQueuedRequests ?? 64;
+    const cache = opts.cacheBytes ?? DEFAULT_CACHE_BYTES;
+    if (!Number.isSafeInteger(cache) || cache < 0 || cache > 2 ** 42) {
+      throw new RangeError(`cacheBytes must be an integer in [0, 2^42], got ${cache}`);
+    }
+    this.cacheBytes = Math.floor(cache / 2 ** 20) * 2 ** 20;
     if (!Number.isInteger(this.maxQueuedRequests) || this.maxQueuedRequests < 1) {
       throw new RangeError(`maxQueuedRequests must be an integer >= 1, got ${this.maxQueuedRequests}`);
     }
@@ -169,6 +184,7 @@ export class AcceleratorServer {
       maxRank: MAX_RANK,
       maxDim: MAX_DIM,
       capabilities: CAP_F32 | CAP_MODP,
+      cacheMiB: this.cacheBytes / 2 ** 20,
     };
   }
 
@@ -270,6 +286,8 @@ class ServerConnection {
   private clientHello: Hello | null = null;
   private helloTimer: NodeJS.Timeout | null;
   private readonly queue: Job[] = [];
+  // Operand b of earlier requests, kept on request (protocol 2); copies, so that no payload buffer is held.
+  private readonly cache: OperandCache<Float32Array | Int32Array>;
   private busy = false;
   private busyBytes = 0;
   /** Admitted bytes of the frame being received (not yet a queued job). */
@@ -293,6 +311,7 @@ class ServerConnection {
     this.server = server;
     this.socket = socket;
     this.peer = peerOf(socket);
+    this.cache = new OperandCache(server.cacheBytes);
     this.decoder = new FrameDecoder({
       maxPayloadBytes: server.maxFrameBytes,
       helloFrom: 'client',
@@ -395,9 +414,28 @@ class ServerConnection {
         }
         const frame = this.decoder.next();
         if (frame === null) return;
-        const req = decodeRequest(frame.payload);
-        this.checkLimits(req);
-        this.queue.push({ id: frame.id, req, bytes: this.partialBytes });
+        let req = decodeRequest(frame.payload);
+        let refuse: string | undefined;
+        const c = req.bCache;
+        if (c?.mode === 'store') {
+          // Copied now, in request order (the payload goes to the compute thread and back to the pool).
+          this.cache.store(c.key, req.b.shape, req.b.data.byteLength, req.b.data.slice());
+        } else if (c?.mode === 'use') {
+          const e = this.cache.use(c.key, req.b.shape);
+          if (e === undefined || !(e.value instanceof (req.arith === 'f32' ? Float32Array : Int32Array))) {
+            refuse = `E_CACHE: no cached operand under key ${c.key} with this shape and arith`;
+          } else {
+            // A copy per use: the compute thread takes ownership of the buffers it is given.
+            req = { ...req, b: { shape: req.b.shape, data: e.value.slice() } };
+          }
+        }
+        if (refuse === undefined) this.checkLimits(req);
+        this.queue.push({
+          id: frame.id,
+          req,
+          bytes: this.partialBytes,
+          ...(refuse === undefined ? {} : { refuse }),
+        });
         this.server.queued(this.queue.length);
         this.partialBytes = 0;
         void this.process();
@@ -435,37 +473,48 @@ class ServerConnection {
     this.busy = true;
     this.busyBytes = job.bytes;
     try {
-      const { result, computeMs, spent } = await this.server.backend.run(job.req);
-      for (const b of spent) this.server.payloads.give(b);
-      if (this.closing) return;
-      const action: TamperAction = this.server.tamper
-        ? this.server.tamper.reply(job.id, job.req.arith, result, computeMs)
-        : { kind: 'send', parts: encodeResult(job.id, computeMs, result, job.req.arith) };
-      this.ops++;
-      this.server.count(1, 0, 0);
-      if (action.kind === 'send') this.send(action.parts);
-      else if (action.kind === 'drop') {
-        this.send(action.parts);
-        this.shutdown('tamper: dropped mid-frame');
-      }
+      if (job.refuse !== undefined) {
+        // Not a protocol violation (the trusted side's mirror may simply be stale): answer, keep going.
+        if (!this.closing) this.send([encodeError(job.id, 'compute', job.refuse)]);
+      } else await this.compute(job);
     } catch (e) {
-      if (isTeeError(e, 'E_FRAME') || isTeeError(e, 'E_SHAPE')) {
-        // Hostile operands: this request is answered with the error, the ones after it are dropped.
-        this.queue.length = 0;
-        this.deferred = null;
-        this.fail(e, job.id);
-      } else if (!this.closing) {
-        // A failure of this server, not of the request: say so and keep the connection.
-        this.send([
-          encodeError(job.id, 'compute', `${isTeeError(e) ? `${e.code}: ` : ''}${(e as Error).message}`),
-        ]);
-      }
+      this.onJobError(e, job);
     } finally {
       this.busy = false;
       this.busyBytes = 0;
       this.server.release(this, job.bytes);
     }
     void this.process();
+  }
+
+  private async compute(job: Job): Promise<void> {
+    const { result, computeMs, spent } = await this.server.backend.run(job.req);
+    for (const b of spent) this.server.payloads.give(b);
+    if (this.closing) return;
+    const action: TamperAction = this.server.tamper
+      ? this.server.tamper.reply(job.id, job.req.arith, result, computeMs)
+      : { kind: 'send', parts: encodeResult(job.id, computeMs, result, job.req.arith) };
+    this.ops++;
+    this.server.count(1, 0, 0);
+    if (action.kind === 'send') this.send(action.parts);
+    else if (action.kind === 'drop') {
+      this.send(action.parts);
+      this.shutdown('tamper: dropped mid-frame');
+    }
+  }
+
+  private onJobError(e: unknown, job: Job): void {
+    if (isTeeError(e, 'E_FRAME') || isTeeError(e, 'E_SHAPE')) {
+      // Hostile operands: this request is answered with the error, the ones after it are dropped.
+      this.queue.length = 0;
+      this.deferred = null;
+      this.fail(e, job.id);
+    } else if (!this.closing) {
+      // A failure of this server, not of the request: say so and keep the connection.
+      this.send([
+        encodeError(job.id, 'compute', `${isTeeError(e) ? `${e.code}: ` : ''}${(e as Error).message}`),
+      ]);
+    }
   }
 
   private send(parts: Buffer[]): void {

@@ -3,9 +3,11 @@
 // loopback; reports the trusted process's CPU time per split step as a share of a native step, and
 // RemoteLinearOps' phase totals (quantize, send, receive, verify, dequantize).
 // Run: node dist/src/bench/split-share.js [model ...] [--batch B] [--integrity exact|float] [--threads T]
+//        [--steps S] [--offload-min-intensity X (default 4; 0 offloads everything)] [--max-inner K]
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { AcceleratorClient } from '../enclave/accelerator-client.js';
+import { DEFAULT_OFFLOAD_MIN_INTENSITY } from '../enclave/placement.js';
 import { useRemoteLinearOps } from '../enclave/remote-layer-labels.js';
 import { type IntegrityMode, RemoteLinearOps } from '../enclave/remote-linear-ops.js';
 import { kernels } from '../kernels/index.js';
@@ -85,6 +87,8 @@ async function main(): Promise<void> {
   const integrity = flag('integrity', 'exact') as IntegrityMode;
   const threads = Number(flag('threads', '1'));
   const steps = Number(flag('steps', '3'));
+  const minIntensity = Number(flag('offload-min-intensity', String(DEFAULT_OFFLOAD_MIN_INTENSITY)));
+  const maxInner = flag('max-inner', '');
   const models = args.length > 0 ? args : ['resnet18', 'alexnet', 'vgg19_bn'];
   kernels.setThreads(threads);
   const acc = await startAccelerator(threads);
@@ -92,20 +96,34 @@ async function main(): Promise<void> {
     for (const model of models) {
       const native = await stepTimes(model, batch, steps, null);
       const client = await AcceleratorClient.connect(acc.address, { deadlineMs: 600_000 });
-      const ops = new RemoteLinearOps(client, { integrity });
+      const ops = new RemoteLinearOps(client, {
+        integrity,
+        offloadMinIntensity: minIntensity,
+        ...(maxInner === '' ? {} : { maxInnerLength: Number(maxInner) }),
+      });
       const split = await stepTimes(model, batch, steps, ops);
       const t = ops.stats().total;
       await client.close();
       const n = median(native.wallMs);
       const trusted = median(split.cpuMs);
-      const per = (v: number) => (v / (steps + 1)).toFixed(0);
+      const per = (v: number) => (v / (steps + 1)).toFixed(v / (steps + 1) < 10 ? 1 : 0);
       console.log(
-        `${model} 224² b${batch} ${integrity}: native ${n.toFixed(0)} ms/step; split ${median(split.wallMs).toFixed(0)} ms/step wall, ` +
+        `${model} 224² b${batch} ${integrity} (offload ≥ ${minIntensity} flop/B): native ${n.toFixed(0)} ms/step; split ${median(split.wallMs).toFixed(0)} ms/step wall, ` +
           `trusted-side CPU ${trusted.toFixed(0)} ms/step = ${((100 * trusted) / n).toFixed(1)}% of native; ` +
           `per step: quantize ${per(t.quantizeMs)} ms, verify ${per(t.verifyMs)} ms, dequantize ${per(t.dequantizeMs)} ms, ` +
-          `send ${per(t.sendMs)} ms, receive ${per(t.receiveMs)} ms, accelerator compute ${per(t.computeMs)} ms, ` +
+          `kept inside ${per(t.local)} products/step (${per(t.localMs)} ms), send ${per(t.sendMs)} ms, receive ${per(t.receiveMs)} ms, accelerator compute ${per(t.computeMs)} ms, ` +
           `${(t.bytesSent / (steps + 1) / 2 ** 20).toFixed(0)} MiB out / ${(t.bytesReceived / (steps + 1) / 2 ** 20).toFixed(0)} MiB in`,
       );
+      // Per product type: the trusted side's check and encoding against the accelerator's own compute
+      // time for the same products (same thread count; the accelerator's figure is what it reports).
+      for (const [op, o] of Object.entries(ops.stats().byOp)) {
+        const share = (v: number) => (o.computeMs > 0 ? `${((100 * v) / o.computeMs).toFixed(1)}%` : '-');
+        console.log(
+          `  ${op}: ${per(o.calls)} products/step, ${per(o.requests)} requests; verify ${per(o.verifyMs)} ms = ${share(o.verifyMs)} of accelerator compute ${per(o.computeMs)} ms; ` +
+            `quantize ${per(o.quantizeMs)} ms = ${share(o.quantizeMs)}; dequantize ${per(o.dequantizeMs)} ms; ` +
+            `${(o.bytesSent / (steps + 1) / 2 ** 20).toFixed(0)} MiB out`,
+        );
+      }
     }
   } finally {
     acc.stop();

@@ -33,6 +33,7 @@ import type {
   LinearReply,
   LinearRequest,
 } from '../protocol/linear-request.js';
+import { OperandCache } from '../protocol/operand-cache.js';
 import { PayloadPool } from '../protocol/payload-pool.js';
 
 export interface AcceleratorTlsOptions {
@@ -74,10 +75,28 @@ interface PendingCall {
   readonly shape: readonly number[];
   readonly expectBytes: number;
   readonly bytesSent: number;
+  readonly bytesCached: number;
   readonly t0: number;
   sendMs: number;
   recvStart: number;
   settle(e: Error | null, reply?: LinearReply): void;
+}
+
+/**
+ * The request as it goes on this link: the trusted side's cache hint becomes 'use' when the accelerator
+ * holds b under its key (per the mirror) and the hint says b is unchanged, else 'store'; no hint or no
+ * cache, neither. The mirror is updated exactly as the accelerator will update its cache.
+ */
+function withCache(link: Link, req: LinearRequest): { wire: LinearRequest; bytesCached: number } {
+  const { bCacheHint: hint, bCache: _ignored, ...plain } = req;
+  const mirror = link.cache;
+  if (hint === undefined || mirror === null || mirror.capacityBytes === 0)
+    return { wire: plain, bytesCached: 0 };
+  if (hint.reuse && mirror.use(hint.key, req.b.shape)?.value === req.arith) {
+    return { wire: { ...plain, bCache: { key: hint.key, mode: 'use' } }, bytesCached: req.b.data.byteLength };
+  }
+  mirror.store(hint.key, req.b.shape, req.b.data.byteLength, req.arith);
+  return { wire: { ...plain, bCache: { key: hint.key, mode: 'store' } }, bytesCached: 0 };
 }
 
 function networkError(message: string, cause?: unknown): TeeError {
@@ -94,6 +113,8 @@ function checkMs(ms: number, what: string): number {
 class Link {
   readonly pending: PendingCall[] = [];
   hello: Hello | null = null;
+  /** What the accelerator's operand cache holds on this connection (the same policy, run here). */
+  cache: OperandCache<Arith> | null = null;
   dead: TeeError | null = null;
   bytesReceived = 0;
   private nextId = 1;
@@ -227,6 +248,8 @@ export class AcceleratorClient implements AcceleratorTransport {
     const cap = req.arith === 'f32' ? CAP_F32 : CAP_MODP;
     if ((hello.capabilities & cap) === 0)
       throw frameError(`accelerator ${this.address} does not serve arith ${req.arith}`);
+    const { wire, bytesCached } = withCache(link, req);
+    req = wire;
     const payloadBytes = requestPayloadBytes(req);
     if (payloadBytes > hello.maxFrameBytes) {
       throw frameError(
@@ -258,6 +281,7 @@ export class AcceleratorClient implements AcceleratorTransport {
         shape,
         expectBytes,
         bytesSent: 16 + payloadBytes,
+        bytesCached,
         t0,
         sendMs: 0,
         recvStart: 0,
@@ -377,6 +401,7 @@ export class AcceleratorClient implements AcceleratorTransport {
           }
           if (h === null) return;
           link.hello = h;
+          link.cache = new OperandCache((h.cacheMiB ?? 0) * 2 ** 20);
           settled = true;
           clearTimeout(timer);
           resolve(link);
@@ -475,6 +500,7 @@ export class AcceleratorClient implements AcceleratorTransport {
           receiveMs: now - call.recvStart,
           bytesSent: call.bytesSent,
           bytesReceived: 16 + f.length,
+          bytesCached: call.bytesCached,
         };
         this.totals.sendMs += stats.sendMs;
         this.totals.receiveMs += stats.receiveMs;

@@ -8,14 +8,15 @@
 // E_VERIFY (or E_NETWORK). The bytes that were verified are a private copy, and only they are returned:
 // an unverified value never enters the model. Timings per op kind and per layer label: stats().
 import { TeeError } from '../errors.js';
+import { kernels } from '../kernels/index.js';
 import type { ConvParams, LinearOps } from '../kernels/linear-ops.js';
+import { LocalLinearOps } from '../kernels/local-linear-ops.js';
 import {
   type AcceleratorTransport,
   type LinearOpName,
   type LinearReply,
   type LinearRequest,
   MODULUS_P,
-  type WireTensor,
 } from '../protocol/linear-request.js';
 import { Tensor } from '../tensor/tensor.js';
 import { blind, type PadSet, unblind } from '../verify/blinding.js';
@@ -28,8 +29,10 @@ import {
   modpResultProblem,
 } from '../verify/freivalds-exact.js';
 import { type FloatVectors, f32ResultProblem, freivaldsFloat } from '../verify/freivalds-float.js';
+import { innerChunks, innerUnits } from '../verify/inner-chunks.js';
 import {
   aShapeOf,
+  bShapeOf,
   innerLength,
   isConv,
   numelOf,
@@ -40,12 +43,15 @@ import {
 } from '../verify/product-geometry.js';
 import {
   dequantize,
+  partsToFit,
   type QuantConfig,
+  QuantizationFitError,
   type QuantizedProduct,
   quantConfig,
   quantizeProduct,
   quantizeTensor,
 } from '../verify/quantize.js';
+import { arithmeticIntensity, checkMinIntensity } from './placement.js';
 import { emptyTotals, type PhaseTotals, type RemoteStats, RemoteStatsRecorder } from './remote-stats.js';
 
 if (MODULUS_P !== DEFAULT_MODULUS) throw new Error('protocol and verify disagree on the modulus');
@@ -59,6 +65,26 @@ export interface RemoteLinearOpsOptions {
   readonly repetitions?: number;
   /** Scale-bit caps and the minimum precision of exact mode (quantize.ts defaults). */
   readonly quant?: Partial<QuantConfig>;
+  /**
+   * Exact mode: the longest inner (reduction) product one request may carry. A longer product is cut over
+   * its inner dimension into chunks, each its own request with its own scales and Freivalds check, summed
+   * here in float64 (docs/integrity.md "Products too long for p"). Default: no limit — a product is cut
+   * only when no scale fits p at `quant.minBits` bits.
+   */
+  readonly maxInnerLength?: number;
+  /**
+   * Placement policy (placement.ts): a product with fewer flops per wire byte than this runs inside on
+   * `local` instead (counted in stats as `local`). Default 0: everything is offloaded.
+   */
+  readonly offloadMinIntensity?: number;
+  /** Where kept-inside products run (default: LocalLinearOps over the native kernels). */
+  readonly local?: LinearOps;
+  /**
+   * Ask the accelerator to keep each weight tensor of a forward product and reuse it for the grad-input
+   * product of the same step instead of receiving it again (protocol 2 operand cache; default true).
+   * Safe: every result is still checked against the weights held here.
+   */
+  readonly cacheWeights?: boolean;
   /** Deadline of one accelerator call (ms), passed to the transport. */
   readonly deadlineMs?: number;
   /** Float mode: random vectors uniform in [−1, 1) (default) or ±1. */
@@ -91,6 +117,8 @@ export interface ProductTrace {
   readonly aBits?: number;
   readonly bBits?: number;
   readonly errorBound?: number;
+  /** Requests the product was cut into over its inner dimension (1: not cut). */
+  readonly chunks?: number;
   readonly timings: Readonly<PhaseTotals>;
 }
 
@@ -100,6 +128,8 @@ interface Prepared {
   problem(result: { shape: readonly number[]; data: unknown }): string;
   check(y: Int32Array | Float32Array): { ok: boolean; reason: string };
   finish(y: Int32Array | Float32Array): Float32Array;
+  /** Adds the decoded result into `into` (float64), for the chunks of a cut product. */
+  accumulate(y: Int32Array | Float32Array, into: Float64Array): void;
   readonly trace: Partial<ProductTrace>;
   dispose(): void;
 }
@@ -127,6 +157,14 @@ export class RemoteLinearOps implements LinearOps {
   private readonly repetitions: number;
   private readonly quant: QuantConfig;
   private readonly deadlineMs: number | undefined;
+  private readonly maxInnerLength: number;
+  private readonly offloadMinIntensity: number;
+  private readonly cacheWeights: boolean;
+  // Weight tensors (by identity) → their operand-cache key and, in exact mode, the scale their forward
+  // product quantized them at (the grad-input product reuses that scale so that the integers match).
+  private readonly weightKeys = new WeakMap<Float32Array, { key: number; bits?: number }>();
+  private nextKey = 1;
+  private localOps: LinearOps | undefined;
   private readonly floatVectors: FloatVectors;
   private readonly floatSlack: number;
   private readonly pads: ((label: string) => PadSet | undefined) | undefined;
@@ -155,6 +193,16 @@ export class RemoteLinearOps implements LinearOps {
     this.repetitions = checkRepetitions(opts.repetitions ?? DEFAULT_REPETITIONS);
     this.quant = quantConfig(opts.quant);
     this.deadlineMs = opts.deadlineMs;
+    if (
+      opts.maxInnerLength !== undefined &&
+      !(Number.isInteger(opts.maxInnerLength) && opts.maxInnerLength >= 1)
+    ) {
+      throw new RangeError(`maxInnerLength must be an integer >= 1, got ${opts.maxInnerLength}`);
+    }
+    this.maxInnerLength = opts.maxInnerLength ?? Number.POSITIVE_INFINITY;
+    this.offloadMinIntensity = checkMinIntensity(opts.offloadMinIntensity ?? 0);
+    this.cacheWeights = opts.cacheWeights ?? true;
+    this.localOps = opts.local;
     this.floatVectors = opts.floatVectors ?? 'uniform';
     this.floatSlack = opts.floatSlack ?? 1;
     this.pads = opts.pads;
@@ -228,6 +276,9 @@ export class RemoteLinearOps implements LinearOps {
     if (numelOf(outShape) === 0 || innerLength(g) === 0 || a.size === 0 || b.size === 0) {
       return new Tensor(outShape); // an empty sum: zero, and nothing needs to leave the enclave
     }
+    if (this.offloadMinIntensity > 0 && arithmeticIntensity(g) < this.offloadMinIntensity) {
+      return this.runLocal(g, a, b, params, label, t0);
+    }
     if (this.integrity === 'off' && !this.warned) {
       this.warned = true;
       this.warn(
@@ -236,100 +287,171 @@ export class RemoteLinearOps implements LinearOps {
       );
     }
     const sample = emptyTotals();
+    const where = label === undefined ? op : `${op} (${label})`;
     const tq = now();
-    const prep = this.prepare(g, a, b, params, label);
+    const preps = this.prepare(g, a, b, params, label);
     sample.quantizeMs += now() - tq;
     try {
-      let lastError: unknown;
-      let lastKind: 'network' | 'verify' = 'verify';
-      for (let attempt = 1; attempt <= 2; attempt++) {
-        if (attempt === 2) {
-          sample.retries++;
-          try {
-            await this.transport.reconnect();
-          } catch (e) {
-            lastError = e;
-            lastKind = 'network';
-            break;
-          }
-        }
-        let reply: LinearReply;
-        try {
-          reply = await this.transport.call(
-            prep.req,
-            this.deadlineMs !== undefined ? { deadlineMs: this.deadlineMs } : {},
-          );
-        } catch (e) {
-          sample.failures++;
-          lastError = e;
-          lastKind = e instanceof TeeError && e.code === 'E_NETWORK' ? 'network' : 'verify';
-          continue;
-        }
-        const st = reply?.stats;
-        sample.sendMs += finiteNonNegative(st?.sendMs);
-        sample.computeMs += finiteNonNegative(st?.computeMs);
-        sample.receiveMs += finiteNonNegative(st?.receiveMs);
-        sample.bytesSent += finiteNonNegative(st?.bytesSent);
-        sample.bytesReceived += finiteNonNegative(st?.bytesReceived);
-        const tv = now();
-        const result = {
-          shape: reply?.result?.shape as readonly number[],
-          data: ownCopy(reply?.result?.data),
-        };
-        // Our copy is taken: a transport that pools reply buffers (AcceleratorClient.release) may reuse it.
-        (this.transport as { release?: (r: LinearReply) => void }).release?.(reply);
-        const problem = prep.problem(result);
-        const outcome =
-          problem === ''
-            ? prep.check(result.data as Int32Array | Float32Array)
-            : { ok: false, reason: problem };
-        sample.verifyMs += now() - tv;
-        if (!outcome.ok) {
-          sample.failures++;
-          lastError = new TeeError('E_VERIFY', outcome.reason);
-          lastKind = 'verify';
-          continue;
+      let out: Float32Array;
+      let attempts = 1;
+      if (preps.length === 1) {
+        const prep = preps[0]!;
+        const got = await this.exchange(prep, sample, where);
+        attempts = got.attempts;
+        const td = now();
+        out = prep.finish(got.y);
+        sample.dequantizeMs += now() - td;
+      } else {
+        // A cut product: every chunk verified on its own, then the decoded chunks added in float64.
+        const sum = new Float64Array(numelOf(outShape));
+        for (const prep of preps) {
+          const got = await this.exchange(prep, sample, where);
+          attempts = Math.max(attempts, got.attempts);
+          const td = now();
+          prep.accumulate(got.y, sum);
+          prep.dispose();
+          sample.dequantizeMs += now() - td;
         }
         const td = now();
-        const out = prep.finish(result.data as Int32Array | Float32Array);
+        out = Float32Array.from(sum);
         sample.dequantizeMs += now() - td;
-        sample.calls++;
-        sample.totalMs += now() - t0;
-        this.recorder.record(op, label, sample);
-        this.onProduct?.({
-          op,
-          label,
-          integrity: this.integrity,
-          attempts: attempt,
-          blinded: false,
-          ...prep.trace,
-          timings: sample,
-        });
-        return new Tensor(outShape, out);
       }
+      sample.calls++;
       sample.totalMs += now() - t0;
       this.recorder.record(op, label, sample);
-      const where = label === undefined ? op : `${op} (${label})`;
-      const why = lastError instanceof Error ? lastError.message : String(lastError);
-      if (lastKind === 'network') {
-        throw new TeeError(
-          'E_NETWORK',
-          `${where}: the accelerator failed twice (retried on a fresh connection): ${why}`,
-          {
-            cause: lastError,
-          },
-        );
-      }
-      throw new TeeError(
-        'E_VERIFY',
-        `${where}: the accelerator's result was refused twice (retried on a fresh connection): ${why}`,
-        {
-          cause: lastError,
-        },
-      );
+      this.onProduct?.({
+        op,
+        label,
+        integrity: this.integrity,
+        attempts,
+        blinded: false,
+        ...mergeTraces(preps.map((p) => p.trace)),
+        timings: sample,
+      });
+      return new Tensor(outShape, out);
+    } catch (e) {
+      sample.totalMs += now() - t0;
+      this.recorder.record(op, label, sample);
+      throw e;
     } finally {
-      prep.dispose();
+      for (const prep of preps) prep.dispose();
     }
+  }
+
+  // The placement policy kept this product inside: computed here, nothing sent, nothing to check.
+  private async runLocal(
+    g: ProductGeometry,
+    a: Tensor,
+    b: Tensor,
+    params: ProductParams,
+    label: string | undefined,
+    t0: number,
+  ): Promise<Tensor> {
+    this.localOps ??= new LocalLinearOps(kernels);
+    const l = this.localOps;
+    const cp = { stride: params.stride ?? 1, padding: params.padding ?? 0 };
+    let y: Tensor;
+    switch (g.op) {
+      case 'dense':
+        y = await l.dense(a, b);
+        break;
+      case 'denseGradInput':
+        y = await l.denseGradInput(a, b);
+        break;
+      case 'denseGradWeight':
+        y = await l.denseGradWeight(a, b);
+        break;
+      case 'conv2d':
+        y = await l.conv2d(a, b, cp);
+        break;
+      case 'conv2dGradInput':
+        y = await l.conv2dGradInput(a, b, cp, [g.h, g.w]);
+        break;
+      case 'conv2dGradWeight':
+        y = await l.conv2dGradWeight(a, b, cp, g.k);
+        break;
+    }
+    const sample = emptyTotals();
+    sample.local = 1;
+    sample.localMs = now() - t0;
+    this.recorder.record(g.op, label, sample);
+    return y;
+  }
+
+  // One request and its check, retried once on a fresh connection: the verified private copy of the
+  // result, or E_VERIFY / E_NETWORK after the second failure.
+  private async exchange(
+    prep: Prepared,
+    sample: PhaseTotals,
+    where: string,
+  ): Promise<{ y: Int32Array | Float32Array; attempts: number }> {
+    let lastError: unknown;
+    let lastKind: 'network' | 'verify' = 'verify';
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      if (attempt === 2) {
+        sample.retries++;
+        try {
+          await this.transport.reconnect();
+        } catch (e) {
+          lastError = e;
+          lastKind = 'network';
+          break;
+        }
+      }
+      let reply: LinearReply;
+      try {
+        reply = await this.transport.call(
+          prep.req,
+          this.deadlineMs !== undefined ? { deadlineMs: this.deadlineMs } : {},
+        );
+      } catch (e) {
+        sample.failures++;
+        lastError = e;
+        lastKind = e instanceof TeeError && e.code === 'E_NETWORK' ? 'network' : 'verify';
+        continue;
+      }
+      const st = reply?.stats;
+      sample.sendMs += finiteNonNegative(st?.sendMs);
+      sample.computeMs += finiteNonNegative(st?.computeMs);
+      sample.receiveMs += finiteNonNegative(st?.receiveMs);
+      sample.bytesSent += finiteNonNegative(st?.bytesSent);
+      sample.bytesReceived += finiteNonNegative(st?.bytesReceived);
+      sample.bytesCached += finiteNonNegative(st?.bytesCached);
+      const tv = now();
+      const result = {
+        shape: reply?.result?.shape as readonly number[],
+        data: ownCopy(reply?.result?.data),
+      };
+      // Our copy is taken: a transport that pools reply buffers (AcceleratorClient.release) may reuse it.
+      (this.transport as { release?: (r: LinearReply) => void }).release?.(reply);
+      const problem = prep.problem(result);
+      const outcome =
+        problem === ''
+          ? prep.check(result.data as Int32Array | Float32Array)
+          : { ok: false, reason: problem };
+      sample.verifyMs += now() - tv;
+      if (!outcome.ok) {
+        sample.failures++;
+        lastError = new TeeError('E_VERIFY', outcome.reason);
+        lastKind = 'verify';
+        continue;
+      }
+      sample.requests++;
+      return { y: result.data as Int32Array | Float32Array, attempts: attempt };
+    }
+    const why = lastError instanceof Error ? lastError.message : String(lastError);
+    if (lastKind === 'network') {
+      throw new TeeError(
+        'E_NETWORK',
+        `${where}: the accelerator failed twice (retried on a fresh connection): ${why}`,
+        { cause: lastError },
+      );
+    }
+    throw new TeeError(
+      'E_VERIFY',
+      `${where}: the accelerator's result was refused twice (retried on a fresh connection): ${why}`,
+      { cause: lastError },
+    );
   }
 
   private prepare(
@@ -338,54 +460,163 @@ export class RemoteLinearOps implements LinearOps {
     b: Tensor,
     params: ProductParams,
     label: string | undefined,
-  ): Prepared {
-    const wire = (shape: readonly number[], data: Float32Array | Int32Array): WireTensor => ({
-      shape: [...shape],
-      data,
-    });
-    const base = { op: g.op, ...wireParams(g, params) };
-    if (this.integrity !== 'exact') {
-      const req: LinearRequest = {
-        ...base,
-        arith: 'f32',
-        a: wire(a.shape, a.data),
-        b: wire(b.shape, b.data),
-      };
-      const verify = this.integrity === 'float';
-      return {
-        req,
-        problem: (r) => f32ResultProblem(g, r),
-        check: (y) =>
-          verify
-            ? freivaldsFloat(g, a.data, b.data, y as Float32Array, {
-                rng: this.rng,
-                repetitions: this.repetitions,
-                vectors: this.floatVectors,
-                slack: this.floatSlack,
-              })
-            : { ok: true, reason: '' },
-        finish: (y) => y as Float32Array,
-        trace: {},
-        dispose: () => {},
-      };
-    }
-
+  ): Prepared[] {
+    if (this.integrity !== 'exact') return [this.prepareFloat(g, a, b, params)];
     const pad = this.padFor(g, b, label);
+    if (pad !== null) return [this.prepareExact(g, a.data, b.data, params, pad)];
+    // Cut over the inner dimension when maxInnerLength asks for it or when no scale fits p (doubling the
+    // number of chunks until every chunk fits, or failing when the dimension cannot be cut further).
+    const units = innerUnits(g);
+    let parts = Math.min(units, Math.max(1, Math.ceil(innerLength(g) / this.maxInnerLength)));
+    let guessed = false;
+    for (;;) {
+      const chunks = parts === 1 ? null : innerChunks(g, a.data, b.data, params, parts);
+      const geoms =
+        chunks === null ? [g] : chunks.map((c) => productGeometry(g.op, c.aShape, c.bShape, c.params));
+      if (parts < units && geoms.some((cg) => innerLength(cg) > this.maxInnerLength)) {
+        parts = Math.min(units, parts * 2);
+        continue;
+      }
+      const preps: Prepared[] = [];
+      try {
+        if (chunks === null) preps.push(this.prepareExactCached(g, a.data, b.data, params));
+        else {
+          for (const [j, c] of chunks.entries()) {
+            preps.push(this.prepareExact(geoms[j]!, c.a, c.b, c.params, null));
+          }
+        }
+        return preps;
+      } catch (e) {
+        for (const p of preps) p.dispose();
+        if (!(e instanceof QuantizationFitError) || parts >= units) throw e;
+        // First a guess from the norms (one pass), then doubling until every chunk fits.
+        const guess = guessed ? 0 : partsToFit(g, a.data, b.data, this.quant, P);
+        guessed = true;
+        parts = Math.min(units, Math.max(parts * 2, guess));
+      }
+    }
+  }
+
+  // The operand-cache hint for b: a forward's weights are stored under their key, a grad-input product's
+  // weights reuse them (the same tensor, unchanged since its forward in a normal step; if not, the check
+  // fails and the retry on a fresh connection sends them in full).
+  private weightHint(g: ProductGeometry, w: Float32Array): { key: number; reuse: boolean } | undefined {
+    if (!this.cacheWeights) return undefined;
+    if (g.op === 'dense' || g.op === 'conv2d') {
+      let e = this.weightKeys.get(w);
+      if (e === undefined) {
+        e = { key: this.nextKey };
+        this.nextKey = this.nextKey >= 0xffffffff ? 1 : this.nextKey + 1;
+        this.weightKeys.set(w, e);
+      }
+      return { key: e.key, reuse: false };
+    }
+    if (g.op === 'denseGradInput' || g.op === 'conv2dGradInput') {
+      const e = this.weightKeys.get(w);
+      return e === undefined ? undefined : { key: e.key, reuse: true };
+    }
+    return undefined;
+  }
+
+  private prepareFloat(g: ProductGeometry, a: Tensor, b: Tensor, params: ProductParams): Prepared {
+    const hint = this.weightHint(g, b.data);
+    const req: LinearRequest = {
+      op: g.op,
+      ...wireParams(g, params),
+      arith: 'f32',
+      a: { shape: [...a.shape], data: a.data },
+      b: { shape: [...b.shape], data: b.data },
+      ...(hint === undefined ? {} : { bCacheHint: hint }),
+    };
+    const verify = this.integrity === 'float';
+    return {
+      req,
+      problem: (r) => f32ResultProblem(g, r),
+      check: (y) =>
+        verify
+          ? freivaldsFloat(g, a.data, b.data, y as Float32Array, {
+              rng: this.rng,
+              repetitions: this.repetitions,
+              vectors: this.floatVectors,
+              slack: this.floatSlack,
+            })
+          : { ok: true, reason: '' },
+      finish: (y) => y as Float32Array,
+      accumulate: (y, into) => {
+        for (let i = 0; i < into.length; i++) into[i]! += y[i]!;
+      },
+      trace: {},
+      dispose: () => {},
+    };
+  }
+
+  // An uncut exact product with the operand-cache hint: a forward stores its quantized weights (and
+  // remembers their scale); a grad-input product quantizes the same weights at that scale — the same
+  // integers when they are unchanged — and reuses them, unless no scale of dy then fits p.
+  private prepareExactCached(
+    g: ProductGeometry,
+    a: Float32Array,
+    b: Float32Array,
+    params: ProductParams,
+  ): Prepared {
+    const hint = this.weightHint(g, b);
+    if (hint === undefined) return this.prepareExact(g, a, b, params, null);
+    const entry = this.weightKeys.get(b)!;
+    if (!hint.reuse) {
+      const prep = this.prepareExact(g, a, b, params, null, hint);
+      entry.bits = prep.trace.bBits;
+      return prep;
+    }
+    if (entry.bits === undefined) return this.prepareExact(g, a, b, params, null);
+    const bits = entry.bits;
+    try {
+      const fixed = { data: quantizeTensor(b, bits, 'nearest', { p: P }), bits };
+      return this.prepareExact(g, a, b, params, { fixedB: fixed }, hint);
+    } catch (e) {
+      // No fit at the forward's scale (or the weights changed so that they no longer fit it): quantize
+      // afresh and send them in full; anything else (a NaN) fails there too.
+      if (!(e instanceof RangeError)) throw e;
+      return this.prepareExact(g, a, b, params, null);
+    }
+  }
+
+  // One exact request for the product g of float operands a, b (quantized here, overflow bound asserted).
+  private prepareExact(
+    g: ProductGeometry,
+    a: Float32Array,
+    b: Float32Array,
+    params: ProductParams,
+    pad: {
+      pad?: { r: Int32Array; u: Int32Array };
+      fixedB: { data: Int32Array; bits: number };
+    } | null,
+    hint?: { key: number; reuse: boolean },
+  ): Prepared {
     let q: QuantizedProduct;
     try {
-      q = quantizeProduct(g, a.data, b.data, {
+      q = quantizeProduct(g, a, b, {
         rng: this.rng,
         config: this.quant,
         p: P,
         ...(pad !== null ? { fixedB: pad.fixedB } : {}),
       });
     } catch (e) {
-      pad?.pad.r.fill(0);
-      pad?.pad.u.fill(0);
+      pad?.pad?.r.fill(0);
+      pad?.pad?.u.fill(0);
       throw e;
     }
-    const aSend = pad !== null ? blind(q.a, pad.pad.r, P) : q.a;
-    const req: LinearRequest = { ...base, arith: 'modp', a: wire(a.shape, aSend), b: wire(b.shape, q.b) };
+    const blinding = pad?.pad;
+    const aSend = blinding !== undefined ? blind(q.a, blinding.r, P) : q.a;
+    const req: LinearRequest = {
+      op: g.op,
+      ...wireParams(g, params),
+      arith: 'modp',
+      a: { shape: aShapeOf(g), data: aSend },
+      b: { shape: bShapeOf(g), data: q.b },
+      ...(hint === undefined ? {} : { bCacheHint: hint }),
+    };
+    const decoded = (y: Int32Array): Int32Array => (blinding !== undefined ? unblind(y, blinding.u, P) : y);
+    let disposed = false;
     return {
       req,
       problem: (r) => modpResultProblem(g, r, P),
@@ -395,15 +626,21 @@ export class RemoteLinearOps implements LinearOps {
           p: P,
           repetitions: this.repetitions,
         }),
-      finish: (y) =>
-        dequantize(pad !== null ? unblind(y as Int32Array, pad.pad.u, P) : (y as Int32Array), q.outBits),
-      trace: { aBits: q.aBits, bBits: q.bBits, errorBound: q.errorBound, blinded: pad !== null },
+      finish: (y) => dequantize(decoded(y as Int32Array), q.outBits),
+      accumulate: (y, into) => {
+        const d = decoded(y as Int32Array);
+        const scale = 2 ** -q.outBits;
+        for (let i = 0; i < into.length; i++) into[i]! += d[i]! * scale;
+      },
+      trace: { aBits: q.aBits, bBits: q.bBits, errorBound: q.errorBound, blinded: blinding !== undefined },
       dispose: () => {
+        if (disposed) return;
+        disposed = true;
         // The pad is spent whether or not the call succeeded; its secret leaves memory with it, and so do
         // the quantized activations (the blinded ones are what the accelerator saw anyway).
-        if (pad !== null) {
-          pad.pad.r.fill(0);
-          pad.pad.u.fill(0);
+        if (blinding !== undefined) {
+          blinding.r.fill(0);
+          blinding.u.fill(0);
         }
         q.a.fill(0);
       },
@@ -480,6 +717,22 @@ class LabelledRemoteOps implements LinearOps {
   conv2dGradWeight(dy: Tensor, x: Tensor, p: ConvParams, k: number): Promise<Tensor> {
     return this.remote.run('conv2dGradWeight', dy, x, { ...conv(p), k }, this.label);
   }
+}
+
+// The trace of a product from the traces of its chunks: the smallest scales, the summed error bound
+// (each chunk's bound already covers its own rounding to float32, which now happens once, on the sum;
+// the float64 additions of n chunks add at most n·2^-53 relative, covered by the factor).
+function mergeTraces(traces: readonly Partial<ProductTrace>[]): Partial<ProductTrace> {
+  if (traces.length === 1) return { ...traces[0], ...(traces[0]!.aBits !== undefined ? { chunks: 1 } : {}) };
+  let aBits = Number.POSITIVE_INFINITY;
+  let bBits = Number.POSITIVE_INFINITY;
+  let errorBound = 0;
+  for (const t of traces) {
+    aBits = Math.min(aBits, t.aBits ?? aBits);
+    bBits = Math.min(bBits, t.bBits ?? bBits);
+    errorBound += t.errorBound ?? 0;
+  }
+  return { aBits, bBits, errorBound: errorBound * (1 + traces.length * 2 ** -29), chunks: traces.length };
 }
 
 function conv(p: ConvParams): ProductParams {

@@ -7,6 +7,18 @@ export interface PhaseTotals {
   calls: number;
   /** Second attempts after a failed check or transport error. */
   retries: number;
+  /**
+   * Accelerator requests whose result was verified and used: one per product, more for an exact product
+   * cut over its inner dimension (docs/integrity.md "Products too long for p").
+   */
+  requests: number;
+  /**
+   * Products the placement policy kept inside (computed on the local engine, nothing sent); they are not
+   * in `calls` (docs/integrity.md "Placement").
+   */
+  local: number;
+  /** Time of the kept-inside products (ms). */
+  localMs: number;
   /** Attempts whose reply was refused (bad form or failed check) or that failed in transport. */
   failures: number;
   /** Quantization, scale selection, bound assertion and blinding (ms). */
@@ -23,6 +35,8 @@ export interface PhaseTotals {
   totalMs: number;
   bytesSent: number;
   bytesReceived: number;
+  /** Bytes of weights not sent because the accelerator had them cached (protocol 2 operand cache). */
+  bytesCached: number;
 }
 
 export interface RemoteStats {
@@ -36,6 +50,9 @@ export function emptyTotals(): PhaseTotals {
   return {
     calls: 0,
     retries: 0,
+    requests: 0,
+    local: 0,
+    localMs: 0,
     failures: 0,
     quantizeMs: 0,
     sendMs: 0,
@@ -46,6 +63,7 @@ export function emptyTotals(): PhaseTotals {
     totalMs: 0,
     bytesSent: 0,
     bytesReceived: 0,
+    bytesCached: 0,
   };
 }
 

@@ -29,6 +29,8 @@ export interface Hello {
   readonly maxRank: number;
   readonly maxDim: number;
   readonly capabilities: number;
+  /** Accelerator: its operand cache per connection, in MiB (0: none; operand-cache.ts). Client: 0. */
+  readonly cacheMiB?: number;
 }
 
 export interface FrameHeader {
@@ -47,7 +49,7 @@ function hex(n: number, digits: number): string {
 }
 
 // hello: magic u32 | version u16 | role u8 | reserved u8 | maxFrameBytes u64 | maxRank u32 | maxDim u32
-//        | capabilities u32 | reserved u32
+//        | capabilities u32 | cache MiB u32 (accelerator; 0 from a client)
 export function encodeHello(h: Hello): Buffer {
   const b = Buffer.alloc(HELLO_BYTES);
   b.writeUInt32LE(HELLO_MAGIC, 0);
@@ -57,6 +59,7 @@ export function encodeHello(h: Hello): Buffer {
   b.writeUInt32LE(h.maxRank, 16);
   b.writeUInt32LE(h.maxDim, 20);
   b.writeUInt32LE(h.capabilities, 24);
+  b.writeUInt32LE(h.role === 'accelerator' ? (h.cacheMiB ?? 0) : 0, 28);
   return b;
 }
 
@@ -75,7 +78,10 @@ export function decodeHello(b: Buffer, from: Role): Hello {
   }
   const roleId = b.readUInt8(6);
   if (roleId !== ROLE_IDS[from]) throw frameError(`hello role ${roleId} is not ${ROLE_IDS[from]} (${from})`);
-  if (b.readUInt8(7) !== 0 || b.readUInt32LE(28) !== 0) throw frameError('hello reserved bytes are not zero');
+  if (b.readUInt8(7) !== 0) throw frameError('hello reserved bytes are not zero');
+  const cacheMiB = b.readUInt32LE(28);
+  if (from === 'client' && cacheMiB !== 0) throw frameError('a client hello announces a cache');
+  if (cacheMiB > 2 ** 22) throw frameError(`hello announces a cache of ${cacheMiB} MiB, over 4 TiB`);
   const maxFrameBytes = readU64(b, 8);
   if (maxFrameBytes < 1024 || maxFrameBytes > MAX_FRAME_BYTES_LIMIT) {
     throw frameError(
@@ -90,7 +96,15 @@ export function decodeHello(b: Buffer, from: Role): Hello {
   if ((capabilities & ~(CAP_F32 | CAP_MODP)) !== 0) {
     throw frameError(`hello announces unknown capabilities ${hex(capabilities, 8)}`);
   }
-  return { version, role: from, maxFrameBytes, maxRank, maxDim, capabilities };
+  return {
+    version,
+    role: from,
+    maxFrameBytes,
+    maxRank,
+    maxDim,
+    capabilities,
+    ...(from === 'accelerator' ? { cacheMiB } : {}),
+  };
 }
 
 // header: magic u16 | version u8 | type u8 | request id u32 | payload length u64

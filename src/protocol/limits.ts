@@ -2,8 +2,11 @@
 // Both sides announce their largest accepted payload in the hello; the rest is fixed by the protocol.
 import { constants } from 'node:buffer';
 
-/** Version of the wire protocol; a peer speaking another version is refused with E_FRAME. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * Version of the wire protocol; a peer speaking another version is refused with E_FRAME. 2: the
+ * operand cache (request flags and key, the accelerator's cache capacity in its hello).
+ */
+export const PROTOCOL_VERSION = 2;
 
 /** Default largest payload a side accepts: 1 GiB (a VGG19 activation batch of 64 at 224² is 0.8 GB). */
 export const DEFAULT_MAX_FRAME_BYTES = 2 ** 30;

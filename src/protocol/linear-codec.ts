@@ -26,7 +26,10 @@ export const DTYPE_I32 = 2;
 export const HALF_P = (MODULUS_P - 1) / 2;
 
 const ARITH_IDS: Record<Arith, number> = { f32: 0, modp: 1 };
-const REQUEST_FIXED_BYTES = 24;
+const REQUEST_FIXED_BYTES = 28;
+/** Request flags (protocol 2): keep b under the key; b comes from the cache (no data bytes). */
+export const FLAG_STORE_B = 1;
+export const FLAG_USE_B = 2;
 const RESULT_FIXED_BYTES = 8;
 
 export type RemoteErrorKind = 'frame' | 'compute';
@@ -94,8 +97,21 @@ export function requestPayloadBytes(req: LinearRequest): number {
     tensorHeaderBytes(req.a) +
     req.a.data.byteLength +
     tensorHeaderBytes(req.b) +
-    req.b.data.byteLength
+    (usesCachedB(req) ? 0 : req.b.data.byteLength)
   );
+}
+
+function usesCachedB(req: LinearRequest): boolean {
+  return req.bCache?.mode === 'use';
+}
+
+function checkCacheField(req: LinearRequest): void {
+  const c = req.bCache;
+  if (c === undefined) return;
+  if (c.mode !== 'store' && c.mode !== 'use') throw frameError(`unknown cache mode '${String(c.mode)}'`);
+  if (!Number.isInteger(c.key) || c.key < 1 || c.key > 0xffffffff) {
+    throw frameError(`cache key must be an integer in [1, 2^32 − 1], got ${c.key}`);
+  }
 }
 
 /** Validates a request as the accelerator will and returns the shape of its product (E_FRAME). */
@@ -104,6 +120,7 @@ export function checkRequest(req: LinearRequest): number[] {
   if (req.arith !== 'f32' && req.arith !== 'modp') throw frameError(`unknown arith '${String(req.arith)}'`);
   checkTensor(req.a, req.arith, `${req.op}: a`);
   checkTensor(req.b, req.arith, `${req.op}: b`);
+  checkCacheField(req);
   return outputShape(req);
 }
 
@@ -114,22 +131,29 @@ export function resultPayloadBytes(shape: readonly number[]): number {
   return RESULT_FIXED_BYTES + 12 + 4 * shape.length + n;
 }
 
-// request payload: op u8 | arith u8 | reserved u16 | stride u32 | padding u32 | inputH u32 | inputW u32
-//                  | k u32 | tensor a | tensor b
+// request payload: op u8 | arith u8 | flags u16 | stride u32 | padding u32 | inputH u32 | inputW u32
+//                  | k u32 | cache key u32 | tensor a | tensor b (with no data bytes under FLAG_USE_B)
 export function encodeRequest(id: number, req: LinearRequest): Buffer[] {
   const length = requestPayloadBytes(req);
   const head = Buffer.alloc(16 + REQUEST_FIXED_BYTES + tensorHeaderBytes(req.a));
   head.set(encodeHeader(FrameType.request, id, length), 0);
   head.writeUInt8(LINEAR_OPS.indexOf(req.op), 16);
   head.writeUInt8(ARITH_IDS[req.arith], 17);
+  const c = req.bCache;
+  head.writeUInt16LE(c === undefined ? 0 : c.mode === 'store' ? FLAG_STORE_B : FLAG_USE_B, 18);
   head.writeUInt32LE(req.stride ?? 0, 20);
   head.writeUInt32LE(req.padding ?? 0, 24);
   head.writeUInt32LE(req.inputHW?.[0] ?? 0, 28);
   head.writeUInt32LE(req.inputHW?.[1] ?? 0, 32);
   head.writeUInt32LE(req.k ?? 0, 36);
-  writeTensorHeader(head, 40, req.a, req.arith);
+  head.writeUInt32LE(c?.key ?? 0, 40);
+  writeTensorHeader(head, 44, req.a, req.arith);
   const bHead = Buffer.alloc(tensorHeaderBytes(req.b));
   writeTensorHeader(bHead, 0, req.b, req.arith);
+  if (usesCachedB(req)) {
+    writeU64(bHead, bHead.length - 8, 0);
+    return [head, dataView(req.a), bHead];
+  }
   return [head, dataView(req.a), bHead, dataView(req.b)];
 }
 
@@ -145,14 +169,19 @@ export function decodeRequest(payload: Buffer): LinearRequest {
   const arithId = payload.readUInt8(1);
   const arith: Arith | undefined = arithId === 0 ? 'f32' : arithId === 1 ? 'modp' : undefined;
   if (arith === undefined) throw frameError(`unknown arith id ${arithId}`);
-  if (payload.readUInt16LE(2) !== 0) throw frameError('request reserved bytes are not zero');
+  const flags = payload.readUInt16LE(2);
+  if (flags !== 0 && flags !== FLAG_STORE_B && flags !== FLAG_USE_B) {
+    throw frameError(`unknown request flags ${flags}`);
+  }
+  const key = payload.readUInt32LE(24);
+  if ((flags === 0) !== (key === 0)) throw frameError(`cache key ${key} with request flags ${flags}`);
   const stride = payload.readUInt32LE(4);
   const padding = payload.readUInt32LE(8);
   const inputH = payload.readUInt32LE(12);
   const inputW = payload.readUInt32LE(16);
   const k = payload.readUInt32LE(20);
   const ta = decodeTensor(payload, REQUEST_FIXED_BYTES, `${op}: a`, arith);
-  const tb = decodeTensor(payload, ta.next, `${op}: b`, arith);
+  const tb = decodeTensor(payload, ta.next, `${op}: b`, arith, flags === FLAG_USE_B);
   if (tb.next !== payload.length) {
     throw frameError(`request has ${payload.length - tb.next} leftover bytes after its operands`);
   }
@@ -168,6 +197,7 @@ export function decodeRequest(payload: Buffer): LinearRequest {
       ? { inputHW: [inputH, inputW] as const }
       : {}),
     ...(op === 'conv2dGradWeight' || k !== 0 ? { k } : {}),
+    ...(flags === 0 ? {} : { bCache: { key, mode: flags === FLAG_STORE_B ? 'store' : 'use' } as const }),
   };
   outputShape(req);
   return req;
@@ -261,11 +291,14 @@ export function decodeError(payload: Buffer): DecodedError {
 }
 
 // tensor: rank u8 | dtype u8 | reserved u16 | dims u32 × rank | byte length u64 | data
+// `shapeOnly`: the record must carry no data bytes (a b taken from the operand cache); the tensor comes
+// back with its shape and an empty data array, for the caller to fill from its cache.
 function decodeTensor(
   payload: Buffer,
   off: number,
   what: string,
   arith: Arith,
+  shapeOnly = false,
 ): { tensor: WireTensor; next: number } {
   if (off + 4 > payload.length) throw frameError(`${what}: the payload ends inside its tensor header`);
   const r = payload.readUInt8(off);
@@ -288,6 +321,13 @@ function decodeTensor(
   }
   const bytes = readU64(payload, off + 4 + 4 * r);
   const start = off + 12 + 4 * r;
+  if (shapeOnly) {
+    if (bytes !== 0) throw frameError(`${what}: a cached operand carries ${bytes} data bytes, expected 0`);
+    return {
+      tensor: { shape, data: dtype === DTYPE_F32 ? new Float32Array(0) : new Int32Array(0) },
+      next: start,
+    };
+  }
   if (n * 4 !== bytes) {
     throw frameError(`${what}: shape ${shapeStr(shape)} needs ${n * 4} bytes, the frame says ${bytes}`);
   }

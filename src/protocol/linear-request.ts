@@ -43,6 +43,16 @@ export interface LinearRequest {
   readonly padding?: number;
   readonly inputHW?: readonly [number, number];
   readonly k?: number;
+  /**
+   * Wire (protocol 2): keep b under `key` on this connection ('store', b's bytes are sent), or take b
+   * from there ('use', only b's shape is sent). Set by AcceleratorClient from `bCacheHint`.
+   */
+  readonly bCache?: { readonly key: number; readonly mode: 'store' | 'use' };
+  /**
+   * The trusted side's hint (not encoded): b is the tensor it calls `key`; `reuse` says b is unchanged
+   * since the last request with this key, so a cached copy may stand in for it (operand-cache.ts).
+   */
+  readonly bCacheHint?: { readonly key: number; readonly reuse: boolean };
 }
 
 /** Timings and sizes of one call, for the per-op breakdown (milliseconds, bytes). */
@@ -53,6 +63,8 @@ export interface CallStats {
   readonly receiveMs: number;
   readonly bytesSent: number;
   readonly bytesReceived: number;
+  /** Bytes of b not sent because the accelerator had them cached (protocol 2). */
+  readonly bytesCached?: number;
 }
 
 export interface LinearReply {

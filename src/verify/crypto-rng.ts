@@ -32,6 +32,13 @@ export class CryptoRng {
     return out;
   }
 
+  /** `count` fresh random bytes (stochastic rounding draws 4 per element; the caller wipes them). */
+  bytes(count: number): Uint8Array {
+    checkCount(count);
+    const buf = randomBytes(count);
+    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+
   /** `count` uniform doubles in [0, 1) with 53 random bits each. */
   unit(count: number): Float64Array {
     checkCount(count);

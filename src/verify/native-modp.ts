@@ -83,6 +83,11 @@ function load(): VerifyAddon {
   return addon;
 }
 
+/** The loaded addon object (for the other trusted-side kernel families: native-quantize.ts). */
+export function verifyAddonModule(): unknown {
+  return load();
+}
+
 /** Convolution geometry of a check: `c` is the summed channel count (input channels, or O for convT). */
 export interface CheckConvDims {
   readonly n: number;

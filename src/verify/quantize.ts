@@ -13,6 +13,7 @@
 // The resulting error against the float product is bounded in docs/integrity.md and returned per product.
 import { type CryptoRng, isCryptoRng } from './crypto-rng.js';
 import { checkModulus, DEFAULT_MODULUS, halfModulus } from './field.js';
+import { quantKernels } from './native-quantize.js';
 import { aNorms, bNorms, lengthInflation, maxAbs, type NormMax } from './operand-norms.js';
 import { innerLength, type OperandRole, operandRoles, type ProductGeometry } from './product-geometry.js';
 
@@ -32,7 +33,9 @@ export interface QuantConfig {
 /**
  * Caps high enough that, in practice, the Cauchy–Schwarz bound decides the scales (at p = 2^24 − 3 a
  * 3×3×64 convolution of unit-scale activations gets about 8 bits per operand); minBits 6 keeps the
- * relative rounding error of each operand's largest element ≤ 2^-6.
+ * relative rounding error of each operand's largest element ≤ 2^-6. A gradient whose largest element
+ * would keep fewer than minBits bits at its cap is not refused: its scale is lifted (gradients deep in
+ * a network can be far below 2^-24: VGG19-BN's at 224² reach 2^-97 once its softmax saturates).
  */
 export const DEFAULT_QUANT_CONFIG: QuantConfig = Object.freeze({
   weightBits: 16,
@@ -46,8 +49,8 @@ export function quantConfig(c: Partial<QuantConfig> = {}): QuantConfig {
   const out = { ...DEFAULT_QUANT_CONFIG, ...c };
   for (const key of ['weightBits', 'activationBits', 'gradientBits'] as const) {
     const v = out[key];
-    if (!Number.isInteger(v) || v < -64 || v > 64) {
-      throw new RangeError(`quantization: ${key} must be an integer in [-64, 64], got ${v}`);
+    if (!Number.isInteger(v) || v < -128 || v > 128) {
+      throw new RangeError(`quantization: ${key} must be an integer in [-128, 128], got ${v}`);
     }
   }
   if (!Number.isInteger(out.minBits) || out.minBits < 1 || out.minBits > 23) {
@@ -69,29 +72,63 @@ function roundingError(r: Rounding): number {
   return r === 'nearest' ? 0.5 : 1;
 }
 
+/** Which implementation: the native kernels (default) or the TypeScript reference they are tested against. */
+export type QuantImpl = 'native' | 'reference';
+
 /**
  * q = round(v·2^bits) as centered representatives (RangeError for a non-finite value or one that does
- * not fit (p−1)/2). Stochastic rounding draws one uniform per element from `rng`.
+ * not fit (p−1)/2). Stochastic rounding draws 4 fresh bytes per element from `rng` (u = uint32/2^32, so
+ * E[q] = v·2^bits up to 2^-32) and wipes them after use.
  */
 export function quantizeTensor(
   v: Float32Array,
   bits: number,
   rounding: Rounding,
-  opts: { readonly p?: number; readonly rng?: CryptoRng } = {},
+  opts: { readonly p?: number; readonly rng?: CryptoRng; readonly impl?: QuantImpl } = {},
 ): Int32Array {
-  const p = opts.p ?? DEFAULT_MODULUS;
-  const half = halfModulus(p);
-  const scale = 2 ** bits;
-  const q = new Int32Array(v.length);
+  let random: Uint8Array | null = null;
   if (rounding === 'stochastic') {
     if (!isCryptoRng(opts.rng)) throw new TypeError('stochastic rounding needs a CryptoRng');
-    const u = opts.rng.unit(v.length);
+    random = opts.rng.bytes(4 * v.length);
+  }
+  try {
+    return quantizeWith(v, bits, random, opts.p ?? DEFAULT_MODULUS, opts.impl ?? 'native');
+  } finally {
+    random?.fill(0);
+  }
+}
+
+/**
+ * quantizeTensor with the random bytes given (null: round to nearest, halves up as Math.round does);
+ * both implementations give the same integers for the same bytes.
+ */
+export function quantizeWith(
+  v: Float32Array,
+  bits: number,
+  random: Uint8Array | null,
+  p: number,
+  impl: QuantImpl,
+): Int32Array {
+  const half = halfModulus(p);
+  if (random !== null && random.length !== 4 * v.length) {
+    throw new RangeError(
+      `quantization: ${random.length} random bytes for ${v.length} elements (need 4 each)`,
+    );
+  }
+  if (impl === 'native') {
+    const { q, bad } = quantKernels.quantize(v, bits, half, random);
+    if (bad >= 0) throw fitError(v[bad]!, bits, p);
+    return q;
+  }
+  const scale = 2 ** bits;
+  const q = new Int32Array(v.length);
+  if (random !== null) {
+    const view = new DataView(random.buffer, random.byteOffset, random.byteLength);
     for (let i = 0; i < v.length; i++) {
-      const x = Math.floor(v[i]! * scale + u[i]!);
+      const x = Math.floor(v[i]! * scale + view.getUint32(4 * i, true) * 2 ** -32);
       if (!(Math.abs(x) <= half)) throw fitError(v[i]!, bits, p);
       q[i] = x;
     }
-    u.fill(0);
   } else {
     for (let i = 0; i < v.length; i++) {
       const x = Math.round(v[i]! * scale);
@@ -109,7 +146,8 @@ function fitError(v: number, bits: number, p: number): RangeError {
 }
 
 /** y·2^-bits as float32 (exact scaling in float64, then one rounding to float32). */
-export function dequantize(y: Int32Array, bits: number): Float32Array {
+export function dequantize(y: Int32Array, bits: number, impl: QuantImpl = 'native'): Float32Array {
+  if (impl === 'native') return quantKernels.dequantize(y, bits);
   const scale = 2 ** -bits;
   const out = new Float32Array(y.length);
   for (let i = 0; i < y.length; i++) out[i] = y[i]! * scale;
@@ -135,6 +173,14 @@ export interface QuantizeProductOptions {
   readonly p?: number;
   /** b already quantized (blinding pads fix the weights' integers): its data and scale bits. */
   readonly fixedB?: { readonly data: Int32Array; readonly bits: number };
+  /** Native kernels (default) or the TypeScript reference. */
+  readonly impl?: QuantImpl;
+}
+
+function normsOf(impl: QuantImpl) {
+  return impl === 'native'
+    ? { aNorms: quantKernels.aNorms, bNorms: quantKernels.bNorms, maxAbs: quantKernels.maxAbs }
+    : { aNorms, bNorms, maxAbs };
 }
 
 /** Bits of the integer part of x ≥ 0 (0 for x < 1). */
@@ -161,16 +207,24 @@ export function quantizeProduct(
   const rb = roundingFor(roleB);
   const da = roundingError(ra);
   const db = roundingError(rb);
-  const na = aNorms(g, a);
-  const nb = bNorms(g, b);
-  const mA = maxAbs(a);
-  const mB = maxAbs(b);
+  const impl = opts.impl ?? 'native';
+  const k = normsOf(impl);
+  const na = k.aNorms(g, a);
+  const nb = k.bNorms(g, b);
+  const mA = k.maxAbs(a);
+  const mB = k.maxAbs(b);
   if (!Number.isFinite(mA) || !Number.isFinite(mB) || Number.isNaN(na.l1) || Number.isNaN(nb.l1)) {
     throw new RangeError(`${g.op}: cannot quantize an operand with a NaN or infinite value`);
   }
   const fixed = opts.fixedB;
   let sa = capFor(roleA, config);
   let sb = fixed !== undefined ? fixed.bits : capFor(roleB, config);
+  // A gradient keeps at least minBits at the top: its cap is lifted up to where its largest element
+  // fits on its own (the field bound below then decides).
+  if (roleA === 'gradient' && mA > 0 && intBits(2 ** sa * mA) < config.minBits) sa = Number.POSITIVE_INFINITY;
+  if (roleB === 'gradient' && mB > 0 && fixed === undefined && intBits(2 ** sb * mB) < config.minBits) {
+    sb = Number.POSITIVE_INFINITY;
+  }
   // Each element must fit on its own (with the rounding error).
   if (mA > 0) sa = Math.min(sa, Math.floor(Math.log2((half - 1) / mA)));
   if (mB > 0 && fixed === undefined) sb = Math.min(sb, Math.floor(Math.log2((half - 1) / mB)));
@@ -183,12 +237,28 @@ export function quantizeProduct(
       if (fixed !== undefined || 2 ** sa * mA >= 2 ** sb * mB) sa--;
       else sb--;
     }
-    checkPrecision(g, 'a', mA, sa, config.minBits);
-    if (fixed === undefined) checkPrecision(g, 'b', mB, sb, config.minBits);
-    const qa = quantizeTensor(a, sa, ra, { p, rng: opts.rng });
-    const qb = fixed !== undefined ? fixed.data : quantizeTensor(b, sb, rb, { p, rng: opts.rng });
-    const qna = aNorms(g, qa);
-    const qnb = bNorms(g, qb);
+    checkPrecision(
+      g,
+      'a',
+      mA,
+      sa,
+      roleA === 'gradient' ? Number.POSITIVE_INFINITY : capFor(roleA, config),
+      config.minBits,
+    );
+    if (fixed === undefined) {
+      checkPrecision(
+        g,
+        'b',
+        mB,
+        sb,
+        roleB === 'gradient' ? Number.POSITIVE_INFINITY : capFor(roleB, config),
+        config.minBits,
+      );
+    }
+    const qa = quantizeTensor(a, sa, ra, { p, rng: opts.rng, impl });
+    const qb = fixed !== undefined ? fixed.data : quantizeTensor(b, sb, rb, { p, rng: opts.rng, impl });
+    const qna = k.aNorms(g, qa);
+    const qnb = k.bNorms(g, qb);
     const yBound =
       Math.sqrt(qna.l2sq * lengthInflation(qna.len)) * Math.sqrt(qnb.l2sq * lengthInflation(qnb.len));
     if (yBound <= half) {
@@ -206,11 +276,46 @@ export function quantizeProduct(
     if (fixed !== undefined || 2 ** sa * mA >= 2 ** sb * mB) sa--;
     else sb--;
   }
-  throw new RangeError(`${g.op}: quantization could not keep the product inside the field`);
+  throw new QuantizationFitError(`${g.op}: quantization could not keep the product inside the field`);
+}
+
+/**
+ * A first guess at how many pieces the inner dimension of `g` must be cut into for the product to fit p
+ * with `minBits` bits per operand (1 when it fits whole): the predicted Cauchy–Schwarz bound at the
+ * smallest acceptable scales over (p−1)/2, doubled for margin (the norms of a piece shrink about in
+ * proportion to its length). Only a starting point: the cut products are quantized and asserted as usual.
+ */
+export function partsToFit(
+  g: ProductGeometry,
+  a: Float32Array,
+  b: Float32Array,
+  config: QuantConfig = DEFAULT_QUANT_CONFIG,
+  p: number = DEFAULT_MODULUS,
+): number {
+  const mA = quantKernels.maxAbs(a);
+  const mB = quantKernels.maxAbs(b);
+  if (!(mA > 0 && mB > 0 && Number.isFinite(mA) && Number.isFinite(mB))) return 1;
+  const [roleA, roleB] = operandRoles(g.op);
+  const lowest = (m: number): number => config.minBits - 1 - Math.floor(Math.log2(m));
+  const na = quantKernels.aNorms(g, a);
+  const nb = quantKernels.bNorms(g, b);
+  const predicted =
+    predictedNorm(na, lowest(mA), roundingError(roundingFor(roleA))) *
+    predictedNorm(nb, lowest(mB), roundingError(roundingFor(roleB)));
+  const ratio = predicted / halfModulus(p);
+  return ratio <= 1 || !Number.isFinite(ratio) ? 1 : 2 * Math.ceil(ratio);
 }
 
 function predictedNorm(n: NormMax, s: number, d: number): number {
   return (2 ** s * Math.sqrt(n.l2sq) + d * Math.sqrt(n.len)) * lengthInflation(n.len);
+}
+
+/**
+ * The product cannot be kept inside the field at the configured precision (its inner dimension is too
+ * long for p): cutting it over that dimension (inner-chunks.ts) is the remedy.
+ */
+export class QuantizationFitError extends RangeError {
+  override readonly name = 'QuantizationFitError';
 }
 
 function checkPrecision(
@@ -218,12 +323,21 @@ function checkPrecision(
   which: 'a' | 'b',
   maxAbsV: number,
   s: number,
+  cap: number,
   minBits: number,
 ): void {
   if (maxAbsV === 0) return;
+  const atCap = intBits(2 ** cap * maxAbsV);
+  if (atCap < minBits) {
+    // The configured cap, not the field, leaves too few bits: cutting the product would not help.
+    throw new RangeError(
+      `${g.op}: operand ${which}'s largest element keeps ${atCap} bits at its scale cap of ${cap} bits ` +
+        `(fewer than minBits ${minBits}): raise the cap in the quantization settings`,
+    );
+  }
   const bits = intBits(2 ** s * maxAbsV);
   if (bits < minBits) {
-    throw new RangeError(
+    throw new QuantizationFitError(
       `${g.op}: no scale keeps the product inside the field with ${minBits} bits for operand ${which} ` +
         `(its largest element would keep ${bits}); the operands are too large for p — lower minBits or rescale`,
     );

@@ -9,6 +9,7 @@ import { AcceleratorClient } from '../../src/enclave/accelerator-client.js';
 import { isTeeError } from '../../src/errors.js';
 import { kernels } from '../../src/kernels/index.js';
 import { FrameType } from '../../src/protocol/frame.js';
+import { PROTOCOL_VERSION } from '../../src/protocol/limits.js';
 import { encodeRequest } from '../../src/protocol/linear-codec.js';
 import { SeededRng } from '../../src/tensor/seeded-rng.js';
 import { concat, makeRequest, rawRequestFrame, rawRequestPayload } from '../protocol/requests.js';
@@ -172,7 +173,7 @@ describe('a hostile client, seen from the server', { timeout: 60_000 }, () => {
   test('an over-limit frame gets an E_FRAME error frame and closes that connection only', async () => {
     const h = Buffer.alloc(16);
     h.writeUInt16LE(0x4654, 0);
-    h.writeUInt8(1, 2);
+    h.writeUInt8(PROTOCOL_VERSION, 2);
     h.writeUInt8(FrameType.request, 3);
     h.writeUInt32LE(5, 4);
     h.writeUInt32LE(8192, 8);
@@ -225,7 +226,7 @@ describe('a hostile client, seen from the server', { timeout: 60_000 }, () => {
   test('a result frame sent by a client, a bad hello and a missing hello each close the connection with E_FRAME', async () => {
     const result = Buffer.alloc(16);
     result.writeUInt16LE(0x4654, 0);
-    result.writeUInt8(1, 2);
+    result.writeUInt8(PROTOCOL_VERSION, 2);
     result.writeUInt8(FrameType.result, 3);
     const r1 = await rawExchange(s.port, Buffer.concat([CLIENT_HELLO, result]));
     assert.deepEqual(r1.frames[0]!.error, {

@@ -107,34 +107,36 @@ describe('request validation (E_FRAME)', () => {
   const cases: [string, (p: Buffer) => void, string][] = [
     ['an unknown op id', (p) => p.writeUInt8(6, 0), 'unknown op id 6'],
     ['an unknown arith id', (p) => p.writeUInt8(2, 1), 'unknown arith id 2'],
-    ['non-zero reserved bytes', (p) => p.writeUInt16LE(1, 2), 'request reserved bytes are not zero'],
+    ['unknown flags', (p) => p.writeUInt16LE(4, 2), 'unknown request flags 4'],
+    ['a cache flag without a key', (p) => p.writeUInt16LE(1, 2), 'cache key 0 with request flags 1'],
+    ['a cache key without a flag', (p) => p.writeUInt32LE(9, 24), 'cache key 9 with request flags 0'],
     ['a stride on a dense op', (p) => p.writeUInt32LE(2, 4), 'dense: takes no stride, got 2'],
     ['a kernel size on a dense op', (p) => p.writeUInt32LE(3, 20), 'dense: takes no k, got 3'],
-    ['an unknown dtype', (p) => p.writeUInt8(7, 25), 'dense: a: unknown dtype 7'],
+    ['an unknown dtype', (p) => p.writeUInt8(7, 29), 'dense: a: unknown dtype 7'],
     [
       'a dtype that does not match the arith',
-      (p) => p.writeUInt8(2, 25),
+      (p) => p.writeUInt8(2, 29),
       'dense: a: dtype i32 does not match arith f32',
     ],
-    ['a rank above 4', (p) => p.writeUInt8(5, 24), 'dense: a: rank 5 exceeds the maximum of 4'],
+    ['a rank above 4', (p) => p.writeUInt8(5, 28), 'dense: a: rank 5 exceeds the maximum of 4'],
     [
       'non-zero tensor reserved bytes',
-      (p) => p.writeUInt16LE(9, 26),
+      (p) => p.writeUInt16LE(9, 30),
       'dense: a: tensor reserved bytes are not zero',
     ],
     [
       'a dimension above 2^31 − 1',
-      (p) => p.writeUInt32LE(2 ** 31, 28),
+      (p) => p.writeUInt32LE(2 ** 31, 32),
       `dense: a: dimension ${2 ** 31} exceeds ${MAX_DIM}`,
     ],
     [
       'dims whose product does not match the byte length',
-      (p) => p.writeUInt32LE(20, 36),
+      (p) => p.writeUInt32LE(20, 40),
       'dense: a: shape [2,3] needs 24 bytes, the frame says 20',
     ],
     [
       'a byte length beyond 2^53',
-      (p) => p.writeUInt32LE(0xffffffff, 40),
+      (p) => p.writeUInt32LE(0xffffffff, 44),
       `dense: a: shape [2,3] needs 24 bytes, the frame says ${0xffffffff * 2 ** 32 + 24}`,
     ],
     [
@@ -144,7 +146,7 @@ describe('request validation (E_FRAME)', () => {
     ],
     [
       'a dimension that disagrees with the byte length',
-      (p) => p.writeUInt32LE(4, 32),
+      (p) => p.writeUInt32LE(4, 36),
       'dense: a: shape [2,4] needs 32 bytes, the frame says 24',
     ],
   ];
@@ -172,14 +174,14 @@ describe('request validation (E_FRAME)', () => {
   test('rejects a payload shorter than the request header', () => {
     assert.throws(
       () => decodeRequest(Buffer.alloc(10)),
-      frameError('request payload of 10 bytes is shorter than its 24-byte header'),
+      frameError('request payload of 10 bytes is shorter than its 28-byte header'),
     );
   });
 
   test('rejects a payload that ends inside a tensor header', () => {
     const p = payloadOf(denseF32());
     assert.throws(
-      () => decodeRequest(p.subarray(0, 30)),
+      () => decodeRequest(p.subarray(0, 34)),
       frameError('dense: a: the payload ends inside its tensor header'),
     );
   });
@@ -365,6 +367,7 @@ describe('hello and header', () => {
     maxRank: MAX_RANK,
     maxDim: MAX_DIM,
     capabilities: CAP_F32 | CAP_MODP,
+    cacheMiB: 1024,
   };
 
   test('round-trips a hello', () => {
@@ -389,10 +392,10 @@ describe('hello and header', () => {
     assert.throws(
       () =>
         decodeHello(
-          mutate((c) => c.writeUInt16LE(2, 4)),
+          mutate((c) => c.writeUInt16LE(3, 4)),
           'accelerator',
         ),
-      frameError('peer speaks protocol version 2, this side speaks 1'),
+      frameError('peer speaks protocol version 3, this side speaks 2'),
     );
     assert.throws(() => decodeHello(b, 'client'), frameError('hello role 2 is not 1 (client)'));
     assert.throws(
@@ -433,11 +436,11 @@ describe('hello and header', () => {
     assert.throws(
       () =>
         decodeHeader(
-          mutate((c) => c.writeUInt8(2, 2)),
+          mutate((c) => c.writeUInt8(3, 2)),
           0,
           100,
         ),
-      frameError('frame of protocol version 2, this side speaks 1'),
+      frameError('frame of protocol version 3, this side speaks 2'),
     );
     assert.throws(
       () =>

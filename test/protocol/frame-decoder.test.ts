@@ -42,7 +42,7 @@ function decodeAll(chunks: Buffer[]): { hello: Hello | null; frames: Buffer[] } 
 function reserialise(f: RawFrame): Buffer {
   const h = Buffer.alloc(16);
   h.writeUInt16LE(0x4654, 0);
-  h.writeUInt8(1, 2);
+  h.writeUInt8(PROTOCOL_VERSION, 2);
   h.writeUInt8(f.type, 3);
   h.writeUInt32LE(f.id, 4);
   h.writeUInt32LE(f.length, 8);
@@ -99,7 +99,7 @@ describe('FrameDecoder', () => {
     const d = new FrameDecoder({ maxPayloadBytes: 1024 });
     const h = Buffer.alloc(16);
     h.writeUInt16LE(0x4654, 0);
-    h.writeUInt8(1, 2);
+    h.writeUInt8(PROTOCOL_VERSION, 2);
     h.writeUInt8(1, 3);
     h.writeUInt32LE(0, 8);
     h.writeUInt32LE(1, 12); // 2^32 bytes

@@ -1,5 +1,7 @@
 // Shared by the protocol and accelerator tests: small random requests for every op and arith (seeded),
 // and frame helpers.
+
+import { PROTOCOL_VERSION } from '../../src/protocol/limits.js';
 import { HALF_P } from '../../src/protocol/linear-codec.js';
 import type { Arith, LinearOpName, LinearRequest, WireTensor } from '../../src/protocol/linear-request.js';
 import { LINEAR_OPS } from '../../src/protocol/linear-request.js';
@@ -103,7 +105,7 @@ export function concat(parts: Buffer[]): Buffer {
 /** A request payload written field by field with no validation (to send what a client never would). */
 export function rawRequestPayload(req: LinearRequest): Buffer {
   const parts: Buffer[] = [];
-  const fixed = Buffer.alloc(24);
+  const fixed = Buffer.alloc(28);
   fixed.writeUInt8(LINEAR_OPS.indexOf(req.op), 0);
   fixed.writeUInt8(req.arith === 'f32' ? 0 : 1, 1);
   fixed.writeUInt32LE(req.stride ?? 0, 4);
@@ -129,7 +131,7 @@ export function rawRequestPayload(req: LinearRequest): Buffer {
 export function rawRequestFrame(id: number, payload: Buffer): Buffer {
   const h = Buffer.alloc(16);
   h.writeUInt16LE(0x4654, 0);
-  h.writeUInt8(1, 2);
+  h.writeUInt8(PROTOCOL_VERSION, 2);
   h.writeUInt8(1, 3);
   h.writeUInt32LE(id, 4);
   h.writeUInt32LE(payload.length, 8);

@@ -141,4 +141,43 @@ describe('quantization', () => {
     assert.throws(() => quantConfig({ weightBits: 1.5 }), /weightBits/);
     assert.throws(() => quantConfig({ minBits: 0 }), /minBits/);
   });
+
+  it('lifts the scale cap of a tiny gradient (max 2^-97) instead of refusing it, and keeps the error bound', () => {
+    const rng = new SeededRng(61);
+    const crng = new CryptoRng();
+    const dy = randomFloats(2 * 4 * 5 * 5, rng, 2 ** -97);
+    const w = randomFloats(4 * 3 * 3 * 3, rng, 0.2);
+    const params = { stride: 1, padding: 1, inputHW: [5, 5] as [number, number] };
+    const g = productGeometry('conv2dGradInput', [2, 4, 5, 5], [4, 3, 3, 3], params);
+    const q = quantizeProduct(g, dy, w, { rng: crng });
+    assert.ok(q.aBits > 24 + 60, `gradient scale ${q.aBits}`);
+    const y = modpReference(
+      'conv2dGradInput',
+      { shape: [2, 4, 5, 5], data: q.a },
+      { shape: [4, 3, 3, 3], data: q.b },
+      params,
+      DEFAULT_MODULUS,
+    );
+    const want = floatReference(
+      'conv2dGradInput',
+      { shape: [2, 4, 5, 5], data: dy },
+      { shape: [4, 3, 3, 3], data: w },
+      params,
+    );
+    for (let i = 0; i < y.data.length; i++) {
+      const got = (y.data[i] as number) * 2 ** -q.outBits;
+      assert.ok(Math.abs(got - want.data[i]!) <= q.errorBound, `[${i}]`);
+    }
+    // A weight or activation keeps its cap: too small for it is still refused, with what to do.
+    assert.throws(
+      () =>
+        quantizeProduct(
+          productGeometry('dense', [1, 3], [2, 3]),
+          new Float32Array([1e-9, 0, 0]),
+          new Float32Array(6).fill(0.5),
+          { rng: crng },
+        ),
+      /scale cap of 16 bits/,
+    );
+  });
 });

@@ -1,0 +1,411 @@
+// Exact mode's fixed-point encoding on the trusted side (src/verify/quantize.ts; docs/integrity.md): the
+// operand norms that choose the scales (the largest L2² and L1 over the vectors whose inner products make
+// up the outputs), max |v|, quantization to centered integers (round half up, or stochastic with random
+// bytes the caller draws from crypto.randomBytes) and dequantization. Each function does exactly what the
+// TypeScript reference in src/verify/ does, in the same order of operations (float64), so results are
+// bit-identical to it and independent of the thread count: a vector's sum always runs on one thread in
+// index order; threads only share out vectors, and a maximum does not depend on order. Every product
+// formed here is exact in float64 (the square of a float32 or of an integer below 2^26; a scaling by a
+// power of two), so a fused multiply-add rounds exactly as the separate add does.
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "common.h"
+
+namespace tee {
+
+namespace {
+
+struct Norm {
+  double l2 = 0, l1 = 0;
+  void take(double s2, double s1) {
+    if (s2 > l2) l2 = s2;
+    if (s1 > l1) l1 = s1;
+  }
+  void take(const Norm& o) { take(o.l2, o.l1); }
+};
+
+inline double absd(double v) { return std::fabs(v); }
+
+// Runs body(lo, hi, &norm) over [0, n) in contiguous pieces on up to threads() threads; the maxima meet.
+template <typename F>
+Norm over(int64_t n, int64_t work, F body) {
+  int nt = threads_for(work);
+  if (nt > n) nt = static_cast<int>(std::max<int64_t>(1, n));
+  if (nt <= 1) {
+    Norm m;
+    body(0, n, &m);
+    return m;
+  }
+  std::vector<Norm> parts(static_cast<size_t>(nt));
+#pragma omp parallel for num_threads(nt) schedule(static, 1)
+  for (int t = 0; t < nt; t++) {
+    int64_t lo, hi;
+    split_range(n, nt, t, &lo, &hi);
+    body(lo, hi, &parts[static_cast<size_t>(t)]);
+  }
+  Norm m;
+  for (const Norm& p : parts) m.take(p);
+  return m;
+}
+
+// rows of a [rows, cols]
+template <typename S>
+Norm row_norms(const S* a, int64_t rows, int64_t cols) {
+  return over(rows, rows * cols, [&](int64_t lo, int64_t hi, Norm* m) {
+    for (int64_t r = lo; r < hi; r++) {
+      double s2 = 0, s1 = 0;
+      for (const S *p = a + r * cols, *e = p + cols; p < e; p++) {
+        const double v = double(*p);
+        s2 += v * v;
+        s1 += absd(v);
+      }
+      m->take(s2, s1);
+    }
+  });
+}
+
+// columns of a [rows, cols]: each column's sum runs over the rows in order.
+template <typename S>
+Norm col_norms(const S* a, int64_t rows, int64_t cols) {
+  return over(cols, rows * cols, [&](int64_t lo, int64_t hi, Norm* m) {
+    constexpr int64_t B = 256;
+    double s2[B], s1[B];
+    for (int64_t c0 = lo; c0 < hi; c0 += B) {
+      const int64_t n = std::min(B, hi - c0);
+      std::fill(s2, s2 + n, 0.0);
+      std::fill(s1, s1 + n, 0.0);
+      for (int64_t r = 0; r < rows; r++) {
+        const S* p = a + r * cols + c0;
+        for (int64_t c = 0; c < n; c++) {
+          const double v = double(p[c]);
+          s2[c] += v * v;
+          s1[c] += absd(v);
+        }
+      }
+      for (int64_t c = 0; c < n; c++) m->take(s2[c], s1[c]);
+    }
+  });
+}
+
+// a [n, ch, plane] summed over n and plane, per channel
+template <typename S>
+Norm channel_norms(const S* a, int64_t n, int64_t ch, int64_t plane) {
+  return over(ch, n * ch * plane, [&](int64_t lo, int64_t hi, Norm* m) {
+    for (int64_t c = lo; c < hi; c++) {
+      double s2 = 0, s1 = 0;
+      for (int64_t b = 0; b < n; b++) {
+        for (const S *p = a + (b * ch + c) * plane, *e = p + plane; p < e; p++) {
+          const double v = double(*p);
+          s2 += v * v;
+          s1 += absd(v);
+        }
+      }
+      m->take(s2, s1);
+    }
+  });
+}
+
+// Per image: the channel-summed squares and magnitudes of a [n, ch, h, w] as two planes (channel order).
+template <typename S>
+void channel_sums(const S* a, int64_t b, int64_t ch, int64_t plane, double* s2, double* s1) {
+  const int nt = threads_for(ch * plane);
+  auto body = [&](int64_t lo, int64_t hi) {
+    std::fill(s2 + lo, s2 + hi, 0.0);
+    std::fill(s1 + lo, s1 + hi, 0.0);
+    for (int64_t c = 0; c < ch; c++) {
+      const S* p = a + (b * ch + c) * plane;
+      for (int64_t i = lo; i < hi; i++) {
+        const double v = double(p[i]);
+        s2[i] += v * v;
+        s1[i] += absd(v);
+      }
+    }
+  };
+  if (nt <= 1) return body(0, plane);
+#pragma omp parallel for num_threads(nt) schedule(static, 1)
+  for (int t = 0; t < nt; t++) {
+    int64_t lo, hi;
+    split_range(plane, nt, t, &lo, &hi);
+    body(lo, hi);
+  }
+}
+
+// conv2d: patches of x [n,c,h,w] at every output position (zero padding contributes nothing).
+template <typename S>
+Norm patch_norms(const S* x, int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t s, int64_t pad) {
+  const int64_t oh = out_size(h, k, s, pad), ow = out_size(w, k, s, pad);
+  std::vector<double> s2(static_cast<size_t>(h * w)), s1(static_cast<size_t>(h * w));
+  Norm m;
+  for (int64_t b = 0; b < n; b++) {
+    channel_sums(x, b, c, h * w, s2.data(), s1.data());
+    m.take(over(oh, oh * ow * k * k, [&](int64_t lo, int64_t hi, Norm* mm) {
+      for (int64_t oy = lo; oy < hi; oy++) {
+        for (int64_t ox = 0; ox < ow; ox++) {
+          double p2 = 0, p1 = 0;
+          for (int64_t ky = 0; ky < k; ky++) {
+            const int64_t iy = oy * s - pad + ky;
+            if (iy < 0 || iy >= h) continue;
+            for (int64_t kx = 0; kx < k; kx++) {
+              const int64_t ix = ox * s - pad + kx;
+              if (ix < 0 || ix >= w) continue;
+              p2 += s2[iy * w + ix];
+              p1 += s1[iy * w + ix];
+            }
+          }
+          mm->take(p2, p1);
+        }
+      }
+    }));
+  }
+  return m;
+}
+
+// conv2dGradInput: windows of mh×mw output positions of dy [n,o,oh,ow].
+template <typename S>
+Norm window_norms(const S* dy, int64_t n, int64_t o, int64_t oh, int64_t ow, int64_t mh, int64_t mw) {
+  std::vector<double> s2(static_cast<size_t>(oh * ow)), s1(static_cast<size_t>(oh * ow));
+  Norm m;
+  const int64_t ys = oh - mh + 1, xs = ow - mw + 1;
+  for (int64_t b = 0; b < n; b++) {
+    channel_sums(dy, b, o, oh * ow, s2.data(), s1.data());
+    if (ys < 1 || xs < 1) continue;
+    m.take(over(ys, ys * xs * mh * mw, [&](int64_t lo, int64_t hi, Norm* mm) {
+      for (int64_t y0 = lo; y0 < hi; y0++) {
+        for (int64_t x0 = 0; x0 < xs; x0++) {
+          double p2 = 0, p1 = 0;
+          for (int64_t y = y0; y < y0 + mh; y++) {
+            for (int64_t x = x0; x < x0 + mw; x++) {
+              p2 += s2[y * ow + x];
+              p1 += s1[y * ow + x];
+            }
+          }
+          mm->take(p2, p1);
+        }
+      }
+    }));
+  }
+  return m;
+}
+
+// W[:, c, :, :] for each c of w [o, c, kk].
+template <typename S>
+Norm filter_col_norms(const S* w, int64_t o, int64_t c, int64_t kk) {
+  return over(c, o * c * kk, [&](int64_t lo, int64_t hi, Norm* m) {
+    for (int64_t ci = lo; ci < hi; ci++) {
+      double s2 = 0, s1 = 0;
+      for (int64_t oi = 0; oi < o; oi++) {
+        for (const S *p = w + (oi * c + ci) * kk, *e = p + kk; p < e; p++) {
+          const double v = double(*p);
+          s2 += v * v;
+          s1 += absd(v);
+        }
+      }
+      m->take(s2, s1);
+    }
+  });
+}
+
+enum Kind { kRows = 0, kCols = 1, kChannels = 2, kPatches = 3, kWindows = 4, kFilterCols = 5 };
+
+template <typename S>
+Norm norms(int kind, const int64_t* d, const S* a) {
+  switch (kind) {
+    case kRows:
+      return row_norms(a, d[0], d[1]);
+    case kCols:
+      return col_norms(a, d[0], d[1]);
+    case kChannels:
+      return channel_norms(a, d[0], d[1], d[2]);
+    case kPatches:
+      return patch_norms(a, d[0], d[1], d[2], d[3], d[4], d[5], d[6]);
+    case kWindows:
+      return window_norms(a, d[0], d[1], d[2], d[3], d[4], d[5]);
+    default:
+      return filter_col_norms(a, d[0], d[1], d[2]);
+  }
+}
+
+// Elements of the operand each kind reads, from its dimensions.
+int64_t norm_size(int kind, const int64_t* d) {
+  switch (kind) {
+    case kRows:
+    case kCols:
+      return d[0] * d[1];
+    case kChannels:
+    case kFilterCols:
+      return d[0] * d[1] * d[2];
+    default:
+      return d[0] * d[1] * d[2] * d[3];
+  }
+}
+
+// (kind, d0..d6, a:F32|I32, out:F64[2]) → out = [max L2², max L1]
+Napi::Value QuantNorms(const Napi::CallbackInfo& info) {
+  const char* fn = "quantNorms";
+  expect_args(info, 10, fn);
+  const double kd = number_arg(info, 0, fn);
+  if (!(kd >= 0 && kd <= 5) || std::floor(kd) != kd) {
+    throw Napi::RangeError::New(info.Env(), std::string(fn) + ": unknown norm kind");
+  }
+  const int kind = static_cast<int>(kd);
+  int64_t d[7];
+  for (int i = 0; i < 7; i++) d[i] = dim_arg(info, static_cast<size_t>(1 + i), fn, 0);
+  if (kind == kPatches && (out_size(d[2], d[4], d[5], d[6]) < 1 || out_size(d[3], d[4], d[5], d[6]) < 1 || d[5] < 1)) {
+    throw Napi::RangeError::New(info.Env(), std::string(fn) + ": the kernel does not fit the input");
+  }
+  const int64_t need = norm_size(kind, d);
+  double* out = array_arg<double>(info, 9, 2, fn, "out");
+  Napi::Value v = info[8];
+  Norm m;
+  if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
+    m = norms(kind, d, array_arg<int32_t>(info, 8, need, fn, "a"));
+  } else {
+    m = norms(kind, d, array_arg<float>(info, 8, need, fn, "a"));
+  }
+  out[0] = m.l2;
+  out[1] = m.l1;
+  return info.Env().Undefined();
+}
+
+// (a:F32) → max |a[i]|, NaN when an element is NaN.
+Napi::Value QuantMaxAbs(const Napi::CallbackInfo& info) {
+  const char* fn = "quantMaxAbs";
+  expect_args(info, 1, fn);
+  int64_t n;
+  const float* a = any_array_arg<float>(info, 0, &n, fn, "a");
+  const int nt = std::max(1, threads_for(n));
+  std::vector<float> part(static_cast<size_t>(nt), 0.0f);
+  std::vector<int> nan(static_cast<size_t>(nt), 0);
+#pragma omp parallel for num_threads(nt) schedule(static, 1) if (nt > 1)
+  for (int t = 0; t < nt; t++) {
+    int64_t lo, hi;
+    split_range(n, nt, t, &lo, &hi);
+    float m = 0;
+    int bad = 0;
+    for (int64_t i = lo; i < hi; i++) {
+      const float v = std::fabs(a[i]);
+      bad |= std::isnan(v);
+      m = v > m ? v : m;
+    }
+    part[static_cast<size_t>(t)] = m;
+    nan[static_cast<size_t>(t)] = bad;
+  }
+  float m = 0;
+  for (int t = 0; t < nt; t++) {
+    if (nan[static_cast<size_t>(t)]) return Napi::Number::New(info.Env(), std::nan(""));
+    m = std::max(m, part[static_cast<size_t>(t)]);
+  }
+  return Napi::Number::New(info.Env(), double(m));
+}
+
+// Math.round(y) (nearest, halves up) for y = a float32 times a power of two: y + 0.5 is exact for every
+// such y of magnitude ≥ 2^-30, and for smaller ones it cannot reach 1, so ⌊y + 0.5⌋ equals Math.round(y)
+// (as an integer: −0 and 0 both store 0).
+inline double round_half_up(double y) { return std::floor(y + 0.5); }
+
+// (v:F32, bits, half, random:Uint8Array|null, out:I32) → index of the first element whose integer does
+// not fit [−half, half] (or is not finite), else −1. Nearest: q = Math.round(v·2^bits). Stochastic
+// (random given, 4 bytes per element, little-endian): q = ⌊v·2^bits + u⌋ with u = uint32/2^32.
+Napi::Value Quantize(const Napi::CallbackInfo& info) {
+  const char* fn = "quantQuantize";
+  expect_args(info, 5, fn);
+  int64_t n;
+  const float* v = any_array_arg<float>(info, 0, &n, fn, "v");
+  const double bits = number_arg(info, 1, fn);
+  const double half = number_arg(info, 2, fn);
+  if (!(std::fabs(bits) <= 1024) || std::floor(bits) != bits) {
+    throw Napi::RangeError::New(info.Env(), std::string(fn) + ": bits must be an integer");
+  }
+  const uint8_t* rnd = nullptr;
+  if (!info[3].IsNull() && !info[3].IsUndefined()) {
+    if (!info[3].IsTypedArray() || info[3].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      throw Napi::TypeError::New(info.Env(), std::string(fn) + ": random must be a Uint8Array or null");
+    }
+    auto r = info[3].As<Napi::Uint8Array>();
+    if (static_cast<int64_t>(r.ElementLength()) != 4 * n) {
+      throw Napi::RangeError::New(info.Env(), std::string(fn) + ": random must hold 4 bytes per element");
+    }
+    rnd = r.Data();
+  }
+  int32_t* out = array_arg<int32_t>(info, 4, n, fn, "out");
+  const double scale = std::ldexp(1.0, static_cast<int>(bits));
+  const int nt = std::max(1, threads_for(n));
+  std::vector<int64_t> first(static_cast<size_t>(nt), -1);
+#pragma omp parallel for num_threads(nt) schedule(static, 1) if (nt > 1)
+  for (int t = 0; t < nt; t++) {
+    int64_t lo, hi;
+    split_range(n, nt, t, &lo, &hi);
+    // Branch-free (vectorizable): a NaN or out-of-range integer stores 0 and raises a flag; the first such
+    // index is found by a second scan only when the flag is up.
+    int bad_any = 0;
+    if (rnd != nullptr) {
+      for (int64_t i = lo; i < hi; i++) {
+        uint32_t u;
+        std::memcpy(&u, rnd + 4 * i, 4);  // little-endian hosts only (x86-64, arm64)
+        const double x = std::floor(double(v[i]) * scale + double(u) * 0x1p-32);
+        const bool ok = std::fabs(x) <= half;
+        bad_any |= !ok;
+        out[i] = static_cast<int32_t>(ok ? x : 0.0);
+      }
+    } else {
+      for (int64_t i = lo; i < hi; i++) {
+        const double x = round_half_up(double(v[i]) * scale);
+        const bool ok = std::fabs(x) <= half;
+        bad_any |= !ok;
+        out[i] = static_cast<int32_t>(ok ? x : 0.0);
+      }
+    }
+    int64_t bad = -1;
+    if (bad_any) {
+      for (int64_t i = lo; i < hi && bad < 0; i++) {
+        const double y = rnd != nullptr ? 0.0 : round_half_up(double(v[i]) * scale);
+        double x = y;
+        if (rnd != nullptr) {
+          uint32_t u;
+          std::memcpy(&u, rnd + 4 * i, 4);
+          x = std::floor(double(v[i]) * scale + double(u) * 0x1p-32);
+        }
+        if (!(std::fabs(x) <= half)) bad = i;
+      }
+    }
+    first[static_cast<size_t>(t)] = bad;
+  }
+  for (int t = 0; t < nt; t++) {
+    if (first[static_cast<size_t>(t)] >= 0) return Napi::Number::New(info.Env(), double(first[static_cast<size_t>(t)]));
+  }
+  return Napi::Number::New(info.Env(), -1);
+}
+
+// (y:I32, bits, out:F32): out = y·2^-bits (exact in float64, one rounding to float32).
+Napi::Value Dequantize(const Napi::CallbackInfo& info) {
+  const char* fn = "quantDequantize";
+  expect_args(info, 3, fn);
+  int64_t n;
+  const int32_t* y = any_array_arg<int32_t>(info, 0, &n, fn, "y");
+  const double bits = number_arg(info, 1, fn);
+  if (!(std::fabs(bits) <= 1024) || std::floor(bits) != bits) {
+    throw Napi::RangeError::New(info.Env(), std::string(fn) + ": bits must be an integer");
+  }
+  float* out = array_arg<float>(info, 2, n, fn, "out");
+  const double scale = std::ldexp(1.0, -static_cast<int>(bits));
+  const int nt = std::max(1, threads_for(n));
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+  for (int64_t i = 0; i < n; i++) out[i] = static_cast<float>(double(y[i]) * scale);
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void register_quantize(Napi::Env env, Napi::Object exports) {
+  exports.Set("quantNorms", Napi::Function::New(env, QuantNorms, "quantNorms"));
+  exports.Set("quantMaxAbs", Napi::Function::New(env, QuantMaxAbs, "quantMaxAbs"));
+  exports.Set("quantQuantize", Napi::Function::New(env, Quantize, "quantQuantize"));
+  exports.Set("quantDequantize", Napi::Function::New(env, Dequantize, "quantDequantize"));
+}
+
+}  // namespace tee

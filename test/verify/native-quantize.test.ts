@@ -1,0 +1,112 @@
+// native/quantize.cc against the TypeScript reference it replaced: the scale-selection norms of every op
+// (float and integer operands), max |v|, quantization to nearest and stochastic (the same random bytes
+// give the same integers), dequantization and whole products are bit-identical, at 1 and 2 threads.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, describe, it } from 'node:test';
+import { kernels } from '../../src/kernels/index.js';
+import { SeededRng } from '../../src/tensor/seeded-rng.js';
+import { CryptoRng } from '../../src/verify/crypto-rng.js';
+import { DEFAULT_MODULUS, halfModulus } from '../../src/verify/field.js';
+import { quantKernels } from '../../src/verify/native-quantize.js';
+import { aNorms, bNorms, maxAbs } from '../../src/verify/operand-norms.js';
+import { productGeometry } from '../../src/verify/product-geometry.js';
+import { dequantize, quantizeProduct, quantizeWith } from '../../src/verify/quantize.js';
+import { LINEAR_OP_KINDS, numelOf, randomCase, randomField, randomFloats } from './cases.js';
+
+const P = DEFAULT_MODULUS;
+const threadsBefore = kernels.info().threads;
+
+describe('native quantization kernels against the TypeScript reference', () => {
+  after(() => kernels.setThreads(threadsBefore));
+
+  for (const threads of [1, 2]) {
+    it(`computes the same norms for every op and operand, float and integer (${threads} thread(s))`, () => {
+      kernels.setThreads(threads);
+      const rng = new SeededRng(91 + threads);
+      for (const op of LINEAR_OP_KINDS) {
+        for (let t = 0; t < 20; t++) {
+          const cs = randomCase(op, rng, 9);
+          const a = randomFloats(numelOf(cs.aShape), rng, 3);
+          const b = randomFloats(numelOf(cs.bShape), rng, 0.2);
+          assert.deepEqual(quantKernels.aNorms(cs.g, a), aNorms(cs.g, a), `${op} a`);
+          assert.deepEqual(quantKernels.bNorms(cs.g, b), bNorms(cs.g, b), `${op} b`);
+          const qa = randomField(a.length, P, rng, 1 << 20);
+          const qb = randomField(b.length, P, rng);
+          assert.deepEqual(quantKernels.aNorms(cs.g, qa), aNorms(cs.g, qa), `${op} int a`);
+          assert.deepEqual(quantKernels.bNorms(cs.g, qb), bNorms(cs.g, qb), `${op} int b`);
+        }
+      }
+      // A large one, so that the threaded paths run.
+      const g = productGeometry('conv2d', [2, 16, 40, 40], [8, 16, 3, 3], { stride: 1, padding: 1 });
+      const x = randomFloats(2 * 16 * 40 * 40, rng, 2);
+      assert.deepEqual(quantKernels.aNorms(g, x), aNorms(g, x));
+      const gw = productGeometry('conv2dGradWeight', [2, 8, 40, 40], [2, 16, 40, 40], {
+        stride: 1,
+        padding: 1,
+        k: 3,
+      });
+      const dy = randomFloats(2 * 8 * 1600, rng);
+      assert.deepEqual(quantKernels.aNorms(gw, dy), aNorms(gw, dy));
+      assert.deepEqual(quantKernels.bNorms(gw, x), bNorms(gw, x));
+    });
+  }
+
+  it('finds max |v| like the reference, and NaN as NaN', () => {
+    const rng = new SeededRng(93);
+    const v = randomFloats(100_003, rng, 7);
+    v[77_777] = -9.5;
+    assert.equal(quantKernels.maxAbs(v), maxAbs(v));
+    assert.equal(quantKernels.maxAbs(new Float32Array(0)), 0);
+    assert.ok(Number.isNaN(quantKernels.maxAbs(new Float32Array([1, Number.NaN, 2]))));
+  });
+
+  it('quantizes to nearest (halves up, like Math.round) and stochastically with the same bytes to the same integers', () => {
+    const rng = new SeededRng(94);
+    for (const bits of [-3, 0, 5, 13, 20]) {
+      const v = randomFloats(70_001, rng, 2 ** (10 - Math.max(0, bits - 12)));
+      v[0] = 2.5 * 2 ** -bits;
+      v[1] = -2.5 * 2 ** -bits;
+      v[2] = 0.49999999999999994;
+      assert.deepEqual(quantizeWith(v, bits, null, P, 'native'), quantizeWith(v, bits, null, P, 'reference'));
+      const random = new Uint8Array(randomBytes(4 * v.length));
+      assert.deepEqual(
+        quantizeWith(v, bits, random, P, 'native'),
+        quantizeWith(v, bits, random, P, 'reference'),
+      );
+    }
+    const half = halfModulus(P);
+    for (const impl of ['native', 'reference'] as const) {
+      assert.throws(() => quantizeWith(new Float32Array([0, half + 1]), 0, null, P, impl), /does not fit/);
+      assert.throws(() => quantizeWith(new Float32Array([Number.NaN]), 0, null, P, impl), /does not fit/);
+      assert.throws(() => quantizeWith(new Float32Array(2), 0, new Uint8Array(7), P, impl), /random bytes/);
+    }
+  });
+
+  it('dequantizes exactly like the reference', () => {
+    const rng = new SeededRng(95);
+    const y = randomField(50_000, P, rng);
+    for (const bits of [0, 7, 31, -2])
+      assert.deepEqual(dequantize(y, bits, 'native'), dequantize(y, bits, 'reference'));
+  });
+
+  it('chooses the same scales, bounds and integers for whole products (nearest-rounded operands)', () => {
+    const rng = new SeededRng(96);
+    const crng = new CryptoRng();
+    for (const op of ['dense', 'conv2d'] as const) {
+      for (let t = 0; t < 10; t++) {
+        const cs = randomCase(op, rng, 8);
+        const a = randomFloats(numelOf(cs.aShape), rng, 10 ** (2 * rng.nextFloat() - 1));
+        const b = randomFloats(numelOf(cs.bShape), rng, 0.1);
+        const n = quantizeProduct(cs.g, a, b, { rng: crng, impl: 'native' });
+        const r = quantizeProduct(cs.g, a, b, { rng: crng, impl: 'reference' });
+        assert.deepEqual(
+          [n.aBits, n.bBits, n.yBound, n.errorBound],
+          [r.aBits, r.bBits, r.yBound, r.errorBound],
+        );
+        assert.deepEqual(n.a, r.a);
+        assert.deepEqual(n.b, r.b);
+      }
+    }
+  });
+});
