@@ -125,8 +125,9 @@ inline void valid_ox(const ConvShape& g, int64_t kx, int64_t* lo, int64_t* hi) {
   if (*hi < *lo) *hi = *lo;
 }
 
-// col [c·k·k, oh·ow] ← one image x [c,h,w] (zero padding).
-void im2col(const ConvShape& g, const int32_t* x, double* col) {
+// col [c·k·k, oh·ow] ← one image x [c,h,w] (zero padding); rows of col are ld apart (ld ≥ oh·ow), so that
+// several images' columns can sit side by side in one matrix.
+void im2col(const ConvShape& g, const int32_t* x, double* col, int64_t ld) {
   const int64_t k = g.k, ohw = g.oh * g.ow;
   const int nt = threads_for(g.c * k * k * ohw);
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
@@ -134,7 +135,7 @@ void im2col(const ConvShape& g, const int32_t* x, double* col) {
     const int32_t* plane = x + ic * g.h * g.w;
     for (int64_t ky = 0; ky < k; ky++) {
       for (int64_t kx = 0; kx < k; kx++) {
-        double* out = col + ((ic * k + ky) * k + kx) * ohw;
+        double* out = col + ((ic * k + ky) * k + kx) * ld;
         int64_t lo, hi;
         valid_ox(g, kx, &lo, &hi);
         for (int64_t oy = 0; oy < g.oh; oy++) {
@@ -154,8 +155,9 @@ void im2col(const ConvShape& g, const int32_t* x, double* col) {
   }
 }
 
-// image [c,h,w] += col2im(col), col [c·k·k, oh·ow]: at most k² terms below 2^23 per pixel (k² ≤ 2^30).
-void col2im_add(const ConvShape& g, const double* col, double* img) {
+// image [c,h,w] += col2im(col), col [c·k·k, oh·ow] with rows ld apart: at most k² terms below 2^23 per
+// pixel (k² ≤ 2^30).
+void col2im_add(const ConvShape& g, const double* col, double* img, int64_t ld) {
   const int64_t k = g.k, ohw = g.oh * g.ow;
   const int nt = threads_for(g.c * k * k * ohw);
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
@@ -163,7 +165,7 @@ void col2im_add(const ConvShape& g, const double* col, double* img) {
     double* plane = img + ic * g.h * g.w;
     for (int64_t ky = 0; ky < k; ky++) {
       for (int64_t kx = 0; kx < k; kx++) {
-        const double* in = col + ((ic * k + ky) * k + kx) * ohw;
+        const double* in = col + ((ic * k + ky) * k + kx) * ld;
         int64_t lo, hi;
         valid_ox(g, kx, &lo, &hi);
         for (int64_t oy = 0; oy < g.oh; oy++) {
@@ -174,6 +176,41 @@ void col2im_add(const ConvShape& g, const double* col, double* img) {
           for (int64_t ox = lo; ox < hi; ox++) row[ox * g.s] += src[ox];
         }
       }
+    }
+  }
+}
+
+// Images per GEMM: as many as keep a group's im2col matrix (ckk × G·oh·ow doubles) within 64 MiB. One
+// GEMM over G images instead of G small ones: small spatial sizes (ResNet's 7×7, 4×4 layers) otherwise
+// spend their time in per-call overhead and single-thread blocks.
+int64_t group_images(int64_t n, int64_t ckk, int64_t ohw) {
+  constexpr int64_t kGroupBytes = int64_t{64} << 20;
+  const int64_t per = std::max<int64_t>(1, ckk * ohw * static_cast<int64_t>(sizeof(double)));
+  return std::max<int64_t>(1, std::min<int64_t>(n, kGroupBytes / per));
+}
+
+// dst [o, ld] (columns j·ohw … of image j) ← src [gi, o, ohw] int32.
+void gather_images(const int32_t* src, int64_t gi, int64_t o, int64_t ohw, double* dst, int64_t ld) {
+  const int nt = threads_for(gi * o * ohw);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+  for (int64_t oc = 0; oc < o; oc++) {
+    for (int64_t j = 0; j < gi; j++) {
+      const int32_t* s = src + (j * o + oc) * ohw;
+      double* d = dst + oc * ld + j * ohw;
+      for (int64_t t = 0; t < ohw; t++) d[t] = s[t];
+    }
+  }
+}
+
+// dst [gi, o, ohw] int32 ← src [o, ld] (reduced, so every value fits).
+void scatter_images(const double* src, int64_t gi, int64_t o, int64_t ohw, int32_t* dst, int64_t ld) {
+  const int nt = threads_for(gi * o * ohw);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+  for (int64_t oc = 0; oc < o; oc++) {
+    for (int64_t j = 0; j < gi; j++) {
+      const double* s = src + oc * ld + j * ohw;
+      int32_t* d = dst + (j * o + oc) * ohw;
+      for (int64_t t = 0; t < ohw; t++) d[t] = static_cast<int32_t>(s[t]);
     }
   }
 }
@@ -221,7 +258,7 @@ Napi::Value ModpGemm(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// y_i [o, oh·ow] = w [o, ckk] · col_i [ckk, oh·ow]
+// y_i [o, oh·ow] = w [o, ckk] · col_i [ckk, oh·ow], for a group of images at once (columns side by side)
 Napi::Value ModpConv2d(const Napi::CallbackInfo& info) {
   const char* fn = "modpConv2d";
   expect_args(info, 11, fn);
@@ -232,15 +269,17 @@ Napi::Value ModpConv2d(const Napi::CallbackInfo& info) {
   int32_t* y = array_arg<int32_t>(info, 10, g.n * g.o * ohw, fn, "y");
   check_range(info.Env(), x, g.n * chw, "a");
   check_range(info.Env(), w, g.o * ckk, "b");
+  const int64_t gmax = group_images(g.n, ckk, ohw);
   double* wf = t_a.as<double>(static_cast<size_t>(std::max<int64_t>(1, g.o * ckk)));
-  double* col = t_col.as<double>(static_cast<size_t>(std::max<int64_t>(1, ckk * ohw)));
-  double* acc = t_c.as<double>(static_cast<size_t>(std::max<int64_t>(1, g.o * ohw)));
+  double* col = t_col.as<double>(static_cast<size_t>(std::max<int64_t>(1, ckk * ohw * gmax)));
+  double* acc = t_c.as<double>(static_cast<size_t>(std::max<int64_t>(1, g.o * ohw * gmax)));
   to_f64(w, wf, g.o * ckk);
-  for (int64_t i = 0; i < g.n; i++) {
-    im2col(g, x + i * chw, col);
-    std::fill(acc, acc + g.o * ohw, 0.0);
-    gemm_modp(false, false, g.o, ohw, ckk, wf, std::max<int64_t>(ckk, 1), col, ohw, acc);
-    to_i32(acc, y + i * g.o * ohw, g.o * ohw);
+  for (int64_t i0 = 0; i0 < g.n; i0 += gmax) {
+    const int64_t gi = std::min(gmax, g.n - i0), ld = gi * ohw;
+    for (int64_t j = 0; j < gi; j++) im2col(g, x + (i0 + j) * chw, col + j * ohw, ld);
+    std::fill(acc, acc + g.o * ld, 0.0);
+    gemm_modp(false, false, g.o, ld, ckk, wf, std::max<int64_t>(ckk, 1), col, ld, acc);
+    scatter_images(acc, gi, g.o, ohw, y + i0 * g.o * ohw, ld);
   }
   return info.Env().Undefined();
 }
@@ -256,24 +295,28 @@ Napi::Value ModpConv2dGradInput(const Napi::CallbackInfo& info) {
   int32_t* dx = array_arg<int32_t>(info, 10, g.n * chw, fn, "dx");
   check_range(info.Env(), dy, g.n * g.o * ohw, "a");
   check_range(info.Env(), w, g.o * ckk, "b");
+  const int64_t gmax = group_images(g.n, ckk, ohw);
   double* wf = t_a.as<double>(static_cast<size_t>(std::max<int64_t>(1, g.o * ckk)));
-  double* dyf = t_b.as<double>(static_cast<size_t>(std::max<int64_t>(1, g.o * ohw)));
-  double* col = t_col.as<double>(static_cast<size_t>(std::max<int64_t>(1, ckk * ohw)));
+  double* dyf = t_b.as<double>(static_cast<size_t>(std::max<int64_t>(1, g.o * ohw * gmax)));
+  double* col = t_col.as<double>(static_cast<size_t>(std::max<int64_t>(1, ckk * ohw * gmax)));
   double* img = t_img.as<double>(static_cast<size_t>(std::max<int64_t>(1, chw)));
   to_f64(w, wf, g.o * ckk);
-  for (int64_t i = 0; i < g.n; i++) {
-    to_f64(dy + i * g.o * ohw, dyf, g.o * ohw);
-    std::fill(col, col + ckk * ohw, 0.0);
-    gemm_modp(true, false, ckk, ohw, g.o, wf, std::max<int64_t>(ckk, 1), dyf, ohw, col);
-    std::fill(img, img + chw, 0.0);
-    col2im_add(g, col, img);
-    reduce_all(img, chw);
-    to_i32(img, dx + i * chw, chw);
+  for (int64_t i0 = 0; i0 < g.n; i0 += gmax) {
+    const int64_t gi = std::min(gmax, g.n - i0), ld = gi * ohw;
+    gather_images(dy + i0 * g.o * ohw, gi, g.o, ohw, dyf, ld);
+    std::fill(col, col + ckk * ld, 0.0);
+    gemm_modp(true, false, ckk, ld, g.o, wf, std::max<int64_t>(ckk, 1), dyf, ld, col);
+    for (int64_t j = 0; j < gi; j++) {
+      std::fill(img, img + chw, 0.0);
+      col2im_add(g, col + j * ohw, img, ld);
+      reduce_all(img, chw);
+      to_i32(img, dx + (i0 + j) * chw, chw);
+    }
   }
   return info.Env().Undefined();
 }
 
-// dw [o, ckk] = Σ_i dy_i [o, oh·ow] · col_iᵀ, the inner dimension (oh·ow per image) chunked across images.
+// dw [o, ckk] = Σ_i dy_i [o, oh·ow] · col_iᵀ: a group of images is one GEMM with inner dimension G·oh·ow.
 Napi::Value ModpConv2dGradWeight(const Napi::CallbackInfo& info) {
   const char* fn = "modpConv2dGradWeight";
   expect_args(info, 11, fn);
@@ -284,15 +327,17 @@ Napi::Value ModpConv2dGradWeight(const Napi::CallbackInfo& info) {
   int32_t* dw = array_arg<int32_t>(info, 10, g.o * ckk, fn, "dw");
   check_range(info.Env(), dy, g.n * g.o * ohw, "a");
   check_range(info.Env(), x, g.n * chw, "b");
-  double* dyf = t_b.as<double>(static_cast<size_t>(std::max<int64_t>(1, g.o * ohw)));
-  double* col = t_col.as<double>(static_cast<size_t>(std::max<int64_t>(1, ckk * ohw)));
+  const int64_t gmax = group_images(g.n, ckk, ohw);
+  double* dyf = t_b.as<double>(static_cast<size_t>(std::max<int64_t>(1, g.o * ohw * gmax)));
+  double* col = t_col.as<double>(static_cast<size_t>(std::max<int64_t>(1, ckk * ohw * gmax)));
   double* acc = t_c.as<double>(static_cast<size_t>(std::max<int64_t>(1, g.o * ckk)));
   std::fill(acc, acc + g.o * ckk, 0.0);
-  for (int64_t i = 0; i < g.n; i++) {
-    to_f64(dy + i * g.o * ohw, dyf, g.o * ohw);
-    im2col(g, x + i * chw, col);
-    // op(a) = dy_i [o, ohw] (lda = ohw), op(b) = colᵀ [ohw, ckk] with col stored [ckk, ohw] (ldb = ohw).
-    gemm_modp(false, true, g.o, ckk, ohw, dyf, ohw, col, ohw, acc);
+  for (int64_t i0 = 0; i0 < g.n; i0 += gmax) {
+    const int64_t gi = std::min(gmax, g.n - i0), ld = gi * ohw;
+    gather_images(dy + i0 * g.o * ohw, gi, g.o, ohw, dyf, ld);
+    for (int64_t j = 0; j < gi; j++) im2col(g, x + (i0 + j) * chw, col + j * ohw, ld);
+    // op(a) = dy_group [o, ld], op(b) = colᵀ [ld, ckk] with col stored [ckk, ld].
+    gemm_modp(false, true, g.o, ckk, ld, dyf, ld, col, ld, acc);
   }
   to_i32(acc, dw, g.o * ckk);
   return info.Env().Undefined();

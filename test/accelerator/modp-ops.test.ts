@@ -163,3 +163,20 @@ describe('exact products modulo p', () => {
     }
   });
 });
+
+describe('native exact convolutions over groups of images', () => {
+  // C·k·k·OH·OW·8 bytes ≈ 26.6 MB per image: the native engine puts 2 images in one GEMM (64 MiB budget),
+  // so 5 images run as groups of 2, 2 and 1 — each group's columns side by side in one matrix.
+  const d: Dims = { n: 5, c: 64, h: 76, w: 76, o: 2, k: 3, stride: 1, padding: 1, i: 0 };
+  for (const op of ['conv2d', 'conv2dGradInput', 'conv2dGradWeight'] as const) {
+    test(`${op}: grouped native result equals the per-image TypeScript twin`, {
+      skip: ENGINES.length < 2,
+    }, async () => {
+      const req = makeRequest(new SeededRng(300 + LINEAR_OPS.indexOf(op)), op, 'modp', d, 1);
+      assert.deepEqual(
+        (await computeLinear(kernels, req, 'native')).data,
+        (await computeLinear(kernels, req, 'ts')).data,
+      );
+    });
+  }
+});
