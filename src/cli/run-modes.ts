@@ -55,6 +55,9 @@ modes (docs/enclave.md):
   --manifest-dir DIR     gramine-*: the signed manifest (tee-offload manifest; its argv has --listen)
   --accelerator H:P      an accelerator (tee-offload accelerator), repeatable (split, accelerator)
   --integrity I          split: exact (default: quantized mod p, exact check), float, off
+  --offload-min-intensity X
+                         split: products below X flops per wire byte run inside instead of on the
+                         accelerator (default 4: classifier layers at small batch; 0: offload all)
   --allow-simulated      accept a SIMULATED attestation (direct/gramine-direct: no TEE; tests only)
   --collateral FILE      DCAP collateral (JSON) to verify an SGX quote; with --mrenclave HEX or
                          --mrsigner HEX, [--isvprodid N] [--min-isvsvn N] [--allow-status S,...]
@@ -77,6 +80,7 @@ const MODE_FLAGS: Flags = {
   'manifest-dir': { type: 'string' },
   accelerator: { type: 'string', multiple: true },
   integrity: { type: 'string' },
+  'offload-min-intensity': { type: 'string' },
   'allow-simulated': { type: 'boolean' },
   collateral: { type: 'string' },
   mrenclave: { type: 'string' },
@@ -393,7 +397,7 @@ async function runEnclaveMode(command: ModeCommand, mode: JobMode, f: ModeFlags)
   let integrity: Integrity | undefined;
   if (mode === 'enclave') {
     f.refuse(
-      ['accelerator', 'integrity'],
+      ['accelerator', 'integrity', 'offload-min-intensity'],
       'is for --mode split (in --mode enclave every product stays inside)',
     );
   } else {
@@ -426,6 +430,15 @@ async function runEnclaveMode(command: ModeCommand, mode: JobMode, f: ModeFlags)
     f.refuse(['pads', 'pads-key'], 'is for --privacy blind');
   }
   const threads = f.str('threads') === undefined ? undefined : intFlag(f.str('threads'), 'threads', 1);
+  const offloadMinIntensity =
+    f.str('offload-min-intensity') === undefined
+      ? undefined
+      : floatFlag(f.str('offload-min-intensity'), 'offload-min-intensity', 0);
+  if (
+    offloadMinIntensity !== undefined &&
+    !(offloadMinIntensity >= 0 && Number.isFinite(offloadMinIntensity))
+  )
+    throw new UsageError('--offload-min-intensity must be a finite number >= 0');
   const common = {
     mode,
     data: data.ref,
@@ -434,6 +447,7 @@ async function runEnclaveMode(command: ModeCommand, mode: JobMode, f: ModeFlags)
     ...(mode === 'split' && accels.length > 0 ? { accelerators: accels } : {}),
     ...(integrity === undefined ? {} : { integrity }),
     ...(threads === undefined ? {} : { threads }),
+    ...(offloadMinIntensity === undefined ? {} : { offloadMinIntensity }),
   };
   const enclaveArgs: string[] = [];
   const json = f.bool('json');
@@ -569,6 +583,7 @@ async function runAcceleratorMode(command: ModeCommand, f: ModeFlags): Promise<n
       'weights-key',
       'pads',
       'pads-key',
+      'offload-min-intensity',
     ],
     'is not used by --mode accelerator (no enclave, no protection)',
   );

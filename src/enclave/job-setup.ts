@@ -20,6 +20,7 @@ import type { SealingKeyProvider } from '../secure/seal.js';
 import type { PadSet } from '../verify/blinding.js';
 import { AcceleratorPool } from './accelerator-pool.js';
 import { YieldingLinearOps } from './job-yield.js';
+import { DEFAULT_OFFLOAD_MIN_INTENSITY } from './placement.js';
 import { useRemoteLinearOps } from './remote-layer-labels.js';
 import { RemoteLinearOps } from './remote-linear-ops.js';
 import type { SessionStore } from './session-store.js';
@@ -195,6 +196,9 @@ export async function attachLinearOps(
   const remote = new RemoteLinearOps(pool, {
     integrity: job.integrity ?? 'exact',
     warn: (m) => note(ctx, m),
+    // Blinded inference sends every forward product, each with its pad; otherwise small-intensity
+    // products (classifiers at small batch) stay inside (placement.ts).
+    offloadMinIntensity: pads === undefined ? (job.offloadMinIntensity ?? DEFAULT_OFFLOAD_MIN_INTENSITY) : 0,
     ...(pads === undefined ? {} : { pads }),
   });
   useRemoteLinearOps(model, remote);

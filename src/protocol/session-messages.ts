@@ -81,6 +81,11 @@ export interface JobCommon {
   readonly integrity?: Integrity;
   /** Kernel threads of the trusted process for this job. */
   readonly threads?: number;
+  /**
+   * split: products below this many flops per byte that would cross the wire run inside instead
+   * (enclave/placement.ts); 0 offloads every product. Default: the trusted process's.
+   */
+  readonly offloadMinIntensity?: number;
 }
 
 export interface TrainJob extends JobCommon {
@@ -368,7 +373,16 @@ function dataRef(v: unknown, where: string): DataRef {
   return { kind, name: uploadName(o.name, `${where}.name`) };
 }
 
-const COMMON_FIELDS = ['mode', 'data', 'weights', 'stripPrefix', 'accelerators', 'integrity', 'threads'];
+const COMMON_FIELDS = [
+  'mode',
+  'data',
+  'weights',
+  'stripPrefix',
+  'accelerators',
+  'integrity',
+  'threads',
+  'offloadMinIntensity',
+];
 
 function common(o: Json, where: string): JobCommon {
   const accelerators =
@@ -397,11 +411,24 @@ function common(o: Json, where: string): JobCommon {
       'threads',
       opt(o, 'threads', (v, w) => int(v, w, 1, 1024), where),
     ),
+    ...defined(
+      'offloadMinIntensity',
+      opt(o, 'offloadMinIntensity', (v, w) => finiteAtLeast0(v, w), where),
+    ),
   };
-  if (c.mode === 'enclave' && (c.accelerators !== undefined || c.integrity !== undefined)) {
-    throw bad(where, 'accelerators and integrity are for mode split');
+  if (
+    c.mode === 'enclave' &&
+    (c.accelerators !== undefined || c.integrity !== undefined || c.offloadMinIntensity !== undefined)
+  ) {
+    throw bad(where, 'accelerators, integrity and offloadMinIntensity are for mode split');
   }
   return c;
+}
+
+function finiteAtLeast0(v: unknown, where: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+    throw bad(where, 'expected a finite number >= 0');
+  return v;
 }
 
 function defined<K extends string, T>(k: K, v: T | undefined): { [P in K]?: T } {

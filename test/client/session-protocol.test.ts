@@ -25,6 +25,7 @@ const trainJob: TrainJob = {
   accelerators: ['127.0.0.1:7070', '[::1]:7071'],
   integrity: 'float',
   threads: 2,
+  offloadMinIntensity: 4,
   settings: {
     model: 'resnet18',
     numClasses: 10,
@@ -278,7 +279,18 @@ describe('session codec', () => {
     );
     refused(
       () => decodeClientMessage(job({ mode: 'enclave' })),
-      /accelerators and integrity are for mode split/,
+      /accelerators, integrity and offloadMinIntensity are for mode split/,
+    );
+    refused(
+      () => decodeClientMessage(job({ offloadMinIntensity: -1 })),
+      /offloadMinIntensity: expected a finite number >= 0/,
+    );
+    refused(
+      () =>
+        decodeClientMessage(
+          job({ mode: 'enclave', accelerators: undefined, integrity: undefined, offloadMinIntensity: 4 }),
+        ),
+      /are for mode split/,
     );
     refused(() => decodeClientMessage(job({ checkpoint: '../x' })), /checkpoint: not a plain name/);
     refused(
