@@ -3,8 +3,9 @@
 // attest (SIMULATED here, said so), upload the encrypted data, train in split mode with exact integrity,
 // evaluate; then the same training in enclave mode and natively from the same seed, and compare the three.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type StartedServer, startAcceleratorServer } from '../bench/experiments/servers.js';
 import { runRemote } from '../client/remote.js';
 import { planData } from '../client/uploads.js';
 import { openDataset } from '../data/open-dataset.js';
@@ -16,7 +17,6 @@ import { encryptFile } from '../secure/aead-file.js';
 import { generateKey, wipe, writeKeyFile } from '../secure/keys.js';
 import type { Reporter } from '../train/progress.js';
 import { runTraining, type TrainSettings } from '../train/trainer.js';
-import { type AcceleratorProcess, startAcceleratorProcess } from './accelerator-process.js';
 import { compareStates, type StateComparison } from './compare-states.js';
 import { type DemoData, writeDemoData } from './demo-data.js';
 
@@ -131,7 +131,7 @@ async function remoteRun(
   o: DemoOptions,
   settings: TrainSettings,
   enc: { dir: string; keyFile: string },
-  accelerator: AcceleratorProcess | null,
+  accelerator: StartedServer | null,
   weightsPath: string,
 ): Promise<{ run: ModeRun; attestation: 'sgx' | 'simulated' | 'none' }> {
   const plan = planData(enc.dir, enc.keyFile);
@@ -227,7 +227,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoOutcome> {
   const keptWorkDir = o.workDir !== undefined;
   const work = o.workDir ?? mkdtempSync(join(tmpdir(), 'tee-offload-demo-'));
   mkdirSync(work, { recursive: true });
-  let accelerator: AcceleratorProcess | null = null;
+  let accelerator: StartedServer | null = null;
   try {
     const data = writeDemoData(join(work, 'plain'), {
       trainImages: o.trainImages,
@@ -240,7 +240,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoOutcome> {
     o.log(
       `[2/6] encrypted ${(enc.bytes / 2 ** 20).toFixed(1)} MiB with AES-256-GCM under a fresh key in ${enc.ms.toFixed(0)} ms; only the encrypted files leave this process`,
     );
-    accelerator = await startAcceleratorProcess(o.threads === undefined ? {} : { threads: o.threads });
+    accelerator = await startAcceleratorServer(o.threads ?? availableParallelism());
     o.log(`[3/6] accelerator (untrusted) listening on ${accelerator.address}`);
     o.log(
       `[4/6] split mode: a trusted process (direct launcher: no SGX on this machine, so its attestation is SIMULATED and accepted only because this is the demo) receives the encrypted data and its key over the attested channel, trains ${settings.model} with every Conv2d/Linear product on the accelerator, ${o.integrity === 'exact' ? 'quantized mod p = 2^24−3 and checked exactly' : 'in float32 and checked'} with Freivalds`,

@@ -2,6 +2,7 @@
 // the vega-lite config (fonts, sizes, padding). Text is measured with DejaVu Sans metrics
 // (text-width.ts); axes may grow to fit their labels (maxExtent) instead of overlapping the title.
 import type { BreakdownKind } from '../bench/experiments/schema.js';
+import { BREAKDOWN_KINDS } from '../bench/experiments/validate.js';
 
 /** Modes in the order of every legend; 'trusted' is the matrix experiment's trusted-only baseline (first). */
 export const MODE_ORDER = [
@@ -25,22 +26,8 @@ const MODE_COLORS: Record<string, string> = {
 // For modes a newer bench may add: still distinct, still stable within one chart.
 const SPARE_COLORS = ['#72b7b2', '#eeca3b', '#ff9da6', '#bab0ac'];
 
-export const KIND_ORDER: readonly BreakdownKind[] = [
-  'conv',
-  'linear',
-  'batchnorm',
-  'relu',
-  'pooling',
-  'quantize',
-  'send',
-  'accelerator',
-  'receive',
-  'verify',
-  'unblind',
-  'loss',
-  'optimizer',
-  'other',
-];
+/** Stacking order of the breakdown kinds: the schema's order. */
+export const KIND_ORDER: readonly BreakdownKind[] = BREAKDOWN_KINDS;
 
 // Trusted-side layer work in blues/greens, the offload protocol in oranges/reds, the rest in greys.
 const KIND_COLORS: Record<string, string> = {

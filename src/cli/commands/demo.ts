@@ -3,6 +3,7 @@
 // native training, written up as a report (src/demo/run-demo.ts).
 import { resolve } from 'node:path';
 import { runExperiment, writeExperimentFile } from '../../bench/experiments/run-experiment.js';
+import { stopAllServersSync } from '../../bench/experiments/servers.js';
 import { writeDemoResults } from '../../demo/demo-results.js';
 import { runDemo } from '../../demo/run-demo.js';
 import { formatSummary } from '../../demo/summary.js';
@@ -70,6 +71,13 @@ options:
     const startedAt = new Date().toISOString();
     const t0 = performance.now();
     const log = (line: string) => process.stdout.write(`${line}\n`);
+    // Ctrl-C stops the accelerator too (the trusted process ends with its session).
+    const onSignal = (signal: NodeJS.Signals) => {
+      stopAllServersSync();
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
     const outcome = await runDemo({
       model,
       trainImages: intFlag(str('train-images'), 'train-images', 2048),
