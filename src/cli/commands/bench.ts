@@ -155,7 +155,7 @@ function parse(argv: string[]) {
 
 export const benchCommand: Command = {
   name: 'bench',
-  summary: 'benchmark the kernels and training steps against PyTorch CPU (JSON results)',
+  summary: 'the experiments (modes, breakdown, matrix, crypto, equivalence, peer) and kernel benchmarks vs PyTorch CPU (JSON)',
   help: HELP,
   async run(argv) {
     const { values, positionals } = parse(argv);
