@@ -155,7 +155,8 @@ function parse(argv: string[]) {
 
 export const benchCommand: Command = {
   name: 'bench',
-  summary: 'the experiments (modes, breakdown, matrix, crypto, equivalence, peer) and kernel benchmarks vs PyTorch CPU (JSON)',
+  summary:
+    'the experiments (modes, breakdown, matrix, crypto, equivalence, peer) and kernel benchmarks vs PyTorch CPU (JSON)',
   help: HELP,
   async run(argv) {
     const { values, positionals } = parse(argv);
