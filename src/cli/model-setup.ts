@@ -7,6 +7,7 @@ import { readWeightsFile } from '../io/weights-file.js';
 import { createModel, describeModel, isModelName, modelNames } from '../models/index.js';
 import type { Module } from '../nn/module.js';
 import { UsageError } from './command.js';
+import type { ParsedFlags } from './parse.js';
 
 export interface ModelSetup {
   readonly model: string;
@@ -28,6 +29,26 @@ export function checkModelArgs(name: string, numClasses: number, inputSize: numb
       `${name} needs an input of at least ${d.minInputSize}×${d.minInputSize}, got ${inputSize}`,
     );
   }
+}
+
+/**
+ * The model of --model with --weights [--strip-prefix] loaded (infer, eval, precompute); seed 0, which
+ * only a replaced classifier uses.
+ */
+export function modelWithWeights(
+  values: ParsedFlags['values'],
+  numClasses: number,
+  inputSize: number,
+): Module {
+  const stripPrefix = values['strip-prefix'] as string | undefined;
+  return buildModel({
+    model: values.model as string,
+    numClasses,
+    inputSize,
+    seed: 0,
+    weights: values.weights as string,
+    ...(stripPrefix === undefined ? {} : { stripPrefix }),
+  });
 }
 
 export function buildModel(o: ModelSetup): Module {

@@ -18,6 +18,14 @@ export function parseFlags(argv: string[], options: Options, allowPositionals = 
   }
 }
 
+/** Throws `--K is required (see tee-offload COMMAND --help)` for the first of keys that values lacks. */
+export function requireFlags(values: ParsedFlags['values'], keys: readonly string[], command: string): void {
+  for (const k of keys) {
+    if (values[k] === undefined)
+      throw new UsageError(`--${k} is required (see tee-offload ${command} --help)`);
+  }
+}
+
 export function intFlag(value: string | undefined, name: string, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
   const n = Number(value);

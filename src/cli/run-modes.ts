@@ -35,6 +35,7 @@ import { SCHEDULE_KINDS, type ScheduleKind } from '../train/lr-schedule.js';
 import { chooseReporter } from '../train/progress.js';
 import { evaluateDataset, runTraining, type TrainSettings } from '../train/trainer.js';
 import { UsageError } from './command.js';
+import { EVAL_FLAGS, type Flags, INFER_FLAGS, TRAIN_FLAGS } from './command-flags.js';
 import { buildModel, checkModelArgs } from './model-setup.js';
 import { floatFlag, intFlag, parseFlags } from './parse.js';
 
@@ -70,8 +71,6 @@ modes (docs/enclave.md):
   --pads-key K           its key file: the file is uploaded encrypted and decrypted inside
   In enclave/split mode --checkpoint/--resume name SEALED checkpoints of the trusted process: a plain
   name in its --checkpoint-dir, or, when this command starts it, a path (its directory is used).`;
-
-type Flags = NonNullable<Parameters<typeof parseFlags>[1]>;
 
 const MODE_FLAGS: Flags = {
   mode: { type: 'string' },
@@ -124,56 +123,9 @@ function peekFlag(argv: readonly string[], name: string): string | undefined {
 }
 
 const COMMAND_FLAGS: Record<ModeCommand, Flags> = {
-  train: {
-    model: { type: 'string' },
-    'num-classes': { type: 'string' },
-    'input-size': { type: 'string' },
-    data: { type: 'string' },
-    'batch-size': { type: 'string' },
-    epochs: { type: 'string' },
-    steps: { type: 'string' },
-    lr: { type: 'string' },
-    momentum: { type: 'string' },
-    'weight-decay': { type: 'string' },
-    nesterov: { type: 'boolean' },
-    schedule: { type: 'string' },
-    weights: { type: 'string' },
-    'strip-prefix': { type: 'string' },
-    save: { type: 'string' },
-    checkpoint: { type: 'string' },
-    'checkpoint-every': { type: 'string' },
-    resume: { type: 'string' },
-    seed: { type: 'string' },
-    dropout: { type: 'string' },
-    threads: { type: 'string' },
-    'no-augment': { type: 'boolean' },
-    json: { type: 'boolean' },
-  },
-  infer: {
-    model: { type: 'string' },
-    weights: { type: 'string' },
-    data: { type: 'string' },
-    topk: { type: 'string' },
-    limit: { type: 'string' },
-    'num-classes': { type: 'string' },
-    'input-size': { type: 'string' },
-    'batch-size': { type: 'string' },
-    'strip-prefix': { type: 'string' },
-    threads: { type: 'string' },
-    json: { type: 'boolean' },
-  },
-  eval: {
-    model: { type: 'string' },
-    weights: { type: 'string' },
-    data: { type: 'string' },
-    split: { type: 'string' },
-    'num-classes': { type: 'string' },
-    'input-size': { type: 'string' },
-    'batch-size': { type: 'string' },
-    'strip-prefix': { type: 'string' },
-    threads: { type: 'string' },
-    json: { type: 'boolean' },
-  },
+  train: TRAIN_FLAGS,
+  infer: INFER_FLAGS,
+  eval: EVAL_FLAGS,
 };
 
 /** The --mode of argv (`--mode X` or `--mode=X`), and argv without it. */

@@ -3,8 +3,9 @@ import { openDataset } from '../../data/open-dataset.js';
 import { kernels } from '../../kernels/index.js';
 import { evaluateDataset } from '../../train/trainer.js';
 import { type Command, UsageError } from '../command.js';
-import { buildModel } from '../model-setup.js';
-import { intFlag, parseFlags } from '../parse.js';
+import { EVAL_FLAGS } from '../command-flags.js';
+import { modelWithWeights } from '../model-setup.js';
+import { intFlag, parseFlags, requireFlags } from '../parse.js';
 import { MODE_HELP, routeMode } from '../run-modes.js';
 
 export const evalCommand: Command = {
@@ -31,36 +32,16 @@ ${MODE_HELP}`,
     const routed = await routeMode('eval', argv);
     if (typeof routed === 'number') return routed;
     argv = routed;
-    const { values: v } = parseFlags(argv, {
-      model: { type: 'string' },
-      weights: { type: 'string' },
-      data: { type: 'string' },
-      split: { type: 'string' },
-      'num-classes': { type: 'string' },
-      'input-size': { type: 'string' },
-      'batch-size': { type: 'string' },
-      'strip-prefix': { type: 'string' },
-      threads: { type: 'string' },
-      json: { type: 'boolean' },
-    });
+    const { values: v } = parseFlags(argv, EVAL_FLAGS);
     const str = (k: string) => v[k] as string | undefined;
-    for (const k of ['model', 'weights', 'data']) {
-      if (str(k) === undefined) throw new UsageError(`--${k} is required (see tee-offload eval --help)`);
-    }
+    requireFlags(v, ['model', 'weights', 'data'], 'eval');
     const split = str('split') ?? 'test';
     if (split !== 'test' && split !== 'train') throw new UsageError('--split must be test or train');
     if (str('threads') !== undefined) kernels.setThreads(intFlag(str('threads'), 'threads', 1));
     const numClasses = intFlag(str('num-classes'), 'num-classes', 10);
     const ds = openDataset(str('data')!, { split, channels: 3, numClasses });
     const inputSize = intFlag(str('input-size'), 'input-size', ds.height);
-    const model = buildModel({
-      model: str('model')!,
-      numClasses,
-      inputSize,
-      seed: 0,
-      weights: str('weights')!,
-      ...(str('strip-prefix') === undefined ? {} : { stripPrefix: str('strip-prefix')! }),
-    });
+    const model = modelWithWeights(v, numClasses, inputSize);
     const t0 = performance.now();
     const r = await evaluateDataset(model, ds, inputSize, intFlag(str('batch-size'), 'batch-size', 64));
     const sec = (performance.now() - t0) / 1000;

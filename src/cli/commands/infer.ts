@@ -2,32 +2,14 @@
 import { DataLoader } from '../../data/data-loader.js';
 import { defaultTransforms } from '../../data/default-transforms.js';
 import { openDataset } from '../../data/open-dataset.js';
+import { softmax, topK } from '../../enclave/job-eval.js';
 import { kernels } from '../../kernels/index.js';
 import { predict } from '../../nn/train-step.js';
 import { type Command, UsageError } from '../command.js';
-import { buildModel } from '../model-setup.js';
-import { intFlag, parseFlags } from '../parse.js';
+import { INFER_FLAGS } from '../command-flags.js';
+import { modelWithWeights } from '../model-setup.js';
+import { intFlag, parseFlags, requireFlags } from '../parse.js';
 import { MODE_HELP, routeMode } from '../run-modes.js';
-
-/** Indices of the k largest values of row, best first (ties: lower index first). */
-export function topK(row: Float32Array, k: number): number[] {
-  const idx = Array.from(row.keys());
-  idx.sort((a, b) => row[b]! - row[a]! || a - b);
-  return idx.slice(0, k);
-}
-
-function softmax(row: Float32Array): Float64Array {
-  let max = Number.NEGATIVE_INFINITY;
-  for (const x of row) max = Math.max(max, x);
-  const out = new Float64Array(row.length);
-  let sum = 0;
-  for (let i = 0; i < row.length; i++) {
-    out[i] = Math.exp(row[i]! - max);
-    sum += out[i]!;
-  }
-  for (let i = 0; i < out.length; i++) out[i]! /= sum;
-  return out;
-}
 
 export const inferCommand: Command = {
   name: 'infer',
@@ -54,37 +36,16 @@ ${MODE_HELP}`,
     const routed = await routeMode('infer', argv);
     if (typeof routed === 'number') return routed;
     argv = routed;
-    const { values: v } = parseFlags(argv, {
-      model: { type: 'string' },
-      weights: { type: 'string' },
-      data: { type: 'string' },
-      topk: { type: 'string' },
-      limit: { type: 'string' },
-      'num-classes': { type: 'string' },
-      'input-size': { type: 'string' },
-      'batch-size': { type: 'string' },
-      'strip-prefix': { type: 'string' },
-      threads: { type: 'string' },
-      json: { type: 'boolean' },
-    });
+    const { values: v } = parseFlags(argv, INFER_FLAGS);
     const str = (k: string) => v[k] as string | undefined;
-    for (const k of ['model', 'weights', 'data']) {
-      if (str(k) === undefined) throw new UsageError(`--${k} is required (see tee-offload infer --help)`);
-    }
+    requireFlags(v, ['model', 'weights', 'data'], 'infer');
     if (str('threads') !== undefined) kernels.setThreads(intFlag(str('threads'), 'threads', 1));
     const numClasses = intFlag(str('num-classes'), 'num-classes', 10);
     const k = intFlag(str('topk'), 'topk', Math.min(5, numClasses));
     if (k > numClasses) throw new UsageError(`--topk ${k} is more than the ${numClasses} classes`);
     const ds = openDataset(str('data')!, { split: 'test', channels: 3, numClasses });
     const inputSize = intFlag(str('input-size'), 'input-size', ds.height);
-    const model = buildModel({
-      model: str('model')!,
-      numClasses,
-      inputSize,
-      seed: 0,
-      weights: str('weights')!,
-      ...(str('strip-prefix') === undefined ? {} : { stripPrefix: str('strip-prefix')! }),
-    });
+    const model = modelWithWeights(v, numClasses, inputSize);
     const limit = intFlag(str('limit'), 'limit', ds.length);
     const loader = new DataLoader(ds, {
       batchSize: intFlag(str('batch-size'), 'batch-size', 64),

@@ -3,8 +3,8 @@
 import { encodePadFile, makePadSets, recordForwardProducts, writePadFile } from '../../enclave/pad-file.js';
 import { readKeyFile, wipe } from '../../secure/keys.js';
 import { type Command, UsageError } from '../command.js';
-import { buildModel } from '../model-setup.js';
-import { intFlag, parseFlags } from '../parse.js';
+import { modelWithWeights } from '../model-setup.js';
+import { intFlag, parseFlags, requireFlags } from '../parse.js';
 
 const HELP = `usage: tee-offload precompute --model M --weights W --input-size S --count N --key K --out PADS [options]
 
@@ -50,22 +50,12 @@ export const precomputeCommand: Command = {
     if (positionals.length > 0)
       throw new UsageError(`precompute takes no arguments, got '${positionals[0]}'`);
     const str = (k: string) => v[k] as string | undefined;
-    for (const k of ['model', 'weights', 'input-size', 'count', 'key', 'out']) {
-      if (str(k) === undefined)
-        throw new UsageError(`--${k} is required (see tee-offload precompute --help)`);
-    }
+    requireFlags(v, ['model', 'weights', 'input-size', 'count', 'key', 'out'], 'precompute');
     const inputSize = intFlag(str('input-size'), 'input-size', 1);
     const count = intFlag(str('count'), 'count', 1);
     const batch = intFlag(str('batch-size'), 'batch-size', 1);
     const numClasses = intFlag(str('num-classes'), 'num-classes', 10);
-    const model = buildModel({
-      model: str('model')!,
-      numClasses,
-      inputSize,
-      seed: 0,
-      weights: str('weights')!,
-      ...(str('strip-prefix') === undefined ? {} : { stripPrefix: str('strip-prefix')! }),
-    });
+    const model = modelWithWeights(v, numClasses, inputSize);
     const inputShape = [batch, 3, inputSize, inputSize];
     const products = await recordForwardProducts(model, inputShape);
     const key = readKeyFile(str('key')!);

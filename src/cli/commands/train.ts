@@ -6,6 +6,7 @@ import { SCHEDULE_KINDS, type ScheduleKind } from '../../train/lr-schedule.js';
 import { chooseReporter } from '../../train/progress.js';
 import { runTraining, type TrainSettings } from '../../train/trainer.js';
 import { type Command, UsageError } from '../command.js';
+import { NATIVE_TRAIN_FLAGS } from '../command-flags.js';
 import { buildModel } from '../model-setup.js';
 import { floatFlag, intFlag, parseFlags } from '../parse.js';
 import { MODE_HELP, routeMode } from '../run-modes.js';
@@ -52,32 +53,7 @@ ${MODE_HELP}`,
     const routed = await routeMode('train', argv);
     if (typeof routed === 'number') return routed;
     argv = routed;
-    const { values: v } = parseFlags(argv, {
-      model: { type: 'string' },
-      'num-classes': { type: 'string' },
-      'input-size': { type: 'string' },
-      data: { type: 'string' },
-      'batch-size': { type: 'string' },
-      epochs: { type: 'string' },
-      steps: { type: 'string' },
-      lr: { type: 'string' },
-      momentum: { type: 'string' },
-      'weight-decay': { type: 'string' },
-      nesterov: { type: 'boolean' },
-      schedule: { type: 'string' },
-      weights: { type: 'string' },
-      'strip-prefix': { type: 'string' },
-      save: { type: 'string' },
-      checkpoint: { type: 'string' },
-      'checkpoint-every': { type: 'string' },
-      resume: { type: 'string' },
-      seed: { type: 'string' },
-      dropout: { type: 'string' },
-      threads: { type: 'string' },
-      'no-deterministic': { type: 'boolean' },
-      'no-augment': { type: 'boolean' },
-      json: { type: 'boolean' },
-    });
+    const { values: v } = parseFlags(argv, NATIVE_TRAIN_FLAGS);
     const str = (k: string) => v[k] as string | undefined;
     const model = str('model');
     const data = str('data');
