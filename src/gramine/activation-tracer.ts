@@ -2,7 +2,10 @@
 // specs as the builders (a ShapeTracer) and records every tensor a layer keeps for its backward pass.
 // Each traced op produces a new float32 output that stays alive until backward (the next layer saves
 // it as its input, or the op saves it itself); ReLUs are in-place in every model here (torchvision's
-// inplace=True) and add nothing; max pooling also keeps an int32 argmax of its output's size.
+// inplace=True) and add no output; max pooling also keeps an int32 argmax of its output's size.
+// Training reuses buffers (src/nn/layer.ts enableBufferReuse): every layer also keeps its input-gradient
+// buffer across steps (ReLUs and BasicBlock's residual gradient included), BatchNorm its per-channel
+// statistics, and the model one weight-gradient scratch the size of its largest weight.
 import { traceAlexnet } from '../models/alexnet.js';
 import { describeModel, modelNames } from '../models/index.js';
 import { traceResnet } from '../models/resnet.js';
@@ -17,8 +20,18 @@ export interface ActivationProfile {
   readonly saved: number;
   /** Σ int32 argmax indices kept by max pooling. */
   readonly indices: number;
-  /** The largest single output: dy and dx of this size are alive together in backward. */
+  /** The largest single output (the split protocol's largest operand and result). */
   readonly largest: number;
+  /**
+   * Σ input-gradient buffers kept across steps with buffer reuse: dx (the input's size) of every conv
+   * (the first one's zeros too), batch-norm, ReLU, pooling and linear layer, and BasicBlock's gradient
+   * through its residual ReLU (its output's size).
+   */
+  readonly grads: number;
+  /** Σ per-channel float32 arrays of batch-norm kept across steps: mean, variance, invstd, dweight, dbias. */
+  readonly channelStats: number;
+  /** The largest weight of any layer: the model's one weight-gradient scratch buffer (reuse on). */
+  readonly largestWeight: number;
   /** Largest im2col column block of one image (C·k·k·H'·W'), the per-thread conv workspace. */
   readonly im2col: number;
   /** Largest conv weight (O·C·k·k): each kernel thread accumulates its own weight gradient. */
@@ -46,6 +59,13 @@ class ActivationTracer extends ShapeTracer {
   largest = 0;
   im2col = 0;
   convWeight = 0;
+  grads = 0;
+  channelStats = 0;
+  largestWeight = 0;
+
+  private size(): number {
+    return this.shape.reduce((a, b) => a * b, 1);
+  }
 
   private out(): number {
     const n = this.shape.reduce((a, b) => a * b, 1);
@@ -56,29 +76,46 @@ class ActivationTracer extends ShapeTracer {
 
   override conv(o: number, k: number, s: number, p: number, bias: boolean): void {
     const c = this.shape[0]!;
+    this.grads += this.size();
     super.conv(o, k, s, p, bias);
     const [, oh, ow] = this.shape as [number, number, number];
     this.im2col = Math.max(this.im2col, c * k * k * oh * ow);
     this.convWeight = Math.max(this.convWeight, o * c * k * k);
+    this.largestWeight = Math.max(this.largestWeight, o * c * k * k);
     this.out();
   }
 
   override batchNorm(): void {
+    this.grads += this.size();
+    this.channelStats += 5 * this.shape[0]!;
     super.batchNorm();
     this.out();
   }
 
+  override relu(): void {
+    this.grads += this.size();
+  }
+
+  override residual(): void {
+    this.grads += this.size();
+  }
+
   override maxPool(k: number, s: number, p: number): void {
+    this.grads += this.size();
     super.maxPool(k, s, p);
     this.indices += this.out();
   }
 
   override adaptiveAvgPool(oh: number, ow: number): void {
+    this.grads += this.size();
     super.adaptiveAvgPool(oh, ow);
     this.out();
   }
 
   override linear(o: number, bias: boolean): void {
+    const i = this.size();
+    this.grads += i;
+    this.largestWeight = Math.max(this.largestWeight, o * i);
     super.linear(o, bias);
     this.out();
   }
@@ -94,6 +131,9 @@ function traced(trace: Trace, numClasses: number, inputSize: number): Activation
     largest: t.largest,
     im2col: t.im2col,
     convWeight: t.convWeight,
+    grads: t.grads,
+    channelStats: t.channelStats,
+    largestWeight: t.largestWeight,
     parameters: t.params,
     macs: t.macs,
     source: 'traced',
@@ -113,7 +153,16 @@ export function activationProfile(
   const trace = traceOf(model);
   if (trace) return traced(trace, opts.numClasses, opts.inputSize);
   const known = modelNames.filter((n) => traceOf(n) !== undefined);
-  const ratio = { saved: 0, indices: 0, largest: 0, im2col: 0, convWeight: 0 };
+  const ratio = {
+    saved: 0,
+    indices: 0,
+    largest: 0,
+    im2col: 0,
+    convWeight: 0,
+    grads: 0,
+    channelStats: 0,
+    largestWeight: 0,
+  };
   for (const n of known) {
     let p: ActivationProfile;
     try {
@@ -126,6 +175,9 @@ export function activationProfile(
     ratio.largest = Math.max(ratio.largest, p.largest / p.macs);
     ratio.im2col = Math.max(ratio.im2col, p.im2col / p.macs);
     ratio.convWeight = Math.max(ratio.convWeight, p.convWeight / p.parameters);
+    ratio.grads = Math.max(ratio.grads, p.grads / p.macs);
+    ratio.channelStats = Math.max(ratio.channelStats, p.channelStats / p.parameters);
+    ratio.largestWeight = Math.max(ratio.largestWeight, p.largestWeight / p.parameters);
   }
   return {
     input: 3 * opts.inputSize * opts.inputSize,
@@ -134,6 +186,9 @@ export function activationProfile(
     largest: Math.ceil(ratio.largest * d.macs),
     im2col: Math.ceil(ratio.im2col * d.macs),
     convWeight: Math.ceil(ratio.convWeight * d.parameters),
+    grads: Math.ceil(ratio.grads * d.macs),
+    channelStats: Math.ceil(ratio.channelStats * d.parameters),
+    largestWeight: Math.ceil(ratio.largestWeight * d.parameters),
     parameters: d.parameters,
     macs: d.macs,
     source: 'scaled',

@@ -1,7 +1,9 @@
 // sgx.enclave_size: without EDMM the whole enclave is committed when it starts, and an allocation past
 // it fails, so the estimate adds every resident part of a training step in the trusted process and
 // rounds the sum UP to a power of two (SGX requires one). Each item says where its number comes from;
-// `tee-offload manifest` prints them. docs/gramine.md explains the constants.
+// `tee-offload manifest` prints them. docs/gramine.md explains the constants. Training reuses buffers
+// (trainStep → enableBufferReuse): every layer's output AND input gradient stay allocated between
+// steps; eval and infer (predict) keep only the outputs, a subset, so the training step is the bound.
 import { activationProfile } from './activation-tracer.js';
 
 const MiB = 2 ** 20;
@@ -116,9 +118,17 @@ export function estimateEnclaveSize(o: EnclaveSizeInput): EnclaveSizeEstimate {
       formula: `${ACTIVATION_SLACK} × ${b} × (4 B × ${p.input + p.saved} + 4 B × ${p.indices} argmax)`,
     },
     {
-      name: 'gradients in flight',
-      bytes: 2 * f32 * b * p.largest,
-      formula: `2 × 4 B × ${b} × ${p.largest} (dy and dx of the largest layer)`,
+      name: 'input gradients (reused)',
+      bytes: f32 * (b * p.grads + p.channelStats),
+      formula: `4 B × (${b} × ${p.grads} dx of every layer + ${p.channelStats} BatchNorm per-channel)`,
+    },
+    {
+      name: 'weight-gradient scratch',
+      bytes: f32 * p.largestWeight,
+      formula:
+        o.mode === 'enclave'
+          ? `4 B × ${p.largestWeight} (largest weight; one buffer per model)`
+          : `4 B × ${p.largestWeight} (largest weight's gradient, as it arrives)`,
     },
     {
       name: 'next batch (prefetch)',

@@ -63,13 +63,15 @@ export function alexnet(opts: ModelOptions = {}): ClassifierNet {
 
 export function traceAlexnet(t: ShapeTracer, numClasses: number): void {
   for (const s of FEATURES) {
-    if (s === 'relu') continue;
-    if ('conv' in s) t.conv(s.conv[0], s.conv[1], s.conv[2], s.conv[3], true);
+    if (s === 'relu') t.relu();
+    else if ('conv' in s) t.conv(s.conv[0], s.conv[1], s.conv[2], s.conv[3], true);
     else t.maxPool(s.pool[0], s.pool[1], 0);
   }
   t.adaptiveAvgPool(6, 6);
   t.flatten();
   t.linear(4096, true);
+  t.relu();
   t.linear(4096, true);
+  t.relu();
   t.linear(numClasses, true);
 }

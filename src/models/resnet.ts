@@ -94,6 +94,7 @@ export function resnet(depth: ResnetDepth, opts: ModelOptions = {}): ResNet {
 export function traceResnet(t: ShapeTracer, depth: ResnetDepth, numClasses: number): void {
   t.conv(64, 7, 2, 3, false);
   t.batchNorm();
+  t.relu();
   t.maxPool(3, 2, 1);
   let inplanes = 64;
   PLANES.forEach((planes, i) => {
@@ -102,6 +103,7 @@ export function traceResnet(t: ShapeTracer, depth: ResnetDepth, numClasses: numb
       const input = [...t.shape];
       t.conv(planes, 3, stride, 1, false);
       t.batchNorm();
+      t.relu();
       t.conv(planes, 3, 1, 1, false);
       t.batchNorm();
       if (stride !== 1 || inplanes !== planes) {
@@ -111,6 +113,7 @@ export function traceResnet(t: ShapeTracer, depth: ResnetDepth, numClasses: numb
         t.batchNorm();
         t.shape = main;
       }
+      t.residual();
       inplanes = planes;
     }
   });

@@ -51,6 +51,12 @@ export class ShapeTracer {
     this.shape = [c, oh, ow];
   }
 
+  /** A ReLU (in place in every model here): the shape is unchanged. */
+  relu(): void {}
+
+  /** BasicBlock's residual add and final ReLU: the shape is unchanged. */
+  residual(): void {}
+
   flatten(): void {
     this.shape = [this.shape.reduce((a, b) => a * b, 1)];
   }

@@ -59,11 +59,14 @@ export function traceVgg(t: ShapeTracer, depth: VggDepth, batchNorm: boolean, nu
     else {
       t.conv(v, 3, 1, 1, true);
       if (batchNorm) t.batchNorm();
+      t.relu();
     }
   }
   t.adaptiveAvgPool(7, 7);
   t.flatten();
   t.linear(4096, true);
+  t.relu();
   t.linear(4096, true);
+  t.relu();
   t.linear(numClasses, true);
 }

@@ -65,6 +65,16 @@ export abstract class Layer extends Module {
     this.scratch = ws;
   }
 
+  /** The model's shared scratch Workspace, once reuse is on (for heldBufferBytes). */
+  get sharedScratch(): Workspace | null {
+    return this.scratch;
+  }
+
+  /** Bytes of the buffers this layer itself keeps across calls (its Workspace; MaxPool adds its argmax). */
+  get heldBytes(): number {
+    return this.workspace.bytes;
+  }
+
   /** Like output, for a small per-channel array. */
   protected outputArray(slot: string, n: number): Float32Array {
     return this.reuse ? this.workspace.takeArray(slot, n) : new Float32Array(n);
@@ -112,6 +122,23 @@ export function enableBufferReuse(root: Module, on = true): void {
     l.reuseBuffers = on;
     if (on) l.shareScratch(scratch);
   }
+}
+
+/**
+ * Bytes of every buffer the model's layers keep between steps: each layer's own (outputs, input
+ * gradients, per-channel statistics, argmax) and the shared weight-gradient scratch, counted once.
+ * What the enclave-size estimate's reuse items stand for (src/gramine/enclave-size.ts).
+ */
+export function heldBufferBytes(root: Module): number {
+  const scratch = new Set<Workspace>();
+  let bytes = 0;
+  for (const m of modulesOf(root)) {
+    if (!(m instanceof Layer)) continue;
+    bytes += m.heldBytes;
+    if (m.sharedScratch !== null) scratch.add(m.sharedScratch);
+  }
+  for (const s of scratch) bytes += s.bytes;
+  return bytes;
 }
 
 /** Drops every saved activation of the model (after an eval forward, or an abandoned step). */

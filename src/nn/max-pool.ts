@@ -80,6 +80,10 @@ export class MaxPool2d extends Layer {
     return dx;
   }
 
+  override get heldBytes(): number {
+    return super.heldBytes + (this.argmaxBuf?.byteLength ?? 0);
+  }
+
   releaseSaved(): void {
     this.saved = null;
   }
