@@ -192,22 +192,10 @@ Norm window_norms(const S* dy, int64_t n, int64_t o, int64_t oh, int64_t ow, int
   return m;
 }
 
-// W[:, c, :, :] for each c of w [o, c, kk].
+// W[:, c, :, :] for each c of w [o, c, kk]: the per-channel sums of channel_norms, with o as the batch.
 template <typename S>
 Norm filter_col_norms(const S* w, int64_t o, int64_t c, int64_t kk) {
-  return over(c, o * c * kk, [&](int64_t lo, int64_t hi, Norm* m) {
-    for (int64_t ci = lo; ci < hi; ci++) {
-      double s2 = 0, s1 = 0;
-      for (int64_t oi = 0; oi < o; oi++) {
-        for (const S *p = w + (oi * c + ci) * kk, *e = p + kk; p < e; p++) {
-          const double v = double(*p);
-          s2 += v * v;
-          s1 += absd(v);
-        }
-      }
-      m->take(s2, s1);
-    }
-  });
+  return channel_norms(w, o, c, kk);
 }
 
 enum Kind { kRows = 0, kCols = 1, kChannels = 2, kPatches = 3, kWindows = 4, kFilterCols = 5 };
