@@ -50,7 +50,7 @@ export function breakdownRecord(o: DemoOutcome): BreakdownRecord | null {
   const p = split?.remote?.phases;
   if (!split || !p || split.steps === 0) return null;
   const per = (ms: number) => ms / split.steps;
-  const totalMs = (split.steps * o.settings.batchSize * 1000) / split.imagesPerSec / split.steps;
+  const totalMs = (o.settings.batchSize * 1000) / split.imagesPerSec;
   const phases: [BreakdownKind, number][] = [
     ['quantize', per(p.quantizeMs)],
     ['send', per(p.sendMs)],

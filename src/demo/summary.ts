@@ -1,6 +1,6 @@
 // The demo's closing summary: time per mode, where a split step's time goes, the checks, the traffic,
 // and how closely enclave and split training agree with native.
-import { SPLIT_FIRST_LOSS_TOLERANCE } from './demo-results.js';
+import { breakdownRecord, SPLIT_FIRST_LOSS_TOLERANCE } from './demo-results.js';
 import { type DemoOutcome, fmtPct } from './run-demo.js';
 
 function pad(s: string, n: number, right = false): string {
@@ -33,22 +33,17 @@ export function formatSummary(o: DemoOutcome, reportPath: string | null): string
   lines.push('  (time: the whole run with start-up and evaluation; img/s: training steps only)');
   const split = o.runs.find((r) => r.mode === 'split');
   const rt = split?.remote;
-  if (split && rt?.phases && split.steps > 0) {
-    const per = (ms: number) => (ms / split.steps).toFixed(1);
-    const stepMs = (1000 * o.settings.batchSize) / split.imagesPerSec;
-    const remote =
-      rt.phases.quantizeMs +
-      rt.phases.sendMs +
-      rt.phases.computeMs +
-      rt.phases.receiveMs +
-      rt.phases.verifyMs +
-      rt.phases.dequantizeMs;
+  const b = breakdownRecord(o);
+  if (split && rt && b?.byKind && b.totalMs !== undefined) {
+    const phases = b.byKind.filter((k) => k.kind !== 'other');
+    const remote = phases.reduce((sum, k) => sum + k.ms, 0);
+    const name = (kind: string) => (kind === 'unblind' ? 'dequantize' : kind);
     lines.push('');
-    lines.push(`split step, ms per step (of ${stepMs.toFixed(0)} ms):`);
+    lines.push(`split step, ms per step (of ${b.totalMs.toFixed(0)} ms):`);
     lines.push(
-      `  quantize ${per(rt.phases.quantizeMs)} · send ${per(rt.phases.sendMs)} · accelerator ${per(rt.phases.computeMs)} · receive ${per(rt.phases.receiveMs)} · verify ${per(rt.phases.verifyMs)} · dequantize ${per(rt.phases.dequantizeMs)} · ${
-        remote / split.steps < stepMs
-          ? `trusted layers, loss, SGD and the rest ${(stepMs - remote / split.steps).toFixed(1)}`
+      `  ${phases.map((k) => `${name(k.kind)} ${k.ms.toFixed(1)}`).join(' · ')} · ${
+        remote < b.totalMs
+          ? `trusted layers, loss, SGD and the rest ${(b.totalMs - remote).toFixed(1)}`
           : 'the rest: not separable here (a layer’s two backward products overlap in time, so the phases add up to more than the step)'
       }`,
     );
