@@ -4,8 +4,7 @@
 // RemoteLinearOps' phase totals (quantize, send, receive, verify, dequantize).
 // Run: node dist/src/bench/split-share.js [model ...] [--batch B] [--integrity exact|float] [--threads T]
 //        [--steps S] [--offload-min-intensity X (default 4; 0 offloads everything)] [--max-inner K]
-import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
+
 import { AcceleratorClient } from '../enclave/accelerator-client.js';
 import { DEFAULT_OFFLOAD_MIN_INTENSITY } from '../enclave/placement.js';
 import { useRemoteLinearOps } from '../enclave/remote-layer-labels.js';
@@ -17,33 +16,11 @@ import { SGD } from '../nn/sgd.js';
 import { trainStep } from '../nn/train-step.js';
 import { SeededRng } from '../tensor/seeded-rng.js';
 import { Tensor } from '../tensor/tensor.js';
+import { startAcceleratorServer } from './experiments/servers.js';
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
-}
-
-async function startAccelerator(threads: number): Promise<{ address: string; stop: () => void }> {
-  const cli = resolve(import.meta.dirname, '../cli/main.js');
-  const child = spawn(
-    process.execPath,
-    [cli, 'accelerator', '--listen', '127.0.0.1:0', '--threads', String(threads)],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  const address = await new Promise<string>((ok, fail) => {
-    let text = '';
-    const onData = (b: Buffer) => {
-      text += b.toString();
-      const m = /listening on (\S+)/.exec(text);
-      if (m) ok(m[1]!);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('exit', (code) => fail(new Error(`accelerator exited (${code}): ${text}`)));
-  });
-  return { address, stop: () => child.kill('SIGTERM') };
 }
 
 async function stepTimes(
@@ -91,7 +68,7 @@ async function main(): Promise<void> {
   const maxInner = flag('max-inner', '');
   const models = args.length > 0 ? args : ['resnet18', 'alexnet', 'vgg19_bn'];
   kernels.setThreads(threads);
-  const acc = await startAccelerator(threads);
+  const acc = await startAcceleratorServer(threads);
   try {
     for (const model of models) {
       const native = await stepTimes(model, batch, steps, null);
@@ -126,7 +103,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    acc.stop();
+    await acc.stop();
   }
 }
 
