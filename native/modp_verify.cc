@@ -776,6 +776,49 @@ Napi::Value ModpRange(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), -1);
 }
 
+// (y:F64, bound, p1, p2, out1:I32, out2:I32) → the index of the first element of a wide-field result that
+// is not an integer with |y| ≤ bound (NaN and ±Inf included), or −1; out1/out2 get the centered
+// representatives of y mod p1 and mod p2 (what the two Freivalds checks take). bound < 2^53, so every
+// accepted y is an exact integer and y − rint(y/p)·p is exact (|rint(y/p)·p| ≤ |y| + p < 2^53); the
+// quotient is within one of the true one, which the two fix-ups absorb.
+Napi::Value WideResidues(const Napi::CallbackInfo& info) {
+  const char* fn = "wideVerifyResidues";
+  expect_args(info, 6, fn);
+  int64_t n;
+  const double* y = any_array_arg<double>(info, 0, &n, fn, "y");
+  const double bound = number_arg(info, 1, fn);
+  if (!(bound >= 0 && bound < 9007199254740992.0)) {
+    throw Napi::RangeError::New(info.Env(), std::string(fn) + ": bound must lie in [0, 2^53)");
+  }
+  const int64_t p1 = modulus_arg(info, 2, fn), p2 = modulus_arg(info, 3, fn);
+  int32_t* out1 = array_arg<int32_t>(info, 4, n, fn, "out1");
+  int32_t* out2 = array_arg<int32_t>(info, 5, n, fn, "out2");
+  const double dp1 = double(p1), dp2 = double(p2), inv1 = 1.0 / dp1, inv2 = 1.0 / dp2;
+  const double h1 = double((p1 - 1) / 2), h2 = double((p2 - 1) / 2);
+  const int64_t block = 4096;
+  for (int64_t b = 0; b < n; b += block) {
+    const int64_t e = std::min(n, b + block);
+    int bad = 0;
+    for (int64_t i = b; i < e; i++) {
+      const double v = y[i];
+      // NaN fails both comparisons; ±Inf fails the bound; a fraction differs from its rint.
+      bad |= !(std::fabs(v) <= bound) | (std::nearbyint(v) != v);
+      double r1 = v - std::nearbyint(v * inv1) * dp1;
+      r1 = r1 > h1 ? r1 - dp1 : (r1 < -h1 ? r1 + dp1 : r1);
+      double r2 = v - std::nearbyint(v * inv2) * dp2;
+      r2 = r2 > h2 ? r2 - dp2 : (r2 < -h2 ? r2 + dp2 : r2);
+      out1[i] = static_cast<int32_t>(bad ? 0 : r1);
+      out2[i] = static_cast<int32_t>(bad ? 0 : r2);
+    }
+    if (bad != 0) {
+      for (int64_t i = b; i < e; i++) {
+        if (!(std::fabs(y[i]) <= bound) || std::nearbyint(y[i]) != y[i]) return Napi::Number::New(info.Env(), double(i));
+      }
+    }
+  }
+  return Napi::Number::New(info.Env(), -1);
+}
+
 // ---- float bindings: the last boolean argument selects |operand| (the τ pass) ----
 
 template <bool ABS>
@@ -890,6 +933,7 @@ void register_modp_verify(Napi::Env env, Napi::Object exports) {
   exports.Set("modpVerifyConvT", Napi::Function::New(env, ModpConvT, "modpVerifyConvT"));
   exports.Set("modpVerifyConvW", Napi::Function::New(env, ModpConvW, "modpVerifyConvW"));
   exports.Set("modpVerifyRange", Napi::Function::New(env, ModpRange, "modpVerifyRange"));
+  exports.Set("wideVerifyResidues", Napi::Function::New(env, WideResidues, "wideVerifyResidues"));
   exports.Set("f64VerifyFold", Napi::Function::New(env, F64Fold, "f64VerifyFold"));
   exports.Set("f64VerifyMatvecs", Napi::Function::New(env, F64Matvecs, "f64VerifyMatvecs"));
   exports.Set("f64VerifyConv", Napi::Function::New(env, F64Conv, "f64VerifyConv"));

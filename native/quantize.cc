@@ -369,21 +369,32 @@ Napi::Value Quantize(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), -1);
 }
 
-// (y:I32, bits, out:F32): out = y·2^-bits (exact in float64, one rounding to float32).
-Napi::Value Dequantize(const Napi::CallbackInfo& info) {
-  const char* fn = "quantDequantize";
-  expect_args(info, 3, fn);
-  int64_t n;
-  const int32_t* y = any_array_arg<int32_t>(info, 0, &n, fn, "y");
-  const double bits = number_arg(info, 1, fn);
-  if (!(std::fabs(bits) <= 1024) || std::floor(bits) != bits) {
-    throw Napi::RangeError::New(info.Env(), std::string(fn) + ": bits must be an integer");
-  }
-  float* out = array_arg<float>(info, 2, n, fn, "out");
+template <typename T>
+void dequantize_into(const T* y, int64_t n, double bits, float* out) {
   const double scale = std::ldexp(1.0, -static_cast<int>(bits));
   const int nt = std::max(1, threads_for(n));
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
   for (int64_t i = 0; i < n; i++) out[i] = static_cast<float>(double(y[i]) * scale);
+}
+
+// (y:I32 | F64, bits, out:F32): out = y·2^-bits (exact in float64, one rounding to float32). A Float64Array
+// y holds the exact integers of a wide-field product (|y| < 2^53, already verified).
+Napi::Value Dequantize(const Napi::CallbackInfo& info) {
+  const char* fn = "quantDequantize";
+  expect_args(info, 3, fn);
+  const bool wide = info[0].IsTypedArray() && info[0].As<Napi::TypedArray>().TypedArrayType() == napi_float64_array;
+  const double bits = number_arg(info, 1, fn);
+  if (!(std::fabs(bits) <= 1024) || std::floor(bits) != bits) {
+    throw Napi::RangeError::New(info.Env(), std::string(fn) + ": bits must be an integer");
+  }
+  int64_t n;
+  if (wide) {
+    const double* y = any_array_arg<double>(info, 0, &n, fn, "y");
+    dequantize_into(y, n, bits, array_arg<float>(info, 2, n, fn, "out"));
+  } else {
+    const int32_t* y = any_array_arg<int32_t>(info, 0, &n, fn, "y");
+    dequantize_into(y, n, bits, array_arg<float>(info, 2, n, fn, "out"));
+  }
   return info.Env().Undefined();
 }
 

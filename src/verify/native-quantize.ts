@@ -19,7 +19,7 @@ interface QuantAddon {
     random: Uint8Array | null,
     out: Int32Array,
   ): number;
-  quantDequantize(y: Int32Array, bits: number, out: Float32Array): void;
+  quantDequantize(y: Int32Array | Float64Array, bits: number, out: Float32Array): void;
 }
 
 let addon: QuantAddon | null = null;
@@ -104,8 +104,8 @@ export const quantKernels = {
     const bad = load().quantQuantize(v, bits, half, random, q);
     return { q, bad };
   },
-  /** y·2^-bits as float32. */
-  dequantize(y: Int32Array, bits: number): Float32Array {
+  /** y·2^-bits as float32 (y: field integers, or a wide product's exact integers in float64). */
+  dequantize(y: Int32Array | Float64Array, bits: number): Float32Array {
     const out = new Float32Array(y.length);
     load().quantDequantize(y, bits, out);
     return out;

@@ -44,9 +44,21 @@ export const DEFAULT_QUANT_CONFIG: QuantConfig = Object.freeze({
   minBits: 6,
 });
 
-/** Merges `c` over the defaults and validates it. */
-export function quantConfig(c: Partial<QuantConfig> = {}): QuantConfig {
-  const out = { ...DEFAULT_QUANT_CONFIG, ...c };
+/**
+ * Defaults of the wide field (field.ts): caps out of the way — each operand's largest element gets up to
+ * 23 bits and the field's 2^47 bound splits the rest between the two operands (about 20 bits each for a
+ * 3×3×64 convolution) — and minBits 12: a product that would keep fewer is cut over its inner dimension.
+ */
+export const WIDE_QUANT_CONFIG: QuantConfig = Object.freeze({
+  weightBits: 64,
+  activationBits: 64,
+  gradientBits: 64,
+  minBits: 12,
+});
+
+/** Merges `c` over the defaults (`base`: DEFAULT_QUANT_CONFIG, or WIDE_QUANT_CONFIG) and validates it. */
+export function quantConfig(c: Partial<QuantConfig> = {}, base: QuantConfig = DEFAULT_QUANT_CONFIG): QuantConfig {
+  const out = { ...base, ...c };
   for (const key of ['weightBits', 'activationBits', 'gradientBits'] as const) {
     const v = out[key];
     if (!Number.isInteger(v) || v < -128 || v > 128) {
@@ -146,7 +158,7 @@ function fitError(v: number, bits: number, p: number): RangeError {
 }
 
 /** y·2^-bits as float32 (exact scaling in float64, then one rounding to float32). */
-export function dequantize(y: Int32Array, bits: number, impl: QuantImpl = 'native'): Float32Array {
+export function dequantize(y: Int32Array | Float64Array, bits: number, impl: QuantImpl = 'native'): Float32Array {
   if (impl === 'native') return quantKernels.dequantize(y, bits);
   const scale = 2 ** -bits;
   const out = new Float32Array(y.length);
@@ -161,7 +173,7 @@ export interface QuantizedProduct {
   readonly bBits: number;
   /** aBits + bBits: the result's scale. */
   readonly outBits: number;
-  /** Cauchy–Schwarz bound on every |y| of the integer product (asserted ≤ (p−1)/2). */
+  /** Cauchy–Schwarz bound on every |y| of the integer product (asserted ≤ outputHalf). */
   readonly yBound: number;
   /** Bound on |dequantized result − exact product of the float operands|, for every element. */
   readonly errorBound: number;
@@ -171,6 +183,11 @@ export interface QuantizeProductOptions {
   readonly rng: CryptoRng;
   readonly config?: QuantConfig;
   readonly p?: number;
+  /**
+   * Largest |y| the integer product may reach (default (p−1)/2: no wrap mod p). The wide field allows
+   * (p1·p2 − 1)/2 (field.ts); operands stay within (p−1)/2 either way.
+   */
+  readonly outputHalf?: number;
   /** b already quantized (blinding pads fix the weights' integers): its data and scale bits. */
   readonly fixedB?: { readonly data: Int32Array; readonly bits: number };
   /** Native kernels (default) or the TypeScript reference. */
@@ -202,6 +219,10 @@ export function quantizeProduct(
   checkModulus(p);
   const config = opts.config ?? DEFAULT_QUANT_CONFIG;
   const half = halfModulus(p);
+  const outHalf = opts.outputHalf ?? half;
+  if (!(outHalf >= half && outHalf < 2 ** 53)) {
+    throw new RangeError(`quantization: outputHalf must lie in [(p−1)/2, 2^53), got ${outHalf}`);
+  }
   const [roleA, roleB] = operandRoles(g.op);
   const ra = roundingFor(roleA);
   const rb = roundingFor(roleB);
@@ -233,7 +254,7 @@ export function quantizeProduct(
     // Predicted bound: ‖q‖₂ ≤ 2^s·‖v‖₂ + δ·√len for every vector.
     for (let guard = 0; guard < 512; guard++) {
       const predicted = predictedNorm(na, sa, da) * predictedNorm(nb, sb, db);
-      if (predicted <= half) break;
+      if (predicted <= outHalf) break;
       if (fixed !== undefined || 2 ** sa * mA >= 2 ** sb * mB) sa--;
       else sb--;
     }
@@ -261,7 +282,7 @@ export function quantizeProduct(
     const qnb = k.bNorms(g, qb);
     const yBound =
       Math.sqrt(qna.l2sq * lengthInflation(qna.len)) * Math.sqrt(qnb.l2sq * lengthInflation(qnb.len));
-    if (yBound <= half) {
+    if (yBound <= outHalf) {
       return {
         a: qa,
         b: qb,
@@ -291,6 +312,7 @@ export function partsToFit(
   b: Float32Array,
   config: QuantConfig = DEFAULT_QUANT_CONFIG,
   p: number = DEFAULT_MODULUS,
+  outputHalf: number = halfModulus(p),
 ): number {
   const mA = quantKernels.maxAbs(a);
   const mB = quantKernels.maxAbs(b);
@@ -302,7 +324,7 @@ export function partsToFit(
   const predicted =
     predictedNorm(na, lowest(mA), roundingError(roundingFor(roleA))) *
     predictedNorm(nb, lowest(mB), roundingError(roundingFor(roleB)));
-  const ratio = predicted / halfModulus(p);
+  const ratio = predicted / outputHalf;
   return ratio <= 1 || !Number.isFinite(ratio) ? 1 : 2 * Math.ceil(ratio);
 }
 

@@ -1,0 +1,64 @@
+// Exact-mode integrity in the wide field (field.ts): the accelerator returns the exact integer product Y of
+// quantized operands A, B as float64. Y is accepted iff every element is an integer with
+// |y| ≤ outputHalf and Y passes Freivalds modulo each of the field's primes (freivalds-exact.ts, fresh
+// vectors per prime and per check). Since the true product also lies within ±outputHalf (asserted when
+// the operands were quantized) and 2·outputHalf < p1·p2, a Y that agrees with it modulo both primes is it
+// (CRT); a wrong Y differs from it modulo at least one prime, whose k repetitions miss with probability
+// ≤ (1/p)^k. So the soundness is that of one prime's check: ≈ 2^-24k, 2^-48 at the default k = 2.
+import { type CheckOutcome, type ExactCheckOptions, freivaldsExact } from './freivalds-exact.js';
+import type { ExactField } from './field.js';
+import { modpKernels } from './native-modp.js';
+import { numelOf, type ProductGeometry, resultShapeOf } from './product-geometry.js';
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/**
+ * Why an untrusted wide result cannot be the answer to `g` by its form ('' when fine): not a
+ * Float64Array, or a shape or length other than the product's. Its values are judged by freivaldsWide.
+ */
+export function wideResultProblem(
+  g: ProductGeometry,
+  result: { readonly shape: readonly number[]; readonly data: unknown },
+): string {
+  const want = resultShapeOf(g);
+  if (!Array.isArray(result.shape) || !sameShape(result.shape, want)) {
+    return `${g.op}: result shape [${String(result.shape)}], expected [${want.join(',')}]`;
+  }
+  if (!(result.data instanceof Float64Array)) return `${g.op}: wide result data is not a Float64Array`;
+  if (result.data.length !== numelOf(want)) {
+    return `${g.op}: result has ${result.data.length} elements, shape [${want.join(',')}] needs ${numelOf(want)}`;
+  }
+  return '';
+}
+
+/**
+ * Checks Y = A·B (as `g` defines it) exactly over the integers, via the field's bound and primes. a, b
+ * hold centered representatives of the first prime (what was sent). Never throws for a wrong Y.
+ */
+export function freivaldsWide(
+  g: ProductGeometry,
+  a: Int32Array,
+  b: Int32Array,
+  y: Float64Array,
+  field: ExactField,
+  opts: Omit<ExactCheckOptions, 'p'>,
+): CheckOutcome {
+  const [p1, p2] = field.moduli;
+  if (field.moduli.length !== 2 || p1 === undefined || p2 === undefined) {
+    throw new RangeError(`freivaldsWide: field '${field.name}' is not a two-prime field`);
+  }
+  const { r1, r2, bad } = modpKernels.wideResidues(y, field.outputHalf, p1, p2);
+  if (bad >= 0) {
+    return {
+      ok: false,
+      reason: `${g.op}: result element ${bad} = ${y[bad]} is not an integer within ±${field.outputHalf}`,
+    };
+  }
+  const first = freivaldsExact(g, a, b, r1, { ...opts, p: p1 });
+  if (!first.ok) return { ok: false, reason: `${first.reason} (mod ${p1})` };
+  const second = freivaldsExact(g, a, b, r2, { ...opts, p: p2 });
+  if (!second.ok) return { ok: false, reason: `${second.reason} (mod ${p2})` };
+  return first;
+}
