@@ -23,6 +23,8 @@ import type { Module } from '../nn/module.js';
 import { predict } from '../nn/train-step.js';
 import { parseAddress } from '../protocol/address.js';
 import {
+  EXACT_FIELDS,
+  type ExactFieldName,
   INTEGRITY_MODES,
   type Integrity,
   isToken,
@@ -55,7 +57,10 @@ modes (docs/enclave.md):
   --launcher L           when starting one: direct (default), gramine-direct, gramine-sgx
   --manifest-dir DIR     gramine-*: the signed manifest (tee-offload manifest; its argv has --listen)
   --accelerator H:P      an accelerator (tee-offload accelerator), repeatable (split, accelerator)
-  --integrity I          split: exact (default: quantized mod p, exact check), float, off
+  --integrity I          split: exact (default: quantized, checked exactly), float, off
+  --field F              split --integrity exact: wide (default: exact integer products checked
+                         modulo two primes, ~20 bits per operand) or p24 (products mod 2^24 − 3,
+                         ~8 bits per operand; the field of --privacy blind)
   --offload-min-intensity X
                          split: products below X flops per wire byte run inside instead of on the
                          accelerator (default 4: classifier layers at small batch; 0: offload all)
@@ -79,6 +84,7 @@ const MODE_FLAGS: Flags = {
   'manifest-dir': { type: 'string' },
   accelerator: { type: 'string', multiple: true },
   integrity: { type: 'string' },
+  field: { type: 'string' },
   'offload-min-intensity': { type: 'string' },
   'allow-simulated': { type: 'boolean' },
   collateral: { type: 'string' },
@@ -347,9 +353,10 @@ async function runEnclaveMode(command: ModeCommand, mode: JobMode, f: ModeFlags)
     throw new UsageError(`--launcher must be one of ${LAUNCHERS.join(', ')}`);
   const accels = accelerators(f);
   let integrity: Integrity | undefined;
+  let field: ExactFieldName | undefined;
   if (mode === 'enclave') {
     f.refuse(
-      ['accelerator', 'integrity', 'offload-min-intensity'],
+      ['accelerator', 'integrity', 'field', 'offload-min-intensity'],
       'is for --mode split (in --mode enclave every product stays inside)',
     );
   } else {
@@ -357,6 +364,13 @@ async function runEnclaveMode(command: ModeCommand, mode: JobMode, f: ModeFlags)
     if (!INTEGRITY_MODES.includes(integrity))
       throw new UsageError(`--integrity must be one of ${INTEGRITY_MODES.join(', ')}`);
     if (starting && accels.length === 0) throw new UsageError('--mode split needs --accelerator HOST:PORT');
+    const fieldFlag = f.str('field');
+    if (fieldFlag !== undefined) {
+      if (!(EXACT_FIELDS as readonly string[]).includes(fieldFlag))
+        throw new UsageError(`--field must be one of ${EXACT_FIELDS.join(', ')}`);
+      if (integrity !== 'exact') throw new UsageError('--field is for --integrity exact');
+      field = fieldFlag as ExactFieldName;
+    }
   }
   const attestation = attestationOptions(f);
   const data = planData(f.required('data'), f.str('data-key'));
@@ -370,6 +384,7 @@ async function runEnclaveMode(command: ModeCommand, mode: JobMode, f: ModeFlags)
   if (f.str('privacy') === 'blind') {
     if ((integrity ?? 'exact') !== 'exact')
       throw new UsageError('--privacy blind needs --integrity exact (pads blind the quantized products)');
+    if (field === 'wide') throw new UsageError('--privacy blind needs --field p24 (its default): pads live mod 2^24 − 3');
     const padsFile = f.required('pads');
     const keyFile = f.str('pads-key');
     if (keyFile === undefined) throw new UsageError('--pads needs --pads-key K (the key it was made with)');
@@ -398,6 +413,7 @@ async function runEnclaveMode(command: ModeCommand, mode: JobMode, f: ModeFlags)
     ...(f.str('strip-prefix') === undefined ? {} : { stripPrefix: f.str('strip-prefix')! }),
     ...(mode === 'split' && accels.length > 0 ? { accelerators: accels } : {}),
     ...(integrity === undefined ? {} : { integrity }),
+    ...(field === undefined ? {} : { field }),
     ...(threads === undefined ? {} : { threads }),
     ...(offloadMinIntensity === undefined ? {} : { offloadMinIntensity }),
   };
@@ -536,6 +552,7 @@ async function runAcceleratorMode(command: ModeCommand, f: ModeFlags): Promise<n
       'pads',
       'pads-key',
       'offload-min-intensity',
+      'field',
     ],
     'is not used by --mode accelerator (no enclave, no protection)',
   );

@@ -195,6 +195,7 @@ export async function attachLinearOps(
   }
   const remote = new RemoteLinearOps(pool, {
     integrity: job.integrity ?? 'exact',
+    ...(job.field === undefined ? {} : { field: job.field }),
     warn: (m) => note(ctx, m),
     // Blinded inference sends every forward product, each with its pad; otherwise small-intensity
     // products (classifiers at small batch) stay inside (placement.ts).

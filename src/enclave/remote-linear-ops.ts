@@ -1,7 +1,10 @@
 // The split protocol's LinearOps (DESIGN.md "The seam", "Integrity", "Privacy"): each product goes to an
 // untrusted accelerator through an AcceleratorTransport and comes back checked.
-//   exact: quantize (no-wrap bound asserted) → [blind with a one-time pad] → modp request → form check +
-//          Freivalds mod p → [unblind] → dequantize to float32.
+//   exact: quantize (no-wrap bound asserted) → [blind with a one-time pad] → request → form check +
+//          Freivalds → [unblind] → dequantize to float32. Field 'wide' (default): the accelerator returns
+//          the exact integer product (arith 'wide'), checked modulo two primes under a 2^47 bound (about
+//          20 bits per operand); field 'p24': products mod p = 2^24 − 3 (arith 'modp', about 8 bits per
+//          operand), the only field blinding pads work in (field.ts, docs/integrity.md).
 //   float: f32 request → form check + Freivalds in float64 with a rigorous rounding bound.
 //   off:   f32 request, no check (a loud warning, once): for measurements only.
 // A refused reply or a transport error is retried once on a fresh connection; then the call throws
@@ -21,7 +24,7 @@ import {
 import { Tensor } from '../tensor/tensor.js';
 import { blind, type PadSet, unblind } from '../verify/blinding.js';
 import { CryptoRng, isCryptoRng } from '../verify/crypto-rng.js';
-import { DEFAULT_MODULUS } from '../verify/field.js';
+import { DEFAULT_MODULUS, type ExactField, type ExactFieldName, exactField } from '../verify/field.js';
 import {
   checkRepetitions,
   DEFAULT_REPETITIONS,
@@ -29,6 +32,7 @@ import {
   modpResultProblem,
 } from '../verify/freivalds-exact.js';
 import { type FloatVectors, f32ResultProblem, freivaldsFloat } from '../verify/freivalds-float.js';
+import { freivaldsWide, wideResultProblem } from '../verify/freivalds-wide.js';
 import { innerChunks, innerUnits } from '../verify/inner-chunks.js';
 import {
   aShapeOf,
@@ -42,6 +46,7 @@ import {
   resultShapeOf,
 } from '../verify/product-geometry.js';
 import {
+  DEFAULT_QUANT_CONFIG,
   dequantize,
   partsToFit,
   type QuantConfig,
@@ -50,6 +55,7 @@ import {
   quantConfig,
   quantizeProduct,
   quantizeTensor,
+  WIDE_QUANT_CONFIG,
 } from '../verify/quantize.js';
 import { arithmeticIntensity, checkMinIntensity } from './placement.js';
 import { emptyTotals, type PhaseTotals, type RemoteStats, RemoteStatsRecorder } from './remote-stats.js';
@@ -63,7 +69,16 @@ export interface RemoteLinearOpsOptions {
   readonly integrity?: IntegrityMode;
   /** Freivalds repetitions per product (default 2: soundness 2^-48 in exact mode). */
   readonly repetitions?: number;
-  /** Scale-bit caps and the minimum precision of exact mode (quantize.ts defaults). */
+  /**
+   * Exact mode's field (field.ts): 'wide' (default; exact integer products checked modulo two primes,
+   * about 20 bits per operand) or 'p24' (products mod 2^24 − 3, about 8 bits per operand; the default
+   * and the only choice with blinding pads).
+   */
+  readonly field?: ExactFieldName;
+  /**
+   * Scale-bit caps and the minimum precision of exact mode, over the field's defaults (quantize.ts:
+   * DEFAULT_QUANT_CONFIG for p24, WIDE_QUANT_CONFIG for wide).
+   */
   readonly quant?: Partial<QuantConfig>;
   /**
    * Exact mode: the longest inner (reduction) product one request may carry. A longer product is cut over
@@ -110,6 +125,8 @@ export interface ProductTrace {
   readonly op: LinearOpName;
   readonly label: string | undefined;
   readonly integrity: IntegrityMode;
+  /** Exact mode's field. */
+  readonly field?: ExactFieldName;
   /** 1, or 2 after a retry. */
   readonly attempts: number;
   readonly blinded: boolean;
@@ -122,14 +139,16 @@ export interface ProductTrace {
   readonly timings: Readonly<PhaseTotals>;
 }
 
+type ResultData = Int32Array | Float32Array | Float64Array;
+
 // One product ready to send: the request, how to judge a reply, how to turn verified bytes into floats.
 interface Prepared {
   readonly req: LinearRequest;
   problem(result: { shape: readonly number[]; data: unknown }): string;
-  check(y: Int32Array | Float32Array): { ok: boolean; reason: string };
-  finish(y: Int32Array | Float32Array): Float32Array;
+  check(y: ResultData): { ok: boolean; reason: string };
+  finish(y: ResultData): Float32Array;
   /** Adds the decoded result into `into` (float64), for the chunks of a cut product. */
-  accumulate(y: Int32Array | Float32Array, into: Float64Array): void;
+  accumulate(y: ResultData, into: Float64Array): void;
   readonly trace: Partial<ProductTrace>;
   dispose(): void;
 }
@@ -146,7 +165,9 @@ function finiteNonNegative(v: unknown): number {
 
 /** A private copy of reply bytes of the expected type (anything else is left for the form check to refuse). */
 function ownCopy(data: unknown): unknown {
-  if (data instanceof Int32Array || data instanceof Float32Array) return data.slice();
+  if (data instanceof Int32Array || data instanceof Float32Array || data instanceof Float64Array) {
+    return data.slice();
+  }
   return data;
 }
 
@@ -155,6 +176,7 @@ export class RemoteLinearOps implements LinearOps {
   readonly integrity: IntegrityMode;
   private readonly transport: AcceleratorTransport;
   private readonly repetitions: number;
+  private readonly field: ExactField;
   private readonly quant: QuantConfig;
   private readonly deadlineMs: number | undefined;
   private readonly maxInnerLength: number;
@@ -191,7 +213,12 @@ export class RemoteLinearOps implements LinearOps {
     this.integrity = integrity;
     this.name = `remote(${integrity})`;
     this.repetitions = checkRepetitions(opts.repetitions ?? DEFAULT_REPETITIONS);
-    this.quant = quantConfig(opts.quant);
+    const fieldName = opts.field ?? (opts.pads !== undefined ? 'p24' : 'wide');
+    this.field = exactField(fieldName);
+    if (opts.pads !== undefined && this.field.name !== 'p24') {
+      throw new RangeError("blinding pads need exact field 'p24' (the pads live in F_p, p = 2^24 − 3)");
+    }
+    this.quant = quantConfig(opts.quant, this.field.name === 'wide' ? WIDE_QUANT_CONFIG : DEFAULT_QUANT_CONFIG);
     this.deadlineMs = opts.deadlineMs;
     if (
       opts.maxInnerLength !== undefined &&
@@ -323,6 +350,7 @@ export class RemoteLinearOps implements LinearOps {
         op,
         label,
         integrity: this.integrity,
+        ...(this.integrity === 'exact' ? { field: this.field.name } : {}),
         attempts,
         blinded: false,
         ...mergeTraces(preps.map((p) => p.trace)),
@@ -384,7 +412,7 @@ export class RemoteLinearOps implements LinearOps {
     prep: Prepared,
     sample: PhaseTotals,
     where: string,
-  ): Promise<{ y: Int32Array | Float32Array; attempts: number }> {
+  ): Promise<{ y: ResultData; attempts: number }> {
     let lastError: unknown;
     let lastKind: 'network' | 'verify' = 'verify';
     for (let attempt = 1; attempt <= 2; attempt++) {
@@ -427,7 +455,7 @@ export class RemoteLinearOps implements LinearOps {
       const problem = prep.problem(result);
       const outcome =
         problem === ''
-          ? prep.check(result.data as Int32Array | Float32Array)
+          ? prep.check(result.data as ResultData)
           : { ok: false, reason: problem };
       sample.verifyMs += now() - tv;
       if (!outcome.ok) {
@@ -437,7 +465,7 @@ export class RemoteLinearOps implements LinearOps {
         continue;
       }
       sample.requests++;
-      return { y: result.data as Int32Array | Float32Array, attempts: attempt };
+      return { y: result.data as ResultData, attempts: attempt };
     }
     const why = lastError instanceof Error ? lastError.message : String(lastError);
     if (lastKind === 'network') {
@@ -490,7 +518,7 @@ export class RemoteLinearOps implements LinearOps {
         for (const p of preps) p.dispose();
         if (!(e instanceof QuantizationFitError) || parts >= units) throw e;
         // First a guess from the norms (one pass), then doubling until every chunk fits.
-        const guess = guessed ? 0 : partsToFit(g, a.data, b.data, this.quant, P);
+        const guess = guessed ? 0 : partsToFit(g, a.data, b.data, this.quant, P, this.field.outputHalf);
         guessed = true;
         parts = Math.min(units, Math.max(parts * 2, guess));
       }
@@ -580,7 +608,8 @@ export class RemoteLinearOps implements LinearOps {
     }
   }
 
-  // One exact request for the product g of float operands a, b (quantized here, overflow bound asserted).
+  // One exact request for the product g of float operands a, b (quantized here, overflow bound asserted):
+  // modp in field p24 (and always with a pad), wide in field wide.
   private prepareExact(
     g: ProductGeometry,
     a: Float32Array,
@@ -598,6 +627,7 @@ export class RemoteLinearOps implements LinearOps {
         rng: this.rng,
         config: this.quant,
         p: P,
+        outputHalf: this.field.outputHalf,
         ...(pad !== null ? { fixedB: pad.fixedB } : {}),
       });
     } catch (e) {
@@ -607,28 +637,36 @@ export class RemoteLinearOps implements LinearOps {
     }
     const blinding = pad?.pad;
     const aSend = blinding !== undefined ? blind(q.a, blinding.r, P) : q.a;
+    const wide = this.field.name === 'wide';
     const req: LinearRequest = {
       op: g.op,
       ...wireParams(g, params),
-      arith: 'modp',
+      arith: wide ? 'wide' : 'modp',
       a: { shape: aShapeOf(g), data: aSend },
       b: { shape: bShapeOf(g), data: q.b },
       ...(hint === undefined ? {} : { bCacheHint: hint }),
     };
-    const decoded = (y: Int32Array): Int32Array => (blinding !== undefined ? unblind(y, blinding.u, P) : y);
+    const decoded = (y: ResultData): Int32Array | Float64Array =>
+      blinding !== undefined ? unblind(y as Int32Array, blinding.u, P) : (y as Int32Array | Float64Array);
+    const field = this.field;
     let disposed = false;
     return {
       req,
-      problem: (r) => modpResultProblem(g, r, P),
+      problem: (r) => (wide ? wideResultProblem(g, r) : modpResultProblem(g, r, P)),
       check: (y) =>
-        freivaldsExact(g, aSend, q.b, y as Int32Array, {
-          rng: this.rng,
-          p: P,
-          repetitions: this.repetitions,
-        }),
-      finish: (y) => dequantize(decoded(y as Int32Array), q.outBits),
+        wide
+          ? freivaldsWide(g, aSend, q.b, y as Float64Array, field, {
+              rng: this.rng,
+              repetitions: this.repetitions,
+            })
+          : freivaldsExact(g, aSend, q.b, y as Int32Array, {
+              rng: this.rng,
+              p: P,
+              repetitions: this.repetitions,
+            }),
+      finish: (y) => dequantize(decoded(y), q.outBits),
       accumulate: (y, into) => {
-        const d = decoded(y as Int32Array);
+        const d = decoded(y);
         const scale = 2 ** -q.outBits;
         for (let i = 0; i < into.length; i++) into[i]! += d[i]! * scale;
       },

@@ -42,6 +42,9 @@ export type Integrity = 'exact' | 'float' | 'off';
 export type Schedule = 'constant' | 'step' | 'cosine';
 export const JOB_MODES: readonly JobMode[] = ['enclave', 'split'];
 export const INTEGRITY_MODES: readonly Integrity[] = ['exact', 'float', 'off'];
+/** Exact mode's fields, as verify/field.ts names them (protocol/ is a leaf: the names are mirrored, tested). */
+export type ExactFieldName = 'wide' | 'p24';
+export const EXACT_FIELDS: readonly ExactFieldName[] = ['wide', 'p24'];
 export const SCHEDULES: readonly Schedule[] = ['constant', 'step', 'cosine'];
 
 /** Where a job's images come from: seeded synthetic data, or an uploaded file or group (directory). */
@@ -79,6 +82,8 @@ export interface JobCommon {
   readonly accelerators?: readonly string[];
   /** split: default 'exact'. */
   readonly integrity?: Integrity;
+  /** split, integrity exact: the field (verify/field.ts); default 'wide' ('p24' with blinding pads). */
+  readonly field?: ExactFieldName;
   /** Kernel threads of the trusted process for this job. */
   readonly threads?: number;
   /**
@@ -380,6 +385,7 @@ const COMMON_FIELDS = [
   'stripPrefix',
   'accelerators',
   'integrity',
+  'field',
   'threads',
   'offloadMinIntensity',
 ];
@@ -408,6 +414,10 @@ function common(o: Json, where: string): JobCommon {
       opt(o, 'integrity', (v, w) => oneOf(v, w, INTEGRITY_MODES), where),
     ),
     ...defined(
+      'field',
+      opt(o, 'field', (v, w) => oneOf(v, w, EXACT_FIELDS), where),
+    ),
+    ...defined(
       'threads',
       opt(o, 'threads', (v, w) => int(v, w, 1, 1024), where),
     ),
@@ -418,9 +428,15 @@ function common(o: Json, where: string): JobCommon {
   };
   if (
     c.mode === 'enclave' &&
-    (c.accelerators !== undefined || c.integrity !== undefined || c.offloadMinIntensity !== undefined)
+    (c.accelerators !== undefined ||
+      c.integrity !== undefined ||
+      c.field !== undefined ||
+      c.offloadMinIntensity !== undefined)
   ) {
-    throw bad(where, 'accelerators, integrity and offloadMinIntensity are for mode split');
+    throw bad(where, 'accelerators, integrity, field and offloadMinIntensity are for mode split');
+  }
+  if (c.field !== undefined && (c.integrity ?? 'exact') !== 'exact') {
+    throw bad(`${where}.field`, 'a field is for integrity exact');
   }
   return c;
 }

@@ -97,11 +97,24 @@ describe('RemoteLinearOps K-splitting (exact mode)', () => {
     }
   });
 
-  it('cuts a weight gradient that fits p only in pieces, without being asked to (bands of output rows)', async () => {
+  for (const [field, minBits] of [
+    ['p24', 9],
+    ['wide', 21],
+  ] as const) {
+    it(`cuts a weight gradient that fits field ${field} only in pieces, without being asked to (bands of output rows)`, async () => {
+      await cutsUnasked(field, minBits);
+    });
+  }
+
+  async function cutsUnasked(field: 'p24' | 'wide', minBits: number): Promise<void> {
     const rng = new SeededRng(82);
     const traces: ProductTrace[] = [];
-    const quant = { minBits: 9 };
-    const remote = new RemoteLinearOps(new InProcessTransport(), { quant, onProduct: (x) => traces.push(x) });
+    const quant = { minBits };
+    const remote = new RemoteLinearOps(new InProcessTransport(), {
+      field,
+      quant,
+      onProduct: (x) => traces.push(x),
+    });
     const dy = new Tensor([1, 2, 16, 16], randomFloats(512, rng, 1));
     const x = new Tensor([1, 3, 16, 16], randomFloats(768, rng, 1));
     const got = await remote.conv2dGradWeight(dy, x, { stride: 1, padding: 1 }, 3);
@@ -115,10 +128,11 @@ describe('RemoteLinearOps K-splitting (exact mode)', () => {
       { stride: 1, padding: 1, k: 3 },
     );
     for (let i = 0; i < got.size; i++) assert.ok(Math.abs(got.data[i]! - want.data[i]!) <= trace.errorBound!);
-  });
+    assert.equal(trace.field, field);
+  }
 
   it('still refuses (RangeError) a product whose inner dimension cannot be cut enough', async () => {
-    const remote = new RemoteLinearOps(new InProcessTransport(), { quant: { minBits: 23 } });
+    const remote = new RemoteLinearOps(new InProcessTransport(), { field: 'p24', quant: { minBits: 23 } });
     const x = new Tensor([1, 4], new Float32Array([1, 1, 1, 1]));
     const w = new Tensor([1, 4], new Float32Array([1, 1, 1, 1]));
     await assert.rejects(remote.dense(x, w), RangeError);

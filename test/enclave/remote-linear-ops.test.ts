@@ -74,40 +74,55 @@ describe('RemoteLinearOps', () => {
     }
   });
 
-  it('exact mode stays within the documented quantization bound of the float product, for all six ops', async () => {
-    const rng = new SeededRng(52);
-    const traces: ProductTrace[] = [];
-    const remote = new RemoteLinearOps(new InProcessTransport(), { onProduct: (t) => traces.push(t) });
-    assert.equal(remote.name, 'remote(exact)');
-    for (const op of LINEAR_OP_KINDS) {
-      for (let t = 0; t < 5; t++) {
-        const cs = randomCase(op, rng);
-        const [a, b] = operands(cs, rng);
-        const got = await call(remote, cs, a, b);
-        const trace = traces.at(-1)!;
-        assert.equal(trace.op, op);
-        assert.equal(trace.integrity, 'exact');
-        const want = floatReference(
-          op,
-          { shape: cs.aShape, data: a.data },
-          { shape: cs.bShape, data: b.data },
-          cs.params,
-        );
-        for (let i = 0; i < got.size; i++) {
-          const err = Math.abs(got.data[i]! - want.data[i]!);
-          assert.ok(err <= trace.errorBound!, `${op}[${i}]: error ${err} > bound ${trace.errorBound}`);
+  for (const field of ['wide', 'p24'] as const) {
+    it(`exact mode (field ${field}) stays within the documented quantization bound of the float product, for all six ops`, async () => {
+      const rng = new SeededRng(52);
+      const traces: ProductTrace[] = [];
+      const remote = new RemoteLinearOps(new InProcessTransport(), {
+        field,
+        onProduct: (t) => traces.push(t),
+      });
+      assert.equal(remote.name, 'remote(exact)');
+      for (const op of LINEAR_OP_KINDS) {
+        for (let t = 0; t < 5; t++) {
+          const cs = randomCase(op, rng);
+          const [a, b] = operands(cs, rng);
+          const got = await call(remote, cs, a, b);
+          const trace = traces.at(-1)!;
+          assert.equal(trace.op, op);
+          assert.equal(trace.integrity, 'exact');
+          assert.equal(trace.field, field);
+          const want = floatReference(
+            op,
+            { shape: cs.aShape, data: a.data },
+            { shape: cs.bShape, data: b.data },
+            cs.params,
+          );
+          for (let i = 0; i < got.size; i++) {
+            const err = Math.abs(got.data[i]! - want.data[i]!);
+            assert.ok(err <= trace.errorBound!, `${op}[${i}]: error ${err} > bound ${trace.errorBound}`);
+            // Wide keeps ~20 bits per operand: within 2^-12 of the largest |y| (p24: within 2^-3).
+            const scale = Math.max(...want.data.map(Math.abs));
+            assert.ok(
+              err <= scale * (field === 'wide' ? 2 ** -12 : 2 ** -3) + 1e-30,
+              `${op}[${i}]: ${err} of ${scale}`,
+            );
+          }
         }
       }
-    }
-  });
+    });
+  }
 
-  for (const mode of ['exact', 'float'] as const) {
+  for (const mode of ['exact', 'exact-p24', 'float'] as const) {
     for (const kind of TAMPER_KINDS) {
       it(`${mode} mode refuses a ${kind} lie with E_VERIFY after exactly one retry on a fresh connection`, async () => {
         const rng = new SeededRng(53);
         for (const op of ['dense', 'conv2d', 'conv2dGradWeight'] as LinearOpKind[]) {
           const transport = new InProcessTransport({ tamper: kind });
-          const remote = new RemoteLinearOps(transport, { integrity: mode });
+          const remote = new RemoteLinearOps(
+            transport,
+            mode === 'exact-p24' ? { integrity: 'exact', field: 'p24' } : { integrity: mode },
+          );
           const cs = randomCase(op, rng);
           const [a, b] = operands(cs, rng);
           if (kind === 'replay')
@@ -247,17 +262,21 @@ describe('RemoteLinearOps', () => {
       seen.push(opts?.deadlineMs);
       return call0(req);
     };
-    const remote = new RemoteLinearOps(transport, { deadlineMs: 1234 });
-    await remote.dense(
-      new Tensor([2, 3], new Float32Array([0.5, -1, 2, 0, 0, 1])),
-      new Tensor([1, 3], new Float32Array([1, 1, 1])),
-    );
-    const req = transport.requests[0]!;
-    assert.equal(req.arith, 'modp');
-    assert.ok(req.a.data instanceof Int32Array && req.b.data instanceof Int32Array);
+    const x = new Tensor([2, 3], new Float32Array([0.5, -1, 2, 0, 0, 1]));
+    const w = new Tensor([1, 3], new Float32Array([1, 1, 1]));
+    await new RemoteLinearOps(transport, { deadlineMs: 1234 }).dense(x, w);
+    await new RemoteLinearOps(transport, { field: 'p24' }).dense(x, w);
+    const [wide, p24] = transport.requests as [LinearRequest, LinearRequest];
+    assert.equal(wide.arith, 'wide', 'the wide field is the default');
+    assert.equal(p24.arith, 'modp');
     const h = halfModulus(DEFAULT_MODULUS);
-    assert.ok([...req.a.data, ...req.b.data].every((v) => Math.abs(v) <= h));
-    assert.deepEqual(seen, [1234]);
+    for (const req of [wide, p24]) {
+      assert.ok(req.a.data instanceof Int32Array && req.b.data instanceof Int32Array);
+      assert.ok([...req.a.data, ...req.b.data].every((v) => Math.abs(v) <= h));
+    }
+    // The wide field spends its room on precision: more scale bits than p24 on the same operands.
+    assert.ok((wide.a.data as Int32Array)[2]! > 64 * (p24.a.data as Int32Array)[2]!);
+    assert.deepEqual(seen, [1234, undefined]);
   });
 
   it('times every phase per op kind and per layer label', async () => {

@@ -1,7 +1,8 @@
 // An AcceleratorTransport that computes in this process, for testing RemoteLinearOps without sockets:
-// f32 products on LocalLinearOps (the native kernels), modp products on the naive float64 reference of
-// test/verify/modp-reference.ts. It can lie like a hostile accelerator (flip an element, change a row,
-// scale, replay an earlier result, wrong shape, out-of-range values, wrong dtype), on every call or only
+// f32 products on LocalLinearOps (the native kernels), modp and wide products on the naive float64
+// references of test/verify/modp-reference.ts. It can lie like a hostile accelerator (flip an element,
+// change a row, scale, replay an earlier result, wrong shape, out-of-range values, wrong dtype, and for
+// wide results p = 2^24 − 3 added to one element, invisible to a single check mod p), on every call or only
 // the first (so that the retry on a fresh connection succeeds), and drop calls like a broken network.
 import { createHash } from 'node:crypto';
 import { TeeError } from '../../src/errors.js';
@@ -18,9 +19,18 @@ import { MODULUS_P } from '../../src/protocol/linear-request.js';
 import { SeededRng } from '../../src/tensor/seeded-rng.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { centered, halfModulus } from '../../src/verify/field.js';
-import { modpReference } from '../verify/modp-reference.js';
+import { floatReference, modpReference } from '../verify/modp-reference.js';
 
-export const TAMPER_KINDS = ['flip', 'row', 'scale', 'replay', 'shape', 'range', 'dtype'] as const;
+export const TAMPER_KINDS = [
+  'flip',
+  'row',
+  'scale',
+  'replay',
+  'shape',
+  'range',
+  'dtype',
+  'addModulus',
+] as const;
 export type TamperKind = (typeof TAMPER_KINDS)[number];
 
 export interface TestTransportOptions {
@@ -111,6 +121,11 @@ export class InProcessTransport implements AcceleratorTransport {
   }
 
   private async compute(req: LinearRequest): Promise<WireTensor> {
+    if (req.arith === 'wide') {
+      // Exact: the trusted side keeps every partial sum within 2^47.
+      const params = { stride: req.stride, padding: req.padding, inputHW: req.inputHW, k: req.k };
+      return floatReference(req.op, req.a, req.b, params);
+    }
     if (req.arith === 'modp') {
       const params = { stride: req.stride, padding: req.padding, inputHW: req.inputHW, k: req.k };
       return modpReference(
@@ -155,6 +170,7 @@ export class InProcessTransport implements AcceleratorTransport {
     before: WireTensor | undefined,
   ): WireTensor {
     const modp = req.arith === 'modp';
+    const wide = req.arith === 'wide';
     const p = this.p;
     const y = honest.data.slice();
     const n = y.length;
@@ -162,7 +178,11 @@ export class InProcessTransport implements AcceleratorTransport {
     let big = 1;
     for (let i = 0; i < n; i++) big = Math.max(big, Math.abs(y[i]!));
     const bump = (v: number): number =>
-      modp ? centered(v + 1 + this.rng.nextInt(p - 1), p) : v + 0.01 * big;
+      modp
+        ? centered(v + 1 + this.rng.nextInt(p - 1), p)
+        : wide
+          ? v + 1 + this.rng.nextInt(999)
+          : v + 0.01 * big;
     switch (kind) {
       case 'flip': {
         const i = this.rng.nextInt(n);
@@ -186,18 +206,24 @@ export class InProcessTransport implements AcceleratorTransport {
       case 'shape': {
         const shape = [...honest.shape];
         shape[shape.length - 1]! += 1;
-        const data = modp
-          ? new Int32Array(n + n / honest.shape[honest.shape.length - 1]!)
-          : new Float32Array(n + n / honest.shape[honest.shape.length - 1]!);
+        const len = n + n / honest.shape[honest.shape.length - 1]!;
+        const data = modp ? new Int32Array(len) : wide ? new Float64Array(len) : new Float32Array(len);
         return { shape, data };
       }
       case 'range': {
         const i = this.rng.nextInt(n);
-        y[i] = modp ? halfModulus(p) + 1 : Number.NaN;
+        y[i] = modp ? halfModulus(p) + 1 : wide ? 0.5 : Number.NaN;
         return { shape: honest.shape, data: y };
       }
       case 'dtype':
-        return { shape: honest.shape, data: modp ? Float32Array.from(y) : Int32Array.from(y) };
+        return { shape: honest.shape, data: modp || wide ? Float32Array.from(y) : Int32Array.from(y) };
+      case 'addModulus': {
+        // Passes a check mod p; only the wide field's second prime can see it. Elsewhere: a flip.
+        if (!wide) return this.tamperWith('flip', req, honest, before);
+        const i = this.rng.nextInt(n);
+        y[i] = y[i]! + (y[i]! > 0 ? -MODULUS_P : MODULUS_P);
+        return { shape: honest.shape, data: y };
+      }
     }
   }
 }
