@@ -142,10 +142,14 @@ export function estimateEnclaveSize(o: EnclaveSizeInput): EnclaveSizeEstimate {
     },
   ];
   if (o.mode === 'split') {
+    // The largest product in flight: its encoded operand (int32), the result frame being read and the
+    // verified private copy (float64 in the wide exact field) and its residues mod p₁, p₂ (2 × int32).
+    // A weight gradient's result can outgrow every activation (VGG19-BN's first classifier layer).
+    const largestResult = Math.max(b * p.largest, p.largestWeight);
     items.push({
       name: 'wire buffers (split)',
-      bytes: 3 * f32 * b * p.largest,
-      formula: `3 × 4 B × ${b} × ${p.largest} (encoded operand, result, frame being read)`,
+      bytes: 28 * largestResult,
+      formula: `(4 + 8 + 8 + 8) B × ${largestResult} (encoded operand, result frame, verified copy, residues; max of ${b} × ${p.largest} and the largest weight)`,
     });
   }
   const data = o.dataBytes ?? DEFAULT_DATA_BYTES;

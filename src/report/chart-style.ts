@@ -10,6 +10,7 @@ export const MODE_ORDER = [
   'native',
   'enclave',
   'split-exact',
+  'split-exact-p24',
   'split-float',
   'accelerator',
 ] as const;
@@ -18,6 +19,7 @@ const MODE_COLORS: Record<string, string> = {
   native: '#4c78a8',
   enclave: '#e45756',
   'split-exact': '#f58518',
+  'split-exact-p24': '#ffbf79',
   'split-float': '#b279a2',
   accelerator: '#54a24b',
   trusted: '#9d755d',

@@ -20,6 +20,7 @@ import { median, sig } from '../stats.js';
 import { kindOfLayerType, timeLayers } from './layer-timer.js';
 import { DEFAULT_MODELS, type ExperimentContext, errorText, NUM_CLASSES, sizesOf } from './options.js';
 import type { BreakdownKind, BreakdownRecord, RunMode } from './schema.js';
+import { remoteChoice } from './split-modes.js';
 import { checkModelName } from './train-run.js';
 import { BREAKDOWN_KINDS } from './validate.js';
 
@@ -48,12 +49,6 @@ interface StepSample {
   checksPassed: number;
 }
 
-const INTEGRITY: Partial<Record<RunMode, 'exact' | 'float' | 'off'>> = {
-  'split-exact': 'exact',
-  'split-float': 'float',
-  accelerator: 'off',
-};
-
 async function breakdownOne(
   ctx: ExperimentContext,
   model: string,
@@ -68,13 +63,12 @@ async function breakdownOne(
       'enclave mode runs inside the trusted process: its layers cannot be timed from here',
     );
   kernels.setThreads(ctx.threads);
-  const integrity = INTEGRITY[mode];
-  const pool =
-    integrity === undefined ? null : await AcceleratorPool.connect([await ctx.servers.accelerator()]);
+  const choice = remoteChoice(mode);
+  const pool = choice === undefined ? null : await AcceleratorPool.connect([await ctx.servers.accelerator()]);
   try {
     const net = createModel(model, { numClasses: NUM_CLASSES, seed: 0 });
     const remote =
-      pool === null ? null : new RemoteLinearOps(pool, { integrity: integrity!, warn: () => {} });
+      pool === null || choice === undefined ? null : new RemoteLinearOps(pool, { ...choice, warn: () => {} });
     if (remote) useRemoteLinearOps(net, remote);
     const timer = timeLayers(net);
     const loss = new CrossEntropyLoss();
@@ -137,8 +131,8 @@ async function breakdownOne(
         byLayer,
         bytesSent: t?.bytesSent ?? 0,
         bytesReceived: t?.bytesReceived ?? 0,
-        checks: integrity === 'off' || t === undefined ? 0 : t.calls + t.failures,
-        checksPassed: integrity === 'off' || t === undefined ? 0 : t.calls,
+        checks: choice?.integrity === 'off' || t === undefined ? 0 : t.calls + t.failures,
+        checksPassed: choice?.integrity === 'off' || t === undefined ? 0 : t.calls,
       };
     };
     try {

@@ -26,6 +26,7 @@ import { predict } from '../../nn/train-step.js';
 import { sig } from '../stats.js';
 import { type ExperimentContext, errorText, NUM_CLASSES } from './options.js';
 import type { EquivalenceRecord, RunMode } from './schema.js';
+import { remoteChoice } from './split-modes.js';
 import { checkModelName, type TrainSpec, trainInMode } from './train-run.js';
 import { RUN_MODES } from './validate.js';
 
@@ -38,6 +39,7 @@ export const TOLERANCE: Record<RunMode, { value: number; grad: number; gradFloor
   'split-float': { value: 1e-3, grad: 1e-2, gradFloor: 1e-5 },
   accelerator: { value: 1e-3, grad: 1e-2, gradFloor: 1e-5 },
   'split-exact': { value: 5e-2, grad: 0.25, gradFloor: 1e-3 },
+  'split-exact-p24': { value: 5e-2, grad: 0.25, gradFloor: 1e-3 },
 };
 
 export function bitIdenticalExpected(mode: RunMode): boolean {
@@ -95,10 +97,10 @@ async function inProcess(
   checkModelName(model);
   kernels.setThreads(threads);
   const net = createModel(model, { numClasses: NUM_CLASSES, seed: 0, dropout: 0 });
-  const integrity = mode === 'split-exact' ? 'exact' : mode === 'split-float' ? 'float' : 'off';
+  const choice = remoteChoice(mode) ?? { integrity: 'off' };
   const pool = mode === 'native' ? null : await AcceleratorPool.connect([await ctx.servers.accelerator()]);
   try {
-    if (pool) useRemoteLinearOps(net, new RemoteLinearOps(pool, { integrity, warn: () => {} }));
+    if (pool) useRemoteLinearOps(net, new RemoteLinearOps(pool, { ...choice, warn: () => {} }));
     const b = firstBatch(size, batch);
     const logits = (await predict(net, b.input)).data.slice();
     const loss = new CrossEntropyLoss();

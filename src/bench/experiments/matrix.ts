@@ -13,6 +13,7 @@ import { fillUniform } from '../check.js';
 import { median, sig } from '../stats.js';
 import { type ExperimentContext, errorText } from './options.js';
 import type { MatrixRecord, RunMode } from './schema.js';
+import { remoteChoice } from './split-modes.js';
 
 export const MATRIX_INNER = 1024;
 export const MATRIX_COLS = 1024;
@@ -21,12 +22,6 @@ export const MATRIX_ROWS_QUICK: readonly number[] = [2304, 4608];
 
 type MatrixMode = 'trusted' | RunMode;
 type Phase = 'load' | 'send' | 'compute' | 'receive' | 'verify' | 'unblind';
-
-const REMOTE: Partial<Record<MatrixMode, 'exact' | 'float' | 'off'>> = {
-  'split-exact': 'exact',
-  'split-float': 'float',
-  accelerator: 'off',
-};
 
 async function measure(
   ctx: ExperimentContext,
@@ -44,9 +39,9 @@ async function measure(
   fillUniform(rng, x.data);
   fillUniform(rng, w.data);
   for (let i = 0; i < w.size; i++) w.data[i]! /= 32; // weights of a 1024-input layer's init scale
-  const integrity = REMOTE[mode];
+  const choice = mode === 'trusted' ? undefined : remoteChoice(mode);
   const remote =
-    integrity === undefined ? null : new RemoteLinearOps(await pool(), { integrity, warn: () => {} });
+    choice === undefined ? null : new RemoteLinearOps(await pool(), { ...choice, warn: () => {} });
   const ops: LinearOps = remote ?? defaultLinearOps();
   const samples: { total: number; phases: Partial<Record<Phase, number>> }[] = [];
   for (let i = 0; i < ctx.warmup + ctx.repeats; i++) {

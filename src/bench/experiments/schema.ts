@@ -8,7 +8,13 @@ export const EXPERIMENT_SCHEMA = 'tee-offload/experiment@1' as const;
 export type ExperimentName = 'modes' | 'breakdown' | 'matrix' | 'crypto' | 'equivalence' | 'peer';
 
 /** The ways to run a step (DESIGN.md modes); split is run with each integrity level. */
-export type RunMode = 'native' | 'enclave' | 'split-exact' | 'split-float' | 'accelerator';
+export type RunMode =
+  | 'native'
+  | 'enclave'
+  | 'split-exact'
+  | 'split-exact-p24'
+  | 'split-float'
+  | 'accelerator';
 
 interface RecordBase {
   /** Set when this measurement failed; the numeric fields are then absent. */

@@ -17,6 +17,7 @@ import { runTraining, type TrainSettings } from '../../train/trainer.js';
 import { NUM_CLASSES } from './options.js';
 import type { RunMode } from './schema.js';
 import type { ExperimentServers } from './servers.js';
+import { isSplitMode, remoteChoice } from './split-modes.js';
 
 export interface TrainSpec {
   readonly model: string;
@@ -92,16 +93,15 @@ async function inTrustedProcess(
   servers: ExperimentServers,
 ): Promise<TrainOutcome> {
   checkModelName(s.model);
-  const split = mode === 'split-exact' || mode === 'split-float';
+  const split = isSplitMode(mode);
+  const choice = remoteChoice(mode);
   const job: TrainJob = {
     mode: split ? 'split' : 'enclave',
     data: { kind: 'synthetic', length: s.images },
     settings: jobSettings(s),
     threads: s.threads,
     ...(s.dropout === undefined ? {} : { dropout: s.dropout }),
-    ...(split
-      ? { accelerators: [await servers.accelerator()], integrity: mode === 'split-exact' ? 'exact' : 'float' }
-      : {}),
+    ...(split ? { accelerators: [await servers.accelerator()], ...choice } : {}),
   };
   const out = await runRemote({
     enclave: await servers.trustedProcess(),

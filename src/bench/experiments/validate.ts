@@ -22,6 +22,7 @@ export const RUN_MODES: readonly RunMode[] = [
   'native',
   'enclave',
   'split-exact',
+  'split-exact-p24',
   'split-float',
   'accelerator',
 ];
