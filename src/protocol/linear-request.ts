@@ -1,5 +1,6 @@
 // What the trusted side asks of an accelerator: one of the six linear products of DESIGN.md, in
-// float32 or exactly modulo p (values are centered representatives in (−p/2, p/2), carried as Int32).
+// float32, exactly modulo p (values are centered representatives in (−p/2, p/2), carried as Int32), or
+// as the exact integer product of such operands ('wide': Float64 results, checked modulo two primes).
 // Shared by both sides: the wire codec (protocol/) encodes it, the accelerator server computes it,
 // the trusted side's RemoteLinearOps sends it through an AcceleratorTransport and verifies the reply.
 
@@ -13,16 +14,29 @@ export const LINEAR_OPS = [
 ] as const;
 export type LinearOpName = (typeof LINEAR_OPS)[number];
 
-/** f32: IEEE float32 products; modp: exact products modulo MODULUS_P, centered representatives. */
-export type Arith = 'f32' | 'modp';
+/**
+ * f32: IEEE float32 products; modp: exact products modulo MODULUS_P, centered representatives; wide:
+ * operands as for modp, the result is the exact integer product, not reduced (carried as float64).
+ */
+export type Arith = 'f32' | 'modp' | 'wide';
 
 /** The field of exact mode: p = 2^24 − 3 (prime). Centered representatives fit in float32 and int32. */
 export const MODULUS_P = 16777213;
 
+/**
+ * A 'wide' result value must be an integer y with |y| < 2^53 (so that float64 holds it exactly); the
+ * client refuses any other value (E_FRAME). The trusted side applies its own, tighter bound on top.
+ */
+export const WIDE_RESULT_LIMIT = 2 ** 53;
+
 export interface WireTensor {
   readonly shape: readonly number[];
-  /** Float32Array for arith f32; Int32Array of centered representatives for arith modp. */
-  readonly data: Float32Array | Int32Array;
+  /**
+   * Float32Array for arith f32; Int32Array of centered representatives for the operands of arith modp
+   * and wide and the results of modp; Float64Array of exact integers (|y| < WIDE_RESULT_LIMIT) for the
+   * results of wide.
+   */
+  readonly data: Float32Array | Int32Array | Float64Array;
 }
 
 /**
