@@ -5,16 +5,23 @@
 // order the BLAS sums in. Each chunk is one dgemm accumulating onto a float64 buffer, reduced to centered
 // representatives after every chunk. Chunks of the inner dimension are pointer offsets with the
 // operands' own leading dimensions: nothing is transposed or packed.
+// The wide* functions (arith 'wide', docs/protocol.md) take the same checked operands and return the
+// exact integer product in a Float64Array, not reduced: one chunk spanning the whole inner dimension.
+// Exact because the trusted side only sends operands whose every partial sum Σ|a_i·b_i| is at most 2^47
+// (any summation order then stays exact); hostile operands merely get a rounded, wrong result (values
+// stay finite: K < 2^31 terms below 2^46), which the trusted side's check refuses.
 //   modpGemm(ta, tb, m, n, kk, a, b, c)            c [m,n] = op(a)·op(b) mod p (as dgemm's layouts)
 //   modpConv2d(n,c,h,w,o,k,s,p, x, w, y)           x [n,c,h,w], w [o,c,k,k] → y [n,o,oh,ow]
 //   modpConv2dGradInput(n,c,h,w,o,k,s,p, dy, w, dx) dy [n,o,oh,ow], w → dx [n,c,h,w]
 //   modpConv2dGradWeight(n,c,h,w,o,k,s,p, dy, x, dw) dy, x [n,c,h,w] → dw [o,c,k,k]
+//   wideGemm, wideConv2d, wideConv2dGradInput, wideConv2dGradWeight: the same, c/y/dx/dw a Float64Array
 //   modpFirstOutOfRange(a) → index of the first value outside [−(p−1)/2, (p−1)/2], or −1
 #include "modp_gemm.h"
 
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <type_traits>
 
 #include "common.h"
 #include "conv.h"
@@ -33,6 +40,10 @@ static_assert(static_cast<double>(kChunk) * kHalf * kHalf + kHalf < 900719925474
 
 // Per-JS-thread workspaces (the main thread and a worker may both call in).
 thread_local Buffer t_a, t_b, t_c, t_col, t_img;
+
+// The element type of a product: centered int32 mod p, or (kWide) the exact integer in float64.
+template <bool kWide>
+using Out = std::conditional_t<kWide, double, int32_t>;
 
 // |v| < 2^53 exact integer → centered representative. q = rint(v/p) is off by at most one (the quotient
 // is computed to within 2^-52 relative), so one fix-up step suffices; q·p < 2^53 and v − q·p are exact.
@@ -84,8 +95,9 @@ void to_i32(const double* c, int32_t* out, int64_t n) {
 // Our own threads each take a block of c (columns, or rows when c is narrow) and run every chunk of the
 // inner dimension on it with a single-threaded BLAS, reducing their block after each chunk: no team of
 // BLAS threads spins against our OpenMP team (on few cores that contention costs 10x).
+// reduce = false (arith wide): c ← c + op(a)·op(b) exactly, one chunk over the whole inner dimension.
 void gemm_modp(bool ta, bool tb, int64_t m, int64_t n, int64_t kk, const double* a, int64_t lda, const double* b,
-               int64_t ldb, double* c) {
+               int64_t ldb, double* c, bool reduce) {
   if (m <= 0 || n <= 0) return;
   const double work = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(kk);
   const bool by_cols = n >= m || n >= 64 * threads();
@@ -103,11 +115,13 @@ void gemm_modp(bool ta, bool tb, int64_t m, int64_t n, int64_t kk, const double*
       const double* a0 = ta ? a + r0 : a + r0 * lda;
       const double* b0 = tb ? b + c0 * ldb : b + c0;
       double* cb = c + r0 * n + c0;
-      for (int64_t k0 = 0; k0 < kk; k0 += kChunk) {
-        const int64_t kc = std::min(kChunk, kk - k0);
+      const int64_t chunk = reduce ? kChunk : std::max<int64_t>(kk, 1);
+      for (int64_t k0 = 0; k0 < kk; k0 += chunk) {
+        const int64_t kc = std::min(chunk, kk - k0);
         const double* ap = ta ? a0 + k0 * lda : a0 + k0;
         const double* bp = tb ? b0 + k0 : b0 + k0 * ldb;
         gemm_f64(ta, tb, r1 - r0, c1 - c0, kc, 1.0, ap, lda, bp, ldb, 1.0, cb, n, 1);
+        if (!reduce) continue;
         for (int64_t i = 0; i < r1 - r0; i++) {
           double* row = cb + i * n;
           for (int64_t j = 0; j < c1 - c0; j++) row[j] = reduce1(row[j]);
@@ -202,15 +216,16 @@ void gather_images(const int32_t* src, int64_t gi, int64_t o, int64_t ohw, doubl
   }
 }
 
-// dst [gi, o, ohw] int32 ← src [o, ld] (reduced, so every value fits).
-void scatter_images(const double* src, int64_t gi, int64_t o, int64_t ohw, int32_t* dst, int64_t ld) {
+// dst [gi, o, ohw] ← src [o, ld] (int32: reduced, so every value fits; double: a copy).
+template <typename T>
+void scatter_images(const double* src, int64_t gi, int64_t o, int64_t ohw, T* dst, int64_t ld) {
   const int nt = threads_for(gi * o * ohw);
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
   for (int64_t oc = 0; oc < o; oc++) {
     for (int64_t j = 0; j < gi; j++) {
       const double* s = src + oc * ld + j * ohw;
-      int32_t* d = dst + (j * o + oc) * ohw;
-      for (int64_t t = 0; t < ohw; t++) d[t] = static_cast<int32_t>(s[t]);
+      T* d = dst + (j * o + oc) * ohw;
+      for (int64_t t = 0; t < ohw; t++) d[t] = static_cast<T>(s[t]);
     }
   }
 }
@@ -235,38 +250,47 @@ ConvShape conv_dims(const Napi::CallbackInfo& info, const char* fn) {
   return g;
 }
 
-Napi::Value ModpGemm(const Napi::CallbackInfo& info) {
-  const char* fn = "modpGemm";
+// One handler per product for both ariths: kWide = false is modp* (reduced, Int32Array out), kWide = true
+// is wide* (exact, Float64Array out, written in place where the layout allows).
+template <bool kWide>
+Napi::Value ExactGemm(const Napi::CallbackInfo& info) {
+  const char* fn = kWide ? "wideGemm" : "modpGemm";
   expect_args(info, 8, fn);
   const bool ta = bool_arg(info, 0, fn), tb = bool_arg(info, 1, fn);
   const int64_t m = dim_arg(info, 2, fn, 0), n = dim_arg(info, 3, fn, 0), kk = dim_arg(info, 4, fn, 0);
   const int32_t* a = array_arg<int32_t>(info, 5, m * kk, fn, "a");
   const int32_t* b = array_arg<int32_t>(info, 6, kk * n, fn, "b");
-  int32_t* c = array_arg<int32_t>(info, 7, m * n, fn, "c");
+  Out<kWide>* c = array_arg<Out<kWide>>(info, 7, m * n, fn, "c");
   check_range(info.Env(), a, m * kk, "a");
   check_range(info.Env(), b, kk * n, "b");
   double* af = t_a.as<double>(static_cast<size_t>(std::max<int64_t>(1, m * kk)));
   double* bf = t_b.as<double>(static_cast<size_t>(std::max<int64_t>(1, kk * n)));
-  double* cf = t_c.as<double>(static_cast<size_t>(std::max<int64_t>(1, m * n)));
+  double* cf;
+  if constexpr (kWide) {
+    cf = c;
+  } else {
+    cf = t_c.as<double>(static_cast<size_t>(std::max<int64_t>(1, m * n)));
+  }
   to_f64(a, af, m * kk);
   to_f64(b, bf, kk * n);
   std::fill(cf, cf + m * n, 0.0);
   const int64_t lda = ta ? std::max<int64_t>(m, 1) : std::max<int64_t>(kk, 1);
   const int64_t ldb = tb ? std::max<int64_t>(kk, 1) : std::max<int64_t>(n, 1);
-  gemm_modp(ta, tb, m, n, kk, af, lda, bf, ldb, cf);
-  to_i32(cf, c, m * n);
+  gemm_modp(ta, tb, m, n, kk, af, lda, bf, ldb, cf, !kWide);
+  if constexpr (!kWide) to_i32(cf, c, m * n);
   return info.Env().Undefined();
 }
 
 // y_i [o, oh·ow] = w [o, ckk] · col_i [ckk, oh·ow], for a group of images at once (columns side by side)
-Napi::Value ModpConv2d(const Napi::CallbackInfo& info) {
-  const char* fn = "modpConv2d";
+template <bool kWide>
+Napi::Value ExactConv2d(const Napi::CallbackInfo& info) {
+  const char* fn = kWide ? "wideConv2d" : "modpConv2d";
   expect_args(info, 11, fn);
   const ConvShape g = conv_dims(info, fn);
   const int64_t ckk = g.c * g.k * g.k, ohw = g.oh * g.ow, chw = g.c * g.h * g.w;
   const int32_t* x = array_arg<int32_t>(info, 8, g.n * chw, fn, "x");
   const int32_t* w = array_arg<int32_t>(info, 9, g.o * ckk, fn, "w");
-  int32_t* y = array_arg<int32_t>(info, 10, g.n * g.o * ohw, fn, "y");
+  Out<kWide>* y = array_arg<Out<kWide>>(info, 10, g.n * g.o * ohw, fn, "y");
   check_range(info.Env(), x, g.n * chw, "a");
   check_range(info.Env(), w, g.o * ckk, "b");
   const int64_t gmax = group_images(g.n, ckk, ohw);
@@ -278,68 +302,79 @@ Napi::Value ModpConv2d(const Napi::CallbackInfo& info) {
     const int64_t gi = std::min(gmax, g.n - i0), ld = gi * ohw;
     for (int64_t j = 0; j < gi; j++) im2col(g, x + (i0 + j) * chw, col + j * ohw, ld);
     std::fill(acc, acc + g.o * ld, 0.0);
-    gemm_modp(false, false, g.o, ld, ckk, wf, std::max<int64_t>(ckk, 1), col, ld, acc);
+    gemm_modp(false, false, g.o, ld, ckk, wf, std::max<int64_t>(ckk, 1), col, ld, acc, !kWide);
     scatter_images(acc, gi, g.o, ohw, y + i0 * g.o * ohw, ld);
   }
   return info.Env().Undefined();
 }
 
 // col [ckk, oh·ow] = wᵀ · dy_i [o, oh·ow]; dx_i = col2im(col)
-Napi::Value ModpConv2dGradInput(const Napi::CallbackInfo& info) {
-  const char* fn = "modpConv2dGradInput";
+template <bool kWide>
+Napi::Value ExactConv2dGradInput(const Napi::CallbackInfo& info) {
+  const char* fn = kWide ? "wideConv2dGradInput" : "modpConv2dGradInput";
   expect_args(info, 11, fn);
   const ConvShape g = conv_dims(info, fn);
   const int64_t ckk = g.c * g.k * g.k, ohw = g.oh * g.ow, chw = g.c * g.h * g.w;
   const int32_t* dy = array_arg<int32_t>(info, 8, g.n * g.o * ohw, fn, "dy");
   const int32_t* w = array_arg<int32_t>(info, 9, g.o * ckk, fn, "w");
-  int32_t* dx = array_arg<int32_t>(info, 10, g.n * chw, fn, "dx");
+  Out<kWide>* dx = array_arg<Out<kWide>>(info, 10, g.n * chw, fn, "dx");
   check_range(info.Env(), dy, g.n * g.o * ohw, "a");
   check_range(info.Env(), w, g.o * ckk, "b");
   const int64_t gmax = group_images(g.n, ckk, ohw);
   double* wf = t_a.as<double>(static_cast<size_t>(std::max<int64_t>(1, g.o * ckk)));
   double* dyf = t_b.as<double>(static_cast<size_t>(std::max<int64_t>(1, g.o * ohw * gmax)));
   double* col = t_col.as<double>(static_cast<size_t>(std::max<int64_t>(1, ckk * ohw * gmax)));
-  double* img = t_img.as<double>(static_cast<size_t>(std::max<int64_t>(1, chw)));
+  double* img = kWide ? nullptr : t_img.as<double>(static_cast<size_t>(std::max<int64_t>(1, chw)));
   to_f64(w, wf, g.o * ckk);
   for (int64_t i0 = 0; i0 < g.n; i0 += gmax) {
     const int64_t gi = std::min(gmax, g.n - i0), ld = gi * ohw;
     gather_images(dy + i0 * g.o * ohw, gi, g.o, ohw, dyf, ld);
     std::fill(col, col + ckk * ld, 0.0);
-    gemm_modp(true, false, ckk, ld, g.o, wf, std::max<int64_t>(ckk, 1), dyf, ld, col);
+    gemm_modp(true, false, ckk, ld, g.o, wf, std::max<int64_t>(ckk, 1), dyf, ld, col, !kWide);
     for (int64_t j = 0; j < gi; j++) {
+      // wide: col2im sums straight into dx (each sum is part of one output's exact sum, so it is exact).
+      if constexpr (kWide) img = dx + (i0 + j) * chw;
       std::fill(img, img + chw, 0.0);
       col2im_add(g, col + j * ohw, img, ld);
-      reduce_all(img, chw);
-      to_i32(img, dx + (i0 + j) * chw, chw);
+      if constexpr (!kWide) {
+        reduce_all(img, chw);
+        to_i32(img, dx + (i0 + j) * chw, chw);
+      }
     }
   }
   return info.Env().Undefined();
 }
 
 // dw [o, ckk] = Σ_i dy_i [o, oh·ow] · col_iᵀ: a group of images is one GEMM with inner dimension G·oh·ow.
-Napi::Value ModpConv2dGradWeight(const Napi::CallbackInfo& info) {
-  const char* fn = "modpConv2dGradWeight";
+template <bool kWide>
+Napi::Value ExactConv2dGradWeight(const Napi::CallbackInfo& info) {
+  const char* fn = kWide ? "wideConv2dGradWeight" : "modpConv2dGradWeight";
   expect_args(info, 11, fn);
   const ConvShape g = conv_dims(info, fn);
   const int64_t ckk = g.c * g.k * g.k, ohw = g.oh * g.ow, chw = g.c * g.h * g.w;
   const int32_t* dy = array_arg<int32_t>(info, 8, g.n * g.o * ohw, fn, "dy");
   const int32_t* x = array_arg<int32_t>(info, 9, g.n * chw, fn, "x");
-  int32_t* dw = array_arg<int32_t>(info, 10, g.o * ckk, fn, "dw");
+  Out<kWide>* dw = array_arg<Out<kWide>>(info, 10, g.o * ckk, fn, "dw");
   check_range(info.Env(), dy, g.n * g.o * ohw, "a");
   check_range(info.Env(), x, g.n * chw, "b");
   const int64_t gmax = group_images(g.n, ckk, ohw);
   double* dyf = t_b.as<double>(static_cast<size_t>(std::max<int64_t>(1, g.o * ohw * gmax)));
   double* col = t_col.as<double>(static_cast<size_t>(std::max<int64_t>(1, ckk * ohw * gmax)));
-  double* acc = t_c.as<double>(static_cast<size_t>(std::max<int64_t>(1, g.o * ckk)));
+  double* acc;
+  if constexpr (kWide) {
+    acc = dw;
+  } else {
+    acc = t_c.as<double>(static_cast<size_t>(std::max<int64_t>(1, g.o * ckk)));
+  }
   std::fill(acc, acc + g.o * ckk, 0.0);
   for (int64_t i0 = 0; i0 < g.n; i0 += gmax) {
     const int64_t gi = std::min(gmax, g.n - i0), ld = gi * ohw;
     gather_images(dy + i0 * g.o * ohw, gi, g.o, ohw, dyf, ld);
     for (int64_t j = 0; j < gi; j++) im2col(g, x + (i0 + j) * chw, col + j * ohw, ld);
     // op(a) = dy_group [o, ld], op(b) = colᵀ [ld, ckk] with col stored [ckk, ld].
-    gemm_modp(false, true, g.o, ckk, ld, dyf, ld, col, ld, acc);
+    gemm_modp(false, true, g.o, ckk, ld, dyf, ld, col, ld, acc, !kWide);
   }
-  to_i32(acc, dw, g.o * ckk);
+  if constexpr (!kWide) to_i32(acc, dw, g.o * ckk);
   return info.Env().Undefined();
 }
 
@@ -354,10 +389,16 @@ Napi::Value ModpFirstOutOfRange(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_modp_gemm(Napi::Env env, Napi::Object exports) {
-  exports.Set("modpGemm", Napi::Function::New(env, ModpGemm, "modpGemm"));
-  exports.Set("modpConv2d", Napi::Function::New(env, ModpConv2d, "modpConv2d"));
-  exports.Set("modpConv2dGradInput", Napi::Function::New(env, ModpConv2dGradInput, "modpConv2dGradInput"));
-  exports.Set("modpConv2dGradWeight", Napi::Function::New(env, ModpConv2dGradWeight, "modpConv2dGradWeight"));
+  exports.Set("modpGemm", Napi::Function::New(env, ExactGemm<false>, "modpGemm"));
+  exports.Set("modpConv2d", Napi::Function::New(env, ExactConv2d<false>, "modpConv2d"));
+  exports.Set("modpConv2dGradInput", Napi::Function::New(env, ExactConv2dGradInput<false>, "modpConv2dGradInput"));
+  exports.Set("modpConv2dGradWeight",
+              Napi::Function::New(env, ExactConv2dGradWeight<false>, "modpConv2dGradWeight"));
+  exports.Set("wideGemm", Napi::Function::New(env, ExactGemm<true>, "wideGemm"));
+  exports.Set("wideConv2d", Napi::Function::New(env, ExactConv2d<true>, "wideConv2d"));
+  exports.Set("wideConv2dGradInput", Napi::Function::New(env, ExactConv2dGradInput<true>, "wideConv2dGradInput"));
+  exports.Set("wideConv2dGradWeight",
+              Napi::Function::New(env, ExactConv2dGradWeight<true>, "wideConv2dGradWeight"));
   exports.Set("modpFirstOutOfRange", Napi::Function::New(env, ModpFirstOutOfRange, "modpFirstOutOfRange"));
 }
 

@@ -15,7 +15,7 @@ export interface WorkerJob {
 export type WorkerReply =
   | {
       readonly seq: number;
-      readonly result: { shape: number[]; data: Float32Array | Int32Array };
+      readonly result: { shape: number[]; data: Float32Array | Int32Array | Float64Array };
       readonly computeMs: number;
       /** The request's buffers, handed back for reuse (nothing here refers to them any more). */
       readonly spent: ArrayBuffer[];

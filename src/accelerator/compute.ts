@@ -1,26 +1,28 @@
-// One decoded request → its product: float32 through LocalLinearOps on the native kernels, exact mod p
-// through native/modp_gemm.cc (native-modp.ts) or its TypeScript twin (modp-ops.ts). Synchronous in
-// effect: the caller decides which thread runs it (backend.ts: a worker or inline).
+// One decoded request → its product: float32 through LocalLinearOps on the native kernels, exact (mod p,
+// or the unreduced integer of arith wide) through native/modp_gemm.cc (native-modp.ts) or its TypeScript
+// twin (modp-ops.ts). Synchronous in effect: the caller decides which thread runs it (backend.ts: a
+// worker or inline).
 import type { Kernels } from '../kernels/api.js';
 import { LocalLinearOps } from '../kernels/local-linear-ops.js';
 import type { LinearRequest, WireTensor } from '../protocol/linear-request.js';
 import { convShape, outputShape } from '../protocol/linear-shapes.js';
 import { Tensor } from '../tensor/tensor.js';
 import {
-  conv2dGradInputModp,
-  conv2dGradWeightModp,
-  conv2dModp,
-  denseGradInputModp,
-  denseGradWeightModp,
-  denseModp,
+  conv2dExact,
+  conv2dGradInputExact,
+  conv2dGradWeightExact,
+  denseExact,
+  denseGradInputExact,
+  denseGradWeightExact,
+  type ExactArith,
 } from './modp-ops.js';
 import {
-  conv2dGradInputModpNative,
-  conv2dGradWeightModpNative,
-  conv2dModpNative,
-  denseGradInputModpNative,
-  denseGradWeightModpNative,
-  denseModpNative,
+  conv2dExactNative,
+  conv2dGradInputExactNative,
+  conv2dGradWeightExactNative,
+  denseExactNative,
+  denseGradInputExactNative,
+  denseGradWeightExactNative,
   nativeModpAvailable,
 } from './native-modp.js';
 
@@ -31,7 +33,7 @@ export function workspaceBytes(req: LinearRequest): number {
   return 8 * g.c * g.k * g.k * g.oh * g.ow;
 }
 
-/** Where exact products run: the C++ of native/modp_gemm.cc, or the TypeScript twin (modp-ops.ts). */
+/** Where exact products (modp, wide) run: the C++ of native/modp_gemm.cc, or the TypeScript twin (modp-ops.ts). */
 export type ModpEngine = 'native' | 'ts';
 
 /** 'native' when the addon has the exact products, else 'ts'. */
@@ -45,42 +47,7 @@ export async function computeLinear(
   modp: ModpEngine = defaultModpEngine(),
 ): Promise<WireTensor> {
   const shape = outputShape(req);
-  if (req.arith === 'modp') {
-    const a = req.a.data as Int32Array;
-    const b = req.b.data as Int32Array;
-    const [a0 = 0, a1 = 0] = req.a.shape;
-    const b1 = req.b.shape[1] ?? 0;
-    if (modp === 'native') {
-      switch (req.op) {
-        case 'dense':
-          return { shape, data: denseModpNative(a, b, a0, a1, req.b.shape[0]!) };
-        case 'denseGradInput':
-          return { shape, data: denseGradInputModpNative(a, b, a0, a1, b1) };
-        case 'denseGradWeight':
-          return { shape, data: denseGradWeightModpNative(a, b, a0, a1, b1) };
-        case 'conv2d':
-          return { shape, data: conv2dModpNative(convShape(req), a, b) };
-        case 'conv2dGradInput':
-          return { shape, data: conv2dGradInputModpNative(convShape(req), a, b) };
-        case 'conv2dGradWeight':
-          return { shape, data: conv2dGradWeightModpNative(convShape(req), a, b) };
-      }
-    }
-    switch (req.op) {
-      case 'dense':
-        return { shape, data: denseModp(kernels, a, b, a0, a1, req.b.shape[0]!) };
-      case 'denseGradInput':
-        return { shape, data: denseGradInputModp(kernels, a, b, a0, a1, b1) };
-      case 'denseGradWeight':
-        return { shape, data: denseGradWeightModp(kernels, a, b, a0, a1, b1) };
-      case 'conv2d':
-        return { shape, data: conv2dModp(kernels, convShape(req), a, b) };
-      case 'conv2dGradInput':
-        return { shape, data: conv2dGradInputModp(kernels, convShape(req), a, b) };
-      case 'conv2dGradWeight':
-        return { shape, data: conv2dGradWeightModp(kernels, convShape(req), a, b) };
-    }
-  }
+  if (req.arith !== 'f32') return { shape, data: exactProduct(kernels, req, req.arith, modp) };
   const ops = new LocalLinearOps(kernels);
   const a = new Tensor(req.a.shape, req.a.data as Float32Array);
   const b = new Tensor(req.b.shape, req.b.data as Float32Array);
@@ -107,4 +74,48 @@ export async function computeLinear(
       break;
   }
   return { shape: [...y.shape], data: y.data };
+}
+
+/** An exact product (operands checked there): Int32Array for modp, Float64Array for wide. */
+function exactProduct(
+  kernels: Kernels,
+  req: LinearRequest,
+  arith: ExactArith,
+  engine: ModpEngine,
+): Int32Array | Float64Array {
+  const a = req.a.data as Int32Array;
+  const b = req.b.data as Int32Array;
+  const [a0 = 0, a1 = 0] = req.a.shape;
+  const b0 = req.b.shape[0] ?? 0;
+  const b1 = req.b.shape[1] ?? 0;
+  if (engine === 'native') {
+    switch (req.op) {
+      case 'dense':
+        return denseExactNative(arith, a, b, a0, a1, b0);
+      case 'denseGradInput':
+        return denseGradInputExactNative(arith, a, b, a0, a1, b1);
+      case 'denseGradWeight':
+        return denseGradWeightExactNative(arith, a, b, a0, a1, b1);
+      case 'conv2d':
+        return conv2dExactNative(arith, convShape(req), a, b);
+      case 'conv2dGradInput':
+        return conv2dGradInputExactNative(arith, convShape(req), a, b);
+      case 'conv2dGradWeight':
+        return conv2dGradWeightExactNative(arith, convShape(req), a, b);
+    }
+  }
+  switch (req.op) {
+    case 'dense':
+      return denseExact(kernels, arith, a, b, a0, a1, b0);
+    case 'denseGradInput':
+      return denseGradInputExact(kernels, arith, a, b, a0, a1, b1);
+    case 'denseGradWeight':
+      return denseGradWeightExact(kernels, arith, a, b, a0, a1, b1);
+    case 'conv2d':
+      return conv2dExact(kernels, arith, convShape(req), a, b);
+    case 'conv2dGradInput':
+      return conv2dGradInputExact(kernels, arith, convShape(req), a, b);
+    case 'conv2dGradWeight':
+      return conv2dGradWeightExact(kernels, arith, convShape(req), a, b);
+  }
 }

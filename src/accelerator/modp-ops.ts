@@ -4,11 +4,19 @@
 // such chunks whatever order the BLAS sums in. Every GEMM here therefore runs over the inner dimension
 // in chunks of at most 128 terms, accumulating into a float64 buffer that is reduced mod p after each
 // chunk. Inputs come off the wire: each value is checked against the bound before it is used.
+// Arith wide runs the same code with no reduction (one chunk over the whole inner dimension) and returns
+// the float64 sums: exact integers when every partial sum Σ|a_i·b_i| ≤ 2^47, which the trusted side
+// guarantees for the operands it sends (a hostile client only gets a rounded, wrong answer).
 import { TeeError } from '../errors.js';
 import type { Kernels } from '../kernels/api.js';
 import { HALF_P } from '../protocol/linear-codec.js';
 import { MODULUS_P } from '../protocol/linear-request.js';
 import type { ConvShape } from '../protocol/linear-shapes.js';
+
+/** Where an exact product ends: reduced mod p to centered int32 ('modp'), or the exact integer ('wide'). */
+export type ExactArith = 'modp' | 'wide';
+/** The result array of each exact arith. */
+export type ExactData<E extends ExactArith> = E extends 'wide' ? Float64Array : Int32Array;
 
 /** Most terms one float64 dot product may sum exactly: 128·((p−1)/2)² + (p−1)/2 < 2^53. */
 export const CHUNK = 128;
@@ -48,7 +56,7 @@ export function reduceCentered(c: Float64Array): void {
 /**
  * c [m,n] ← c + aᵀ·b mod p, with a stored [kk,m] and b stored [kk,n] ("K-major": any range of the inner
  * dimension is a contiguous block of rows of both). c must hold centered values on entry; it holds
- * centered values on return.
+ * centered values on return. reduce = false (arith wide): c ← c + aᵀ·b in one GEMM, not reduced.
  */
 export function gemmKMajorModp(
   kernels: Kernels,
@@ -58,10 +66,12 @@ export function gemmKMajorModp(
   a: Float64Array,
   b: Float64Array,
   c: Float64Array,
+  reduce = true,
 ): void {
   if (m === 0 || n === 0) return;
-  for (let k0 = 0; k0 < kk; k0 += CHUNK) {
-    const kc = Math.min(CHUNK, kk - k0);
+  const chunk = reduce ? CHUNK : Math.max(kk, 1);
+  for (let k0 = 0; k0 < kk; k0 += chunk) {
+    const kc = Math.min(chunk, kk - k0);
     kernels.dgemm(
       true,
       false,
@@ -73,7 +83,7 @@ export function gemmKMajorModp(
       1,
       c,
     );
-    reduceCentered(c);
+    if (reduce) reduceCentered(c);
   }
 }
 
@@ -108,46 +118,61 @@ function toInt32(c: Float64Array): Int32Array {
   return out;
 }
 
-// x [N,I], w [O,I] → y [N,O] = x·wᵀ mod p
-export function denseModp(
+/** The result of an arith from its float64 sums: reduced values as int32 (modp), or the sums (wide). */
+function finish<E extends ExactArith>(arith: E, c: Float64Array): ExactData<E> {
+  return (arith === 'wide' ? c : toInt32(c)) as ExactData<E>;
+}
+
+function alloc<E extends ExactArith>(arith: E, n: number): ExactData<E> {
+  return (arith === 'wide' ? new Float64Array(n) : new Int32Array(n)) as ExactData<E>;
+}
+
+// x [N,I], w [O,I] → y [N,O] = x·wᵀ (mod p, or exact)
+export function denseExact<E extends ExactArith>(
   k: Kernels,
+  arith: E,
   x: Int32Array,
   w: Int32Array,
   n: number,
   i: number,
   o: number,
-): Int32Array {
+): ExactData<E> {
   const y = new Float64Array(n * o);
-  gemmKMajorModp(k, n, o, i, toF64T(x, n, i, 'dense: a'), toF64T(w, o, i, 'dense: b'), y);
-  return toInt32(y);
+  const r = arith === 'modp';
+  gemmKMajorModp(k, n, o, i, toF64T(x, n, i, 'dense: a'), toF64T(w, o, i, 'dense: b'), y, r);
+  return finish(arith, y);
 }
 
-// dy [N,O], w [O,I] → dx [N,I] = dy·w mod p
-export function denseGradInputModp(
+// dy [N,O], w [O,I] → dx [N,I] = dy·w (mod p, or exact)
+export function denseGradInputExact<E extends ExactArith>(
   k: Kernels,
+  arith: E,
   dy: Int32Array,
   w: Int32Array,
   n: number,
   o: number,
   i: number,
-): Int32Array {
+): ExactData<E> {
   const dx = new Float64Array(n * i);
-  gemmKMajorModp(k, n, i, o, toF64T(dy, n, o, 'denseGradInput: a'), toF64(w, 'denseGradInput: b'), dx);
-  return toInt32(dx);
+  const a = toF64T(dy, n, o, 'denseGradInput: a');
+  gemmKMajorModp(k, n, i, o, a, toF64(w, 'denseGradInput: b'), dx, arith === 'modp');
+  return finish(arith, dx);
 }
 
-// dy [N,O], x [N,I] → dw [O,I] = dyᵀ·x mod p
-export function denseGradWeightModp(
+// dy [N,O], x [N,I] → dw [O,I] = dyᵀ·x (mod p, or exact)
+export function denseGradWeightExact<E extends ExactArith>(
   k: Kernels,
+  arith: E,
   dy: Int32Array,
   x: Int32Array,
   n: number,
   o: number,
   i: number,
-): Int32Array {
+): ExactData<E> {
   const dw = new Float64Array(o * i);
-  gemmKMajorModp(k, o, i, n, toF64(dy, 'denseGradWeight: a'), toF64(x, 'denseGradWeight: b'), dw);
-  return toInt32(dw);
+  const a = toF64(dy, 'denseGradWeight: a');
+  gemmKMajorModp(k, o, i, n, a, toF64(x, 'denseGradWeight: b'), dw, arith === 'modp');
+  return finish(arith, dw);
 }
 
 /** Valid output columns [lo, hi) for kernel offset kj: 0 ≤ ow·s − p + kj < size. */
@@ -225,48 +250,68 @@ function checkKernelSize(g: ConvShape): void {
 }
 
 // x [N,C,H,W], w [O,C,k,k] → y [N,O,OH,OW]: per image, y_n [O, OH·OW] = w [O, Ckk] · col [Ckk, OH·OW]
-export function conv2dModp(kern: Kernels, g: ConvShape, x: Int32Array, w: Int32Array): Int32Array {
+export function conv2dExact<E extends ExactArith>(
+  kern: Kernels,
+  arith: E,
+  g: ConvShape,
+  x: Int32Array,
+  w: Int32Array,
+): ExactData<E> {
   const { n, c, o, k, oh, ow } = g;
   const ckk = c * k * k;
   const plane = oh * ow;
   assertCentered(x, 'conv2d: a');
   const wT = toF64T(w, o, ckk, 'conv2d: b');
-  const y = new Int32Array(n * o * plane);
+  const y = alloc(arith, n * o * plane);
   const col = new Float64Array(ckk * plane);
   const acc = new Float64Array(o * plane);
   for (let img = 0; img < n; img++) {
     im2col(g, x, img * c * g.h * g.w, col);
     acc.fill(0);
-    gemmKMajorModp(kern, o, plane, ckk, wT, col, acc);
+    gemmKMajorModp(kern, o, plane, ckk, wT, col, acc, arith === 'modp');
     y.set(acc, img * o * plane);
   }
   return y;
 }
 
 // dy [N,O,OH,OW], w [O,C,k,k] → dx [N,C,H,W]: per image, col [Ckk, OH·OW] = wᵀ · dy_n, then col2im
-export function conv2dGradInputModp(kern: Kernels, g: ConvShape, dy: Int32Array, w: Int32Array): Int32Array {
+// (wide: col2im's sums are parts of one output's exact sum, so they are exact too)
+export function conv2dGradInputExact<E extends ExactArith>(
+  kern: Kernels,
+  arith: E,
+  g: ConvShape,
+  dy: Int32Array,
+  w: Int32Array,
+): ExactData<E> {
   checkKernelSize(g);
   const { n, c, h, o, k, oh, ow } = g;
   const ckk = c * k * k;
   const plane = oh * ow;
+  const reduce = arith === 'modp';
   const wf = toF64(w, 'conv2dGradInput: b');
   const dyf = toF64(dy, 'conv2dGradInput: a');
-  const dx = new Int32Array(n * c * h * g.w);
+  const dx = alloc(arith, n * c * h * g.w);
   const col = new Float64Array(ckk * plane);
   const img = new Float64Array(c * h * g.w);
   for (let i = 0; i < n; i++) {
     col.fill(0);
-    gemmKMajorModp(kern, ckk, plane, o, wf, dyf.subarray(i * o * plane, (i + 1) * o * plane), col);
+    gemmKMajorModp(kern, ckk, plane, o, wf, dyf.subarray(i * o * plane, (i + 1) * o * plane), col, reduce);
     img.fill(0);
     col2im(g, col, img, 0);
-    reduceCentered(img);
+    if (reduce) reduceCentered(img);
     dx.set(img, i * img.length);
   }
   return dx;
 }
 
 // dy [N,O,OH,OW], x [N,C,H,W] → dw [O,C,k,k] = Σ_n dy_n [O, OH·OW] · col_nᵀ [OH·OW, Ckk]
-export function conv2dGradWeightModp(kern: Kernels, g: ConvShape, dy: Int32Array, x: Int32Array): Int32Array {
+export function conv2dGradWeightExact<E extends ExactArith>(
+  kern: Kernels,
+  arith: E,
+  g: ConvShape,
+  dy: Int32Array,
+  x: Int32Array,
+): ExactData<E> {
   const { n, c, h, o, k, oh, ow } = g;
   const ckk = c * k * k;
   const plane = oh * ow;
@@ -276,7 +321,33 @@ export function conv2dGradWeightModp(kern: Kernels, g: ConvShape, dy: Int32Array
   for (let i = 0; i < n; i++) {
     const dyT = toF64T(dy.subarray(i * o * plane, (i + 1) * o * plane), o, plane, 'conv2dGradWeight: a');
     im2colT(g, x, i * c * h * g.w, colT);
-    gemmKMajorModp(kern, o, ckk, plane, dyT, colT, dw);
+    gemmKMajorModp(kern, o, ckk, plane, dyT, colT, dw, arith === 'modp');
   }
-  return toInt32(dw);
+  return finish(arith, dw);
 }
+
+// The mod-p products under their original names (the verification benchmarks call these).
+export const denseModp = (k: Kernels, x: Int32Array, w: Int32Array, n: number, i: number, o: number) =>
+  denseExact(k, 'modp', x, w, n, i, o);
+export const denseGradInputModp = (
+  k: Kernels,
+  dy: Int32Array,
+  w: Int32Array,
+  n: number,
+  o: number,
+  i: number,
+) => denseGradInputExact(k, 'modp', dy, w, n, o, i);
+export const denseGradWeightModp = (
+  k: Kernels,
+  dy: Int32Array,
+  x: Int32Array,
+  n: number,
+  o: number,
+  i: number,
+) => denseGradWeightExact(k, 'modp', dy, x, n, o, i);
+export const conv2dModp = (k: Kernels, g: ConvShape, x: Int32Array, w: Int32Array) =>
+  conv2dExact(k, 'modp', g, x, w);
+export const conv2dGradInputModp = (k: Kernels, g: ConvShape, dy: Int32Array, w: Int32Array) =>
+  conv2dGradInputExact(k, 'modp', g, dy, w);
+export const conv2dGradWeightModp = (k: Kernels, g: ConvShape, dy: Int32Array, x: Int32Array) =>
+  conv2dGradWeightExact(k, 'modp', g, dy, x);

@@ -9,7 +9,15 @@ import { type AddressInfo, createServer as createTcpServer, type Server, type So
 import { totalmem } from 'node:os';
 import { createServer as createTlsServer } from 'node:tls';
 import { isTeeError, TeeError } from '../errors.js';
-import { CAP_F32, CAP_MODP, encodeHello, FrameType, frameError, type Hello } from '../protocol/frame.js';
+import {
+  CAP_F32,
+  CAP_MODP,
+  CAP_WIDE,
+  encodeHello,
+  FrameType,
+  frameError,
+  type Hello,
+} from '../protocol/frame.js';
 import { FrameDecoder } from '../protocol/frame-decoder.js';
 import {
   checkMaxFrameBytes,
@@ -19,7 +27,7 @@ import {
   PROTOCOL_VERSION,
 } from '../protocol/limits.js';
 import { decodeRequest, encodeError, encodeResult, resultPayloadBytes } from '../protocol/linear-codec.js';
-import type { LinearRequest } from '../protocol/linear-request.js';
+import type { LinearRequest, WireTensor } from '../protocol/linear-request.js';
 import { outputShape } from '../protocol/linear-shapes.js';
 import { DEFAULT_CACHE_BYTES, OperandCache } from '../protocol/operand-cache.js';
 import { PayloadPool } from '../protocol/payload-pool.js';
@@ -183,7 +191,7 @@ export class AcceleratorServer {
       maxFrameBytes: this.maxFrameBytes,
       maxRank: MAX_RANK,
       maxDim: MAX_DIM,
-      capabilities: CAP_F32 | CAP_MODP,
+      capabilities: CAP_F32 | CAP_MODP | CAP_WIDE,
       cacheMiB: this.cacheBytes / 2 ** 20,
     };
   }
@@ -287,7 +295,7 @@ class ServerConnection {
   private helloTimer: NodeJS.Timeout | null;
   private readonly queue: Job[] = [];
   // Operand b of earlier requests, kept on request (protocol 2); copies, so that no payload buffer is held.
-  private readonly cache: OperandCache<Float32Array | Int32Array>;
+  private readonly cache: OperandCache<WireTensor['data']>;
   private busy = false;
   private busyBytes = 0;
   /** Admitted bytes of the frame being received (not yet a queued job). */
@@ -446,11 +454,13 @@ class ServerConnection {
   }
 
   private checkLimits(req: LinearRequest): void {
-    const out = resultPayloadBytes(outputShape(req));
+    // Counted in the result's own dtype: a wide result is 8 bytes per element, twice a modp one.
+    const out = resultPayloadBytes(outputShape(req), req.arith);
     const limit = Math.min(this.server.maxFrameBytes, this.clientHello!.maxFrameBytes);
     if (out > limit)
       throw frameError(`the result would be a ${out}-byte frame, over the limit of ${limit} bytes`);
-    const work = req.arith === 'modp' ? workspaceBytes(req) : workspaceBytes(req) / 2;
+    // The exact ariths (modp, wide) run on float64 columns; f32 on float32 ones, half the bytes.
+    const work = req.arith === 'f32' ? workspaceBytes(req) / 2 : workspaceBytes(req);
     if (work > this.server.maxWorkspaceBytes) {
       throw frameError(
         `the convolution needs a ${work}-byte workspace, over the limit of ${this.server.maxWorkspaceBytes} bytes`,

@@ -8,7 +8,15 @@ import { type Socket, connect as tcpConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { isTeeError, TeeError } from '../errors.js';
 import { formatAddress, type HostPort, parseAddress } from '../protocol/address.js';
-import { CAP_F32, CAP_MODP, encodeHello, FrameType, frameError, type Hello } from '../protocol/frame.js';
+import {
+  CAP_F32,
+  CAP_MODP,
+  CAP_WIDE,
+  encodeHello,
+  FrameType,
+  frameError,
+  type Hello,
+} from '../protocol/frame.js';
 import { FrameDecoder } from '../protocol/frame-decoder.js';
 import {
   checkMaxFrameBytes,
@@ -98,6 +106,9 @@ function withCache(link: Link, req: LinearRequest): { wire: LinearRequest; bytes
   mirror.store(hint.key, req.b.shape, req.b.data.byteLength, req.arith);
   return { wire: { ...plain, bCache: { key: hint.key, mode: 'store' } }, bytesCached: 0 };
 }
+
+/** The hello capability bit an accelerator must announce to be sent requests of each arith. */
+const ARITH_CAPS: Record<Arith, number> = { f32: CAP_F32, modp: CAP_MODP, wide: CAP_WIDE };
 
 function networkError(message: string, cause?: unknown): TeeError {
   return new TeeError('E_NETWORK', message, cause === undefined ? undefined : { cause });
@@ -236,7 +247,7 @@ export class AcceleratorClient implements AcceleratorTransport {
     const t0 = performance.now();
     const deadline = Date.now() + deadlineMs;
     const shape = checkRequest(req);
-    const expectBytes = resultPayloadBytes(shape);
+    const expectBytes = resultPayloadBytes(shape, req.arith);
     if (expectBytes > this.maxFrameBytes) {
       throw frameError(
         `the result would be a ${expectBytes}-byte frame, over this client's limit of ${this.maxFrameBytes} bytes`,
@@ -245,7 +256,7 @@ export class AcceleratorClient implements AcceleratorTransport {
     const link = await this.ensureLink(Math.min(deadline, Date.now() + this.connectTimeoutMs));
     if (link.dead !== null) throw link.dead;
     const hello = link.hello!;
-    const cap = req.arith === 'f32' ? CAP_F32 : CAP_MODP;
+    const cap = ARITH_CAPS[req.arith];
     if ((hello.capabilities & cap) === 0)
       throw frameError(`accelerator ${this.address} does not serve arith ${req.arith}`);
     const { wire, bytesCached } = withCache(link, req);

@@ -20,6 +20,9 @@ const ROLE_IDS: Record<Role, number> = { client: 1, accelerator: 2 };
 /** Capability bits of a hello: which arithmetics an accelerator serves (a client sends 0). */
 export const CAP_F32 = 1;
 export const CAP_MODP = 2;
+/** Arith wide: exact integer products of centered operands, float64 results (protocol 3). */
+export const CAP_WIDE = 4;
+const KNOWN_CAPS = CAP_F32 | CAP_MODP | CAP_WIDE;
 
 export interface Hello {
   readonly version: number;
@@ -93,7 +96,7 @@ export function decodeHello(b: Buffer, from: Role): Hello {
   const maxDim = b.readUInt32LE(20);
   if (maxDim < 1 || maxDim > 2 ** 31 - 1) throw frameError(`hello announces max dimension ${maxDim}`);
   const capabilities = b.readUInt32LE(24);
-  if ((capabilities & ~(CAP_F32 | CAP_MODP)) !== 0) {
+  if ((capabilities & ~KNOWN_CAPS) !== 0) {
     throw frameError(`hello announces unknown capabilities ${hex(capabilities, 8)}`);
   }
   return {

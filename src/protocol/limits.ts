@@ -4,9 +4,11 @@ import { constants } from 'node:buffer';
 
 /**
  * Version of the wire protocol; a peer speaking another version is refused with E_FRAME. 2: the
- * operand cache (request flags and key, the accelerator's cache capacity in its hello).
+ * operand cache (request flags and key, the accelerator's cache capacity in its hello). 3: arith wide
+ * (exact integer products: arith id 2, float64 results of dtype 3, capability bit CAP_WIDE), refused at
+ * the hello by a version-2 peer instead of at its first wide request.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** Default largest payload a side accepts: 1 GiB (a VGG19 activation batch of 64 at 224² is 0.8 GB). */
 export const DEFAULT_MAX_FRAME_BYTES = 2 ** 30;

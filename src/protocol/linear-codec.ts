@@ -2,7 +2,8 @@
 // b), a result (compute time, one tensor) and an error (kind, message). Encoders return the frame as a
 // list of Buffers whose tensor data are zero-copy views of the caller's typed arrays (write them with
 // one cork/uncork); decoders validate every byte of a payload and return tensors as zero-copy views
-// when the data is 4-byte aligned (always, for payloads from FrameDecoder).
+// when the data is aligned to its element size (always, for payloads from FrameDecoder: float64 data
+// is padded to an 8-byte offset within the payload) and as one copy otherwise.
 import { endianness } from 'node:os';
 import { shapeStr } from '../tensor/tensor.js';
 import { encodeHeader, FrameType, frameError, readU64, writeU64 } from './frame.js';
@@ -13,6 +14,7 @@ import {
   type LinearOpName,
   type LinearRequest,
   MODULUS_P,
+  WIDE_RESULT_LIMIT,
   type WireTensor,
 } from './linear-request.js';
 import { outputShape } from './linear-shapes.js';
@@ -22,10 +24,16 @@ if (endianness() !== 'LE') throw new Error('tee-offload: the wire protocol needs
 
 export const DTYPE_F32 = 1;
 export const DTYPE_I32 = 2;
+/** Little-endian float64, 8 bytes per element: the results of arith wide (protocol 3). */
+export const DTYPE_F64 = 3;
+type Dtype = typeof DTYPE_F32 | typeof DTYPE_I32 | typeof DTYPE_F64;
+const DTYPE_NAMES: Record<Dtype, string> = { [DTYPE_F32]: 'f32', [DTYPE_I32]: 'i32', [DTYPE_F64]: 'f64' };
+const DTYPE_ARRAYS = { [DTYPE_F32]: Float32Array, [DTYPE_I32]: Int32Array, [DTYPE_F64]: Float64Array };
 /** Largest centered representative: values of arith modp lie in [−HALF_P, HALF_P]. */
 export const HALF_P = (MODULUS_P - 1) / 2;
 
-const ARITH_IDS: Record<Arith, number> = { f32: 0, modp: 1 };
+const ARITH_IDS: Record<Arith, number> = { f32: 0, modp: 1, wide: 2 };
+const ARITHS_BY_ID: readonly Arith[] = ['f32', 'modp', 'wide'];
 const REQUEST_FIXED_BYTES = 28;
 /** Request flags (protocol 2): keep b under the key; b comes from the cache (no data bytes). */
 export const FLAG_STORE_B = 1;
@@ -47,15 +55,32 @@ export interface DecodedError {
   readonly message: string;
 }
 
-function dtypeOf(arith: Arith): number {
+/** The dtype of a request's operands: float32 for f32, int32 centered representatives otherwise. */
+function operandDtype(arith: Arith): Dtype {
   return arith === 'f32' ? DTYPE_F32 : DTYPE_I32;
 }
 
-function tensorHeaderBytes(t: WireTensor): number {
-  return 12 + 4 * t.shape.length;
+/** The dtype of a result: as the operands, except that a wide result is the exact product in float64. */
+function resultDtype(arith: Arith): Dtype {
+  return arith === 'wide' ? DTYPE_F64 : operandDtype(arith);
 }
 
-function checkTensor(t: WireTensor, arith: Arith, what: string): void {
+/**
+ * Zero bytes between a tensor's header and its data: float64 data start at a multiple of 8 within the
+ * payload, so that a payload at an 8-aligned address (FrameDecoder's) decodes to a zero-copy
+ * Float64Array view. Every offset is a multiple of 4, so this is 0 or 4.
+ */
+function padBytes(dtype: Dtype, dataOffset: number): number {
+  return dtype === DTYPE_F64 ? dataOffset % 8 : 0;
+}
+
+/** Header bytes of a tensor record whose header starts at payload offset `off` (padding included). */
+function tensorHeaderBytes(rank: number, dtype: Dtype, off: number): number {
+  const head = 12 + 4 * rank;
+  return head + padBytes(dtype, off + head);
+}
+
+function checkTensor(t: WireTensor, dtype: Dtype, arith: Arith, what: string): void {
   if (t.shape.length > MAX_RANK)
     throw frameError(`${what}: rank ${t.shape.length} exceeds the maximum of ${MAX_RANK}`);
   let n = 1;
@@ -63,7 +88,7 @@ function checkTensor(t: WireTensor, arith: Arith, what: string): void {
     if (!Number.isInteger(d) || d < 0 || d > MAX_DIM) throw frameError(`${what}: invalid dimension ${d}`);
     n *= d;
   }
-  const want = arith === 'f32' ? Float32Array : Int32Array;
+  const want = DTYPE_ARRAYS[dtype];
   if (!(t.data instanceof want)) throw frameError(`${what}: arith ${arith} needs a ${want.name}`);
   if (t.data.length !== n) {
     throw frameError(
@@ -72,17 +97,14 @@ function checkTensor(t: WireTensor, arith: Arith, what: string): void {
   }
 }
 
-function writeTensorHeader(b: Buffer, off: number, t: WireTensor, arith: Arith): number {
+/** Writes a tensor header (and its padding, left zero: `b` comes from Buffer.alloc) at payload offset `at`. */
+function writeTensorHeader(b: Buffer, off: number, at: number, t: WireTensor, dtype: Dtype): number {
   b.writeUInt8(t.shape.length, off);
-  b.writeUInt8(dtypeOf(arith), off + 1);
+  b.writeUInt8(dtype, off + 1);
   b.writeUInt16LE(0, off + 2);
-  off += 4;
-  for (const d of t.shape) {
-    b.writeUInt32LE(d, off);
-    off += 4;
-  }
-  writeU64(b, off, t.data.byteLength);
-  return off + 8;
+  for (let i = 0; i < t.shape.length; i++) b.writeUInt32LE(t.shape[i]!, off + 4 + 4 * i);
+  writeU64(b, off + 4 + 4 * t.shape.length, t.data.byteLength);
+  return off + tensorHeaderBytes(t.shape.length, dtype, at);
 }
 
 function dataView(t: WireTensor): Buffer {
@@ -92,12 +114,10 @@ function dataView(t: WireTensor): Buffer {
 /** Payload size of a request (without the 16-byte header); validates the request first (E_FRAME). */
 export function requestPayloadBytes(req: LinearRequest): number {
   checkRequest(req);
+  const dtype = operandDtype(req.arith);
+  const bAt = REQUEST_FIXED_BYTES + tensorHeaderBytes(req.a.shape.length, dtype, 0) + req.a.data.byteLength;
   return (
-    REQUEST_FIXED_BYTES +
-    tensorHeaderBytes(req.a) +
-    req.a.data.byteLength +
-    tensorHeaderBytes(req.b) +
-    (usesCachedB(req) ? 0 : req.b.data.byteLength)
+    bAt + tensorHeaderBytes(req.b.shape.length, dtype, bAt) + (usesCachedB(req) ? 0 : req.b.data.byteLength)
   );
 }
 
@@ -117,25 +137,31 @@ function checkCacheField(req: LinearRequest): void {
 /** Validates a request as the accelerator will and returns the shape of its product (E_FRAME). */
 export function checkRequest(req: LinearRequest): number[] {
   if (!LINEAR_OPS.includes(req.op)) throw frameError(`unknown op '${String(req.op)}'`);
-  if (req.arith !== 'f32' && req.arith !== 'modp') throw frameError(`unknown arith '${String(req.arith)}'`);
-  checkTensor(req.a, req.arith, `${req.op}: a`);
-  checkTensor(req.b, req.arith, `${req.op}: b`);
+  if (!ARITHS_BY_ID.includes(req.arith)) throw frameError(`unknown arith '${String(req.arith)}'`);
+  const dtype = operandDtype(req.arith);
+  checkTensor(req.a, dtype, req.arith, `${req.op}: a`);
+  checkTensor(req.b, dtype, req.arith, `${req.op}: b`);
   checkCacheField(req);
   return outputShape(req);
 }
 
-/** Payload size of the result frame that answers a request with a product of this shape. */
-export function resultPayloadBytes(shape: readonly number[]): number {
-  let n = 4;
+/**
+ * Payload size of the result frame that answers a request of this arith with a product of this shape:
+ * 4 bytes per element, 8 for arith wide (what the accelerator's and the client's limits count).
+ */
+export function resultPayloadBytes(shape: readonly number[], arith: Arith): number {
+  const dtype = resultDtype(arith);
+  let n = DTYPE_ARRAYS[dtype].BYTES_PER_ELEMENT;
   for (const d of shape) n *= d;
-  return RESULT_FIXED_BYTES + 12 + 4 * shape.length + n;
+  return RESULT_FIXED_BYTES + tensorHeaderBytes(shape.length, dtype, RESULT_FIXED_BYTES) + n;
 }
 
 // request payload: op u8 | arith u8 | flags u16 | stride u32 | padding u32 | inputH u32 | inputW u32
 //                  | k u32 | cache key u32 | tensor a | tensor b (with no data bytes under FLAG_USE_B)
 export function encodeRequest(id: number, req: LinearRequest): Buffer[] {
   const length = requestPayloadBytes(req);
-  const head = Buffer.alloc(16 + REQUEST_FIXED_BYTES + tensorHeaderBytes(req.a));
+  const dtype = operandDtype(req.arith);
+  const head = Buffer.alloc(16 + REQUEST_FIXED_BYTES + tensorHeaderBytes(req.a.shape.length, dtype, 0));
   head.set(encodeHeader(FrameType.request, id, length), 0);
   head.writeUInt8(LINEAR_OPS.indexOf(req.op), 16);
   head.writeUInt8(ARITH_IDS[req.arith], 17);
@@ -147,9 +173,10 @@ export function encodeRequest(id: number, req: LinearRequest): Buffer[] {
   head.writeUInt32LE(req.inputHW?.[1] ?? 0, 32);
   head.writeUInt32LE(req.k ?? 0, 36);
   head.writeUInt32LE(c?.key ?? 0, 40);
-  writeTensorHeader(head, 44, req.a, req.arith);
-  const bHead = Buffer.alloc(tensorHeaderBytes(req.b));
-  writeTensorHeader(bHead, 0, req.b, req.arith);
+  writeTensorHeader(head, 44, REQUEST_FIXED_BYTES, req.a, dtype);
+  const bAt = head.length - 16 + req.a.data.byteLength;
+  const bHead = Buffer.alloc(tensorHeaderBytes(req.b.shape.length, dtype, bAt));
+  writeTensorHeader(bHead, 0, bAt, req.b, dtype);
   if (usesCachedB(req)) {
     writeU64(bHead, bHead.length - 8, 0);
     return [head, dataView(req.a), bHead];
@@ -167,7 +194,7 @@ export function decodeRequest(payload: Buffer): LinearRequest {
   const op: LinearOpName | undefined = LINEAR_OPS[opId];
   if (op === undefined) throw frameError(`unknown op id ${opId}`);
   const arithId = payload.readUInt8(1);
-  const arith: Arith | undefined = arithId === 0 ? 'f32' : arithId === 1 ? 'modp' : undefined;
+  const arith: Arith | undefined = ARITHS_BY_ID[arithId];
   if (arith === undefined) throw frameError(`unknown arith id ${arithId}`);
   const flags = payload.readUInt16LE(2);
   if (flags !== 0 && flags !== FLAG_STORE_B && flags !== FLAG_USE_B) {
@@ -180,8 +207,9 @@ export function decodeRequest(payload: Buffer): LinearRequest {
   const inputH = payload.readUInt32LE(12);
   const inputW = payload.readUInt32LE(16);
   const k = payload.readUInt32LE(20);
-  const ta = decodeTensor(payload, REQUEST_FIXED_BYTES, `${op}: a`, arith);
-  const tb = decodeTensor(payload, ta.next, `${op}: b`, arith, flags === FLAG_USE_B);
+  const dtype = operandDtype(arith);
+  const ta = decodeTensor(payload, REQUEST_FIXED_BYTES, `${op}: a`, dtype, arith);
+  const tb = decodeTensor(payload, ta.next, `${op}: b`, dtype, arith, flags === FLAG_USE_B);
   if (tb.next !== payload.length) {
     throw frameError(`request has ${payload.length - tb.next} leftover bytes after its operands`);
   }
@@ -205,18 +233,22 @@ export function decodeRequest(payload: Buffer): LinearRequest {
 
 // result payload: computeMs f64 | tensor
 export function encodeResult(id: number, computeMs: number, result: WireTensor, arith: Arith): Buffer[] {
-  checkTensor(result, arith, 'result');
-  const head = Buffer.alloc(16 + RESULT_FIXED_BYTES + tensorHeaderBytes(result));
+  const dtype = resultDtype(arith);
+  checkTensor(result, dtype, arith, 'result');
+  const head = Buffer.alloc(
+    16 + RESULT_FIXED_BYTES + tensorHeaderBytes(result.shape.length, dtype, RESULT_FIXED_BYTES),
+  );
   const length = head.length - 16 + result.data.byteLength;
   head.set(encodeHeader(FrameType.result, id, length), 0);
   head.writeDoubleLE(Number.isFinite(computeMs) && computeMs >= 0 ? computeMs : 0, 16);
-  writeTensorHeader(head, 24, result, arith);
+  writeTensorHeader(head, 24, RESULT_FIXED_BYTES, result, dtype);
   return [head, dataView(result)];
 }
 
 /**
- * Decodes a result and checks it is what was asked: this shape, the dtype of this arith, and for modp
- * every value a centered representative. Everything in a reply is hostile.
+ * Decodes a result and checks it is what was asked: this shape, the dtype of this arith, for modp every
+ * value a centered representative, for wide every value an integer below 2^53 in magnitude. Everything
+ * in a reply is hostile.
  */
 export function decodeResult(payload: Buffer, expectShape: readonly number[], arith: Arith): DecodedResult {
   if (payload.length < RESULT_FIXED_BYTES) {
@@ -227,7 +259,7 @@ export function decodeResult(payload: Buffer, expectShape: readonly number[], ar
   const computeMs = payload.readDoubleLE(0);
   if (!Number.isFinite(computeMs) || computeMs < 0)
     throw frameError(`result reports a compute time of ${computeMs} ms`);
-  const t = decodeTensor(payload, RESULT_FIXED_BYTES, 'result', arith);
+  const t = decodeTensor(payload, RESULT_FIXED_BYTES, 'result', resultDtype(arith), arith);
   if (t.next !== payload.length)
     throw frameError(`result has ${payload.length - t.next} leftover bytes after its tensor`);
   const shape = t.tensor.shape;
@@ -235,7 +267,21 @@ export function decodeResult(payload: Buffer, expectShape: readonly number[], ar
     throw frameError(`result has shape ${shapeStr(shape)}, expected ${shapeStr(expectShape)}`);
   }
   if (arith === 'modp') checkCentered(t.tensor.data as Int32Array, 'result');
+  else if (arith === 'wide') checkWide(t.tensor.data as Float64Array, 'result');
   return { computeMs, result: t.tensor };
+}
+
+/**
+ * E_FRAME unless every value is an integer y with |y| < 2^53 (WIDE_RESULT_LIMIT): NaN, ±Infinity and
+ * fractions fail too. One pass, one comparison chain per value: `!(|v| < L)` is true for NaN.
+ */
+export function checkWide(data: Float64Array, what: string): void {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (!(Math.abs(v) < WIDE_RESULT_LIMIT) || Math.floor(v) !== v) {
+      throw frameError(`${what}: value ${v} at index ${i} is not an integer in (-2^53, 2^53)`);
+    }
+  }
 }
 
 /** E_FRAME unless every value lies in [−(p−1)/2, (p−1)/2]. */
@@ -297,6 +343,7 @@ function decodeTensor(
   payload: Buffer,
   off: number,
   what: string,
+  want: Dtype,
   arith: Arith,
   shapeOnly = false,
 ): { tensor: WireTensor; next: number } {
@@ -304,10 +351,9 @@ function decodeTensor(
   const r = payload.readUInt8(off);
   if (r > MAX_RANK) throw frameError(`${what}: rank ${r} exceeds the maximum of ${MAX_RANK}`);
   const dtype = payload.readUInt8(off + 1);
-  if (dtype !== DTYPE_F32 && dtype !== DTYPE_I32) throw frameError(`${what}: unknown dtype ${dtype}`);
-  if (dtype !== dtypeOf(arith)) {
-    throw frameError(`${what}: dtype ${dtype === DTYPE_F32 ? 'f32' : 'i32'} does not match arith ${arith}`);
-  }
+  if (dtype !== DTYPE_F32 && dtype !== DTYPE_I32 && dtype !== DTYPE_F64)
+    throw frameError(`${what}: unknown dtype ${dtype}`);
+  if (dtype !== want) throw frameError(`${what}: dtype ${DTYPE_NAMES[dtype]} does not match arith ${arith}`);
   if (payload.readUInt16LE(off + 2) !== 0) throw frameError(`${what}: tensor reserved bytes are not zero`);
   if (off + 12 + 4 * r > payload.length)
     throw frameError(`${what}: the payload ends inside its tensor header`);
@@ -320,16 +366,20 @@ function decodeTensor(
     n *= d;
   }
   const bytes = readU64(payload, off + 4 + 4 * r);
-  const start = off + 12 + 4 * r;
+  const Data = DTYPE_ARRAYS[dtype];
+  const start = off + tensorHeaderBytes(r, dtype, off);
+  if (start > payload.length) throw frameError(`${what}: the payload ends inside its tensor header`);
+  for (let i = off + 12 + 4 * r; i < start; i++) {
+    if (payload[i] !== 0) throw frameError(`${what}: tensor padding bytes are not zero`);
+  }
   if (shapeOnly) {
     if (bytes !== 0) throw frameError(`${what}: a cached operand carries ${bytes} data bytes, expected 0`);
-    return {
-      tensor: { shape, data: dtype === DTYPE_F32 ? new Float32Array(0) : new Int32Array(0) },
-      next: start,
-    };
+    return { tensor: { shape, data: new Data(0) }, next: start };
   }
-  if (n * 4 !== bytes) {
-    throw frameError(`${what}: shape ${shapeStr(shape)} needs ${n * 4} bytes, the frame says ${bytes}`);
+  if (n * Data.BYTES_PER_ELEMENT !== bytes) {
+    throw frameError(
+      `${what}: shape ${shapeStr(shape)} needs ${n * Data.BYTES_PER_ELEMENT} bytes, the frame says ${bytes}`,
+    );
   }
   if (bytes > payload.length - start) {
     throw frameError(
@@ -339,13 +389,18 @@ function decodeTensor(
   const abs = payload.byteOffset + start;
   let buf = payload.buffer;
   let at = abs;
-  if (abs % 4 !== 0) {
-    // Unaligned (a payload not made by FrameDecoder): copy once.
+  if (abs % Data.BYTES_PER_ELEMENT !== 0) {
+    // Unaligned (a payload not made by FrameDecoder, or not at an 8-aligned address): copy once.
     const copy = new ArrayBuffer(bytes);
     new Uint8Array(copy).set(payload.subarray(start, start + bytes));
     buf = copy;
     at = 0;
   }
-  const data = dtype === DTYPE_F32 ? new Float32Array(buf, at, n) : new Int32Array(buf, at, n);
+  const data =
+    dtype === DTYPE_F32
+      ? new Float32Array(buf, at, n)
+      : dtype === DTYPE_I32
+        ? new Int32Array(buf, at, n)
+        : new Float64Array(buf, at, n);
   return { tensor: { shape, data }, next: start + bytes };
 }

@@ -4,11 +4,16 @@ import { computeLinear, defaultModpEngine, type ModpEngine } from '../../src/acc
 import { CHUNK, reduceCentered } from '../../src/accelerator/modp-ops.js';
 import { isTeeError } from '../../src/errors.js';
 import { kernels, referenceKernels } from '../../src/kernels/index.js';
-import { HALF_P } from '../../src/protocol/linear-codec.js';
-import { LINEAR_OPS, type LinearOpName, MODULUS_P } from '../../src/protocol/linear-request.js';
+import { decodeResult, encodeResult, HALF_P } from '../../src/protocol/linear-codec.js';
+import {
+  LINEAR_OPS,
+  type LinearOpName,
+  type LinearRequest,
+  MODULUS_P,
+} from '../../src/protocol/linear-request.js';
 import { SeededRng } from '../../src/tensor/seeded-rng.js';
 import { type Dims, makeRequest } from '../protocol/requests.js';
-import { referenceModp } from './modp-reference.js';
+import { largestAbsSum, referenceModp, referenceWide } from './modp-reference.js';
 
 // Shapes whose inner dimension needs several 128-term chunks for each op: dense I = 300,
 // denseGradInput O = 260, denseGradWeight N = 270, conv C·k·k = 15·9 = 135 (fwd), O = 130 (grad input),
@@ -177,6 +182,172 @@ describe('native exact convolutions over groups of images', () => {
         (await computeLinear(kernels, req, 'native')).data,
         (await computeLinear(kernels, req, 'ts')).data,
       );
+    });
+  }
+});
+
+/** Operand values clamped to [−bound, bound] (so that extremes sit at ±bound). */
+function clamp(req: LinearRequest, bound: number): LinearRequest {
+  const c = (t: LinearRequest['a']) => ({
+    shape: t.shape,
+    data: Int32Array.from(t.data, (v) => Math.max(-bound, Math.min(bound, v))),
+  });
+  return { ...req, a: c(req.a), b: c(req.b) };
+}
+
+/** Bit-for-bit equality of two Float64Arrays (-0 and +0 differ; deepEqual would not say). */
+function assertSameBits(got: unknown, want: Float64Array, what: string): void {
+  assert.ok(got instanceof Float64Array, `${what}: a Float64Array`);
+  assert.equal(got.length, want.length, what);
+  const g = Buffer.from(got.buffer, got.byteOffset, got.byteLength);
+  const w = Buffer.from(want.buffer, want.byteOffset, want.byteLength);
+  if (!g.equals(w)) {
+    const i = got.findIndex((v, j) => !Object.is(v, want[j]));
+    assert.fail(`${what}: element ${i} is ${got[i]}, expected ${want[i]}`);
+  }
+}
+
+/** Both engines (and the naive reference kernels under the twin) give exactly the reference's bits. */
+async function assertWide(req: LinearRequest, what: string): Promise<void> {
+  const want = referenceWide(req);
+  for (const engine of ENGINES)
+    assertSameBits((await computeLinear(kernels, req, engine)).data, want, `${engine} ${what}`);
+  assertSameBits((await computeLinear(referenceKernels, req, 'ts')).data, want, `reference kernels ${what}`);
+  // Reduced mod p, the wide product is the modp product: the two ariths compute the same thing.
+  const modp = (await computeLinear(kernels, { ...req, arith: 'modp' }, ENGINES[0])).data;
+  const reduced = Float64Array.from(want);
+  reduceCentered(reduced);
+  assert.deepEqual(Int32Array.from(reduced), modp, `${what}: wide mod p = modp`);
+}
+
+describe('exact integer products (arith wide)', () => {
+  for (const op of LINEAR_OPS) {
+    test(`${op} equals the BigInt reference bit for bit on random small cases, values at ±(p−1)/2`, async () => {
+      const rng = new SeededRng(400 + LINEAR_OPS.indexOf(op));
+      for (let trial = 0; trial < 6; trial++) {
+        const k = 1 + rng.nextInt(3);
+        const d: Dims = {
+          n: 1 + rng.nextInt(3),
+          c: 1 + rng.nextInt(3),
+          h: k + rng.nextInt(5),
+          w: k + rng.nextInt(5),
+          o: 1 + rng.nextInt(4),
+          k,
+          stride: 1 + rng.nextInt(3),
+          padding: rng.nextInt(3) === 0 ? 0 : rng.nextInt(k),
+          i: 1 + rng.nextInt(6),
+        };
+        // Short inner dimensions (at most 36 terms of at most 2^46): full-range operands are exact.
+        await assertWide(makeRequest(rng, op, 'wide', d, 0.3), JSON.stringify(d));
+      }
+    });
+
+    test(`${op} is exact over a long inner dimension with every partial sum up to 2^47`, async () => {
+      const rng = new SeededRng(500 + LINEAR_OPS.indexOf(op));
+      // The longest sum here is 1170 terms (conv2dGradInput: O·k² = 130·9); 1170·(2^18)² < 2^47.
+      const bound = 2 ** 18;
+      for (const extremes of [0.5, 1]) {
+        const req = clamp(makeRequest(rng, op, 'wide', BIG[op], extremes), bound);
+        assert.ok(largestAbsSum(req) <= 2n ** 47n);
+        await assertWide(req, `extremes ${extremes}`);
+      }
+    });
+  }
+
+  test('the honest worst case: 300 equal terms summing to just under 2^47', async () => {
+    const n = 300;
+    const v = Math.floor(Math.sqrt(2 ** 47 / n)); // 684 930
+    const req: LinearRequest = {
+      op: 'dense',
+      arith: 'wide',
+      a: { shape: [2, n], data: new Int32Array(2 * n).fill(v) },
+      b: { shape: [3, n], data: new Int32Array(3 * n).fill(-v) },
+    };
+    assert.ok(largestAbsSum(req) <= 2n ** 47n && largestAbsSum(req) > 2n ** 46n);
+    await assertWide(req, 'worst case');
+    assert.equal((await computeLinear(kernels, req, ENGINES[0])).data[0], -n * v * v);
+  });
+
+  test('handles empty batches and channels, strides above the kernel and wide padding', async () => {
+    const rng = new SeededRng(19);
+    const cases: Dims[] = [
+      { n: 0, c: 2, h: 4, w: 4, o: 3, k: 3, stride: 1, padding: 1, i: 0 },
+      { n: 2, c: 0, h: 4, w: 4, o: 3, k: 3, stride: 1, padding: 1, i: 3 },
+      { n: 2, c: 2, h: 4, w: 4, o: 0, k: 3, stride: 1, padding: 1, i: 3 },
+      { n: 2, c: 3, h: 7, w: 5, o: 2, k: 2, stride: 3, padding: 0, i: 1 },
+      { n: 1, c: 2, h: 3, w: 3, o: 2, k: 1, stride: 1, padding: 2, i: 1 },
+      { n: 1, c: 1, h: 2, w: 3, o: 1, k: 3, stride: 2, padding: 3, i: 1 },
+    ];
+    for (const d of cases) {
+      for (const op of LINEAR_OPS)
+        await assertWide(makeRequest(rng, op, 'wide', d, 0.3), `${op} ${JSON.stringify(d)}`);
+    }
+  });
+
+  test('refuses an operand value outside the centered range (E_FRAME), as modp does', async () => {
+    for (const op of LINEAR_OPS) {
+      for (const which of ['a', 'b'] as const) {
+        const req = makeRequest(new SeededRng(1), op, 'wide', BIG[op]);
+        const t = req[which].data as Int32Array;
+        const bad = which === 'a' ? -HALF_P - 1 : HALF_P + 1;
+        t[t.length - 1] = bad;
+        for (const engine of ENGINES) {
+          await assert.rejects(
+            computeLinear(kernels, req, engine),
+            (e) =>
+              isTeeError(e, 'E_FRAME') &&
+              new RegExp(`^${op}: ${which}: value ${bad} at index \\d+ is outside the centered range`).test(
+                e.message,
+              ),
+            `${engine} ${op} ${which}`,
+          );
+        }
+      }
+    }
+  });
+
+  test('hostile operands (sums past 2^53) give finite, rounded values that the client refuses', async () => {
+    // 300 terms of ((p−1)/2)² ≈ 2^54.2: float64 can no longer hold the sum exactly.
+    const n = 300;
+    const req: LinearRequest = {
+      op: 'dense',
+      arith: 'wide',
+      a: { shape: [1, n], data: new Int32Array(n).fill(HALF_P) },
+      b: { shape: [1, n], data: new Int32Array(n).fill(HALF_P) },
+    };
+    const exact = BigInt(n) * BigInt(HALF_P) ** 2n;
+    for (const engine of ENGINES) {
+      const y = (await computeLinear(kernels, req, engine)).data as Float64Array;
+      assert.ok(Number.isFinite(y[0]!));
+      assert.ok(Math.abs(y[0]! - Number(exact)) <= 2 ** -40 * Number(exact), `${engine}: ${y[0]}`);
+      const payload = Buffer.concat(encodeResult(1, 0, { shape: [1, 1], data: y }, 'wide')).subarray(16);
+      assert.throws(
+        () => decodeResult(payload, [1, 1], 'wide'),
+        (e) => isTeeError(e, 'E_FRAME') && /is not an integer in \(-2\^53, 2\^53\)$/.test(e.message),
+      );
+    }
+  });
+});
+
+describe('native exact wide convolutions over groups of images', () => {
+  // As above (groups of 2, 2 and 1 images). Longest sum: conv2dGradWeight, N·OH·OW = 5·76² = 28 880 terms;
+  // values below 2^16 keep every partial sum under 28 880·2^32 < 2^47, so both engines are exact.
+  const d: Dims = { n: 5, c: 64, h: 76, w: 76, o: 2, k: 3, stride: 1, padding: 1, i: 0 };
+  for (const op of ['conv2d', 'conv2dGradInput', 'conv2dGradWeight'] as const) {
+    test(`${op}: grouped native result equals the per-image TypeScript twin bit for bit`, {
+      skip: ENGINES.length < 2,
+    }, async () => {
+      const req = clamp(
+        makeRequest(new SeededRng(600 + LINEAR_OPS.indexOf(op)), op, 'wide', d, 1),
+        2 ** 16 - 1,
+      );
+      const ts = (await computeLinear(kernels, req, 'ts')).data as Float64Array;
+      assertSameBits((await computeLinear(kernels, req, 'native')).data, ts, op);
+      // And reduced mod p it is the modp product of the same operands.
+      const modp = (await computeLinear(kernels, { ...req, arith: 'modp' }, 'native')).data;
+      const reduced = Float64Array.from(ts);
+      reduceCentered(reduced);
+      assert.deepEqual(Int32Array.from(reduced), modp);
     });
   }
 });

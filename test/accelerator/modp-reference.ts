@@ -1,4 +1,5 @@
-// Naive BigInt references for the six products modulo p, for the exactness tests (slow; small cases).
+// Naive BigInt references for the six products, modulo p and as exact integers (arith wide), for the
+// exactness tests (slow; small cases).
 import type { LinearRequest } from '../../src/protocol/linear-request.js';
 import { MODULUS_P } from '../../src/protocol/linear-request.js';
 import { convShape, outputShape } from '../../src/protocol/linear-shapes.js';
@@ -13,12 +14,33 @@ function centered(v: bigint): number {
   return Number(r);
 }
 
+/** The product mod p, as centered representatives. */
 export function referenceModp(req: LinearRequest): Int32Array {
+  return Int32Array.from(exactSums(req), centered);
+}
+
+/** The exact integer product; RangeError if a value is not exact in float64 (|y| ≥ 2^53). */
+export function referenceWide(req: LinearRequest): Float64Array {
+  return Float64Array.from(exactSums(req), (v) => {
+    if (v >= 2n ** 53n || v <= -(2n ** 53n))
+      throw new RangeError(`reference value ${v} is not exact in float64`);
+    return Number(v);
+  });
+}
+
+/** Σ|a_i·b_i| of the output with the largest such sum: what an exact float64 summation needs below 2^53. */
+export function largestAbsSum(req: LinearRequest): bigint {
+  const abs = (t: LinearRequest['a']) => ({ shape: t.shape, data: Int32Array.from(t.data, Math.abs) });
+  let most = 0n;
+  for (const v of exactSums({ ...req, a: abs(req.a), b: abs(req.b) })) if (v > most) most = v;
+  return most;
+}
+
+function exactSums(req: LinearRequest): bigint[] {
   const a = Array.from(req.a.data, (v) => BigInt(v));
   const b = Array.from(req.b.data, (v) => BigInt(v));
   const out = outputShape(req);
-  const y = new Int32Array(out.reduce((p, d) => p * d, 1));
-  const acc: bigint[] = new Array(y.length).fill(0n);
+  const acc: bigint[] = new Array(out.reduce((p, d) => p * d, 1)).fill(0n);
   switch (req.op) {
     case 'dense': {
       const [n, i] = req.a.shape as [number, number];
@@ -67,6 +89,5 @@ export function referenceModp(req: LinearRequest): Int32Array {
                   }
     }
   }
-  for (let i = 0; i < y.length; i++) y[i] = centered(acc[i]!);
-  return y;
+  return acc;
 }

@@ -5,6 +5,7 @@ import { parseAddress } from '../../src/protocol/address.js';
 import {
   CAP_F32,
   CAP_MODP,
+  CAP_WIDE,
   decodeHeader,
   decodeHello,
   encodeHeader,
@@ -15,6 +16,7 @@ import {
 import { MAX_DIM, MAX_RANK, PROTOCOL_VERSION } from '../../src/protocol/limits.js';
 import {
   checkRequest,
+  DTYPE_F64,
   decodeError,
   decodeRequest,
   decodeResult,
@@ -25,7 +27,7 @@ import {
   requestPayloadBytes,
   resultPayloadBytes,
 } from '../../src/protocol/linear-codec.js';
-import { LINEAR_OPS, type LinearRequest } from '../../src/protocol/linear-request.js';
+import { LINEAR_OPS, type LinearRequest, WIDE_RESULT_LIMIT } from '../../src/protocol/linear-request.js';
 import { SeededRng } from '../../src/tensor/seeded-rng.js';
 import { ARITHS, concat, makeRequest, rawRequestPayload } from './requests.js';
 
@@ -106,7 +108,7 @@ describe('request codec', () => {
 describe('request validation (E_FRAME)', () => {
   const cases: [string, (p: Buffer) => void, string][] = [
     ['an unknown op id', (p) => p.writeUInt8(6, 0), 'unknown op id 6'],
-    ['an unknown arith id', (p) => p.writeUInt8(2, 1), 'unknown arith id 2'],
+    ['an unknown arith id', (p) => p.writeUInt8(3, 1), 'unknown arith id 3'],
     ['unknown flags', (p) => p.writeUInt16LE(4, 2), 'unknown request flags 4'],
     ['a cache flag without a key', (p) => p.writeUInt16LE(1, 2), 'cache key 0 with request flags 1'],
     ['a cache key without a flag', (p) => p.writeUInt32LE(9, 24), 'cache key 9 with request flags 0'],
@@ -117,6 +119,12 @@ describe('request validation (E_FRAME)', () => {
       'a dtype that does not match the arith',
       (p) => p.writeUInt8(2, 29),
       'dense: a: dtype i32 does not match arith f32',
+    ],
+    ['a float64 operand', (p) => p.writeUInt8(3, 29), 'dense: a: dtype f64 does not match arith f32'],
+    [
+      'float32 operands under arith wide',
+      (p) => p.writeUInt8(2, 1),
+      'dense: a: dtype f32 does not match arith wide',
     ],
     ['a rank above 4', (p) => p.writeUInt8(5, 28), 'dense: a: rank 5 exceeds the maximum of 4'],
     [
@@ -289,7 +297,7 @@ describe('result and error codec', () => {
   test('round-trips a result and checks shape, dtype and compute time', () => {
     const t = { shape: [2, 3], data: new Int32Array([1, -2, 3, HALF_P, -HALF_P, 0]) };
     const frame = concat(encodeResult(9, 12.5, t, 'modp'));
-    assert.equal(frame.length - 16, resultPayloadBytes([2, 3]));
+    assert.equal(frame.length - 16, resultPayloadBytes([2, 3], 'modp'));
     const p = Buffer.from(frame.subarray(16));
     const r = decodeResult(p, [2, 3], 'modp');
     assert.equal(r.computeMs, 12.5);
@@ -325,6 +333,104 @@ describe('result and error codec', () => {
       frameError(
         `result: value ${HALF_P + 1} at index 1 is outside the centered range [${-HALF_P}, ${HALF_P}]`,
       ),
+    );
+  });
+
+  test('round-trips a wide result: dtype f64, data 8-aligned in the payload, decoded without a copy', () => {
+    const big = 2 ** 53 - 1;
+    for (const shape of [[2, 3], [1, 2, 1, 3], [6]]) {
+      const t = { shape, data: new Float64Array([0, -1, big, -big, 2 ** 47, -0]) };
+      const frame = concat(encodeResult(4, 3, t, 'wide'));
+      // 8 fixed + 12 + 4·rank header bytes, padded to a multiple of 8, then 8 bytes per element.
+      const head = 8 + 12 + 4 * shape.length;
+      const dataAt = Math.ceil(head / 8) * 8;
+      assert.equal(frame.length - 16, resultPayloadBytes(shape, 'wide'));
+      assert.equal(frame.length - 16, dataAt + 48);
+      assert.equal(frame[16 + 9], DTYPE_F64);
+      // Like FrameDecoder's payloads: at offset 0 of an ArrayBuffer of their own.
+      const p = Buffer.from(new Uint8Array(frame.subarray(16)).buffer);
+      const r = decodeResult(p, shape, 'wide');
+      assert.ok(r.result.data instanceof Float64Array);
+      assert.ok(r.result.data.buffer === p.buffer, 'a view, not a copy');
+      assert.equal(r.result.data.byteOffset, dataAt);
+      assert.ok(Object.is(r.result.data[5], -0));
+      assert.deepEqual([...r.result.data], [...t.data]);
+      // At an address that is 4- but not 8-aligned the data are copied once, never refused.
+      const odd = Buffer.from(new ArrayBuffer(p.length + 4), 4, p.length);
+      p.copy(odd);
+      const c = decodeResult(odd, shape, 'wide');
+      assert.ok(c.result.data.buffer !== odd.buffer);
+      assert.deepEqual([...c.result.data], [...t.data]);
+      const byte = Buffer.from(new ArrayBuffer(p.length + 1), 1, p.length);
+      p.copy(byte);
+      assert.deepEqual([...decodeResult(byte, shape, 'wide').result.data], [...t.data]);
+    }
+    assert.equal(resultPayloadBytes([2, 3], 'wide'), 8 + 20 + 4 + 48);
+    assert.equal(resultPayloadBytes([2, 3], 'modp'), 8 + 20 + 24);
+  });
+
+  test('rejects a wide result that is not f64, or whose padding bytes are not zero', () => {
+    const i32 = Buffer.from(
+      concat(encodeResult(1, 0, { shape: [2, 3], data: new Int32Array(6) }, 'modp')).subarray(16),
+    );
+    assert.throws(
+      () => decodeResult(i32, [2, 3], 'wide'),
+      frameError('result: dtype i32 does not match arith wide'),
+    );
+    const p = Buffer.from(
+      concat(encodeResult(1, 0, { shape: [2, 3], data: new Float64Array(6) }, 'wide')).subarray(16),
+    );
+    assert.throws(
+      () => decodeResult(p, [2, 3], 'modp'),
+      frameError('result: dtype f64 does not match arith modp'),
+    );
+    const pad = Buffer.from(p);
+    pad[28] = 1;
+    assert.throws(
+      () => decodeResult(pad, [2, 3], 'wide'),
+      frameError('result: tensor padding bytes are not zero'),
+    );
+    assert.throws(
+      () => decodeResult(p.subarray(0, 30), [2, 3], 'wide'),
+      frameError('result: the payload ends inside its tensor header'),
+    );
+    const len = Buffer.from(p);
+    len.writeUInt32LE(24, 20);
+    assert.throws(
+      () => decodeResult(len, [2, 3], 'wide'),
+      frameError('result: shape [2,3] needs 48 bytes, the frame says 24'),
+    );
+  });
+
+  test('rejects a wide result value that is NaN, infinite, fractional or not below 2^53', () => {
+    assert.equal(WIDE_RESULT_LIMIT, 2 ** 53);
+    const ok = Buffer.from(
+      concat(encodeResult(1, 0, { shape: [4], data: new Float64Array(4) }, 'wide')).subarray(16),
+    );
+    for (const v of [Number.NaN, Infinity, -Infinity, 0.5, -1.25, 2 ** 53, -(2 ** 53), 2 ** 60, 1e300]) {
+      const p = Buffer.from(ok);
+      p.writeDoubleLE(v, p.length - 16); // element 2
+      assert.throws(
+        () => decodeResult(p, [4], 'wide'),
+        frameError(`result: value ${v} at index 2 is not an integer in (-2^53, 2^53)`),
+        String(v),
+      );
+    }
+    for (const v of [2 ** 53 - 1, -(2 ** 53 - 1), 2 ** 52 + 1, -0, 12345678901234]) {
+      const p = Buffer.from(ok);
+      p.writeDoubleLE(v, p.length - 16);
+      assert.ok(Object.is(decodeResult(p, [4], 'wide').result.data[2], v), String(v));
+    }
+  });
+
+  test('refuses to encode a wide result that is not a Float64Array of its shape', () => {
+    assert.throws(
+      () => encodeResult(1, 0, { shape: [2], data: new Int32Array(2) }, 'wide'),
+      frameError('result: arith wide needs a Float64Array'),
+    );
+    assert.throws(
+      () => encodeResult(1, 0, { shape: [3], data: new Float64Array(2) }, 'wide'),
+      frameError('result: shape [3] needs 3 elements, the data has 2'),
     );
   });
 
@@ -366,9 +472,14 @@ describe('hello and header', () => {
     maxFrameBytes: 2 ** 32,
     maxRank: MAX_RANK,
     maxDim: MAX_DIM,
-    capabilities: CAP_F32 | CAP_MODP,
+    capabilities: CAP_F32 | CAP_MODP | CAP_WIDE,
     cacheMiB: 1024,
   };
+
+  test('speaks protocol 3: wide products (a version-2 peer is refused at its hello, not at a wide request)', () => {
+    assert.equal(PROTOCOL_VERSION, 3);
+    assert.equal(CAP_WIDE, 4);
+  });
 
   test('round-trips a hello', () => {
     assert.deepEqual(decodeHello(encodeHello(hello), 'accelerator'), hello);
@@ -392,10 +503,10 @@ describe('hello and header', () => {
     assert.throws(
       () =>
         decodeHello(
-          mutate((c) => c.writeUInt16LE(3, 4)),
+          mutate((c) => c.writeUInt16LE(2, 4)),
           'accelerator',
         ),
-      frameError('peer speaks protocol version 3, this side speaks 2'),
+      frameError(`peer speaks protocol version 2, this side speaks ${PROTOCOL_VERSION}`),
     );
     assert.throws(() => decodeHello(b, 'client'), frameError('hello role 2 is not 1 (client)'));
     assert.throws(
@@ -436,11 +547,11 @@ describe('hello and header', () => {
     assert.throws(
       () =>
         decodeHeader(
-          mutate((c) => c.writeUInt8(3, 2)),
+          mutate((c) => c.writeUInt8(2, 2)),
           0,
           100,
         ),
-      frameError('frame of protocol version 3, this side speaks 2'),
+      frameError(`frame of protocol version 2, this side speaks ${PROTOCOL_VERSION}`),
     );
     assert.throws(
       () =>

@@ -7,7 +7,7 @@ import type { Arith, LinearOpName, LinearRequest, WireTensor } from '../../src/p
 import { LINEAR_OPS } from '../../src/protocol/linear-request.js';
 import type { SeededRng } from '../../src/tensor/seeded-rng.js';
 
-export const ARITHS: readonly Arith[] = ['f32', 'modp'];
+export const ARITHS: readonly Arith[] = ['f32', 'modp', 'wide'];
 
 export function tensor(rng: SeededRng, shape: number[], arith: Arith, extremes = 0): WireTensor {
   const n = shape.reduce((a, b) => a * b, 1);
@@ -16,6 +16,7 @@ export function tensor(rng: SeededRng, shape: number[], arith: Arith, extremes =
     for (let i = 0; i < n; i++) data[i] = 2 * rng.nextFloat() - 1;
     return { shape, data };
   }
+  // modp and wide operands alike: centered representatives.
   const data = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     // A fraction `extremes` of the values sit at ±(p−1)/2, the worst case for the exactness bound.
@@ -94,7 +95,7 @@ export function randomDims(rng: SeededRng): Dims {
 
 export function randomRequest(rng: SeededRng): LinearRequest {
   const op = LINEAR_OPS[rng.nextInt(LINEAR_OPS.length)]!;
-  const arith = ARITHS[rng.nextInt(2)]!;
+  const arith = ARITHS[rng.nextInt(ARITHS.length)]!;
   return makeRequest(rng, op, arith, randomDims(rng));
 }
 
@@ -107,7 +108,7 @@ export function rawRequestPayload(req: LinearRequest): Buffer {
   const parts: Buffer[] = [];
   const fixed = Buffer.alloc(28);
   fixed.writeUInt8(LINEAR_OPS.indexOf(req.op), 0);
-  fixed.writeUInt8(req.arith === 'f32' ? 0 : 1, 1);
+  fixed.writeUInt8(ARITHS.indexOf(req.arith), 1);
   fixed.writeUInt32LE(req.stride ?? 0, 4);
   fixed.writeUInt32LE(req.padding ?? 0, 8);
   fixed.writeUInt32LE(req.inputHW?.[0] ?? 0, 12);
