@@ -279,10 +279,11 @@ describe('train --mode split', () => {
       ]),
     );
     ok(r, 'split exact');
-    // End to end the doc measures ~1e-2 of the largest logit; the loss is judged at that level.
+    // The default wide field keeps ~20 bits per operand: the loss agrees to well within 1e-3 (the
+    // single-prime field p24 needed 1e-2).
     const l = losses(r.stdout);
     for (let i = 0; i < 2; i++)
-      assert.ok(Math.abs(l[i]! - native.losses[i]!) <= 1e-2 * native.losses[i]!, `loss ${l[i]}`);
+      assert.ok(Math.abs(l[i]! - native.losses[i]!) <= 1e-3 * native.losses[i]!, `loss ${l[i]}`);
     // The weights: exact-mode SGD moves them where native SGD does, up to the quantization error of
     // the gradients (stochastic rounding): the deviation is a fraction of the distance trained.
     const init = stateDictTensors(createModel('alexnet', { numClasses: 10, seed: 3 }));
@@ -299,8 +300,8 @@ describe('train --mode split', () => {
       }
     }
     const ratio = Math.sqrt(dev / moved);
-    t.diagnostic(`‖w_exact − w_native‖ / ‖w_native − w_init‖ = ${ratio.toFixed(4)}`);
-    assert.ok(ratio <= 0.25, `exact-mode weights deviate by ${ratio} of the distance trained`);
+    t.diagnostic(`‖w_exact − w_native‖ / ‖w_native − w_init‖ = ${ratio.toExponential(2)}`);
+    assert.ok(ratio <= 1e-2, `exact-mode weights deviate by ${ratio} of the distance trained`);
   });
 
   it('stops with E_VERIFY when the accelerator lies; the last sealed checkpoint stays intact, loadable and resumable', async () => {
@@ -452,6 +453,19 @@ describe('mode flags', () => {
         /unprotected baseline/,
       ],
       [['--mode', 'enclave', '--mrenclave', 'abc'], /mrEnclave must be 32 bytes of hex/],
+      [
+        ['--mode', 'split', '--accelerator', '127.0.0.1:1', '--field', 'p48'],
+        /--field must be one of wide, p24/,
+      ],
+      [
+        ['--mode', 'split', '--accelerator', '127.0.0.1:1', '--integrity', 'float', '--field', 'wide'],
+        /--field is for --integrity exact/,
+      ],
+      [['--mode', 'enclave', '--field', 'p24'], /--field is for --mode split/],
+      [
+        ['--mode', 'accelerator', '--accelerator', '127.0.0.1:1', '--field', 'p24'],
+        /--field is not used by --mode accelerator/,
+      ],
     ];
     for (const [extra, pattern] of cases) {
       const r = await cli(trainArgs(f('x.safetensors'), extra));

@@ -78,6 +78,7 @@ describe('session codec', () => {
       },
       { type: 'key', name: 'data/x.safetensors', body: new Uint8Array(32).fill(7) },
       { type: 'train', job: trainJob },
+      { type: 'train', job: { ...trainJob, integrity: 'exact', field: 'p24' } },
       {
         type: 'eval',
         job: {
@@ -279,7 +280,19 @@ describe('session codec', () => {
     );
     refused(
       () => decodeClientMessage(job({ mode: 'enclave' })),
-      /accelerators, integrity and offloadMinIntensity are for mode split/,
+      /accelerators, integrity, field and offloadMinIntensity are for mode split/,
+    );
+    refused(() => decodeClientMessage(job({ field: 'p48' })), /field: expected one of wide, p24/);
+    refused(
+      () => decodeClientMessage(job({ integrity: 'float', field: 'wide' })),
+      /field: a field is for integrity exact/,
+    );
+    refused(
+      () =>
+        decodeClientMessage(
+          job({ mode: 'enclave', accelerators: undefined, integrity: undefined, field: 'p24' }),
+        ),
+      /are for mode split/,
     );
     refused(
       () => decodeClientMessage(job({ offloadMinIntensity: -1 })),

@@ -12,7 +12,14 @@ import { freivaldsWide, wideResultProblem } from '../../src/verify/freivalds-wid
 import { modpKernels } from '../../src/verify/native-modp.js';
 import { innerLength, productGeometry, resultShapeOf } from '../../src/verify/product-geometry.js';
 import { quantConfig, quantizeProduct, WIDE_QUANT_CONFIG } from '../../src/verify/quantize.js';
-import { LINEAR_OP_KINDS, numelOf, type ProductCase, randomCase, randomField, randomFloats } from './cases.js';
+import {
+  LINEAR_OP_KINDS,
+  numelOf,
+  type ProductCase,
+  randomCase,
+  randomField,
+  randomFloats,
+} from './cases.js';
 import { floatReference } from './modp-reference.js';
 
 const WIDE = FIELDS.wide;
@@ -33,7 +40,12 @@ function honest(cs: ProductCase, rng: SeededRng): Honest {
   const bound = Math.min(WIDE.operandHalf, Math.floor(Math.sqrt(WIDE.outputHalf / Math.max(1, k))));
   const a = randomField(numelOf(cs.aShape), P1, rng, bound);
   const b = randomField(numelOf(cs.bShape), P1, rng, bound);
-  const y = floatReference(cs.op, { shape: cs.aShape, data: a }, { shape: cs.bShape, data: b }, cs.params).data;
+  const y = floatReference(
+    cs.op,
+    { shape: cs.aShape, data: a },
+    { shape: cs.bShape, data: b },
+    cs.params,
+  ).data;
   return { cs, a, b, y };
 }
 
