@@ -2,7 +2,7 @@
 // step of a model at 224², natively and in split mode against an accelerator in another process on
 // loopback; reports the trusted process's CPU time per split step as a share of a native step, and
 // RemoteLinearOps' phase totals (quantize, send, receive, verify, dequantize).
-// Run: node dist/src/bench/split-share.js [model ...] [--batch B] [--integrity exact|float] [--threads T]
+// Run: node dist/src/bench/split-share.js [model ...] [--batch B] [--integrity exact|float] [--field wide|p24] [--threads T]
 //        [--steps S] [--offload-min-intensity X (default 4; 0 offloads everything)] [--max-inner K]
 
 import { AcceleratorClient } from '../enclave/accelerator-client.js';
@@ -16,6 +16,7 @@ import { SGD } from '../nn/sgd.js';
 import { trainStep } from '../nn/train-step.js';
 import { SeededRng } from '../tensor/seeded-rng.js';
 import { Tensor } from '../tensor/tensor.js';
+import { exactField } from '../verify/field.js';
 import { startAcceleratorServer } from './experiments/servers.js';
 
 function median(xs: number[]): number {
@@ -62,6 +63,7 @@ async function main(): Promise<void> {
   };
   const batch = Number(flag('batch', '1'));
   const integrity = flag('integrity', 'exact') as IntegrityMode;
+  const field = exactField(flag('field', 'wide')).name;
   const threads = Number(flag('threads', '1'));
   const steps = Number(flag('steps', '3'));
   const minIntensity = Number(flag('offload-min-intensity', String(DEFAULT_OFFLOAD_MIN_INTENSITY)));
@@ -75,6 +77,7 @@ async function main(): Promise<void> {
       const client = await AcceleratorClient.connect(acc.address, { deadlineMs: 600_000 });
       const ops = new RemoteLinearOps(client, {
         integrity,
+        ...(integrity === 'exact' ? { field } : {}),
         offloadMinIntensity: minIntensity,
         ...(maxInner === '' ? {} : { maxInnerLength: Number(maxInner) }),
       });
@@ -85,7 +88,7 @@ async function main(): Promise<void> {
       const trusted = median(split.cpuMs);
       const per = (v: number) => (v / (steps + 1)).toFixed(v / (steps + 1) < 10 ? 1 : 0);
       console.log(
-        `${model} 224² b${batch} ${integrity} (offload ≥ ${minIntensity} flop/B): native ${n.toFixed(0)} ms/step; split ${median(split.wallMs).toFixed(0)} ms/step wall, ` +
+        `${model} 224² b${batch} ${integrity}${integrity === 'exact' ? ` (field ${field})` : ''} (offload ≥ ${minIntensity} flop/B): native ${n.toFixed(0)} ms/step; split ${median(split.wallMs).toFixed(0)} ms/step wall, ` +
           `trusted-side CPU ${trusted.toFixed(0)} ms/step = ${((100 * trusted) / n).toFixed(1)}% of native; ` +
           `per step: quantize ${per(t.quantizeMs)} ms, verify ${per(t.verifyMs)} ms, dequantize ${per(t.dequantizeMs)} ms, ` +
           `kept inside ${per(t.local)} products/step (${per(t.localMs)} ms), send ${per(t.sendMs)} ms, receive ${per(t.receiveMs)} ms, accelerator compute ${per(t.computeMs)} ms, ` +
