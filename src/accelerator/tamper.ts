@@ -1,10 +1,12 @@
 // A lying accelerator, for tests and the fault-injection benchmark only: a server option that corrupts
 // chosen replies the way a malicious or broken accelerator could. Data corruptions (flip-element,
-// change-row, scale, replay) produce well-formed frames that only a Freivalds check can catch; the
-// others (wrong-shape, garbage, never-reply, drop-mid-frame) must fail the client with E_FRAME or
-// E_NETWORK. Never enabled by the CLI.
+// change-row, scale, replay, add-modulus) produce well-formed frames that only a Freivalds check can
+// catch; the others (wrong-shape, garbage, never-reply, drop-mid-frame) must fail the client with
+// E_FRAME or E_NETWORK. Every mode works on every arith, except add-modulus: it adds p to one element of
+// a wide result — invisible to a check modulo p alone — and leaves the replies of other ariths honest
+// (a modp result plus p is out of range, refused without any check). Never enabled by the CLI.
 import { encodeResult, HALF_P } from '../protocol/linear-codec.js';
-import { type Arith, MODULUS_P, type WireTensor } from '../protocol/linear-request.js';
+import { type Arith, MODULUS_P, WIDE_RESULT_LIMIT, type WireTensor } from '../protocol/linear-request.js';
 import { SeededRng } from '../tensor/seeded-rng.js';
 
 export const TAMPER_MODES = [
@@ -12,6 +14,7 @@ export const TAMPER_MODES = [
   'change-row',
   'scale',
   'replay',
+  'add-modulus',
   'wrong-shape',
   'garbage',
   'never-reply',
@@ -83,7 +86,10 @@ export class Tamper {
       if (this.mode === 'replay' && this.previous === null) this.previous = copy(result);
       return honest();
     }
+    // Adding p means nothing outside arith wide: that reply goes out honest (and is not counted).
+    if (this.mode === 'add-modulus' && arith !== 'wide') return honest();
     switch (this.mode) {
+      case 'add-modulus':
       case 'flip-element':
       case 'change-row':
       case 'scale': {
@@ -106,10 +112,7 @@ export class Tamper {
         const shape = [...result.shape];
         shape[0] = (shape[0] ?? 0) + 1;
         const rowLen = result.shape.slice(1).reduce((a, b) => a * b, 1);
-        const data =
-          arith === 'f32'
-            ? new Float32Array(result.data.length + rowLen)
-            : new Int32Array(result.data.length + rowLen);
+        const data = zerosLike(result.data, result.data.length + rowLen);
         data.set(result.data);
         this.tampered++;
         return { kind: 'send', parts: encodeResult(id, computeMs, { shape, data }, arith) };
@@ -138,19 +141,33 @@ export class Tamper {
     const rowLen = result.shape.length > 0 ? (result.shape[result.shape.length - 1] ?? 1) || 1 : 1;
     const change = (v: number): number => {
       if (arith === 'modp') return centered(v + 1 + this.rng.nextInt(MODULUS_P - 1));
+      // Another integer, off by less than p (so non-zero modulo p and any other prime above 2^23), towards
+      // zero so that it stays below 2^53.
+      if (arith === 'wide') return v - Math.sign(v || 1) * (1 + this.rng.nextInt(HALF_P));
       return v === 0 ? 1 : v + Math.max(1, Math.abs(v));
     };
-    if (this.mode === 'flip-element') {
+    if (this.mode === 'add-modulus') {
+      // ≡ the honest value mod p: only a check modulo another prime (or the integer bound) can tell.
+      const j = this.rng.nextInt(n);
+      const v = data[j]!;
+      data[j] = v + MODULUS_P < WIDE_RESULT_LIMIT ? v + MODULUS_P : v - MODULUS_P;
+    } else if (this.mode === 'flip-element') {
       const j = this.rng.nextInt(n);
       data[j] = change(data[j]!);
     } else if (this.mode === 'change-row') {
       const row = this.rng.nextInt(Math.ceil(n / rowLen));
       for (let j = row * rowLen; j < Math.min(n, (row + 1) * rowLen); j++) data[j] = change(data[j]!);
     } else {
+      // wide: ×2 is still an integer (below 2^53 for any honest |y| ≤ 2^52).
       for (let j = 0; j < n; j++) data[j] = arith === 'modp' ? centered(2 * data[j]!) : 2 * data[j]!;
     }
     return { shape: [...result.shape], data };
   }
+}
+
+function zerosLike(t: WireTensor['data'], n: number): WireTensor['data'] {
+  if (t instanceof Float32Array) return new Float32Array(n);
+  return t instanceof Int32Array ? new Int32Array(n) : new Float64Array(n);
 }
 
 function copy(t: WireTensor): WireTensor {

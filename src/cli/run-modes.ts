@@ -384,7 +384,8 @@ async function runEnclaveMode(command: ModeCommand, mode: JobMode, f: ModeFlags)
   if (f.str('privacy') === 'blind') {
     if ((integrity ?? 'exact') !== 'exact')
       throw new UsageError('--privacy blind needs --integrity exact (pads blind the quantized products)');
-    if (field === 'wide') throw new UsageError('--privacy blind needs --field p24 (its default): pads live mod 2^24 − 3');
+    if (field === 'wide')
+      throw new UsageError('--privacy blind needs --field p24 (its default): pads live mod 2^24 − 3');
     const padsFile = f.required('pads');
     const keyFile = f.str('pads-key');
     if (keyFile === undefined) throw new UsageError('--pads needs --pads-key K (the key it was made with)');

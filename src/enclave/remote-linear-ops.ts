@@ -218,7 +218,10 @@ export class RemoteLinearOps implements LinearOps {
     if (opts.pads !== undefined && this.field.name !== 'p24') {
       throw new RangeError("blinding pads need exact field 'p24' (the pads live in F_p, p = 2^24 − 3)");
     }
-    this.quant = quantConfig(opts.quant, this.field.name === 'wide' ? WIDE_QUANT_CONFIG : DEFAULT_QUANT_CONFIG);
+    this.quant = quantConfig(
+      opts.quant,
+      this.field.name === 'wide' ? WIDE_QUANT_CONFIG : DEFAULT_QUANT_CONFIG,
+    );
     this.deadlineMs = opts.deadlineMs;
     if (
       opts.maxInnerLength !== undefined &&
@@ -453,10 +456,7 @@ export class RemoteLinearOps implements LinearOps {
       // Our copy is taken: a transport that pools reply buffers (AcceleratorClient.release) may reuse it.
       (this.transport as { release?: (r: LinearReply) => void }).release?.(reply);
       const problem = prep.problem(result);
-      const outcome =
-        problem === ''
-          ? prep.check(result.data as ResultData)
-          : { ok: false, reason: problem };
+      const outcome = problem === '' ? prep.check(result.data as ResultData) : { ok: false, reason: problem };
       sample.verifyMs += now() - tv;
       if (!outcome.ok) {
         sample.failures++;

@@ -5,8 +5,9 @@
 // the operands were quantized) and 2·outputHalf < p1·p2, a Y that agrees with it modulo both primes is it
 // (CRT); a wrong Y differs from it modulo at least one prime, whose k repetitions miss with probability
 // ≤ (1/p)^k. So the soundness is that of one prime's check: ≈ 2^-24k, 2^-48 at the default k = 2.
-import { type CheckOutcome, type ExactCheckOptions, freivaldsExact } from './freivalds-exact.js';
+
 import type { ExactField } from './field.js';
+import { type CheckOutcome, type ExactCheckOptions, freivaldsExact } from './freivalds-exact.js';
 import { modpKernels } from './native-modp.js';
 import { numelOf, type ProductGeometry, resultShapeOf } from './product-geometry.js';
 

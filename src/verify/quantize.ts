@@ -57,7 +57,10 @@ export const WIDE_QUANT_CONFIG: QuantConfig = Object.freeze({
 });
 
 /** Merges `c` over the defaults (`base`: DEFAULT_QUANT_CONFIG, or WIDE_QUANT_CONFIG) and validates it. */
-export function quantConfig(c: Partial<QuantConfig> = {}, base: QuantConfig = DEFAULT_QUANT_CONFIG): QuantConfig {
+export function quantConfig(
+  c: Partial<QuantConfig> = {},
+  base: QuantConfig = DEFAULT_QUANT_CONFIG,
+): QuantConfig {
   const out = { ...base, ...c };
   for (const key of ['weightBits', 'activationBits', 'gradientBits'] as const) {
     const v = out[key];
@@ -158,7 +161,11 @@ function fitError(v: number, bits: number, p: number): RangeError {
 }
 
 /** y·2^-bits as float32 (exact scaling in float64, then one rounding to float32). */
-export function dequantize(y: Int32Array | Float64Array, bits: number, impl: QuantImpl = 'native'): Float32Array {
+export function dequantize(
+  y: Int32Array | Float64Array,
+  bits: number,
+  impl: QuantImpl = 'native',
+): Float32Array {
   if (impl === 'native') return quantKernels.dequantize(y, bits);
   const scale = 2 ** -bits;
   const out = new Float32Array(y.length);

@@ -10,7 +10,8 @@ import { isTeeError } from '../../src/errors.js';
 import { kernels } from '../../src/kernels/index.js';
 import { FrameType } from '../../src/protocol/frame.js';
 import { PROTOCOL_VERSION } from '../../src/protocol/limits.js';
-import { encodeRequest } from '../../src/protocol/linear-codec.js';
+import { encodeRequest, resultPayloadBytes } from '../../src/protocol/linear-codec.js';
+import { MODULUS_P } from '../../src/protocol/linear-request.js';
 import { SeededRng } from '../../src/tensor/seeded-rng.js';
 import { concat, makeRequest, rawRequestFrame, rawRequestPayload } from '../protocol/requests.js';
 import { CLIENT_HELLO, rawExchange, startServer, type TestServer } from './harness.js';
@@ -41,7 +42,7 @@ async function withTamper(
 }
 
 describe('a tampering accelerator, seen from the client', { timeout: 60_000 }, () => {
-  for (const arith of ['f32', 'modp'] as const) {
+  for (const arith of ['f32', 'modp', 'wide'] as const) {
     test(`flip-element, change-row and scale give well-formed ${arith} replies that differ from the truth`, async () => {
       for (const mode of ['flip-element', 'change-row', 'scale'] as const) {
         await withTamper(mode, async (c) => {
@@ -56,6 +57,14 @@ describe('a tampering accelerator, seen from the client', { timeout: 60_000 }, (
           if (mode === 'flip-element') assert.equal(diff, 1);
           else if (mode === 'change-row') assert.ok(diff >= 1 && diff <= rowLen, `${diff}`);
           else assert.ok(diff > got.length / 2, `${diff}`);
+          if (arith === 'wide') {
+            // Still integers, and wrong modulo p wherever they are wrong (×2 of y ≢ 0 is ≢ y).
+            for (let i = 0; i < got.length; i++) {
+              assert.ok(Number.isSafeInteger(got[i]!));
+              if (got[i] !== honest[i]) assert.notEqual((got[i]! - honest[i]!) % MODULUS_P, 0);
+            }
+            if (mode === 'scale') for (let i = 0; i < got.length; i++) assert.equal(got[i], 2 * honest[i]!);
+          }
           // The next reply is honest again (every: 1000).
           const again = makeRequest(new SeededRng(4), 'conv2d', arith, DIMS);
           assert.deepEqual((await c.call(again)).result.data, honest);
@@ -64,17 +73,49 @@ describe('a tampering accelerator, seen from the client', { timeout: 60_000 }, (
     });
   }
 
-  test('replay sends an earlier result in place of the current one', async () => {
+  for (const arith of ['modp', 'wide'] as const) {
+    test(`replay sends an earlier ${arith} result in place of the current one`, async () => {
+      await withTamper(
+        'replay',
+        async (c) => {
+          const first = makeRequest(new SeededRng(1), 'dense', arith, DIMS);
+          const second = makeRequest(new SeededRng(2), 'dense', arith, DIMS);
+          const r1 = await c.call(first);
+          const r2 = await c.call(second);
+          assert.deepEqual(r2.result.data, r1.result.data);
+        },
+        { from: 1 },
+      );
+    });
+  }
+
+  test('add-modulus adds p to one element of a wide result: the same residues mod p, another integer', async () => {
+    await withTamper('add-modulus', async (c, s) => {
+      const req = () => makeRequest(new SeededRng(4), 'conv2d', 'wide', DIMS);
+      const honest = (await computeLinear(kernels, req())).data;
+      const got = (await c.call(req())).result.data;
+      const diffs: number[] = [];
+      for (let i = 0; i < got.length; i++) if (got[i] !== honest[i]) diffs.push(got[i]! - honest[i]!);
+      assert.deepEqual(diffs, [MODULUS_P]);
+      assert.equal(s.server.tamper?.tampered, 1);
+    });
+  });
+
+  test('add-modulus leaves f32 and modp replies honest (a modp value plus p would be out of range)', async () => {
     await withTamper(
-      'replay',
-      async (c) => {
-        const first = makeRequest(new SeededRng(1), 'dense', 'modp', DIMS);
-        const second = makeRequest(new SeededRng(2), 'dense', 'modp', DIMS);
-        const r1 = await c.call(first);
-        const r2 = await c.call(second);
-        assert.deepEqual(r2.result.data, r1.result.data);
+      'add-modulus',
+      async (c, s) => {
+        for (const arith of ['f32', 'modp'] as const) {
+          const honest = (await computeLinear(kernels, makeRequest(new SeededRng(4), 'dense', arith, DIMS)))
+            .data;
+          assert.deepEqual(
+            (await c.call(makeRequest(new SeededRng(4), 'dense', arith, DIMS))).result.data,
+            honest,
+          );
+        }
+        assert.equal(s.server.tamper?.tampered, 0);
       },
-      { from: 1 },
+      { every: 1 },
     );
   });
 
@@ -92,9 +133,32 @@ describe('a tampering accelerator, seen from the client', { timeout: 60_000 }, (
     });
   });
 
-  test('garbage bytes in place of a reply are E_FRAME', async () => {
-    await withTamper('garbage', async (c) => {
-      await assert.rejects(c.call(makeRequest(new SeededRng(1), 'dense', 'f32', DIMS)), isCode('E_FRAME'));
+  test('a wide reply of the wrong shape is refused from its header (E_FRAME)', async () => {
+    await withTamper('wrong-shape', async (c) => {
+      const req = makeRequest(new SeededRng(1), 'dense', 'wide', DIMS);
+      const want = resultPayloadBytes([DIMS.n, DIMS.o], 'wide');
+      const sent = resultPayloadBytes([DIMS.n + 1, DIMS.o], 'wide');
+      await assert.rejects(
+        c.call(req),
+        isCode('E_FRAME', new RegExp(`^result frame of ${sent} bytes for dense #1, expected ${want} bytes$`)),
+      );
+    });
+  });
+
+  for (const arith of ['f32', 'wide'] as const) {
+    test(`garbage bytes in place of a ${arith} reply are E_FRAME`, async () => {
+      await withTamper('garbage', async (c) => {
+        await assert.rejects(c.call(makeRequest(new SeededRng(1), 'dense', arith, DIMS)), isCode('E_FRAME'));
+      });
+    });
+  }
+
+  test('a wide connection dropped in the middle of a reply is E_NETWORK', async () => {
+    await withTamper('drop-mid-frame', async (c) => {
+      await assert.rejects(
+        c.call(makeRequest(new SeededRng(1), 'conv2dGradInput', 'wide', DIMS)),
+        isCode('E_NETWORK', /closed in the middle of a reply$/),
+      );
     });
   });
 

@@ -8,7 +8,7 @@ import { AcceleratorClient } from '../../src/enclave/accelerator-client.js';
 import { isTeeError } from '../../src/errors.js';
 import { encodeRequest } from '../../src/protocol/linear-codec.js';
 import { SeededRng } from '../../src/tensor/seeded-rng.js';
-import { concat, randomRequest } from '../protocol/requests.js';
+import { concat, makeRequest, randomRequest } from '../protocol/requests.js';
 import { CLIENT_HELLO, rawExchange, startServer } from './harness.js';
 
 function randomBytes(rng: SeededRng, n: number): Buffer {
@@ -112,6 +112,53 @@ test('through a bit-flipping proxy every call either answers or fails with E_FRA
     const direct = await AcceleratorClient.connect(s.address);
     assert.ok((await direct.call(randomRequest(rng))).result.data.length >= 0);
     await direct.close();
+  } finally {
+    await c.close();
+    await proxy.close();
+    await s.server.close();
+  }
+});
+
+test('wide results with flipped bits are refused (E_FRAME) when no longer integers below 2^53', {
+  timeout: 60_000,
+}, async () => {
+  const s = await startServer({ maxFrameBytes: 64 * 1024 });
+  // Replies only: each is a 1 KiB wide result, so about one in three gets a bit flipped. A flip in the
+  // exponent or in a fraction bit makes a value fractional or huge (refused by the decoder); one in a
+  // higher mantissa bit or the sign gives another integer (the trusted side's check refuses that).
+  const proxy = await FlipProxy.start({
+    targetHost: '127.0.0.1',
+    targetPort: s.port,
+    rate: 1 / 3000,
+    direction: 'down',
+    skipBytes: 32,
+    seed: 9,
+  });
+  const c = new AcceleratorClient(`127.0.0.1:${proxy.port}`, { deadlineMs: 2000 });
+  const refused = new Map<string, number>();
+  let ok = 0;
+  try {
+    const rng = new SeededRng(10);
+    const dims = { n: 8, i: 40, o: 16, c: 1, h: 1, w: 1, k: 1, stride: 1, padding: 0 };
+    for (let i = 0; i < 80; i++) {
+      try {
+        await c.call(makeRequest(rng, 'dense', 'wide', dims, 0.5));
+        ok++;
+      } catch (e) {
+        assert.ok(isTeeError(e, 'E_FRAME') || isTeeError(e, 'E_NETWORK'), String(e));
+        const kind = e.message.replace(/-?\d[\d.e+]*|NaN|-?Infinity/g, 'N');
+        refused.set(kind, (refused.get(kind) ?? 0) + 1);
+      }
+    }
+    assert.ok(proxy.flipped.down > 5, JSON.stringify(proxy.flipped));
+    assert.ok(ok > 20, `${ok} answered`);
+    const kinds = [...refused.keys()].join('\n');
+    assert.match(kinds, /^result: value N at index N is not an integer in \(N\^N, N\^N\)$/m);
+    // The accelerator is unharmed.
+    const direct = await AcceleratorClient.connect(s.address);
+    assert.equal((await direct.call(makeRequest(rng, 'dense', 'wide', dims))).result.data.length, 8 * 16);
+    await direct.close();
+    assert.equal(s.server.stats().inFlightBytes, 0);
   } finally {
     await c.close();
     await proxy.close();

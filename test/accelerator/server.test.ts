@@ -6,18 +6,20 @@ import { AcceleratorPool } from '../../src/enclave/accelerator-pool.js';
 import { isTeeError } from '../../src/errors.js';
 import { kernels } from '../../src/kernels/index.js';
 import { LocalLinearOps } from '../../src/kernels/local-linear-ops.js';
+import { resultPayloadBytes } from '../../src/protocol/linear-codec.js';
 import { LINEAR_OPS, type LinearRequest, type WireTensor } from '../../src/protocol/linear-request.js';
 import { SeededRng } from '../../src/tensor/seeded-rng.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { ARITHS, makeRequest, randomRequest } from '../protocol/requests.js';
 import { startServer, type TestServer } from './harness.js';
-import { referenceModp } from './modp-reference.js';
+import { referenceModp, referenceWide } from './modp-reference.js';
 
 const DIMS = { n: 2, c: 3, h: 7, w: 6, o: 4, k: 3, stride: 2, padding: 1, i: 5 };
 
-/** What the accelerator must answer: LocalLinearOps for f32, the BigInt reference for modp. */
+/** What the accelerator must answer: LocalLinearOps for f32, the BigInt references for modp and wide. */
 async function expected(req: LinearRequest): Promise<WireTensor['data']> {
   if (req.arith === 'modp') return referenceModp(req);
+  if (req.arith === 'wide') return referenceWide(req);
   const ops = new LocalLinearOps(kernels);
   const a = new Tensor(req.a.shape, (req.a.data as Float32Array).slice());
   const b = new Tensor(req.b.shape, (req.b.data as Float32Array).slice());
@@ -53,15 +55,26 @@ describe('accelerator server and client', { timeout: 60_000 }, () => {
 
   for (const arith of ARITHS) {
     for (const op of LINEAR_OPS) {
-      test(`serves ${arith} ${op}: ${arith === 'f32' ? 'the same floats as LocalLinearOps' : 'the exact residues of the BigInt reference'}`, async () => {
+      const what = {
+        f32: 'the same floats as LocalLinearOps',
+        modp: 'the exact residues of the BigInt reference',
+        wide: 'the exact integers of the BigInt reference',
+      }[arith];
+      test(`serves ${arith} ${op}: ${what}`, async () => {
         const req = makeRequest(new SeededRng(7), op, arith, DIMS, 0.3);
         const want = await expected(req);
         const reply = await client.call(req);
         assert.deepEqual(reply.result.data, want);
-        assert.ok(reply.result.data instanceof (arith === 'f32' ? Float32Array : Int32Array));
+        assert.ok(
+          reply.result.data instanceof { f32: Float32Array, modp: Int32Array, wide: Float64Array }[arith],
+        );
         const st = reply.stats;
         assert.ok(st.sendMs >= 0 && st.receiveMs >= 0 && st.computeMs >= 0);
-        assert.equal(st.bytesReceived, 16 + 8 + 12 + 4 * reply.result.shape.length + 4 * want.length);
+        assert.equal(st.bytesReceived, 16 + resultPayloadBytes(reply.result.shape, arith));
+        const elementBytes = arith === 'wide' ? 8 : 4;
+        assert.ok(
+          st.bytesReceived >= 16 + 8 + 12 + 4 * reply.result.shape.length + elementBytes * want.length,
+        );
         assert.ok(st.bytesSent > req.a.data.byteLength + req.b.data.byteLength);
       });
     }

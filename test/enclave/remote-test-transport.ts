@@ -1,9 +1,9 @@
 // An AcceleratorTransport that computes in this process, for testing RemoteLinearOps without sockets:
-// f32 products on LocalLinearOps (the native kernels), modp and wide products on the naive float64
-// references of test/verify/modp-reference.ts. It can lie like a hostile accelerator (flip an element,
-// change a row, scale, replay an earlier result, wrong shape, out-of-range values, wrong dtype, and for
-// wide results p = 2^24 − 3 added to one element, invisible to a single check mod p), on every call or only
-// the first (so that the retry on a fresh connection succeeds), and drop calls like a broken network.
+// f32 products on LocalLinearOps (the native kernels), modp products on the naive float64 reference of
+// test/verify/modp-reference.ts, wide products (exact integers) on its plain float64 reference. It can lie
+// like a hostile accelerator (flip an element, change a row, scale, replay an earlier result, wrong shape,
+// out-of-range values, wrong dtype; for wide also add p to one element), on every call or only the
+// first (so that the retry on a fresh connection succeeds), and drop calls like a broken network.
 import { createHash } from 'node:crypto';
 import { TeeError } from '../../src/errors.js';
 import { kernels } from '../../src/kernels/index.js';
@@ -15,23 +15,19 @@ import type {
   LinearRequest,
   WireTensor,
 } from '../../src/protocol/linear-request.js';
-import { MODULUS_P } from '../../src/protocol/linear-request.js';
+import { MODULUS_P, WIDE_RESULT_LIMIT } from '../../src/protocol/linear-request.js';
 import { SeededRng } from '../../src/tensor/seeded-rng.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { centered, halfModulus } from '../../src/verify/field.js';
 import { floatReference, modpReference } from '../verify/modp-reference.js';
 
-export const TAMPER_KINDS = [
-  'flip',
-  'row',
-  'scale',
-  'replay',
-  'shape',
-  'range',
-  'dtype',
-  'addModulus',
-] as const;
-export type TamperKind = (typeof TAMPER_KINDS)[number];
+export const TAMPER_KINDS = ['flip', 'row', 'scale', 'replay', 'shape', 'range', 'dtype'] as const;
+/**
+ * Lies about wide results: the above, and 'add-modulus' (p added to one element: the same residues mod
+ * p, caught only modulo another prime). add-modulus leaves f32 and modp results honest.
+ */
+export const WIDE_TAMPER_KINDS = [...TAMPER_KINDS, 'add-modulus'] as const;
+export type TamperKind = (typeof WIDE_TAMPER_KINDS)[number];
 
 export interface TestTransportOptions {
   readonly tamper?: TamperKind;
@@ -121,13 +117,10 @@ export class InProcessTransport implements AcceleratorTransport {
   }
 
   private async compute(req: LinearRequest): Promise<WireTensor> {
-    if (req.arith === 'wide') {
-      // Exact: the trusted side keeps every partial sum within 2^47.
-      const params = { stride: req.stride, padding: req.padding, inputHW: req.inputHW, k: req.k };
-      return floatReference(req.op, req.a, req.b, params);
-    }
+    const params = { stride: req.stride, padding: req.padding, inputHW: req.inputHW, k: req.k };
+    // Plain float64 sums of int32 operands: exact while every partial sum stays below 2^53.
+    if (req.arith === 'wide') return floatReference(req.op, req.a, req.b, params);
     if (req.arith === 'modp') {
-      const params = { stride: req.stride, padding: req.padding, inputHW: req.inputHW, k: req.k };
       return modpReference(
         req.op,
         { shape: req.a.shape, data: req.a.data as Int32Array },
@@ -174,15 +167,15 @@ export class InProcessTransport implements AcceleratorTransport {
     const p = this.p;
     const y = honest.data.slice();
     const n = y.length;
-    // A change well above float32 rounding, and a non-zero change mod p.
+    // A change well above float32 rounding, and a non-zero change mod p (wide: towards zero, by less
+    // than p, so another integer of no larger magnitude).
     let big = 1;
     for (let i = 0; i < n; i++) big = Math.max(big, Math.abs(y[i]!));
-    const bump = (v: number): number =>
-      modp
-        ? centered(v + 1 + this.rng.nextInt(p - 1), p)
-        : wide
-          ? v + 1 + this.rng.nextInt(999)
-          : v + 0.01 * big;
+    const bump = (v: number): number => {
+      if (modp) return centered(v + 1 + this.rng.nextInt(p - 1), p);
+      if (wide) return v - Math.sign(v || 1) * (1 + this.rng.nextInt(p - 1));
+      return v + 0.01 * big;
+    };
     switch (kind) {
       case 'flip': {
         const i = this.rng.nextInt(n);
@@ -200,30 +193,30 @@ export class InProcessTransport implements AcceleratorTransport {
         for (let i = 0; i < n; i++) y[i] = modp ? centered(2 * y[i]!, p) : 2 * y[i]!;
         return { shape: honest.shape, data: y };
       }
+      case 'add-modulus': {
+        if (!wide) return honest;
+        const i = this.rng.nextInt(n);
+        y[i]! += y[i]! + p < WIDE_RESULT_LIMIT ? p : -p;
+        return { shape: honest.shape, data: y };
+      }
       case 'replay':
         // The (correct) result of an earlier, different product of the same op and shape; a flip when none.
         return before ?? this.tamperWith('flip', req, honest, undefined);
       case 'shape': {
         const shape = [...honest.shape];
         shape[shape.length - 1]! += 1;
-        const len = n + n / honest.shape[honest.shape.length - 1]!;
-        const data = modp ? new Int32Array(len) : wide ? new Float64Array(len) : new Float32Array(len);
+        const m = n + n / honest.shape[honest.shape.length - 1]!;
+        const data = modp ? new Int32Array(m) : wide ? new Float64Array(m) : new Float32Array(m);
         return { shape, data };
       }
       case 'range': {
         const i = this.rng.nextInt(n);
-        y[i] = modp ? halfModulus(p) + 1 : wide ? 0.5 : Number.NaN;
+        // wide: the largest integer the wire accepts (|y| < 2^53), far above any honest bound.
+        y[i] = modp ? halfModulus(p) + 1 : wide ? WIDE_RESULT_LIMIT - 1 : Number.NaN;
         return { shape: honest.shape, data: y };
       }
       case 'dtype':
         return { shape: honest.shape, data: modp || wide ? Float32Array.from(y) : Int32Array.from(y) };
-      case 'addModulus': {
-        // Passes a check mod p; only the wide field's second prime can see it. Elsewhere: a flip.
-        if (!wide) return this.tamperWith('flip', req, honest, before);
-        const i = this.rng.nextInt(n);
-        y[i] = y[i]! + (y[i]! > 0 ? -MODULUS_P : MODULUS_P);
-        return { shape: honest.shape, data: y };
-      }
     }
   }
 }
