@@ -776,19 +776,35 @@ Napi::Value ModpRange(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), -1);
 }
 
+// Round to nearest (ties to even) for |v| < 2^51 without a libm call: adding 1.5·2^52 leaves no
+// fraction bits. Not folded away: the addon is built without -ffast-math.
+inline double round_near(double v) {
+  constexpr double kMagic = 6755399441055744.0;
+  return (v + kMagic) - kMagic;
+}
+
+// The centered representative of an integer |v| < 2^51 mod p: rint(v/p) is within one of the true
+// quotient, so v − q·p (exact: |q·p| ≤ |v| + p) needs at most one fix-up each way.
+inline double centered_mod(double v, double p, double inv, double half) {
+  double r = v - round_near(v * inv) * p;
+  r += r > half ? -p : 0.0;
+  r += r < -half ? p : 0.0;
+  return r;
+}
+
 // (y:F64, bound, p1, p2, out1:I32, out2:I32) → the index of the first element of a wide-field result that
 // is not an integer with |y| ≤ bound (NaN and ±Inf included), or −1; out1/out2 get the centered
-// representatives of y mod p1 and mod p2 (what the two Freivalds checks take). bound < 2^53, so every
-// accepted y is an exact integer and y − rint(y/p)·p is exact (|rint(y/p)·p| ≤ |y| + p < 2^53); the
-// quotient is within one of the true one, which the two fix-ups absorb.
+// representatives of y mod p1 and mod p2 (what the two Freivalds checks take; 0 for a refused element).
+// bound < 2^51, so every accepted y is an exact integer that round_near keeps. Branch-free: the loop
+// vectorizes.
 Napi::Value WideResidues(const Napi::CallbackInfo& info) {
   const char* fn = "wideVerifyResidues";
   expect_args(info, 6, fn);
   int64_t n;
   const double* y = any_array_arg<double>(info, 0, &n, fn, "y");
   const double bound = number_arg(info, 1, fn);
-  if (!(bound >= 0 && bound < 9007199254740992.0)) {
-    throw Napi::RangeError::New(info.Env(), std::string(fn) + ": bound must lie in [0, 2^53)");
+  if (!(bound >= 0 && bound < 2251799813685248.0)) {
+    throw Napi::RangeError::New(info.Env(), std::string(fn) + ": bound must lie in [0, 2^51)");
   }
   const int64_t p1 = modulus_arg(info, 2, fn), p2 = modulus_arg(info, 3, fn);
   int32_t* out1 = array_arg<int32_t>(info, 4, n, fn, "out1");
@@ -798,21 +814,19 @@ Napi::Value WideResidues(const Napi::CallbackInfo& info) {
   const int64_t block = 4096;
   for (int64_t b = 0; b < n; b += block) {
     const int64_t e = std::min(n, b + block);
-    int bad = 0;
+    int64_t bad = 0;
     for (int64_t i = b; i < e; i++) {
       const double v = y[i];
-      // NaN fails both comparisons; ±Inf fails the bound; a fraction differs from its rint.
-      bad |= !(std::fabs(v) <= bound) | (std::nearbyint(v) != v);
-      double r1 = v - std::nearbyint(v * inv1) * dp1;
-      r1 = r1 > h1 ? r1 - dp1 : (r1 < -h1 ? r1 + dp1 : r1);
-      double r2 = v - std::nearbyint(v * inv2) * dp2;
-      r2 = r2 > h2 ? r2 - dp2 : (r2 < -h2 ? r2 + dp2 : r2);
-      out1[i] = static_cast<int32_t>(bad ? 0 : r1);
-      out2[i] = static_cast<int32_t>(bad ? 0 : r2);
+      // NaN fails the bound; so does ±Inf; a fraction differs from its rounding.
+      const bool ok = (std::fabs(v) <= bound) & (round_near(v) == v);
+      const double u = ok ? v : 0.0;
+      out1[i] = static_cast<int32_t>(centered_mod(u, dp1, inv1, h1));
+      out2[i] = static_cast<int32_t>(centered_mod(u, dp2, inv2, h2));
+      bad += !ok;
     }
     if (bad != 0) {
       for (int64_t i = b; i < e; i++) {
-        if (!(std::fabs(y[i]) <= bound) || std::nearbyint(y[i]) != y[i]) return Napi::Number::New(info.Env(), double(i));
+        if (!(std::fabs(y[i]) <= bound) || round_near(y[i]) != y[i]) return Napi::Number::New(info.Env(), double(i));
       }
     }
   }

@@ -148,9 +148,15 @@ export const modpKernels = {
    * A wide result's residues: centered representatives of y mod p1 and mod p2, and the index of the first
    * element that is not an integer with |y| ≤ bound (−1 when all are; the residues are then complete).
    */
-  wideResidues(y: F64, bound: number, p1: number, p2: number): { r1: I32; r2: I32; bad: number } {
-    const r1 = new Int32Array(y.length);
-    const r2 = new Int32Array(y.length);
+  wideResidues(
+    y: F64,
+    bound: number,
+    p1: number,
+    p2: number,
+    into?: { r1: I32; r2: I32 },
+  ): { r1: I32; r2: I32; bad: number } {
+    const r1 = into?.r1 ?? new Int32Array(y.length);
+    const r2 = into?.r2 ?? new Int32Array(y.length);
     const bad = load().wideVerifyResidues(y, bound, p1, p2, r1, r2);
     return { r1, r2, bad };
   },
