@@ -5,7 +5,7 @@ import { median, sig } from '../stats.js';
 import { DEFAULT_MODELS, type ExperimentContext, errorText, sizesOf, type Workload } from './options.js';
 import type { ModesRecord, RunMode } from './schema.js';
 import { trainInMode } from './train-run.js';
-import { RUN_MODES } from './validate.js';
+import { DEFAULT_TIMED_MODES } from './validate.js';
 
 export const EPOCH_IMAGES = 64;
 
@@ -16,7 +16,7 @@ export async function runModes(ctx: ExperimentContext) {
   const batches = o.batches ?? [1, 4];
   const stepBatch = batches[0]!;
   const epochBatch = batches[1] ?? batches[0]!;
-  const modes = o.modes ?? RUN_MODES;
+  const modes = o.modes ?? DEFAULT_TIMED_MODES;
   const workloads: readonly Workload[] = o.workloads ?? ['step', 'epoch64'];
   const records: ModesRecord[] = [];
   const total = models.length * sizes.length * workloads.length * modes.length;

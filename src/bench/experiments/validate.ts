@@ -26,6 +26,8 @@ export const RUN_MODES: readonly RunMode[] = [
   'split-float',
   'accelerator',
 ];
+/** What `bench modes` runs unless told: the prototype's four ways and split-float (not the p24 field). */
+export const DEFAULT_TIMED_MODES: readonly RunMode[] = RUN_MODES.filter((m) => m !== 'split-exact-p24');
 export const BREAKDOWN_KINDS: readonly BreakdownKind[] = [
   'conv',
   'linear',
