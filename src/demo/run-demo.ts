@@ -243,7 +243,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoOutcome> {
     accelerator = await startAcceleratorServer(o.threads ?? availableParallelism());
     o.log(`[3/6] accelerator (untrusted) listening on ${accelerator.address}`);
     o.log(
-      `[4/6] split mode: a trusted process (direct launcher: no SGX on this machine, so its attestation is SIMULATED and accepted only because this is the demo) receives the encrypted data and its key over the attested channel, trains ${settings.model} with every Conv2d/Linear product on the accelerator, ${o.integrity === 'exact' ? 'quantized mod p = 2^24−3 and checked exactly' : 'in float32 and checked'} with Freivalds`,
+      `[4/6] split mode: a trusted process (direct launcher: no SGX on this machine, so its attestation is SIMULATED and accepted only because this is the demo) receives the encrypted data and its key over the attested channel, trains ${settings.model} with every Conv2d/Linear product on the accelerator, ${o.integrity === 'exact' ? 'quantized to integers, computed exactly and checked' : 'in float32 and checked'} with Freivalds${o.integrity === 'exact' ? ' modulo two primes' : ''}`,
     );
     const split = await remoteRun('split', o, settings, enc, accelerator, join(work, 'split.safetensors'));
     o.log(

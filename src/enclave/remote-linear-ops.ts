@@ -9,7 +9,8 @@
 //   off:   f32 request, no check (a loud warning, once): for measurements only.
 // A refused reply or a transport error is retried once on a fresh connection; then the call throws
 // E_VERIFY (or E_NETWORK). The bytes that were verified are a private copy, and only they are returned:
-// an unverified value never enters the model. Timings per op kind and per layer label: stats().
+// an unverified value never enters the model. Timings per op kind and per layer label: stats(). How one
+// request is built and its reply judged: prepared-product.ts.
 import { TeeError } from '../errors.js';
 import { kernels } from '../kernels/index.js';
 import type { ConvParams, LinearOps } from '../kernels/linear-ops.js';
@@ -18,25 +19,17 @@ import {
   type AcceleratorTransport,
   type LinearOpName,
   type LinearReply,
-  type LinearRequest,
   MODULUS_P,
 } from '../protocol/linear-request.js';
 import { Tensor } from '../tensor/tensor.js';
-import { blind, type PadSet, unblind } from '../verify/blinding.js';
+import type { PadSet } from '../verify/blinding.js';
 import { CryptoRng, isCryptoRng } from '../verify/crypto-rng.js';
 import { DEFAULT_MODULUS, type ExactField, type ExactFieldName, exactField } from '../verify/field.js';
-import {
-  checkRepetitions,
-  DEFAULT_REPETITIONS,
-  freivaldsExact,
-  modpResultProblem,
-} from '../verify/freivalds-exact.js';
-import { type FloatVectors, f32ResultProblem, freivaldsFloat } from '../verify/freivalds-float.js';
-import { freivaldsWide, wideResultProblem } from '../verify/freivalds-wide.js';
+import { checkRepetitions, DEFAULT_REPETITIONS } from '../verify/freivalds-exact.js';
+import type { FloatVectors } from '../verify/freivalds-float.js';
 import { innerChunks, innerUnits } from '../verify/inner-chunks.js';
 import {
   aShapeOf,
-  bShapeOf,
   innerLength,
   isConv,
   numelOf,
@@ -47,17 +40,21 @@ import {
 } from '../verify/product-geometry.js';
 import {
   DEFAULT_QUANT_CONFIG,
-  dequantize,
   partsToFit,
   type QuantConfig,
   QuantizationFitError,
-  type QuantizedProduct,
   quantConfig,
-  quantizeProduct,
   quantizeTensor,
   WIDE_QUANT_CONFIG,
 } from '../verify/quantize.js';
 import { arithmeticIntensity, checkMinIntensity } from './placement.js';
+import {
+  type ExactPad,
+  type Prepared,
+  prepareExact,
+  prepareFloat,
+  type ResultData,
+} from './prepared-product.js';
 import { emptyTotals, type PhaseTotals, type RemoteStats, RemoteStatsRecorder } from './remote-stats.js';
 
 if (MODULUS_P !== DEFAULT_MODULUS) throw new Error('protocol and verify disagree on the modulus');
@@ -137,20 +134,6 @@ export interface ProductTrace {
   /** Requests the product was cut into over its inner dimension (1: not cut). */
   readonly chunks?: number;
   readonly timings: Readonly<PhaseTotals>;
-}
-
-type ResultData = Int32Array | Float32Array | Float64Array;
-
-// One product ready to send: the request, how to judge a reply, how to turn verified bytes into floats.
-interface Prepared {
-  readonly req: LinearRequest;
-  problem(result: { shape: readonly number[]; data: unknown }): string;
-  check(y: ResultData): { ok: boolean; reason: string };
-  finish(y: ResultData): Float32Array;
-  /** Adds the decoded result into `into` (float64), for the chunks of a cut product. */
-  accumulate(y: ResultData, into: Float64Array): void;
-  readonly trace: Partial<ProductTrace>;
-  dispose(): void;
 }
 
 const P = DEFAULT_MODULUS;
@@ -489,9 +472,18 @@ export class RemoteLinearOps implements LinearOps {
     params: ProductParams,
     label: string | undefined,
   ): Prepared[] {
-    if (this.integrity !== 'exact') return [this.prepareFloat(g, a, b, params)];
+    if (this.integrity !== 'exact')
+      return [
+        prepareFloat(g, a, b, params, this.weightHint(g, b.data), {
+          verify: this.integrity === 'float',
+          rng: this.rng,
+          repetitions: this.repetitions,
+          vectors: this.floatVectors,
+          slack: this.floatSlack,
+        }),
+      ];
     const pad = this.padFor(g, b, label);
-    if (pad !== null) return [this.prepareExact(g, a.data, b.data, params, pad)];
+    if (pad !== null) return [this.exact(g, a.data, b.data, params, pad)];
     // Cut over the inner dimension when maxInnerLength asks for it or when no scale fits p (doubling the
     // number of chunks until every chunk fits, or failing when the dimension cannot be cut further).
     const units = innerUnits(g);
@@ -510,7 +502,7 @@ export class RemoteLinearOps implements LinearOps {
         if (chunks === null) preps.push(this.prepareExactCached(g, a.data, b.data, params));
         else {
           for (const [j, c] of chunks.entries()) {
-            preps.push(this.prepareExact(geoms[j]!, c.a, c.b, c.params, null));
+            preps.push(this.exact(geoms[j]!, c.a, c.b, c.params, null));
           }
         }
         return preps;
@@ -546,38 +538,6 @@ export class RemoteLinearOps implements LinearOps {
     return undefined;
   }
 
-  private prepareFloat(g: ProductGeometry, a: Tensor, b: Tensor, params: ProductParams): Prepared {
-    const hint = this.weightHint(g, b.data);
-    const req: LinearRequest = {
-      op: g.op,
-      ...wireParams(g, params),
-      arith: 'f32',
-      a: { shape: [...a.shape], data: a.data },
-      b: { shape: [...b.shape], data: b.data },
-      ...(hint === undefined ? {} : { bCacheHint: hint }),
-    };
-    const verify = this.integrity === 'float';
-    return {
-      req,
-      problem: (r) => f32ResultProblem(g, r),
-      check: (y) =>
-        verify
-          ? freivaldsFloat(g, a.data, b.data, y as Float32Array, {
-              rng: this.rng,
-              repetitions: this.repetitions,
-              vectors: this.floatVectors,
-              slack: this.floatSlack,
-            })
-          : { ok: true, reason: '' },
-      finish: (y) => y as Float32Array,
-      accumulate: (y, into) => {
-        for (let i = 0; i < into.length; i++) into[i]! += y[i]!;
-      },
-      trace: {},
-      dispose: () => {},
-    };
-  }
-
   // An uncut exact product with the operand-cache hint: a forward stores its quantized weights (and
   // remembers their scale); a grad-input product quantizes the same weights at that scale — the same
   // integers when they are unchanged — and reuses them, unless no scale of dy then fits p.
@@ -588,101 +548,41 @@ export class RemoteLinearOps implements LinearOps {
     params: ProductParams,
   ): Prepared {
     const hint = this.weightHint(g, b);
-    if (hint === undefined) return this.prepareExact(g, a, b, params, null);
+    if (hint === undefined) return this.exact(g, a, b, params, null);
     const entry = this.weightKeys.get(b)!;
     if (!hint.reuse) {
-      const prep = this.prepareExact(g, a, b, params, null, hint);
+      const prep = this.exact(g, a, b, params, null, hint);
       entry.bits = prep.trace.bBits;
       return prep;
     }
-    if (entry.bits === undefined) return this.prepareExact(g, a, b, params, null);
+    if (entry.bits === undefined) return this.exact(g, a, b, params, null);
     const bits = entry.bits;
     try {
       const fixed = { data: quantizeTensor(b, bits, 'nearest', { p: P }), bits };
-      return this.prepareExact(g, a, b, params, { fixedB: fixed }, hint);
+      return this.exact(g, a, b, params, { fixedB: fixed }, hint);
     } catch (e) {
       // No fit at the forward's scale (or the weights changed so that they no longer fit it): quantize
       // afresh and send them in full; anything else (a NaN) fails there too.
       if (!(e instanceof RangeError)) throw e;
-      return this.prepareExact(g, a, b, params, null);
+      return this.exact(g, a, b, params, null);
     }
   }
 
-  // One exact request for the product g of float operands a, b (quantized here, overflow bound asserted):
-  // modp in field p24 (and always with a pad), wide in field wide.
-  private prepareExact(
+  // One exact request (prepared-product.ts) with this instance's field, scales and randomness.
+  private exact(
     g: ProductGeometry,
     a: Float32Array,
     b: Float32Array,
     params: ProductParams,
-    pad: {
-      pad?: { r: Int32Array; u: Int32Array };
-      fixedB: { data: Int32Array; bits: number };
-    } | null,
+    pad: ExactPad | null,
     hint?: { key: number; reuse: boolean },
   ): Prepared {
-    let q: QuantizedProduct;
-    try {
-      q = quantizeProduct(g, a, b, {
-        rng: this.rng,
-        config: this.quant,
-        p: P,
-        outputHalf: this.field.outputHalf,
-        ...(pad !== null ? { fixedB: pad.fixedB } : {}),
-      });
-    } catch (e) {
-      pad?.pad?.r.fill(0);
-      pad?.pad?.u.fill(0);
-      throw e;
-    }
-    const blinding = pad?.pad;
-    const aSend = blinding !== undefined ? blind(q.a, blinding.r, P) : q.a;
-    const wide = this.field.name === 'wide';
-    const req: LinearRequest = {
-      op: g.op,
-      ...wireParams(g, params),
-      arith: wide ? 'wide' : 'modp',
-      a: { shape: aShapeOf(g), data: aSend },
-      b: { shape: bShapeOf(g), data: q.b },
-      ...(hint === undefined ? {} : { bCacheHint: hint }),
-    };
-    const decoded = (y: ResultData): Int32Array | Float64Array =>
-      blinding !== undefined ? unblind(y as Int32Array, blinding.u, P) : (y as Int32Array | Float64Array);
-    const field = this.field;
-    let disposed = false;
-    return {
-      req,
-      problem: (r) => (wide ? wideResultProblem(g, r) : modpResultProblem(g, r, P)),
-      check: (y) =>
-        wide
-          ? freivaldsWide(g, aSend, q.b, y as Float64Array, field, {
-              rng: this.rng,
-              repetitions: this.repetitions,
-            })
-          : freivaldsExact(g, aSend, q.b, y as Int32Array, {
-              rng: this.rng,
-              p: P,
-              repetitions: this.repetitions,
-            }),
-      finish: (y) => dequantize(decoded(y), q.outBits),
-      accumulate: (y, into) => {
-        const d = decoded(y);
-        const scale = 2 ** -q.outBits;
-        for (let i = 0; i < into.length; i++) into[i]! += d[i]! * scale;
-      },
-      trace: { aBits: q.aBits, bBits: q.bBits, errorBound: q.errorBound, blinded: blinding !== undefined },
-      dispose: () => {
-        if (disposed) return;
-        disposed = true;
-        // The pad is spent whether or not the call succeeded; its secret leaves memory with it, and so do
-        // the quantized activations (the blinded ones are what the accelerator saw anyway).
-        if (blinding !== undefined) {
-          blinding.r.fill(0);
-          blinding.u.fill(0);
-        }
-        q.a.fill(0);
-      },
-    };
+    return prepareExact(g, a, b, params, pad, hint, {
+      field: this.field,
+      quant: this.quant,
+      rng: this.rng,
+      repetitions: this.repetitions,
+    });
   }
 
   // The pad for a blinded forward, with the weights fixed as the pad set expects; null without pads.
@@ -775,13 +675,6 @@ function mergeTraces(traces: readonly Partial<ProductTrace>[]): Partial<ProductT
 
 function conv(p: ConvParams): ProductParams {
   return { stride: p.stride, padding: p.padding };
-}
-
-function wireParams(g: ProductGeometry, params: ProductParams): Partial<LinearRequest> {
-  if (g.op === 'conv2d') return { stride: g.stride, padding: g.padding };
-  if (g.op === 'conv2dGradInput') return { stride: g.stride, padding: g.padding, inputHW: [g.h, g.w] };
-  if (g.op === 'conv2dGradWeight') return { stride: g.stride, padding: g.padding, k: params.k ?? g.k };
-  return {};
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {

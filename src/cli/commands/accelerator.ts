@@ -44,8 +44,8 @@ export const acceleratorCommand: Command = {
   help: `usage: tee-offload accelerator [--listen HOST:PORT] [--threads T] [--max-frame-bytes B]
                              [--tls-cert CERT.pem --tls-key KEY.pem]
 
-Serves the six linear products (dense, conv2d and their gradients) in float32 and exactly
-modulo p = 2^24 - 3 to trusted processes (tee-offload train/infer --mode split --accelerator ...),
+Serves the six linear products (dense, conv2d and their gradients) in float32, exactly modulo
+p = 2^24 - 3, and as exact integer products (the wide field) to trusted processes (tee-offload train/infer --mode split --accelerator ...),
 over the binary protocol of docs/protocol.md. Everything it receives is treated as hostile: a
 malformed frame closes that connection only. Runs until SIGINT or SIGTERM; one log line per
 connection on stderr.

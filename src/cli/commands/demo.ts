@@ -25,7 +25,8 @@ Runs the whole system on this machine, offline, in a couple of minutes:
   2. starts an untrusted accelerator and a trusted process (direct launcher: no SGX here, so the
      attestation is SIMULATED, and accepted only because this is the demo) on loopback;
   3. uploads the encrypted data, trains ResNet-18 in split mode — every Conv2d/Linear product on the
-     accelerator, quantized mod p and checked with Freivalds — and evaluates on the test images;
+     accelerator, quantized to integers, computed exactly and checked with Freivalds modulo two
+     primes — and evaluates on the test images;
   4. trains the same way in enclave mode and natively, from the same seed, and compares;
   5. writes the measurements (JSON) and a report with charts to --out, and prints a summary.
 

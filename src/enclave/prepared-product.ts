@@ -1,0 +1,176 @@
+// One product ready to send and judge (RemoteLinearOps' unit of work): the request, how to recognise a
+// well-formed reply, how to check it, and how to turn the verified bytes into floats.
+//   float: f32 request, form check + Freivalds in float64 with a rigorous rounding bound (or none: 'off').
+//   exact: quantize (no-wrap bound asserted) → [blind with a one-time pad] → modp request (field p24)
+//          or wide request (field wide) → form check + Freivalds (mod p, or mod both primes) →
+//          [unblind] → dequantize to float32 (docs/integrity.md).
+import type { LinearRequest } from '../protocol/linear-request.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { blind, unblind } from '../verify/blinding.js';
+import type { CryptoRng } from '../verify/crypto-rng.js';
+import { DEFAULT_MODULUS, type ExactField } from '../verify/field.js';
+import { freivaldsExact, modpResultProblem } from '../verify/freivalds-exact.js';
+import { type FloatVectors, f32ResultProblem, freivaldsFloat } from '../verify/freivalds-float.js';
+import { freivaldsWide, wideResultProblem } from '../verify/freivalds-wide.js';
+import { aShapeOf, bShapeOf, type ProductGeometry, type ProductParams } from '../verify/product-geometry.js';
+import { dequantize, type QuantConfig, type QuantizedProduct, quantizeProduct } from '../verify/quantize.js';
+import type { ProductTrace } from './remote-linear-ops.js';
+
+const P = DEFAULT_MODULUS;
+
+export type ResultData = Int32Array | Float32Array | Float64Array;
+
+// One product ready to send: the request, how to judge a reply, how to turn verified bytes into floats.
+export interface Prepared {
+  readonly req: LinearRequest;
+  problem(result: { shape: readonly number[]; data: unknown }): string;
+  check(y: ResultData): { ok: boolean; reason: string };
+  finish(y: ResultData): Float32Array;
+  /** Adds the decoded result into `into` (float64), for the chunks of a cut product. */
+  accumulate(y: ResultData, into: Float64Array): void;
+  readonly trace: Partial<ProductTrace>;
+  dispose(): void;
+}
+
+/** How a float product is checked. */
+export interface FloatCheck {
+  /** false: integrity 'off', nothing checked. */
+  readonly verify: boolean;
+  readonly rng: CryptoRng;
+  readonly repetitions: number;
+  readonly vectors: FloatVectors;
+  readonly slack: number;
+}
+
+/** How an exact product is quantized and checked. */
+export interface ExactCheck {
+  readonly field: ExactField;
+  readonly quant: QuantConfig;
+  readonly rng: CryptoRng;
+  readonly repetitions: number;
+}
+
+/** A blinded forward's one-time pad and the weights' integers it was made for (or fixed weights alone). */
+export interface ExactPad {
+  readonly pad?: { r: Int32Array; u: Int32Array };
+  readonly fixedB: { data: Int32Array; bits: number };
+}
+
+export function prepareFloat(
+  g: ProductGeometry,
+  a: Tensor,
+  b: Tensor,
+  params: ProductParams,
+  hint: { key: number; reuse: boolean } | undefined,
+  o: FloatCheck,
+): Prepared {
+  const req: LinearRequest = {
+    op: g.op,
+    ...wireParams(g, params),
+    arith: 'f32',
+    a: { shape: [...a.shape], data: a.data },
+    b: { shape: [...b.shape], data: b.data },
+    ...(hint === undefined ? {} : { bCacheHint: hint }),
+  };
+  return {
+    req,
+    problem: (r) => f32ResultProblem(g, r),
+    check: (y) =>
+      o.verify
+        ? freivaldsFloat(g, a.data, b.data, y as Float32Array, {
+            rng: o.rng,
+            repetitions: o.repetitions,
+            vectors: o.vectors,
+            slack: o.slack,
+          })
+        : { ok: true, reason: '' },
+    finish: (y) => y as Float32Array,
+    accumulate: (y, into) => {
+      for (let i = 0; i < into.length; i++) into[i]! += y[i]!;
+    },
+    trace: {},
+    dispose: () => {},
+  };
+}
+
+// One exact request for the product g of float operands a, b (quantized here, overflow bound asserted):
+// modp in field p24 (and always with a pad), wide in field wide.
+export function prepareExact(
+  g: ProductGeometry,
+  a: Float32Array,
+  b: Float32Array,
+  params: ProductParams,
+  pad: ExactPad | null,
+  hint: { key: number; reuse: boolean } | undefined,
+  o: ExactCheck,
+): Prepared {
+  let q: QuantizedProduct;
+  try {
+    q = quantizeProduct(g, a, b, {
+      rng: o.rng,
+      config: o.quant,
+      p: P,
+      outputHalf: o.field.outputHalf,
+      ...(pad !== null ? { fixedB: pad.fixedB } : {}),
+    });
+  } catch (e) {
+    pad?.pad?.r.fill(0);
+    pad?.pad?.u.fill(0);
+    throw e;
+  }
+  const blinding = pad?.pad;
+  const aSend = blinding !== undefined ? blind(q.a, blinding.r, P) : q.a;
+  const wide = o.field.name === 'wide';
+  const req: LinearRequest = {
+    op: g.op,
+    ...wireParams(g, params),
+    arith: wide ? 'wide' : 'modp',
+    a: { shape: aShapeOf(g), data: aSend },
+    b: { shape: bShapeOf(g), data: q.b },
+    ...(hint === undefined ? {} : { bCacheHint: hint }),
+  };
+  const decoded = (y: ResultData): Int32Array | Float64Array =>
+    blinding !== undefined ? unblind(y as Int32Array, blinding.u, P) : (y as Int32Array | Float64Array);
+  const field = o.field;
+  let disposed = false;
+  return {
+    req,
+    problem: (r) => (wide ? wideResultProblem(g, r) : modpResultProblem(g, r, P)),
+    check: (y) =>
+      wide
+        ? freivaldsWide(g, aSend, q.b, y as Float64Array, field, {
+            rng: o.rng,
+            repetitions: o.repetitions,
+          })
+        : freivaldsExact(g, aSend, q.b, y as Int32Array, {
+            rng: o.rng,
+            p: P,
+            repetitions: o.repetitions,
+          }),
+    finish: (y) => dequantize(decoded(y), q.outBits),
+    accumulate: (y, into) => {
+      const d = decoded(y);
+      const scale = 2 ** -q.outBits;
+      for (let i = 0; i < into.length; i++) into[i]! += d[i]! * scale;
+    },
+    trace: { aBits: q.aBits, bBits: q.bBits, errorBound: q.errorBound, blinded: blinding !== undefined },
+    dispose: () => {
+      if (disposed) return;
+      disposed = true;
+      // The pad is spent whether or not the call succeeded; its secret leaves memory with it, and so do
+      // the quantized activations (the blinded ones are what the accelerator saw anyway).
+      if (blinding !== undefined) {
+        blinding.r.fill(0);
+        blinding.u.fill(0);
+      }
+      q.a.fill(0);
+    },
+  };
+}
+
+export function wireParams(g: ProductGeometry, params: ProductParams): Partial<LinearRequest> {
+  if (g.op === 'conv2d') return { stride: g.stride, padding: g.padding };
+  if (g.op === 'conv2dGradInput') return { stride: g.stride, padding: g.padding, inputHW: [g.h, g.w] };
+  if (g.op === 'conv2dGradWeight') return { stride: g.stride, padding: g.padding, k: params.k ?? g.k };
+  return {};
+}
