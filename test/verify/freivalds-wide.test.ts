@@ -127,6 +127,46 @@ describe('wide-field Freivalds check', () => {
     assert.match(out.reason, new RegExp(`mod ${P2}`));
   });
 
+  it('misses p1 added to an element at the rate 1/p2 of one repetition mod p2 (small primes, 12 000 lies)', (t) => {
+    // A two-prime field of small primes, so that misses are countable: p1 = 251, p2 = 241. Adding p1 to
+    // one element is invisible mod p1; mod p2 it is a one-element error, missed iff that element's
+    // random coefficient is 0: probability exactly 1/241 with one repetition. Expected 49.8 misses,
+    // standard deviation 7.0; the bounds are ±4σ.
+    const small = {
+      name: 'wide',
+      moduli: [251, 241],
+      operandHalf: 125,
+      outputHalf: (251 * 241 - 1) / 2,
+    } as const;
+    const rng = new SeededRng(17);
+    let misses = 0;
+    let trials = 0;
+    for (const op of LINEAR_OP_KINDS) {
+      for (let i0 = 0; i0 < 2000; i0++) {
+        const cs = randomCase(op, rng, 3);
+        const k = Math.max(1, innerLength(cs.g));
+        const bound = Math.min(small.operandHalf, Math.floor(Math.sqrt(small.outputHalf / k)));
+        const a = randomField(numelOf(cs.aShape), 251, rng, bound);
+        const b = randomField(numelOf(cs.bShape), 251, rng, bound);
+        const y = floatReference(
+          cs.op,
+          { shape: cs.aShape, data: a },
+          { shape: cs.bShape, data: b },
+          cs.params,
+        ).data;
+        const i = rng.nextInt(y.length);
+        y[i]! += y[i]! > 0 ? -251 : 251;
+        if (freivaldsWide(cs.g, a, b, y, small, { rng: crng, repetitions: 1 }).ok) misses++;
+        trials++;
+      }
+    }
+    t.diagnostic(
+      `p1 = 251, p2 = 241, k = 1: ${misses} misses in ${trials} (expected ${(trials / 241).toFixed(1)})`,
+    );
+    assert.equal(trials, 12000);
+    assert.ok(misses >= 22 && misses <= 78, `${misses} misses in ${trials}`);
+  });
+
   it('refuses values that are not integers within ±outputHalf, and results of the wrong form', () => {
     const g = productGeometry('dense', [2, 3], [4, 3]);
     const a = new Int32Array(6);
