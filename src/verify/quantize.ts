@@ -199,6 +199,14 @@ export interface QuantizeProductOptions {
   readonly fixedB?: { readonly data: Int32Array; readonly bits: number };
   /** Native kernels (default) or the TypeScript reference. */
   readonly impl?: QuantImpl;
+  /**
+   * Recompute the bound on the quantized integers and check it (default true). The predicted bound that
+   * chose the scales is already a proven upper bound (triangle inequality, rounding allowances); the
+   * recomputation guards against a mistake in that reasoning, where a wrapped product would pass
+   * Freivalds mod p as garbage. In the wide field an honest result beyond the bound is refused by the
+   * check's range test instead (a loud E_VERIFY, never a wrong value), so RemoteLinearOps skips it there.
+   */
+  readonly recheck?: boolean;
 }
 
 function normsOf(impl: QuantImpl) {
@@ -285,6 +293,22 @@ export function quantizeProduct(
     }
     const qa = quantizeTensor(a, sa, ra, { p, rng: opts.rng, impl });
     const qb = fixed !== undefined ? fixed.data : quantizeTensor(b, sb, rb, { p, rng: opts.rng, impl });
+    if (opts.recheck === false) {
+      // The prediction with a margin for the rounding of its own float64 arithmetic (sqrt, products).
+      const predicted = predictedNorm(na, sa, da) * predictedNorm(nb, sb, db) * (1 + 2 ** -40);
+      if (!(predicted <= outHalf)) {
+        throw new QuantizationFitError(`${g.op}: predicted bound ${predicted} exceeds ${outHalf}`);
+      }
+      return {
+        a: qa,
+        b: qb,
+        aBits: sa,
+        bBits: sb,
+        outBits: sa + sb,
+        yBound: predicted,
+        errorBound: productErrorBound(g, na, nb, sa, sb, da, db),
+      };
+    }
     const qna = k.aNorms(g, qa);
     const qnb = k.bNorms(g, qb);
     const yBound =

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SeededRng } from '../../src/tensor/seeded-rng.js';
 import { CryptoRng } from '../../src/verify/crypto-rng.js';
-import { DEFAULT_MODULUS, halfModulus } from '../../src/verify/field.js';
+import { DEFAULT_MODULUS, FIELDS, halfModulus } from '../../src/verify/field.js';
 import { LINEAR_OP_KINDS, productGeometry } from '../../src/verify/product-geometry.js';
 import {
   DEFAULT_QUANT_CONFIG,
@@ -13,6 +13,7 @@ import {
   quantConfig,
   quantizeProduct,
   quantizeTensor,
+  WIDE_QUANT_CONFIG,
 } from '../../src/verify/quantize.js';
 import { numelOf, type ProductCase, randomCase, randomFloats } from './cases.js';
 import { floatReference, modpReference } from './modp-reference.js';
@@ -69,6 +70,35 @@ describe('quantization', () => {
         const q = quantizeProduct(cs.g, a, b, { rng: crng, config: quantConfig({ minBits: 2 }) });
         assert.ok(q.yBound <= H, `${op}: bound ${q.yBound}`);
         const y = intProduct(cs, q.a, q.b);
+        for (const v of y) assert.ok(Math.abs(v) <= q.yBound, `${op}: |${v}| > ${q.yBound}`);
+      }
+    }
+  });
+
+  it('without the recheck (wide field) picks the same scales and its predicted bound still covers every output', () => {
+    const rng = new SeededRng(32);
+    const wide = {
+      rng: crng,
+      config: quantConfig({ minBits: 2 }, WIDE_QUANT_CONFIG),
+      outputHalf: FIELDS.wide.outputHalf,
+    };
+    for (const op of LINEAR_OP_KINDS) {
+      for (let t = 0; t < 150; t++) {
+        const cs = randomCase(op, rng, 6);
+        const a = randomFloats(numelOf(cs.aShape), rng, 10 ** (4 * rng.nextFloat() - 2));
+        const b = randomFloats(numelOf(cs.bShape), rng, 10 ** (4 * rng.nextFloat() - 2));
+        const checked = quantizeProduct(cs.g, a, b, wide);
+        const q = quantizeProduct(cs.g, a, b, { ...wide, recheck: false });
+        assert.equal(q.aBits, checked.aBits, `${op}: a scale`);
+        assert.equal(q.bBits, checked.bBits, `${op}: b scale`);
+        assert.ok(q.yBound >= checked.yBound && q.yBound <= FIELDS.wide.outputHalf, `${op}: ${q.yBound}`);
+        // Its integers' outputs (float64 sums: exact, every partial sum is below the bound) stay inside it.
+        const y = floatReference(
+          op,
+          { shape: cs.aShape, data: q.a },
+          { shape: cs.bShape, data: q.b },
+          cs.params,
+        ).data;
         for (const v of y) assert.ok(Math.abs(v) <= q.yBound, `${op}: |${v}| > ${q.yBound}`);
       }
     }
