@@ -1,10 +1,12 @@
 // Starts a trusted process for the client when no --enclave address is given: `tee-offload enclave` under
 // the chosen launcher (gramine/launcher.ts), listening on a free port; its first stdout line,
-// `listening on HOST:PORT`, tells where. stop() ends it (SIGTERM, then SIGKILL after a grace period).
+// `listening on HOST:PORT`, tells where. stop() ends it (closing its IPC channel, or SIGTERM; SIGKILL
+// after a grace period); a direct one also stops by itself when this process dies (child-processes.ts).
 import type { ChildProcess } from 'node:child_process';
 import { TeeError } from '../errors.js';
 import type { LauncherKind } from '../gramine/enclave-args.js';
 import { launchEnclave } from '../gramine/launcher.js';
+import { askToStop, trackChild } from './child-processes.js';
 
 export const LISTENING_LINE = /^listening on (\S+)$/;
 export const DEFAULT_START_TIMEOUT_MS = 120_000;
@@ -86,14 +88,17 @@ export async function startEnclave(o: StartEnclaveOptions): Promise<StartedEncla
       : {}),
     ...(o.manifestDir === undefined ? {} : { manifestDir: o.manifestDir }),
     ...(o.appDir === undefined ? {} : { appDir: o.appDir }),
-    stdio: ['ignore', 'pipe', o.stderr ?? 'inherit'],
+    // direct: an IPC channel, never used for messages: it closes when this process ends, even by
+    // SIGKILL, and the child then stops (cli/until-stopped.ts). Gramine cannot pass it into an enclave.
+    stdio: ['ignore', 'pipe', o.stderr ?? 'inherit', ...(direct ? (['ipc'] as const) : [])],
   });
+  trackChild(p.child);
   const exited = p.exited.catch((e: unknown) => e as Error);
   let stopped: Promise<void> | null = null;
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
       if (p.child.exitCode !== null || p.child.signalCode !== null) return;
-      p.child.kill('SIGTERM');
+      askToStop(p.child);
       const t = setTimeout(() => p.child.kill('SIGKILL'), 15_000);
       await exited;
       clearTimeout(t);

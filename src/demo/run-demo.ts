@@ -227,6 +227,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoOutcome> {
   const keptWorkDir = o.workDir !== undefined;
   const work = o.workDir ?? mkdtempSync(join(tmpdir(), 'tee-offload-demo-'));
   mkdirSync(work, { recursive: true });
+  // An interrupted demo (process.exit from its signal handler) still removes its data and key.
+  const removeWork = () => rmSync(work, { recursive: true, force: true });
+  if (!keptWorkDir) process.on('exit', removeWork);
   let accelerator: StartedServer | null = null;
   try {
     const data = writeDemoData(join(work, 'plain'), {
@@ -276,7 +279,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoOutcome> {
     };
   } finally {
     await accelerator?.stop();
-    if (!keptWorkDir) rmSync(work, { recursive: true, force: true });
+    if (!keptWorkDir) {
+      process.off('exit', removeWork);
+      removeWork();
+    }
   }
 }
 

@@ -1,9 +1,15 @@
 // The helper processes of an experiment run: one untrusted accelerator (`tee-offload accelerator` on
 // 127.0.0.1:0) and one trusted process (`tee-offload enclave`, direct launcher), each started at most once
-// per experiment, on first use, and always stopped: by close(), and on process exit or Ctrl-C through
-// stopAllServersSync (the CLI installs the signal handlers).
+// per experiment, on first use, and always stopped: by close(), on exit or SIGINT/SIGTERM through
+// stopHelpersOnExit (the CLI commands that start helpers), and by themselves when this process dies.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import {
+  askToStop,
+  killTrackedChildrenSync,
+  stopTrackedChildren,
+  trackChild,
+} from '../../client/child-processes.js';
 import { startEnclave } from '../../client/launch.js';
 import { TeeError } from '../../errors.js';
 
@@ -11,27 +17,52 @@ import { TeeError } from '../../errors.js';
 const CLI = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
 const START_TIMEOUT_MS = 60_000;
 
-/** Every helper process started here and not yet stopped. */
-const live = new Set<ChildProcess>();
+/** How long an interrupted command waits for its helpers to stop cleanly before it kills them. */
+const STOP_GRACE_MS = 10_000;
 
-/** Kills every helper still running (synchronous: safe in an 'exit' handler or on a signal). */
+/**
+ * Kills every helper still running: accelerators started here and trusted processes started by
+ * startEnclave, also those of runRemote (synchronous: safe in an 'exit' handler).
+ */
 export function stopAllServersSync(): number {
-  let n = 0;
-  for (const c of live) {
-    if (c.exitCode === null && c.signalCode === null) {
-      c.kill('SIGKILL');
-      n++;
+  return killTrackedChildrenSync();
+}
+
+/**
+ * Until the returned function is called: SIGINT or SIGTERM stops every helper (a trusted process
+ * removes its session directory; SIGKILL after STOP_GRACE_MS, or at once on a second signal), tells
+ * `onSignal` how many, then exits with the shell's status for that signal (130, 143); any other exit
+ * kills what is left.
+ */
+export function stopHelpersOnExit(onSignal?: (signal: NodeJS.Signals, stopped: number) => void): () => void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals) => {
+    const status = signal === 'SIGINT' ? 130 : 143;
+    if (stopping) {
+      stopAllServersSync();
+      process.exit(status);
     }
-  }
-  live.clear();
-  return n;
+    stopping = true;
+    void stopTrackedChildren(STOP_GRACE_MS).then((n) => {
+      onSignal?.(signal, n);
+      process.exit(status);
+    });
+  };
+  const onExit = () => stopAllServersSync();
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  process.on('exit', onExit);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+    process.off('exit', onExit);
+  };
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
-  live.delete(child);
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGTERM');
+  askToStop(child);
   const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
   await exited;
   clearTimeout(t);
@@ -47,9 +78,10 @@ export async function startAcceleratorServer(threads: number): Promise<StartedSe
   const child = spawn(
     process.execPath,
     [CLI, 'accelerator', '--listen', '127.0.0.1:0', '--threads', String(threads)],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    // The IPC channel carries no messages: it closes when this process dies, and the child then stops.
+    { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
   );
-  live.add(child);
+  trackChild(child);
   try {
     const address = await new Promise<string>((ok, fail) => {
       let text = '';
@@ -85,14 +117,7 @@ export async function startAcceleratorServer(threads: number): Promise<StartedSe
 /** A trusted process under the direct launcher (no SGX: SIMULATED attestation), listening on a free port. */
 export async function startTrustedProcess(): Promise<StartedServer> {
   const started = await startEnclave({ launcher: 'direct', stderr: 'ignore', timeoutMs: START_TIMEOUT_MS });
-  live.add(started.child);
-  return {
-    address: started.address,
-    stop: async () => {
-      live.delete(started.child);
-      await started.stop();
-    },
-  };
+  return { address: started.address, stop: started.stop };
 }
 
 /** Lazily started helpers of one experiment; close() stops whatever was started. */

@@ -6,6 +6,7 @@ import { formatAddress, parseAddress } from '../../protocol/address.js';
 import { DEFAULT_MAX_FRAME_BYTES, MAX_FRAME_BYTES_LIMIT, PROTOCOL_VERSION } from '../../protocol/limits.js';
 import { type Command, UsageError } from '../command.js';
 import { intFlag, parseFlags } from '../parse.js';
+import { untilStopped } from '../until-stopped.js';
 
 const UNITS: Record<string, number> = {
   '': 1,
@@ -47,8 +48,8 @@ export const acceleratorCommand: Command = {
 Serves the six linear products (dense, conv2d and their gradients) in float32, exactly modulo
 p = 2^24 - 3, and as exact integer products (the wide field) to trusted processes (tee-offload train/infer --mode split --accelerator ...),
 over the binary protocol of docs/protocol.md. Everything it receives is treated as hostile: a
-malformed frame closes that connection only. Runs until SIGINT or SIGTERM; one log line per
-connection on stderr.
+malformed frame closes that connection only. Runs until SIGINT or SIGTERM (or, when its parent
+started it with an IPC channel, until that parent is gone); one log line per connection on stderr.
 
 The accelerator is untrusted by design: it sees only blinded or quantized data and every product
 it returns is checked by the trusted side. TLS only keeps third parties off the wire.
@@ -105,15 +106,7 @@ options:
         `(protocol ${PROTOCOL_VERSION}, ${tls ? 'TLS' : 'plain TCP'}, max frame ${maxFrameBytes} bytes, ` +
         `threads ${threads ?? 'all'}, compute on ${compute === 'worker' ? 'a worker thread' : 'the main thread'})`,
     );
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      const on = (s: NodeJS.Signals) => {
-        process.off('SIGINT', on);
-        process.off('SIGTERM', on);
-        resolve(s);
-      };
-      process.on('SIGINT', on);
-      process.on('SIGTERM', on);
-    });
+    const signal = await untilStopped();
     await server.close();
     const s = server.stats();
     console.log(`accelerator stopped (${signal}): ${s.connections} connections, ${s.ops} ops served`);

@@ -12,7 +12,7 @@ import {
   writeExperimentFile,
 } from '../../bench/experiments/run-experiment.js';
 import type { ExperimentName, RunMode } from '../../bench/experiments/schema.js';
-import { stopAllServersSync } from '../../bench/experiments/servers.js';
+import { stopHelpersOnExit } from '../../bench/experiments/servers.js';
 import { formatExperiment } from '../../bench/experiments/summary.js';
 import { EXPERIMENT_NAMES, RUN_MODES } from '../../bench/experiments/validate.js';
 import { runKernelsBench } from '../../bench/kernels-bench.js';
@@ -298,14 +298,7 @@ async function runExperimentsFromCli(
   const options = experimentOptions(names, values);
   const outDir = values.out ?? 'results';
   // Helpers are stopped on every way out: normal return (close), Ctrl-C/SIGTERM, or an exit.
-  const onSignal = (signal: NodeJS.Signals) => {
-    const n = stopAllServersSync();
-    log(`bench: ${signal}: stopped ${n} helper process(es)`);
-    process.exit(signal === 'SIGINT' ? 130 : 143);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  process.on('exit', stopAllServersSync);
+  const release = stopHelpersOnExit((signal, n) => log(`bench: ${signal}: stopped ${n} helper process(es)`));
   try {
     for (const name of names) {
       log(`bench ${name}: started`);
@@ -323,8 +316,6 @@ async function runExperimentsFromCli(
     }
     return 0;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    process.off('exit', stopAllServersSync);
+    release();
   }
 }

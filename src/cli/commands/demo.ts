@@ -3,7 +3,7 @@
 // native training, written up as a report (src/demo/run-demo.ts).
 import { resolve } from 'node:path';
 import { runExperiment, writeExperimentFile } from '../../bench/experiments/run-experiment.js';
-import { stopAllServersSync } from '../../bench/experiments/servers.js';
+import { stopHelpersOnExit } from '../../bench/experiments/servers.js';
 import { writeDemoResults } from '../../demo/demo-results.js';
 import { runDemo } from '../../demo/run-demo.js';
 import { formatSummary } from '../../demo/summary.js';
@@ -72,63 +72,66 @@ options:
     const startedAt = new Date().toISOString();
     const t0 = performance.now();
     const log = (line: string) => process.stdout.write(`${line}\n`);
-    // Ctrl-C stops the accelerator too (the trusted process ends with its session).
-    const onSignal = (signal: NodeJS.Signals) => {
-      stopAllServersSync();
-      process.exit(signal === 'SIGINT' ? 130 : 143);
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    const outcome = await runDemo({
-      model,
-      trainImages: intFlag(str('train-images'), 'train-images', 2048),
-      testImages: intFlag(str('test-images'), 'test-images', 500),
-      epochs: intFlag(str('epochs'), 'epochs', 1),
-      batchSize: intFlag(str('batch-size'), 'batch-size', 32),
-      lr: floatFlag(str('lr'), 'lr', 0.01),
-      seed: intFlag(str('seed'), 'seed', 1, 0),
-      integrity,
-      ...(threads === undefined ? {} : { threads }),
-      ...(v.generated === true ? { forceGenerated: true } : {}),
-      ...(str('work-dir') === undefined ? {} : { workDir: resolve(str('work-dir')!) }),
-      log,
-      reporter: () => chooseReporter({}),
-    });
-    const command = ['tee-offload', 'demo', ...argv].join(' ');
-    const resultsDir = resolve(out, 'results');
-    // One more split step, timed layer by layer and by kind (BatchNorm, ReLU, pooling… and each phase of
-    // the remote products): the breakdown experiment at the demo's size.
-    log('timing one split step layer by layer (bench breakdown)…');
-    let breakdownFile: string | null = null;
+    // Ctrl-C or SIGTERM stops both helpers (the accelerator, the trusted process) and exits 130 or 143;
+    // any other exit kills what is left. Were this process SIGKILLed, they would stop by themselves.
+    const release = stopHelpersOnExit((signal, n) =>
+      process.stderr.write(`demo: ${signal}: stopped ${n} helper process(es)\n`),
+    );
     try {
-      const b = await runExperiment('breakdown', {
-        models: [model],
-        sizes: [28],
-        batches: [outcome.settings.batchSize],
-        modes: [integrity === 'float' ? 'split-float' : 'split-exact'],
-        repeats: 1,
-        warmup: 1,
+      const outcome = await runDemo({
+        model,
+        trainImages: intFlag(str('train-images'), 'train-images', 2048),
+        testImages: intFlag(str('test-images'), 'test-images', 500),
+        epochs: intFlag(str('epochs'), 'epochs', 1),
+        batchSize: intFlag(str('batch-size'), 'batch-size', 32),
+        lr: floatFlag(str('lr'), 'lr', 0.01),
+        seed: intFlag(str('seed'), 'seed', 1, 0),
+        integrity,
         ...(threads === undefined ? {} : { threads }),
-        command,
+        ...(v.generated === true ? { forceGenerated: true } : {}),
+        ...(str('work-dir') === undefined ? {} : { workDir: resolve(str('work-dir')!) }),
+        log,
+        reporter: () => chooseReporter({}),
       });
-      if (b.records.every((r) => r.error === undefined)) breakdownFile = writeExperimentFile(resultsDir, b);
-      else log(`breakdown failed: ${b.records.map((r) => r.error).join('; ')} (the summary's phases stand)`);
-    } catch (e) {
-      log(`breakdown failed: ${(e as Error).message} (the summary's phases stand)`);
+      const command = ['tee-offload', 'demo', ...argv].join(' ');
+      const resultsDir = resolve(out, 'results');
+      // One more split step, timed layer by layer and by kind (BatchNorm, ReLU, pooling… and each phase of
+      // the remote products): the breakdown experiment at the demo's size.
+      log('timing one split step layer by layer (bench breakdown)…');
+      let breakdownFile: string | null = null;
+      try {
+        const b = await runExperiment('breakdown', {
+          models: [model],
+          sizes: [28],
+          batches: [outcome.settings.batchSize],
+          modes: [integrity === 'float' ? 'split-float' : 'split-exact'],
+          repeats: 1,
+          warmup: 1,
+          ...(threads === undefined ? {} : { threads }),
+          command,
+        });
+        if (b.records.every((r) => r.error === undefined)) breakdownFile = writeExperimentFile(resultsDir, b);
+        else
+          log(`breakdown failed: ${b.records.map((r) => r.error).join('; ')} (the summary's phases stand)`);
+      } catch (e) {
+        log(`breakdown failed: ${(e as Error).message} (the summary's phases stand)`);
+      }
+      const files = writeDemoResults(outcome, resultsDir, command, startedAt, breakdownFile === null);
+      if (breakdownFile !== null) files.push(breakdownFile);
+      let reportPath: string | null = null;
+      if (v['no-report'] !== true) {
+        const r = await writeReport(resultsDir, out);
+        for (const w of r.warnings) log(`report: ${w}`);
+        reportPath = resolve(out, 'index.html');
+      }
+      log('');
+      log(formatSummary(outcome, reportPath));
+      log(`results: ${files.length} JSON files in ${resultsDir}`);
+      log(`done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+      if (outcome.keptWorkDir) log(`work directory kept: ${outcome.workDir}`);
+      return 0;
+    } finally {
+      release();
     }
-    const files = writeDemoResults(outcome, resultsDir, command, startedAt, breakdownFile === null);
-    if (breakdownFile !== null) files.push(breakdownFile);
-    let reportPath: string | null = null;
-    if (v['no-report'] !== true) {
-      const r = await writeReport(resultsDir, out);
-      for (const w of r.warnings) log(`report: ${w}`);
-      reportPath = resolve(out, 'index.html');
-    }
-    log('');
-    log(formatSummary(outcome, reportPath));
-    log(`results: ${files.length} JSON files in ${resultsDir}`);
-    log(`done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-    if (outcome.keptWorkDir) log(`work directory kept: ${outcome.workDir}`);
-    return 0;
   },
 };

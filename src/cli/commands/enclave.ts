@@ -14,6 +14,7 @@ import { generateKey, wipe, writeKeyFile } from '../../secure/keys.js';
 import { sealingKeyProviderFor } from '../../secure/seal.js';
 import { type Command, UsageError } from '../command.js';
 import { intFlag, parseFlags } from '../parse.js';
+import { untilStopped } from '../until-stopped.js';
 
 /** The key file that stands in for the enclave's sealing key under direct/gramine-direct. */
 export const DIRECT_SEAL_KEY_NAME = 'INSECURE-direct-seal.key';
@@ -29,7 +30,9 @@ The trusted process of docs/enclave.md. Clients (tee-offload train/eval/infer --
 --enclave HOST:PORT) connect, verify its attestation, upload data and weights over the encrypted
 channel and send a job; progress and the result come back over the channel. One session runs at a
 time; later ones wait in a queue. Prints "listening on HOST:PORT" on stdout once ready; runs until
-SIGINT or SIGTERM (graceful: the running job stops at its next step, its last sealed checkpoint stays).
+SIGINT or SIGTERM (graceful: the running job stops at its next step, its last sealed checkpoint stays),
+or, when its parent started it with an IPC channel (tee-offload's direct launcher), until that parent
+is gone.
 
 Attestation: a DCAP quote under gramine-sgx; under direct and gramine-direct a SIMULATED attestation
 that proves nothing (clients refuse it unless given --allow-simulated).
@@ -167,19 +170,11 @@ limits of an enclave build (tee-offload manifest writes them into the enclave's 
       warn(`launcher ${launcher}: no TEE; this process offers a SIMULATED attestation that proves nothing`);
     }
     // Signal handlers first: a parent may send SIGTERM as soon as it has read the listening line.
-    const stopped = new Promise<NodeJS.Signals>((res) => {
-      const on = (s: NodeJS.Signals) => {
-        process.off('SIGINT', on);
-        process.off('SIGTERM', on);
-        res(s);
-      };
-      process.on('SIGINT', on);
-      process.on('SIGTERM', on);
-    });
+    const stopped = untilStopped();
     const bound = await service.listen(listen.port, listen.host);
     process.stdout.write(`listening on ${formatAddress({ host: bound.address, port: bound.port })}\n`);
-    const signal = await stopped;
-    process.stderr.write(`enclave: ${signal}: shutting down\n`);
+    const why = await stopped;
+    process.stderr.write(`enclave: ${why}: shutting down\n`);
     await service.close();
     return 0;
   },

@@ -1,0 +1,160 @@
+// AcceleratorPool over two real accelerator servers: products without a cache hint alternate; a
+// grad-input product that reuses its forward's weights goes to the accelerator that stored them (a cache
+// hit); a reuse whose holder lost its cache, or is no longer known, sends the weights in full; and a
+// refused result is retried on a fresh connection and still gives the right answer.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { AcceleratorPool } from '../../src/enclave/accelerator-pool.js';
+import { type ProductTrace, RemoteLinearOps } from '../../src/enclave/remote-linear-ops.js';
+import { kernels } from '../../src/kernels/index.js';
+import { LocalLinearOps } from '../../src/kernels/local-linear-ops.js';
+import type { LinearRequest } from '../../src/protocol/linear-request.js';
+import { SeededRng } from '../../src/tensor/seeded-rng.js';
+import { Tensor } from '../../src/tensor/tensor.js';
+import { startServer, type TestServer } from '../accelerator/harness.js';
+
+const p = { stride: 1, padding: 1 };
+const local = new LocalLinearOps(kernels);
+
+function rand(rng: SeededRng, shape: number[], scale = 1): Tensor {
+  const t = new Tensor(shape);
+  for (let i = 0; i < t.size; i++) t.data[i] = (2 * rng.nextFloat() - 1) * scale;
+  return t;
+}
+
+function assertClose(got: Tensor, want: Tensor, tol: number): void {
+  assert.deepEqual(got.shape, want.shape);
+  for (let i = 0; i < want.size; i++) assert.ok(Math.abs(got.data[i]! - want.data[i]!) <= tol, `[${i}]`);
+}
+
+describe('AcceleratorPool with two accelerators', { timeout: 60_000 }, () => {
+  let servers: TestServer[] = [];
+  let pool: AcceleratorPool;
+  /** Requests each server has answered since the test began. */
+  let base: number[] = [];
+  const served = () => servers.map((s, i) => s.server.stats().ops - base[i]!);
+
+  before(async () => {
+    servers = [await startServer({ threads: 1 }), await startServer({ threads: 1 })];
+  });
+  after(async () => {
+    await Promise.all(servers.map((s) => s.server.close()));
+  });
+
+  async function freshPool(): Promise<AcceleratorPool> {
+    pool = await AcceleratorPool.connect(servers.map((s) => s.address));
+    base = servers.map((s) => s.server.stats().ops);
+    return pool;
+  }
+
+  it('sends products without a cache hint round robin', async () => {
+    await freshPool();
+    try {
+      const rng = new SeededRng(1);
+      const req: LinearRequest = {
+        op: 'dense',
+        arith: 'f32',
+        a: { shape: [2, 3], data: rand(rng, [2, 3]).data },
+        b: { shape: [4, 3], data: rand(rng, [4, 3]).data },
+      };
+      for (let i = 0; i < 4; i++) await pool.call(req);
+      assert.deepEqual(served(), [2, 2]);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  for (const integrity of ['float', 'exact'] as const) {
+    it(`${integrity}: a grad-input product goes where its forward stored the weights (cache hit)`, async () => {
+      await freshPool();
+      const traces: ProductTrace[] = [];
+      const remote = new RemoteLinearOps(pool, { integrity, onProduct: (t) => traces.push(t) });
+      try {
+        const rng = new SeededRng(2);
+        const x = rand(rng, [1, 4, 8, 8]);
+        const w1 = rand(rng, [6, 4, 3, 3], 0.2);
+        const w2 = rand(rng, [5, 6, 3, 3], 0.2);
+        const h = await remote.conv2d(x, w1, p); // accelerator 0 stores w1
+        await remote.conv2d(h, w2, p); // accelerator 1 stores w2
+        assert.deepEqual(served(), [1, 1]);
+        const dy2 = rand(rng, [1, 5, 8, 8], 0.01);
+        const dh = await remote.conv2dGradInput(dy2, w2, p, [8, 8]); // back to 1
+        const dx = await remote.conv2dGradInput(dh, w1, p, [8, 8]); // back to 0
+        assert.deepEqual(served(), [2, 2]);
+        const t = remote.stats().total;
+        assert.equal(t.bytesCached, (w1.size + w2.size) * 4, 'both layers hit the cache');
+        assert.equal(t.retries, 0);
+        const tol = (traces.at(-1)!.errorBound ?? 0) + 1e-6;
+        assertClose(dx, await local.conv2dGradInput(dh, w1, p, [8, 8]), tol);
+      } finally {
+        await pool.close();
+      }
+    });
+  }
+
+  it('a routed reuse whose accelerator lost its cache (a new connection) sends the weights in full', async () => {
+    await freshPool();
+    const remote = new RemoteLinearOps(pool, { integrity: 'float' });
+    try {
+      const rng = new SeededRng(3);
+      const w = rand(rng, [6, 4, 3, 3], 0.2);
+      await remote.conv2d(rand(rng, [1, 4, 8, 8]), w, p); // accelerator 0 stores w
+      await pool.clients[0]!.reconnect(); // behind the pool's back: the pool still routes to 0
+      const dy = rand(rng, [1, 6, 8, 8], 0.01);
+      const before = remote.stats().total.bytesSent;
+      const got = await remote.conv2dGradInput(dy, w, p, [8, 8]);
+      const t = remote.stats().total;
+      assert.deepEqual(served(), [2, 0], 'routed to the accelerator that stored w');
+      assert.equal(t.bytesCached, 0);
+      assert.ok(t.bytesSent - before >= (dy.size + w.size) * 4, 'the weights went in full');
+      assert.equal(t.retries, 0);
+      assertClose(got, await local.conv2dGradInput(dy, w, p, [8, 8]), 1e-4);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('weights changed behind the cache: refused, retried on the other accelerator, right answer', async () => {
+    await freshPool();
+    const traces: ProductTrace[] = [];
+    const remote = new RemoteLinearOps(pool, { integrity: 'float', onProduct: (t) => traces.push(t) });
+    try {
+      const rng = new SeededRng(4);
+      const x = rand(rng, [1, 4, 8, 8]);
+      const w = rand(rng, [6, 4, 3, 3], 0.2);
+      const dy = rand(rng, [1, 6, 8, 8], 0.01);
+      await remote.conv2d(x, w, p); // accelerator 0 stores w
+      await remote.conv2dGradWeight(dy, x, p, 3); // no hint: accelerator 1, the round robin is back at 0
+      for (let i = 0; i < w.size; i++) w.data[i] = -w.data[i]! + 0.01; // an out-of-order optimizer step
+      const got = await remote.conv2dGradInput(dy, w, p, [8, 8]); // routed to 0, refused, retried
+      assert.equal(remote.stats().total.retries, 1, 'the stale copy was refused once');
+      assert.deepEqual(served(), [2, 2], 'the retry went to the other accelerator, with w in full');
+      const tol = (traces.at(-1)!.errorBound ?? 0) + 1e-6;
+      assertClose(got, await local.conv2dGradInput(dy, w, p, [8, 8]), tol);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('never offers an older copy held by another accelerator: an unroutable reuse is sent as a store', async () => {
+    await freshPool();
+    const remote = new RemoteLinearOps(pool, { integrity: 'float' });
+    try {
+      const rng = new SeededRng(5);
+      const w = rand(rng, [6, 4, 3, 3], 0.2);
+      await remote.conv2d(rand(rng, [1, 4, 8, 8]), w, p); // step 1: accelerator 0 stores w
+      for (let i = 0; i < w.size; i++) w.data[i] = w.data[i]! * 0.5; // the optimizer step
+      await remote.conv2d(rand(rng, [1, 4, 8, 8]), w, p); // step 2: accelerator 1 stores the new w
+      await pool.reconnect(); // accelerator 1 (the latest) loses its cache; the pool forgets its keys
+      const dy = rand(rng, [1, 6, 8, 8], 0.01);
+      const got = await remote.conv2dGradInput(dy, w, p, [8, 8]); // round robin: accelerator 0
+      const t = remote.stats().total;
+      assert.deepEqual(served(), [2, 1]);
+      assert.equal(t.retries, 0, "accelerator 0's step-1 copy was not used");
+      assert.equal(t.bytesCached, 0);
+      assertClose(got, await local.conv2dGradInput(dy, w, p, [8, 8]), 1e-4);
+    } finally {
+      await pool.close();
+    }
+  });
+});
