@@ -111,9 +111,9 @@ export function prepareExact(
       config: o.quant,
       p: P,
       outputHalf: o.field.outputHalf,
-    // Wide: an honest result beyond the bound is refused by the check (loud), so the second norm pass
-    // over the quantized integers is not needed to keep wrong values out (quantize.ts, `recheck`).
-    recheck: o.field.name !== 'wide',
+      // Wide: an honest result beyond the bound is refused by the check (loud), so the second norm pass
+      // over the quantized integers is not needed to keep wrong values out (quantize.ts, `recheck`).
+      recheck: o.field.name !== 'wide',
       ...(pad !== null ? { fixedB: pad.fixedB } : {}),
     });
   } catch (e) {
