@@ -26,8 +26,14 @@ import type { DemoOutcome, ModeRun } from './run-demo.js';
  */
 export const SPLIT_FIRST_LOSS_TOLERANCE = 0.02;
 
-function runMode(r: ModeRun, integrity: string): RunMode {
-  return r.mode === 'split' ? (integrity === 'float' ? 'split-float' : 'split-exact') : r.mode;
+/** The experiments' name of the demo's split run: split-float, split-exact or split-exact-p24. */
+export function splitRunMode(o: Pick<DemoOutcome, 'integrity' | 'field'>): RunMode {
+  if (o.integrity === 'float') return 'split-float';
+  return o.field === 'p24' ? 'split-exact-p24' : 'split-exact';
+}
+
+function runMode(r: ModeRun, o: DemoOutcome): RunMode {
+  return r.mode === 'split' ? splitRunMode(o) : r.mode;
 }
 
 export function modesRecords(o: DemoOutcome): ModesRecord[] {
@@ -36,7 +42,7 @@ export function modesRecords(o: DemoOutcome): ModesRecord[] {
     size: o.settings.inputSize,
     batch: o.settings.batchSize,
     workload: 'train' as const,
-    mode: runMode(r, o.integrity),
+    mode: runMode(r, o),
     images: r.steps * o.settings.batchSize,
     samplesMs: [r.seconds * 1000],
     medianMs: r.seconds * 1000,
@@ -64,7 +70,7 @@ export function breakdownRecord(o: DemoOutcome): BreakdownRecord | null {
     model: o.settings.model,
     size: o.settings.inputSize,
     batch: o.settings.batchSize,
-    mode: runMode(split, o.integrity),
+    mode: runMode(split, o),
     totalMs,
     byKind: [
       ...phases.map(([kind, ms]) => ({ kind, ms })),
@@ -84,7 +90,7 @@ export function equivalenceRecords(o: DemoOutcome): EquivalenceRecord[] {
   for (const a of o.agreement) {
     const run = o.runs.find((r) => r.mode === a.mode)!;
     const bit = a.mode === 'enclave';
-    const mode = runMode(run, o.integrity);
+    const mode = runMode(run, o);
     out.push({
       model: o.settings.model,
       mode,
@@ -140,6 +146,7 @@ export function writeDemoResults(
   const settings = {
     ...o.settings,
     integrity: o.integrity,
+    ...(o.field === null ? {} : { field: o.field }),
     data: o.data.description,
     trainImages: o.runs[0]!.steps * o.settings.batchSize,
   };

@@ -12,7 +12,7 @@ import { openDataset } from '../data/open-dataset.js';
 import { TeeError } from '../errors.js';
 import { readSafetensorsFile } from '../io/safetensors.js';
 import { createModel } from '../models/index.js';
-import type { Integrity, RemoteTotals } from '../protocol/session-messages.js';
+import type { ExactFieldName, Integrity, RemoteTotals } from '../protocol/session-messages.js';
 import { encryptFile } from '../secure/aead-file.js';
 import { generateKey, wipe, writeKeyFile } from '../secure/keys.js';
 import type { Reporter } from '../train/progress.js';
@@ -31,6 +31,8 @@ export interface DemoOptions {
   readonly lr: number;
   readonly seed: number;
   readonly integrity: Integrity;
+  /** Exact integrity's field (default wide). */
+  readonly field?: ExactFieldName;
   /** Kernel threads of every process (default: all cores). */
   readonly threads?: number;
   /** Generated images even when Fashion-MNIST is installed (tests). */
@@ -63,6 +65,8 @@ export interface DemoOutcome {
   readonly data: DemoData;
   readonly settings: TrainSettings;
   readonly integrity: Integrity;
+  /** Exact integrity's field; null in float mode. */
+  readonly field: ExactFieldName | null;
   readonly attestation: 'sgx' | 'simulated' | 'none';
   readonly encryption: { readonly bytes: number; readonly ms: number };
   readonly runs: readonly ModeRun[];
@@ -148,7 +152,13 @@ async function remoteRun(
         job: {
           mode,
           data: plan.ref,
-          ...(mode === 'split' ? { accelerators: [accelerator!.address], integrity: o.integrity } : {}),
+          ...(mode === 'split'
+            ? {
+                accelerators: [accelerator!.address],
+                integrity: o.integrity,
+                ...(o.integrity === 'exact' && o.field !== undefined ? { field: o.field } : {}),
+              }
+            : {}),
           ...(o.threads === undefined ? {} : { threads: o.threads }),
           settings: {
             model: settings.model,
@@ -246,7 +256,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoOutcome> {
     accelerator = await startAcceleratorServer(o.threads ?? availableParallelism());
     o.log(`[3/6] accelerator (untrusted) listening on ${accelerator.address}`);
     o.log(
-      `[4/6] split mode: a trusted process (direct launcher: no SGX on this machine, so its attestation is SIMULATED and accepted only because this is the demo) receives the encrypted data and its key over the attested channel, trains ${settings.model} with every Conv2d/Linear product on the accelerator, ${o.integrity === 'exact' ? 'quantized to integers, computed exactly and checked' : 'in float32 and checked'} with Freivalds${o.integrity === 'exact' ? ' modulo two primes' : ''}`,
+      `[4/6] split mode: a trusted process (direct launcher: no SGX on this machine, so its attestation is SIMULATED and accepted only because this is the demo) receives the encrypted data and its key over the attested channel, trains ${settings.model} with every Conv2d/Linear product on the accelerator, ${o.integrity === 'exact' ? 'quantized to integers, computed exactly and checked' : 'in float32 and checked'} with Freivalds${o.integrity === 'exact' ? ((o.field ?? 'wide') === 'wide' ? ' modulo two primes' : ' modulo 2^24 − 3') : ''}`,
     );
     const split = await remoteRun('split', o, settings, enc, accelerator, join(work, 'split.safetensors'));
     o.log(
@@ -270,6 +280,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoOutcome> {
       data,
       settings,
       integrity: o.integrity,
+      field: o.integrity === 'exact' ? (o.field ?? 'wide') : null,
       attestation: split.attestation,
       encryption: { bytes: enc.bytes, ms: enc.ms },
       runs: [native, enclave.run, split.run],

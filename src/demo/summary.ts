@@ -13,18 +13,23 @@ function bytes(n: number): string {
 
 const LABEL = { native: 'native', enclave: 'enclave', split: 'split' } as const;
 
+/** 'exact' (the wide field), 'exact, p24' or 'float'. */
+function integrityLabel(o: DemoOutcome): string {
+  return o.field === 'p24' ? 'exact, p24' : o.integrity;
+}
+
 export function formatSummary(o: DemoOutcome, reportPath: string | null): string {
   const lines: string[] = [];
   const native = o.runs.find((r) => r.mode === 'native');
   lines.push(
-    `summary: ${o.settings.model}, ${o.runs[0]!.steps} steps of ${o.settings.batchSize} images (${o.data.kind}), ${o.integrity} integrity in split mode`,
+    `summary: ${o.settings.model}, ${o.runs[0]!.steps} steps of ${o.settings.batchSize} images (${o.data.kind}), ${integrityLabel(o)} integrity in split mode`,
   );
   lines.push('');
   lines.push(
     `${pad('mode', 16)}${pad('time', 10, true)}${pad('img/s', 9, true)}${pad('× native', 10, true)}${pad('test acc', 10, true)}${pad('final loss', 12, true)}`,
   );
   for (const r of o.runs) {
-    const name = r.mode === 'split' ? `${LABEL.split} (${o.integrity})` : LABEL[r.mode];
+    const name = r.mode === 'split' ? `${LABEL.split} (${integrityLabel(o)})` : LABEL[r.mode];
     const slow = native ? (native.imagesPerSec / r.imagesPerSec).toFixed(2) : 'n/a';
     lines.push(
       `${pad(name, 16)}${pad(`${r.seconds.toFixed(1)} s`, 10, true)}${pad(r.imagesPerSec.toFixed(1), 9, true)}${pad(slow, 10, true)}${pad(fmtPct(r.accuracy), 10, true)}${pad(r.finalLoss.toFixed(4), 12, true)}`,
@@ -69,7 +74,7 @@ export function formatSummary(o: DemoOutcome, reportPath: string | null): string
           : '';
       const ok = a.firstLossDiff <= SPLIT_FIRST_LOSS_TOLERANCE;
       lines.push(
-        `split (${o.integrity}) vs native: first-step |Δ loss| ${a.firstLossDiff.toExponential(2)} (${ok ? 'within' : 'OUTSIDE'} ${SPLIT_FIRST_LOSS_TOLERANCE}); the runs then drift apart: max |Δ loss| ${a.maxLossDiff.toExponential(2)} over ${run.losses.length} steps${dAcc}`,
+        `split (${integrityLabel(o)}) vs native: first-step |Δ loss| ${a.firstLossDiff.toExponential(2)} (${ok ? 'within' : 'OUTSIDE'} ${SPLIT_FIRST_LOSS_TOLERANCE}); the runs then drift apart: max |Δ loss| ${a.maxLossDiff.toExponential(2)} over ${run.losses.length} steps${dAcc}`,
       );
     }
   }

@@ -11,7 +11,7 @@ import { after, describe, it } from 'node:test';
 import { EXPERIMENT_SCHEMA } from '../../src/bench/experiments/schema.js';
 import { parseIdx } from '../../src/data/idx.js';
 import { encodeIdx, writeDemoData } from '../../src/demo/demo-data.js';
-import { SPLIT_FIRST_LOSS_TOLERANCE, writeDemoResults } from '../../src/demo/demo-results.js';
+import { SPLIT_FIRST_LOSS_TOLERANCE, splitRunMode, writeDemoResults } from '../../src/demo/demo-results.js';
 import { type DemoOutcome, runDemo } from '../../src/demo/run-demo.js';
 import { formatSummary } from '../../src/demo/summary.js';
 import { writeReport } from '../../src/report/write-report.js';
@@ -128,6 +128,23 @@ describe('demo end to end (reduced)', { timeout: 600_000 }, () => {
     for (const w of ['native', 'enclave', 'split (exact)', 'verification', 'traffic', 'bit-identical'])
       assert.ok(text.includes(w), `summary mentions ${w}`);
     assert.ok(existsSync(join(dir, 'report', 'results')));
+  });
+
+  it('names the field: the default wide run is split-exact, a --field p24 run split-exact-p24', () => {
+    assert.equal(outcome.field, 'wide');
+    assert.equal(splitRunMode(outcome), 'split-exact');
+    const p24: DemoOutcome = { ...outcome, field: 'p24' };
+    assert.equal(splitRunMode(p24), 'split-exact-p24');
+    assert.equal(splitRunMode({ integrity: 'float', field: null }), 'split-float');
+    assert.ok(formatSummary(p24, null).includes('split (exact, p24)'));
+    const files = writeDemoResults(
+      p24,
+      join(dir, 'p24', 'results'),
+      'tee-offload demo --field p24',
+      new Date().toISOString(),
+    );
+    const modes = JSON.parse(readFileSync(files.find((f) => f.includes('modes-'))!, 'utf8'));
+    assert.ok(modes.records.some((r: { mode: string }) => r.mode === 'split-exact-p24'));
   });
 
   it('renders the report from those results: charts and a page, none empty', async () => {

@@ -4,10 +4,15 @@
 import { resolve } from 'node:path';
 import { runExperiment, writeExperimentFile } from '../../bench/experiments/run-experiment.js';
 import { stopHelpersOnExit } from '../../bench/experiments/servers.js';
-import { writeDemoResults } from '../../demo/demo-results.js';
+import { splitRunMode, writeDemoResults } from '../../demo/demo-results.js';
 import { runDemo } from '../../demo/run-demo.js';
 import { formatSummary } from '../../demo/summary.js';
-import { INTEGRITY_MODES, type Integrity } from '../../protocol/session-messages.js';
+import {
+  EXACT_FIELDS,
+  type ExactFieldName,
+  INTEGRITY_MODES,
+  type Integrity,
+} from '../../protocol/session-messages.js';
 import { writeReport } from '../../report/write-report.js';
 import { chooseReporter } from '../../train/progress.js';
 import { type Command, UsageError } from '../command.js';
@@ -39,6 +44,8 @@ options:
   --lr LR              SGD learning rate, momentum 0.9, weight decay 5e-4 (default 0.01)
   --model M            any model that accepts 28×28 (default resnet18)
   --integrity I        exact (default) or float
+  --field F            exact's field: wide (default: ~20 bits per operand, checked modulo two
+                       primes) or p24 (~8 bits, modulo 2^24 − 3)
   --seed S             weight init and shuffling (default 1)
   --threads T          kernel threads of every process (default: all cores)
   --generated          use generated images even when Fashion-MNIST is installed
@@ -55,6 +62,7 @@ options:
       lr: { type: 'string' },
       model: { type: 'string' },
       integrity: { type: 'string' },
+      field: { type: 'string' },
       seed: { type: 'string' },
       threads: { type: 'string' },
       generated: { type: 'boolean' },
@@ -67,6 +75,11 @@ options:
     const integrity = (str('integrity') ?? 'exact') as Integrity;
     if (integrity === 'off' || !INTEGRITY_MODES.includes(integrity))
       throw new UsageError(`--integrity must be exact or float, got '${integrity}'`);
+    const field = str('field') as ExactFieldName | undefined;
+    if (field !== undefined && !EXACT_FIELDS.includes(field))
+      throw new UsageError(`--field must be one of ${EXACT_FIELDS.join(', ')}, got '${field}'`);
+    if (field !== undefined && integrity !== 'exact')
+      throw new UsageError('--field is for --integrity exact');
     const threads = str('threads') === undefined ? undefined : intFlag(str('threads'), 'threads', 1);
     const out = resolve(str('out') ?? 'report');
     const startedAt = new Date().toISOString();
@@ -87,6 +100,7 @@ options:
         lr: floatFlag(str('lr'), 'lr', 0.01),
         seed: intFlag(str('seed'), 'seed', 1, 0),
         integrity,
+        ...(field === undefined ? {} : { field }),
         ...(threads === undefined ? {} : { threads }),
         ...(v.generated === true ? { forceGenerated: true } : {}),
         ...(str('work-dir') === undefined ? {} : { workDir: resolve(str('work-dir')!) }),
@@ -104,7 +118,7 @@ options:
           models: [model],
           sizes: [28],
           batches: [outcome.settings.batchSize],
-          modes: [integrity === 'float' ? 'split-float' : 'split-exact'],
+          modes: [splitRunMode({ integrity, field: integrity === 'exact' ? (field ?? 'wide') : null })],
           repeats: 1,
           warmup: 1,
           ...(threads === undefined ? {} : { threads }),
