@@ -43,6 +43,28 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
 }
 
 /**
+ * Why an untrusted result cannot be the answer to `g` by its form ('' when fine): data not of `type`
+ * (Int32Array for modp, Float64Array for wide), or a shape or length other than the product's.
+ */
+export function resultFormProblem(
+  g: ProductGeometry,
+  result: { readonly shape: readonly number[]; readonly data: unknown },
+  type: typeof Int32Array | typeof Float64Array,
+  arith: string,
+): string {
+  const want = resultShapeOf(g);
+  if (!Array.isArray(result.shape) || !sameShape(result.shape, want)) {
+    return `${g.op}: result shape [${String(result.shape)}], expected [${want.join(',')}]`;
+  }
+  if (!(result.data instanceof type))
+    return `${g.op}: ${arith} result data is not a${type === Int32Array ? 'n' : ''} ${type.name}`;
+  if (result.data.length !== numelOf(want)) {
+    return `${g.op}: result has ${result.data.length} elements, shape [${want.join(',')}] needs ${numelOf(want)}`;
+  }
+  return '';
+}
+
+/**
  * Why an untrusted modp result cannot be the answer to `g` ('' when its form is fine): not an
  * Int32Array, a shape other than the product's, or a value outside [−(p−1)/2, (p−1)/2].
  */
@@ -51,14 +73,9 @@ export function modpResultProblem(
   result: { readonly shape: readonly number[]; readonly data: unknown },
   p: number = DEFAULT_MODULUS,
 ): string {
-  const want = resultShapeOf(g);
-  if (!Array.isArray(result.shape) || !sameShape(result.shape, want)) {
-    return `${g.op}: result shape [${String(result.shape)}], expected [${want.join(',')}]`;
-  }
-  if (!(result.data instanceof Int32Array)) return `${g.op}: modp result data is not an Int32Array`;
-  if (result.data.length !== numelOf(want)) {
-    return `${g.op}: result has ${result.data.length} elements, shape [${want.join(',')}] needs ${numelOf(want)}`;
-  }
+  const form = resultFormProblem(g, result, Int32Array, 'modp');
+  if (form !== '') return form;
+  if (!(result.data instanceof Int32Array)) return form; // (narrowing: the form check refused it)
   if (result.data.length === 0) return '';
   const bad = modpKernels.firstOutOfRange(result.data, p);
   if (bad >= 0) {

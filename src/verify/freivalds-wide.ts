@@ -7,9 +7,14 @@
 // ≤ (1/p)^k. So the soundness is that of one prime's check: ≈ 2^-24k, 2^-48 at the default k = 2.
 
 import type { ExactField } from './field.js';
-import { type CheckOutcome, type ExactCheckOptions, freivaldsExact } from './freivalds-exact.js';
+import {
+  type CheckOutcome,
+  type ExactCheckOptions,
+  freivaldsExact,
+  resultFormProblem,
+} from './freivalds-exact.js';
 import { modpKernels } from './native-modp.js';
-import { numelOf, type ProductGeometry, resultShapeOf } from './product-geometry.js';
+import type { ProductGeometry } from './product-geometry.js';
 
 // The residue arrays are reused from check to check: fresh pages for them cost about six times the pass
 // itself (3.2 M elements: 15 ms allocated, 2.5 ms reused). Safe without locking: freivaldsWide is
@@ -23,10 +28,6 @@ function residueScratch(n: number): { r1: Int32Array; r2: Int32Array } {
   return { r1: scratch.r1.subarray(0, n), r2: scratch.r2.subarray(0, n) };
 }
 
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}
-
 /**
  * Why an untrusted wide result cannot be the answer to `g` by its form ('' when fine): not a
  * Float64Array, or a shape or length other than the product's. Its values are judged by freivaldsWide.
@@ -35,15 +36,7 @@ export function wideResultProblem(
   g: ProductGeometry,
   result: { readonly shape: readonly number[]; readonly data: unknown },
 ): string {
-  const want = resultShapeOf(g);
-  if (!Array.isArray(result.shape) || !sameShape(result.shape, want)) {
-    return `${g.op}: result shape [${String(result.shape)}], expected [${want.join(',')}]`;
-  }
-  if (!(result.data instanceof Float64Array)) return `${g.op}: wide result data is not a Float64Array`;
-  if (result.data.length !== numelOf(want)) {
-    return `${g.op}: result has ${result.data.length} elements, shape [${want.join(',')}] needs ${numelOf(want)}`;
-  }
-  return '';
+  return resultFormProblem(g, result, Float64Array, 'wide');
 }
 
 /**

@@ -293,26 +293,19 @@ export function quantizeProduct(
     }
     const qa = quantizeTensor(a, sa, ra, { p, rng: opts.rng, impl });
     const qb = fixed !== undefined ? fixed.data : quantizeTensor(b, sb, rb, { p, rng: opts.rng, impl });
+    let yBound: number;
     if (opts.recheck === false) {
       // The prediction with a margin for the rounding of its own float64 arithmetic (sqrt, products).
-      const predicted = predictedNorm(na, sa, da) * predictedNorm(nb, sb, db) * (1 + 2 ** -40);
-      if (!(predicted <= outHalf)) {
-        throw new QuantizationFitError(`${g.op}: predicted bound ${predicted} exceeds ${outHalf}`);
+      yBound = predictedNorm(na, sa, da) * predictedNorm(nb, sb, db) * (1 + 2 ** -40);
+      if (!(yBound <= outHalf)) {
+        throw new QuantizationFitError(`${g.op}: predicted bound ${yBound} exceeds ${outHalf}`);
       }
-      return {
-        a: qa,
-        b: qb,
-        aBits: sa,
-        bBits: sb,
-        outBits: sa + sb,
-        yBound: predicted,
-        errorBound: productErrorBound(g, na, nb, sa, sb, da, db),
-      };
+    } else {
+      const qna = k.aNorms(g, qa);
+      const qnb = k.bNorms(g, qb);
+      yBound =
+        Math.sqrt(qna.l2sq * lengthInflation(qna.len)) * Math.sqrt(qnb.l2sq * lengthInflation(qnb.len));
     }
-    const qna = k.aNorms(g, qa);
-    const qnb = k.bNorms(g, qb);
-    const yBound =
-      Math.sqrt(qna.l2sq * lengthInflation(qna.len)) * Math.sqrt(qnb.l2sq * lengthInflation(qnb.len));
     if (yBound <= outHalf) {
       return {
         a: qa,
