@@ -25,7 +25,8 @@ export interface Prepared {
   readonly req: LinearRequest;
   problem(result: { shape: readonly number[]; data: unknown }): string;
   check(y: ResultData): { ok: boolean; reason: string };
-  finish(y: ResultData): Float32Array;
+  /** The product as float32: into `into` when given (a buffer of the result's size), else a new array. */
+  finish(y: ResultData, into?: Float32Array): Float32Array;
   /** Adds the decoded result into `into` (float64), for the chunks of a cut product. */
   accumulate(y: ResultData, into: Float64Array): void;
   readonly trace: Partial<ProductTrace>;
@@ -84,7 +85,11 @@ export function prepareFloat(
             slack: o.slack,
           })
         : { ok: true, reason: '' },
-    finish: (y) => y as Float32Array,
+    finish: (y, into) => {
+      if (into === undefined) return y as Float32Array;
+      into.set(y as Float32Array);
+      return into;
+    },
     accumulate: (y, into) => {
       for (let i = 0; i < into.length; i++) into[i]! += y[i]!;
     },
@@ -150,7 +155,7 @@ export function prepareExact(
             p: P,
             repetitions: o.repetitions,
           }),
-    finish: (y) => dequantize(decoded(y), q.outBits),
+    finish: (y, into) => dequantize(decoded(y), q.outBits, 'native', into),
     accumulate: (y, into) => {
       const d = decoded(y);
       const scale = 2 ** -q.outBits;

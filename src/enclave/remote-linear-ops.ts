@@ -156,6 +156,12 @@ function ownCopy(data: unknown): unknown {
 
 export class RemoteLinearOps implements LinearOps {
   readonly name: string;
+  /**
+   * Offered buffers are written: the verified result is dequantized (or copied) into them, and kept-inside
+   * products compute into them, so a layer's reused workspaces serve split mode too (no fresh pages per
+   * product: VGG19-BN's classifier weight gradient alone is 411 MB).
+   */
+  readonly writesOut = true;
   readonly integrity: IntegrityMode;
   private readonly transport: AcceleratorTransport;
   private readonly repetitions: number;
@@ -246,51 +252,70 @@ export class RemoteLinearOps implements LinearOps {
   }
 
   // x [N,I], w [O,I] → y [N,O] = x·wᵀ
-  dense(x: Tensor, w: Tensor): Promise<Tensor> {
-    return this.run('dense', x, w, {}, undefined);
+  dense(x: Tensor, w: Tensor, out?: Tensor): Promise<Tensor> {
+    return this.run('dense', x, w, {}, undefined, out);
   }
 
   // dy [N,O], w [O,I] → dx [N,I] = dy·w
-  denseGradInput(dy: Tensor, w: Tensor): Promise<Tensor> {
-    return this.run('denseGradInput', dy, w, {}, undefined);
+  denseGradInput(dy: Tensor, w: Tensor, out?: Tensor): Promise<Tensor> {
+    return this.run('denseGradInput', dy, w, {}, undefined, out);
   }
 
   // dy [N,O], x [N,I] → dw [O,I] = dyᵀ·x
-  denseGradWeight(dy: Tensor, x: Tensor): Promise<Tensor> {
-    return this.run('denseGradWeight', dy, x, {}, undefined);
+  denseGradWeight(dy: Tensor, x: Tensor, out?: Tensor): Promise<Tensor> {
+    return this.run('denseGradWeight', dy, x, {}, undefined, out);
   }
 
   // x [N,C,H,W], w [O,C,k,k] → y [N,O,H',W']
-  conv2d(x: Tensor, w: Tensor, p: ConvParams): Promise<Tensor> {
-    return this.run('conv2d', x, w, conv(p), undefined);
+  conv2d(x: Tensor, w: Tensor, p: ConvParams, out?: Tensor): Promise<Tensor> {
+    return this.run('conv2d', x, w, conv(p), undefined, out);
   }
 
   // dy [N,O,H',W'], w [O,C,k,k] → dx [N,C,H,W]
-  conv2dGradInput(dy: Tensor, w: Tensor, p: ConvParams, inputHW: readonly [number, number]): Promise<Tensor> {
-    return this.run('conv2dGradInput', dy, w, { ...conv(p), inputHW: [inputHW[0], inputHW[1]] }, undefined);
+  conv2dGradInput(
+    dy: Tensor,
+    w: Tensor,
+    p: ConvParams,
+    inputHW: readonly [number, number],
+    out?: Tensor,
+  ): Promise<Tensor> {
+    return this.run('conv2dGradInput', dy, w, { ...conv(p), inputHW: [inputHW[0], inputHW[1]] }, undefined, out);
   }
 
   // dy [N,O,H',W'], x [N,C,H,W] → dw [O,C,k,k]
-  conv2dGradWeight(dy: Tensor, x: Tensor, p: ConvParams, k: number): Promise<Tensor> {
-    return this.run('conv2dGradWeight', dy, x, { ...conv(p), k }, undefined);
+  conv2dGradWeight(dy: Tensor, x: Tensor, p: ConvParams, k: number, out?: Tensor): Promise<Tensor> {
+    return this.run('conv2dGradWeight', dy, x, { ...conv(p), k }, undefined, out);
   }
 
-  /** One product of `op` on a, b (LinearRequest's operand order), counted under `label`. */
+  /**
+   * One product of `op` on a, b (LinearRequest's operand order), counted under `label`; written into
+   * `out` (and `out` returned) when a buffer of the result's shape is offered.
+   */
   async run(
     op: LinearOpName,
     a: Tensor,
     b: Tensor,
     params: ProductParams,
     label: string | undefined,
+    out?: Tensor,
   ): Promise<Tensor> {
     const t0 = now();
     const g = productGeometry(op, a.shape, b.shape, params);
     const outShape = resultShapeOf(g);
+    if (out !== undefined && !sameShape(out.shape, outShape)) {
+      throw new TeeError(
+        'E_SHAPE',
+        `${op}: the offered output buffer is [${out.shape.join(',')}], the result is [${outShape.join(',')}]`,
+      );
+    }
     if (numelOf(outShape) === 0 || innerLength(g) === 0 || a.size === 0 || b.size === 0) {
-      return new Tensor(outShape); // an empty sum: zero, and nothing needs to leave the enclave
+      // An empty sum: zero, and nothing needs to leave the enclave.
+      if (out === undefined) return new Tensor(outShape);
+      out.data.fill(0);
+      return out;
     }
     if (this.offloadMinIntensity > 0 && arithmeticIntensity(g) < this.offloadMinIntensity) {
-      return this.runLocal(g, a, b, params, label, t0);
+      return this.runLocal(g, a, b, params, label, t0, out);
     }
     if (this.integrity === 'off' && !this.warned) {
       this.warned = true;
@@ -305,14 +330,14 @@ export class RemoteLinearOps implements LinearOps {
     const preps = this.prepare(g, a, b, params, label);
     sample.quantizeMs += now() - tq;
     try {
-      let out: Float32Array;
+      let data: Float32Array;
       let attempts = 1;
       if (preps.length === 1) {
         const prep = preps[0]!;
         const got = await this.exchange(prep, sample, where);
         attempts = got.attempts;
         const td = now();
-        out = prep.finish(got.y);
+        data = prep.finish(got.y, out?.data);
         sample.dequantizeMs += now() - td;
       } else {
         // A cut product: every chunk verified on its own, then the decoded chunks added in float64.
@@ -326,7 +351,11 @@ export class RemoteLinearOps implements LinearOps {
           sample.dequantizeMs += now() - td;
         }
         const td = now();
-        out = Float32Array.from(sum);
+        if (out === undefined) data = Float32Array.from(sum);
+        else {
+          data = out.data;
+          for (let i = 0; i < sum.length; i++) data[i] = sum[i]!;
+        }
         sample.dequantizeMs += now() - td;
       }
       sample.calls++;
@@ -342,7 +371,7 @@ export class RemoteLinearOps implements LinearOps {
         ...mergeTraces(preps.map((p) => p.trace)),
         timings: sample,
       });
-      return new Tensor(outShape, out);
+      return out ?? new Tensor(outShape, data);
     } catch (e) {
       sample.totalMs += now() - t0;
       this.recorder.record(op, label, sample);
@@ -360,6 +389,7 @@ export class RemoteLinearOps implements LinearOps {
     params: ProductParams,
     label: string | undefined,
     t0: number,
+    out: Tensor | undefined,
   ): Promise<Tensor> {
     this.localOps ??= new LocalLinearOps(kernels);
     const l = this.localOps;
@@ -367,29 +397,31 @@ export class RemoteLinearOps implements LinearOps {
     let y: Tensor;
     switch (g.op) {
       case 'dense':
-        y = await l.dense(a, b);
+        y = await l.dense(a, b, out);
         break;
       case 'denseGradInput':
-        y = await l.denseGradInput(a, b);
+        y = await l.denseGradInput(a, b, out);
         break;
       case 'denseGradWeight':
-        y = await l.denseGradWeight(a, b);
+        y = await l.denseGradWeight(a, b, out);
         break;
       case 'conv2d':
-        y = await l.conv2d(a, b, cp);
+        y = await l.conv2d(a, b, cp, out);
         break;
       case 'conv2dGradInput':
-        y = await l.conv2dGradInput(a, b, cp, [g.h, g.w]);
+        y = await l.conv2dGradInput(a, b, cp, [g.h, g.w], out);
         break;
       case 'conv2dGradWeight':
-        y = await l.conv2dGradWeight(a, b, cp, g.k);
+        y = await l.conv2dGradWeight(a, b, cp, g.k, out);
         break;
     }
     const sample = emptyTotals();
     sample.local = 1;
     sample.localMs = now() - t0;
     this.recorder.record(g.op, label, sample);
-    return y;
+    if (out === undefined || y === out) return y;
+    out.data.set(y.data); // local ops that do not write into offered buffers
+    return out;
   }
 
   // One request and its check, retried once on a fresh connection: the verified private copy of the
@@ -625,35 +657,43 @@ export class RemoteLinearOps implements LinearOps {
 /** A labelled view of a RemoteLinearOps (same transport, stats and options). */
 class LabelledRemoteOps implements LinearOps {
   readonly name: string;
+  readonly writesOut = true;
   constructor(
     private readonly remote: RemoteLinearOps,
     private readonly label: string,
   ) {
     this.name = `${remote.name}[${label}]`;
   }
-  dense(x: Tensor, w: Tensor): Promise<Tensor> {
-    return this.remote.run('dense', x, w, {}, this.label);
+  dense(x: Tensor, w: Tensor, out?: Tensor): Promise<Tensor> {
+    return this.remote.run('dense', x, w, {}, this.label, out);
   }
-  denseGradInput(dy: Tensor, w: Tensor): Promise<Tensor> {
-    return this.remote.run('denseGradInput', dy, w, {}, this.label);
+  denseGradInput(dy: Tensor, w: Tensor, out?: Tensor): Promise<Tensor> {
+    return this.remote.run('denseGradInput', dy, w, {}, this.label, out);
   }
-  denseGradWeight(dy: Tensor, x: Tensor): Promise<Tensor> {
-    return this.remote.run('denseGradWeight', dy, x, {}, this.label);
+  denseGradWeight(dy: Tensor, x: Tensor, out?: Tensor): Promise<Tensor> {
+    return this.remote.run('denseGradWeight', dy, x, {}, this.label, out);
   }
-  conv2d(x: Tensor, w: Tensor, p: ConvParams): Promise<Tensor> {
-    return this.remote.run('conv2d', x, w, conv(p), this.label);
+  conv2d(x: Tensor, w: Tensor, p: ConvParams, out?: Tensor): Promise<Tensor> {
+    return this.remote.run('conv2d', x, w, conv(p), this.label, out);
   }
-  conv2dGradInput(dy: Tensor, w: Tensor, p: ConvParams, inputHW: readonly [number, number]): Promise<Tensor> {
+  conv2dGradInput(
+    dy: Tensor,
+    w: Tensor,
+    p: ConvParams,
+    inputHW: readonly [number, number],
+    out?: Tensor,
+  ): Promise<Tensor> {
     return this.remote.run(
       'conv2dGradInput',
       dy,
       w,
       { ...conv(p), inputHW: [inputHW[0], inputHW[1]] },
       this.label,
+      out,
     );
   }
-  conv2dGradWeight(dy: Tensor, x: Tensor, p: ConvParams, k: number): Promise<Tensor> {
-    return this.remote.run('conv2dGradWeight', dy, x, { ...conv(p), k }, this.label);
+  conv2dGradWeight(dy: Tensor, x: Tensor, p: ConvParams, k: number, out?: Tensor): Promise<Tensor> {
+    return this.remote.run('conv2dGradWeight', dy, x, { ...conv(p), k }, this.label, out);
   }
 }
 

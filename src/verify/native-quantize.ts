@@ -105,8 +105,8 @@ export const quantKernels = {
     return { q, bad };
   },
   /** y·2^-bits as float32 (y: field integers, or a wide product's exact integers in float64). */
-  dequantize(y: Int32Array | Float64Array, bits: number): Float32Array {
-    const out = new Float32Array(y.length);
+  dequantize(y: Int32Array | Float64Array, bits: number, into?: Float32Array): Float32Array {
+    const out = into ?? new Float32Array(y.length);
     load().quantDequantize(y, bits, out);
     return out;
   },

@@ -160,15 +160,22 @@ function fitError(v: number, bits: number, p: number): RangeError {
   );
 }
 
-/** y·2^-bits as float32 (exact scaling in float64, then one rounding to float32). */
+/**
+ * y·2^-bits as float32 (exact scaling in float64, then one rounding to float32), into `into` when given
+ * (same length) or a new array.
+ */
 export function dequantize(
   y: Int32Array | Float64Array,
   bits: number,
   impl: QuantImpl = 'native',
+  into?: Float32Array,
 ): Float32Array {
-  if (impl === 'native') return quantKernels.dequantize(y, bits);
+  if (into !== undefined && into.length !== y.length) {
+    throw new RangeError(`dequantize: ${y.length} values into a buffer of ${into.length}`);
+  }
+  if (impl === 'native') return quantKernels.dequantize(y, bits, into);
   const scale = 2 ** -bits;
-  const out = new Float32Array(y.length);
+  const out = into ?? new Float32Array(y.length);
   for (let i = 0; i < y.length; i++) out[i] = y[i]! * scale;
   return out;
 }

@@ -243,6 +243,71 @@ describe('RemoteLinearOps', () => {
     assert.equal(transport.calls, 0);
   });
 
+  it('writes into an offered output buffer (remote exact and float, kept inside, cut, empty) and returns it', async () => {
+    const rng = new SeededRng(58);
+    const withOut = (
+      ops: RemoteLinearOps,
+      cs: ProductCase,
+      a: Tensor,
+      b: Tensor,
+      out: Tensor,
+    ): Promise<Tensor> => {
+      const p = { stride: cs.params.stride ?? 1, padding: cs.params.padding ?? 0 };
+      switch (cs.op) {
+        case 'dense':
+          return ops.dense(a, b, out);
+        case 'denseGradInput':
+          return ops.denseGradInput(a, b, out);
+        case 'denseGradWeight':
+          return ops.denseGradWeight(a, b, out);
+        case 'conv2d':
+          return ops.conv2d(a, b, p, out);
+        case 'conv2dGradInput':
+          return ops.conv2dGradInput(a, b, p, cs.params.inputHW!, out);
+        case 'conv2dGradWeight':
+          return ops.conv2dGradWeight(a, b, p, cs.params.k!, out);
+      }
+    };
+    const configs = [
+      { integrity: 'float' as const },
+      { integrity: 'exact' as const },
+      { integrity: 'exact' as const, maxInnerLength: 2 },
+      { integrity: 'float' as const, offloadMinIntensity: 1e9 },
+    ];
+    for (const cfg of configs) {
+      const remote = new RemoteLinearOps(new InProcessTransport(), cfg);
+      assert.equal(remote.writesOut, true);
+      assert.equal(remote.forLayer('x').writesOut, true);
+      for (const op of LINEAR_OP_KINDS) {
+        const cs = randomCase(op, rng);
+        const [a, b] = operands(cs, rng);
+        const want = floatReference(
+          op,
+          { shape: cs.aShape, data: a.data },
+          { shape: cs.bShape, data: b.data },
+          cs.params,
+        );
+        const out = new Tensor(want.shape, new Float32Array(want.data.length).fill(Number.NaN));
+        const got = await withOut(remote, cs, a, b, out);
+        assert.equal(got, out, `${op} ${JSON.stringify(cfg)}: the offered buffer is returned`);
+        for (let i = 0; i < want.data.length; i++) {
+          assert.ok(
+            Math.abs(out.data[i]! - want.data[i]!) <= 1e-3 * (1 + Math.abs(want.data[i]!)),
+            `${op}[${i}]`,
+          );
+        }
+      }
+    }
+    const remote = new RemoteLinearOps(new InProcessTransport());
+    const empty = new Tensor([2, 4], new Float32Array(8).fill(5));
+    assert.equal(await remote.dense(new Tensor([2, 0]), new Tensor([4, 0]), empty), empty);
+    assert.deepEqual([...empty.data], [0, 0, 0, 0, 0, 0, 0, 0]);
+    await assert.rejects(
+      remote.dense(new Tensor([2, 3]), new Tensor([4, 3]), new Tensor([4, 2])),
+      isCode('E_SHAPE'),
+    );
+  });
+
   it('validates its options', () => {
     const t = new InProcessTransport();
     assert.throws(() => new RemoteLinearOps(t, { integrity: 'fast' as 'off' }), RangeError);
