@@ -26,6 +26,14 @@ import type { DemoOutcome, ModeRun } from './run-demo.js';
  */
 export const SPLIT_FIRST_LOSS_TOLERANCE = 0.02;
 
+/**
+ * The same, per split run: 0.02 for the single-prime field (~8 bits per operand; measured 3.6e-3), 1e-4
+ * for the wide field (~20 bits; measured 4.8e-7) and for float (float32 products; bit-identical here).
+ */
+export function splitFirstLossTolerance(o: Pick<DemoOutcome, 'integrity' | 'field'>): number {
+  return o.integrity === 'exact' && o.field === 'p24' ? SPLIT_FIRST_LOSS_TOLERANCE : 1e-4;
+}
+
 /** The experiments' name of the demo's split run: split-float, split-exact or split-exact-p24. */
 export function splitRunMode(o: Pick<DemoOutcome, 'integrity' | 'field'>): RunMode {
   if (o.integrity === 'float') return 'split-float';
@@ -98,9 +106,9 @@ export function equivalenceRecords(o: DemoOutcome): EquivalenceRecord[] {
       phase: 'train-step',
       quantity: bit ? 'loss, every step' : 'loss, first step',
       maxAbsDiff: bit ? a.maxLossDiff : a.firstLossDiff,
-      tolerance: bit ? 0 : SPLIT_FIRST_LOSS_TOLERANCE,
+      tolerance: bit ? 0 : splitFirstLossTolerance(o),
       bitIdenticalExpected: bit,
-      pass: bit ? a.maxLossDiff === 0 : a.firstLossDiff <= SPLIT_FIRST_LOSS_TOLERANCE,
+      pass: bit ? a.maxLossDiff === 0 : a.firstLossDiff <= splitFirstLossTolerance(o),
     });
     // Bit identity is a claim about the weights too; split's weights drift with quantization and have no
     // tolerance of their own (their agreement is the loss curve's, above).

@@ -1,6 +1,6 @@
 // The demo's closing summary: time per mode, where a split step's time goes, the checks, the traffic,
 // and how closely enclave and split training agree with native.
-import { breakdownRecord, SPLIT_FIRST_LOSS_TOLERANCE } from './demo-results.js';
+import { breakdownRecord, splitFirstLossTolerance } from './demo-results.js';
 import { type DemoOutcome, fmtPct } from './run-demo.js';
 
 function pad(s: string, n: number, right = false): string {
@@ -72,9 +72,10 @@ export function formatSummary(o: DemoOutcome, reportPath: string | null): string
         run.accuracy !== null && native?.accuracy != null
           ? `, test accuracy ${fmtPct(run.accuracy)} vs ${fmtPct(native.accuracy)}`
           : '';
-      const ok = a.firstLossDiff <= SPLIT_FIRST_LOSS_TOLERANCE;
+      const tolerance = splitFirstLossTolerance(o);
+      const ok = a.firstLossDiff <= tolerance;
       lines.push(
-        `split (${integrityLabel(o)}) vs native: first-step |Δ loss| ${a.firstLossDiff.toExponential(2)} (${ok ? 'within' : 'OUTSIDE'} ${SPLIT_FIRST_LOSS_TOLERANCE}); the runs then drift apart: max |Δ loss| ${a.maxLossDiff.toExponential(2)} over ${run.losses.length} steps${dAcc}`,
+        `split (${integrityLabel(o)}) vs native: first-step |Δ loss| ${a.firstLossDiff.toExponential(2)} (${ok ? 'within' : 'OUTSIDE'} ${tolerance}); the runs then drift apart: max |Δ loss| ${a.maxLossDiff.toExponential(2)} over ${run.losses.length} steps${dAcc}`,
       );
     }
   }

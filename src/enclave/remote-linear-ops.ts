@@ -279,7 +279,14 @@ export class RemoteLinearOps implements LinearOps {
     inputHW: readonly [number, number],
     out?: Tensor,
   ): Promise<Tensor> {
-    return this.run('conv2dGradInput', dy, w, { ...conv(p), inputHW: [inputHW[0], inputHW[1]] }, undefined, out);
+    return this.run(
+      'conv2dGradInput',
+      dy,
+      w,
+      { ...conv(p), inputHW: [inputHW[0], inputHW[1]] },
+      undefined,
+      out,
+    );
   }
 
   // dy [N,O,H',W'], x [N,C,H,W] → dw [O,C,k,k]

@@ -11,7 +11,7 @@ import { after, describe, it } from 'node:test';
 import { EXPERIMENT_SCHEMA } from '../../src/bench/experiments/schema.js';
 import { parseIdx } from '../../src/data/idx.js';
 import { encodeIdx, writeDemoData } from '../../src/demo/demo-data.js';
-import { SPLIT_FIRST_LOSS_TOLERANCE, splitRunMode, writeDemoResults } from '../../src/demo/demo-results.js';
+import { splitFirstLossTolerance, splitRunMode, writeDemoResults } from '../../src/demo/demo-results.js';
 import { type DemoOutcome, runDemo } from '../../src/demo/run-demo.js';
 import { formatSummary } from '../../src/demo/summary.js';
 import { writeReport } from '../../src/report/write-report.js';
@@ -92,7 +92,7 @@ describe('demo end to end (reduced)', { timeout: 600_000 }, () => {
     assert.equal(enclave.maxLossDiff, 0);
     const split = outcome.agreement.find((a) => a.mode === 'split')!;
     assert.ok(
-      split.firstLossDiff <= SPLIT_FIRST_LOSS_TOLERANCE,
+      split.firstLossDiff <= splitFirstLossTolerance(outcome),
       `split first |Δ loss| ${split.firstLossDiff}`,
     );
     assert.ok(split.maxLossDiff > 0, 'quantization leaves some trace (else split did not run remotely)');
@@ -136,6 +136,8 @@ describe('demo end to end (reduced)', { timeout: 600_000 }, () => {
     const p24: DemoOutcome = { ...outcome, field: 'p24' };
     assert.equal(splitRunMode(p24), 'split-exact-p24');
     assert.equal(splitRunMode({ integrity: 'float', field: null }), 'split-float');
+    assert.equal(splitFirstLossTolerance(outcome), 1e-4);
+    assert.equal(splitFirstLossTolerance(p24), 0.02);
     assert.ok(formatSummary(p24, null).includes('split (exact, p24)'));
     const files = writeDemoResults(
       p24,
