@@ -12,34 +12,10 @@ import { Tensor } from '../../src/tensor/tensor.js';
 import { centered } from '../../src/verify/field.js';
 import { innerUnits } from '../../src/verify/inner-chunks.js';
 import { innerLength, type LinearOpKind } from '../../src/verify/product-geometry.js';
-import { LINEAR_OP_KINDS, numelOf, type ProductCase, randomCase, randomFloats } from '../verify/cases.js';
+import { LINEAR_OP_KINDS, randomCase, randomFloats } from '../verify/cases.js';
 import { floatReference } from '../verify/modp-reference.js';
+import { call, operands } from './product-call.js';
 import { InProcessTransport } from './remote-test-transport.js';
-
-function call(ops: RemoteLinearOps, cs: ProductCase, a: Tensor, b: Tensor): Promise<Tensor> {
-  const p = { stride: cs.params.stride ?? 1, padding: cs.params.padding ?? 0 };
-  switch (cs.op) {
-    case 'dense':
-      return ops.dense(a, b);
-    case 'denseGradInput':
-      return ops.denseGradInput(a, b);
-    case 'denseGradWeight':
-      return ops.denseGradWeight(a, b);
-    case 'conv2d':
-      return ops.conv2d(a, b, p);
-    case 'conv2dGradInput':
-      return ops.conv2dGradInput(a, b, p, cs.params.inputHW!);
-    case 'conv2dGradWeight':
-      return ops.conv2dGradWeight(a, b, p, cs.params.k!);
-  }
-}
-
-function operands(cs: ProductCase, rng: SeededRng): [Tensor, Tensor] {
-  return [
-    new Tensor(cs.aShape, randomFloats(numelOf(cs.aShape), rng, 2)),
-    new Tensor(cs.bShape, randomFloats(numelOf(cs.bShape), rng, 0.5)),
-  ];
-}
 
 /** Flips one element of the modp reply to calls number `which` (0-based; every attempt when `always`). */
 class ChunkLiar extends InProcessTransport {

@@ -21,37 +21,12 @@ import { CryptoRng } from '../../src/verify/crypto-rng.js';
 import { DEFAULT_MODULUS, halfModulus } from '../../src/verify/field.js';
 import { LINEAR_OP_KINDS, type LinearOpKind } from '../../src/verify/product-geometry.js';
 import { quantizeTensor } from '../../src/verify/quantize.js';
-import { numelOf, type ProductCase, randomCase, randomFloats } from '../verify/cases.js';
+import { randomCase, randomFloats } from '../verify/cases.js';
 import { floatReference } from '../verify/modp-reference.js';
+import { call, operands } from './product-call.js';
 import { InProcessTransport, TAMPER_KINDS, WIDE_TAMPER_KINDS } from './remote-test-transport.js';
 
 const local = new LocalLinearOps(kernels);
-
-function operands(cs: ProductCase, rng: SeededRng): [Tensor, Tensor] {
-  return [
-    new Tensor(cs.aShape, randomFloats(numelOf(cs.aShape), rng, 2)),
-    new Tensor(cs.bShape, randomFloats(numelOf(cs.bShape), rng, 0.5)),
-  ];
-}
-
-/** Calls op on any LinearOps with LinearRequest's operand order. */
-function call(ops: RemoteLinearOps | LocalLinearOps, cs: ProductCase, a: Tensor, b: Tensor): Promise<Tensor> {
-  const p = { stride: cs.params.stride ?? 1, padding: cs.params.padding ?? 0 };
-  switch (cs.op) {
-    case 'dense':
-      return ops.dense(a, b);
-    case 'denseGradInput':
-      return ops.denseGradInput(a, b);
-    case 'denseGradWeight':
-      return ops.denseGradWeight(a, b);
-    case 'conv2d':
-      return ops.conv2d(a, b, p);
-    case 'conv2dGradInput':
-      return ops.conv2dGradInput(a, b, p, cs.params.inputHW!);
-    case 'conv2dGradWeight':
-      return ops.conv2dGradWeight(a, b, p, cs.params.k!);
-  }
-}
 
 function isCode(code: string): (e: unknown) => boolean {
   return (e) => isTeeError(e) && e.code === code;
@@ -245,29 +220,6 @@ describe('RemoteLinearOps', () => {
 
   it('writes into an offered output buffer (remote exact and float, kept inside, cut, empty) and returns it', async () => {
     const rng = new SeededRng(58);
-    const withOut = (
-      ops: RemoteLinearOps,
-      cs: ProductCase,
-      a: Tensor,
-      b: Tensor,
-      out: Tensor,
-    ): Promise<Tensor> => {
-      const p = { stride: cs.params.stride ?? 1, padding: cs.params.padding ?? 0 };
-      switch (cs.op) {
-        case 'dense':
-          return ops.dense(a, b, out);
-        case 'denseGradInput':
-          return ops.denseGradInput(a, b, out);
-        case 'denseGradWeight':
-          return ops.denseGradWeight(a, b, out);
-        case 'conv2d':
-          return ops.conv2d(a, b, p, out);
-        case 'conv2dGradInput':
-          return ops.conv2dGradInput(a, b, p, cs.params.inputHW!, out);
-        case 'conv2dGradWeight':
-          return ops.conv2dGradWeight(a, b, p, cs.params.k!, out);
-      }
-    };
     const configs = [
       { integrity: 'float' as const },
       { integrity: 'exact' as const },
@@ -288,7 +240,7 @@ describe('RemoteLinearOps', () => {
           cs.params,
         );
         const out = new Tensor(want.shape, new Float32Array(want.data.length).fill(Number.NaN));
-        const got = await withOut(remote, cs, a, b, out);
+        const got = await call(remote, cs, a, b, out);
         assert.equal(got, out, `${op} ${JSON.stringify(cfg)}: the offered buffer is returned`);
         for (let i = 0; i < want.data.length; i++) {
           assert.ok(
