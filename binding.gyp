@@ -24,6 +24,7 @@
         "native/elementwise.cc",
         "native/cross_entropy.cc",
         "native/modp_verify.cc",
+        "native/wide_verify.cc",
         "native/modp_gemm.cc",
         "native/quantize.cc",
       ],

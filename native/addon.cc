@@ -3,6 +3,7 @@
 #include "common.h"
 #include "modp_gemm.h"
 #include "modp_verify.h"
+#include "wide_verify.h"
 #include "quantize.h"
 
 namespace {
@@ -24,6 +25,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tee::register_elementwise(env, exports);
   tee::register_cross_entropy(env, exports);
   tee::register_modp_verify(env, exports);
+  tee::register_wide_verify(env, exports);
   tee::register_modp_gemm(env, exports);
   tee::register_quantize(env, exports);
   tee::set_threads(tee::max_threads());

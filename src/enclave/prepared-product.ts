@@ -48,7 +48,8 @@ export interface ExactCheck {
   readonly field: ExactField;
   readonly quant: QuantConfig;
   readonly rng: CryptoRng;
-  readonly repetitions: number;
+  /** Default: the field's (field.ts). */
+  readonly repetitions?: number;
 }
 
 /** A blinded forward's one-time pad and the weights' integers it was made for (or fixed weights alone). */
@@ -86,7 +87,8 @@ export function prepareFloat(
           })
         : { ok: true, reason: '' },
     finish: (y, into) => {
-      if (into === undefined) return y as Float32Array;
+      // A copy: the reply's buffer goes back to the transport's pool.
+      if (into === undefined) return (y as Float32Array).slice();
       into.set(y as Float32Array);
       return into;
     },
@@ -140,21 +142,15 @@ export function prepareExact(
   const decoded = (y: ResultData): Int32Array | Float64Array =>
     blinding !== undefined ? unblind(y as Int32Array, blinding.u, P) : (y as Int32Array | Float64Array);
   const field = o.field;
+  const repetitions = o.repetitions ?? field.repetitions;
   let disposed = false;
   return {
     req,
     problem: (r) => (wide ? wideResultProblem(g, r) : modpResultProblem(g, r, P)),
     check: (y) =>
       wide
-        ? freivaldsWide(g, aSend, q.b, y as Float64Array, field, {
-            rng: o.rng,
-            repetitions: o.repetitions,
-          })
-        : freivaldsExact(g, aSend, q.b, y as Int32Array, {
-            rng: o.rng,
-            p: P,
-            repetitions: o.repetitions,
-          }),
+        ? freivaldsWide(g, aSend, q.b, y as Float64Array, field, { rng: o.rng, repetitions })
+        : freivaldsExact(g, aSend, q.b, y as Int32Array, { rng: o.rng, p: P, repetitions }),
     finish: (y, into) => dequantize(decoded(y), q.outBits, 'native', into),
     accumulate: (y, into) => {
       const d = decoded(y);

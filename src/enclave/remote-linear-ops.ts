@@ -8,8 +8,8 @@
 //   float: f32 request → form check + Freivalds in float64 with a rigorous rounding bound.
 //   off:   f32 request, no check (a loud warning, once): for measurements only.
 // A refused reply or a transport error is retried once on a fresh connection; then the call throws
-// E_VERIFY (or E_NETWORK). The bytes that were verified are a private copy, and only they are returned:
-// an unverified value never enters the model. Timings per op kind and per layer label: stats(). How one
+// E_VERIFY (or E_NETWORK). A verified result is decoded in the same synchronous step as its check, into a
+// buffer of the trusted side's own (never the reply's): an unverified value never enters the model. Timings per op kind and per layer label: stats(). How one
 // request is built and its reply judged: prepared-product.ts.
 import { TeeError } from '../errors.js';
 import { kernels } from '../kernels/index.js';
@@ -64,10 +64,13 @@ export type IntegrityMode = 'exact' | 'float' | 'off';
 export interface RemoteLinearOpsOptions {
   /** Default 'exact'. */
   readonly integrity?: IntegrityMode;
-  /** Freivalds repetitions per product (default 2: soundness 2^-48 in exact mode). */
+  /**
+   * Freivalds repetitions per product (default: the fewest that give soundness ≤ 2^-48: 1 in the wide
+   * field, 2 in p24 and in float mode).
+   */
   readonly repetitions?: number;
   /**
-   * Exact mode's field (field.ts): 'wide' (default; exact integer products checked modulo two primes,
+   * Exact mode's field (field.ts): 'wide' (default; exact integer products checked modulo one ~2^50 prime,
    * about 20 bits per operand) or 'p24' (products mod 2^24 − 3, about 8 bits per operand; the default
    * and the only choice with blinding pads).
    */
@@ -146,14 +149,6 @@ function finiteNonNegative(v: unknown): number {
   return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0;
 }
 
-/** A private copy of reply bytes of the expected type (anything else is left for the form check to refuse). */
-function ownCopy(data: unknown): unknown {
-  if (data instanceof Int32Array || data instanceof Float32Array || data instanceof Float64Array) {
-    return data.slice();
-  }
-  return data;
-}
-
 export class RemoteLinearOps implements LinearOps {
   readonly name: string;
   /**
@@ -164,7 +159,7 @@ export class RemoteLinearOps implements LinearOps {
   readonly writesOut = true;
   readonly integrity: IntegrityMode;
   private readonly transport: AcceleratorTransport;
-  private readonly repetitions: number;
+  private readonly repetitions: number | undefined;
   private readonly field: ExactField;
   private readonly quant: QuantConfig;
   private readonly deadlineMs: number | undefined;
@@ -201,7 +196,7 @@ export class RemoteLinearOps implements LinearOps {
     this.transport = transport;
     this.integrity = integrity;
     this.name = `remote(${integrity})`;
-    this.repetitions = checkRepetitions(opts.repetitions ?? DEFAULT_REPETITIONS);
+    this.repetitions = opts.repetitions === undefined ? undefined : checkRepetitions(opts.repetitions);
     const fieldName = opts.field ?? (opts.pads !== undefined ? 'p24' : 'wide');
     this.field = exactField(fieldName);
     if (opts.pads !== undefined && this.field.name !== 'p24') {
@@ -341,21 +336,25 @@ export class RemoteLinearOps implements LinearOps {
       let attempts = 1;
       if (preps.length === 1) {
         const prep = preps[0]!;
-        const got = await this.exchange(prep, sample, where);
+        const got = await this.exchange(prep, sample, where, (y) => {
+          const td = now();
+          const d = prep.finish(y, out?.data);
+          sample.dequantizeMs += now() - td;
+          return d;
+        });
         attempts = got.attempts;
-        const td = now();
-        data = prep.finish(got.y, out?.data);
-        sample.dequantizeMs += now() - td;
+        data = got.value;
       } else {
         // A cut product: every chunk verified on its own, then the decoded chunks added in float64.
         const sum = new Float64Array(numelOf(outShape));
         for (const prep of preps) {
-          const got = await this.exchange(prep, sample, where);
+          const got = await this.exchange(prep, sample, where, (y) => {
+            const td = now();
+            prep.accumulate(y, sum);
+            sample.dequantizeMs += now() - td;
+          });
           attempts = Math.max(attempts, got.attempts);
-          const td = now();
-          prep.accumulate(got.y, sum);
           prep.dispose();
-          sample.dequantizeMs += now() - td;
         }
         const td = now();
         if (out === undefined) data = Float32Array.from(sum);
@@ -431,13 +430,15 @@ export class RemoteLinearOps implements LinearOps {
     return out;
   }
 
-  // One request and its check, retried once on a fresh connection: the verified private copy of the
-  // result, or E_VERIFY / E_NETWORK after the second failure.
-  private async exchange(
+  // One request and its check, retried once on a fresh connection; `use` decodes the verified result in the
+  // same synchronous step as its check (the bytes used are the bytes checked), and only then does the
+  // reply's buffer go back to a pooling transport. E_VERIFY / E_NETWORK after the second failure.
+  private async exchange<T>(
     prep: Prepared,
     sample: PhaseTotals,
     where: string,
-  ): Promise<{ y: ResultData; attempts: number }> {
+    use: (y: ResultData) => T,
+  ): Promise<{ value: T; attempts: number }> {
     let lastError: unknown;
     let lastKind: 'network' | 'verify' = 'verify';
     for (let attempt = 1; attempt <= 2; attempt++) {
@@ -473,21 +474,25 @@ export class RemoteLinearOps implements LinearOps {
       const tv = now();
       const result = {
         shape: reply?.result?.shape as readonly number[],
-        data: ownCopy(reply?.result?.data),
+        data: reply?.result?.data,
       };
-      // Our copy is taken: a transport that pools reply buffers (AcceleratorClient.release) may reuse it.
-      (this.transport as { release?: (r: LinearReply) => void }).release?.(reply);
+      // A transport that pools reply buffers (AcceleratorClient.release) gets this one back once it is
+      // decoded (no private copy: large results cost more in fresh pages than in the check itself).
+      const release = () => (this.transport as { release?: (r: LinearReply) => void }).release?.(reply);
       const problem = prep.problem(result);
       const outcome = problem === '' ? prep.check(result.data as ResultData) : { ok: false, reason: problem };
       sample.verifyMs += now() - tv;
       if (!outcome.ok) {
+        if (problem === '') release();
         sample.failures++;
         lastError = new TeeError('E_VERIFY', outcome.reason);
         lastKind = 'verify';
         continue;
       }
       sample.requests++;
-      return { y: result.data as ResultData, attempts: attempt };
+      const value = use(result.data as ResultData);
+      release();
+      return { value, attempts: attempt };
     }
     const why = lastError instanceof Error ? lastError.message : String(lastError);
     if (lastKind === 'network') {
@@ -516,7 +521,7 @@ export class RemoteLinearOps implements LinearOps {
         prepareFloat(g, a, b, params, this.weightHint(g, b.data), {
           verify: this.integrity === 'float',
           rng: this.rng,
-          repetitions: this.repetitions,
+          repetitions: this.repetitions ?? DEFAULT_REPETITIONS,
           vectors: this.floatVectors,
           slack: this.floatSlack,
         }),
@@ -620,7 +625,7 @@ export class RemoteLinearOps implements LinearOps {
       field: this.field,
       quant: this.quant,
       rng: this.rng,
-      repetitions: this.repetitions,
+      ...(this.repetitions === undefined ? {} : { repetitions: this.repetitions }),
     });
   }
 

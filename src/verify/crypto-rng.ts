@@ -32,6 +32,35 @@ export class CryptoRng {
     return out;
   }
 
+  /**
+   * `count` independent uniform elements of [0, p), 2 ≤ p < 2^53, as float64 integers, by rejection
+   * sampling (no modulo bias): the wide field's check vectors (p = 2^50 − 27; smaller p in tests).
+   */
+  wideFieldElements(count: number, p: number): Float64Array {
+    checkCount(count);
+    if (!Number.isSafeInteger(p) || p < 2) {
+      throw new RangeError(`wideFieldElements: modulus must be an integer in [2, 2^53), got ${p}`);
+    }
+    const bits = Math.ceil(Math.log2(p));
+    const hiMask = bits > 32 ? 2 ** (bits - 32) - 1 : 0;
+    const loMask = bits >= 32 ? 0xffffffff : 2 ** bits - 1;
+    const out = new Float64Array(count);
+    let filled = 0;
+    while (filled < count) {
+      // Each candidate is accepted with probability p / 2^bits ≥ 1/2; draw a little more than expected.
+      const want = count - filled;
+      const draws = Math.ceil((want * 2 ** bits) / p) + 16;
+      const buf = randomBytes(8 * draws);
+      for (let i = 0; i < draws && filled < count; i++) {
+        const v =
+          (buf.readUInt32LE(8 * i + 4) & hiMask) * 2 ** 32 + ((buf.readUInt32LE(8 * i) & loMask) >>> 0);
+        if (v < p) out[filled++] = v;
+      }
+      buf.fill(0);
+    }
+    return out;
+  }
+
   /** `count` fresh random bytes (stochastic rounding draws 4 per element; the caller wipes them). */
   bytes(count: number): Uint8Array {
     checkCount(count);

@@ -33,58 +33,95 @@ export function centered(v: number, p: number): number {
 // ---- exact fields: which integers a product may reach ----
 //
 // 'p24': the product is computed and checked modulo p = 2^24 − 3; it must not wrap, so |y| ≤ (p−1)/2.
-// 'wide': the accelerator returns the exact integer product (float64, no reduction) and the trusted side
-// checks it modulo two primes, p1 = 2^24 − 3 and p2 = 2^24 − 17, after asserting |y| ≤ (p1·p2 − 1)/2 for
-// the true product (Cauchy–Schwarz, quantize.ts) and refusing any claimed |y| beyond the same bound. Two
-// integers within that bound that agree modulo p1 and modulo p2 are equal (CRT), so a wrong result differs
-// from the true one modulo at least one of the primes, where that prime's Freivalds check catches it with
-// probability ≥ 1 − 1/p per repetition. The operands stay centered representatives of p1 (the accelerator
-// and both checks accept them: |v| ≤ (p1−1)/2 < p2), but the product now has ~2^47 of room instead of
-// 2^23: about 20 bits per operand instead of 8.
+// 'wide': the accelerator returns the exact integer product (float64, no reduction). The trusted side
+// asserts |y| ≤ 2^47 − 1 for the true product (Cauchy–Schwarz, quantize.ts), refuses any claimed |y|
+// beyond the same bound, and checks the rest with Freivalds modulo one prime P = 2^50 − 27
+// (freivalds-wide.ts). Two integers within ±(2^47 − 1) differ by less than 2^48 < P, so a wrong result
+// differs from the true one modulo P, where each repetition catches it with probability ≥ 1 − 1/P: one
+// repetition gives 2^-50, better than two repetitions modulo 2^24 − 3. The operands stay centered
+// representatives of p1 = 2^24 − 3 (what the accelerator accepts), but the product has ~2^47 of room
+// instead of 2^23: about 20 bits per operand instead of 8.
 
-/** The second prime of the wide field: 2^24 − 17, the largest prime below 2^24 − 3. */
-export const SECOND_MODULUS = 16777199;
+/** The wide field's check modulus: 2^50 − 27, the largest prime below 2^50. */
+export const WIDE_MODULUS = 1125899906842597;
 
 export type ExactFieldName = 'wide' | 'p24';
 export const EXACT_FIELDS: readonly ExactFieldName[] = ['wide', 'p24'];
 
 export interface ExactField {
   readonly name: ExactFieldName;
-  /** The moduli every product is checked against (each with its own repetitions). */
-  readonly moduli: readonly number[];
-  /** Largest |operand| (a centered representative of the first modulus). */
+  /** The prime every product is checked modulo. */
+  readonly modulus: number;
+  /** Freivalds repetitions by default: the fewest that give soundness ≤ 2^-48. */
+  readonly repetitions: number;
+  /** Largest |operand| (a centered representative of p = 2^24 − 3). */
   readonly operandHalf: number;
   /** Largest |y| a product may reach: asserted for the true product, enforced on the claimed one. */
   readonly outputHalf: number;
 }
 
-const P1P2 = DEFAULT_MODULUS * SECOND_MODULUS; // < 2^48: exact in float64
-
 export const FIELDS: Readonly<Record<ExactFieldName, ExactField>> = Object.freeze({
   p24: Object.freeze({
     name: 'p24',
-    moduli: Object.freeze([DEFAULT_MODULUS]),
+    modulus: DEFAULT_MODULUS,
+    repetitions: 2,
     operandHalf: halfModulus(DEFAULT_MODULUS),
     outputHalf: halfModulus(DEFAULT_MODULUS),
   }),
   wide: Object.freeze({
     name: 'wide',
-    moduli: Object.freeze([DEFAULT_MODULUS, SECOND_MODULUS]),
+    modulus: WIDE_MODULUS,
+    repetitions: 1,
     operandHalf: halfModulus(DEFAULT_MODULUS),
-    outputHalf: (P1P2 - 1) / 2,
+    outputHalf: 2 ** 47 - 1,
   }),
 });
 
-// The soundness argument above, asserted: the moduli are coprime primes, every operand is a valid input
-// of both checks, the output range is covered by the CRT, and honest float64 sums stay exact (< 2^53).
-checkModulus(SECOND_MODULUS);
-if (
-  !(P1P2 < 2 ** 53 && P1P2 % 2 === 1) ||
-  FIELDS.wide.outputHalf * 2 >= P1P2 ||
-  FIELDS.wide.operandHalf >= SECOND_MODULUS ||
-  FIELDS.wide.outputHalf >= 2 ** 53
-) {
-  throw new Error('field: the wide field constants break their own bounds');
+/** Whether n (a safe integer) is prime: deterministic Miller–Rabin (these bases decide every n < 3.3·10^24). */
+export function isPrime(n: number): boolean {
+  if (!Number.isSafeInteger(n) || n < 2) return false;
+  const bases = [2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37];
+  for (const b of bases) if (n % b === 0) return n === b;
+  const N = BigInt(n);
+  let d = N - 1n;
+  let s = 0;
+  while (d % 2n === 0n) {
+    d /= 2n;
+    s++;
+  }
+  const pow = (b: bigint, e: bigint): bigint => {
+    let r = 1n;
+    let x = b % N;
+    for (; e > 0n; e >>= 1n) {
+      if (e & 1n) r = (r * x) % N;
+      x = (x * x) % N;
+    }
+    return r;
+  };
+  witness: for (const b of bases) {
+    let x = pow(BigInt(b), d);
+    if (x === 1n || x === N - 1n) continue;
+    for (let i = 1; i < s; i++) {
+      x = (x * x) % N;
+      if (x === N - 1n) continue witness;
+    }
+    return false;
+  }
+  return true;
+}
+
+// The soundness argument above, asserted: P is a prime that covers every difference of two admissible
+// results, its soundness per repetition meets 2^-48, and results stay below 2^47 (the native check's limbs).
+{
+  const w = FIELDS.wide;
+  if (
+    !isPrime(w.modulus) ||
+    2 * w.outputHalf >= w.modulus ||
+    w.modulus < 2 ** 48 ||
+    w.outputHalf >= 2 ** 47
+  ) {
+    throw new Error('field: the wide field constants break their own bounds');
+  }
 }
 
 /** The field named `name` (RangeError for anything else). */

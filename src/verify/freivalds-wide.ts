@@ -1,32 +1,23 @@
 // Exact-mode integrity in the wide field (field.ts): the accelerator returns the exact integer product Y of
-// quantized operands A, B as float64. Y is accepted iff every element is an integer with
-// |y| ≤ outputHalf and Y passes Freivalds modulo each of the field's primes (freivalds-exact.ts, fresh
-// vectors per prime and per check). Since the true product also lies within ±outputHalf (asserted when
-// the operands were quantized) and 2·outputHalf < p1·p2, a Y that agrees with it modulo both primes is it
-// (CRT); a wrong Y differs from it modulo at least one prime, whose k repetitions miss with probability
-// ≤ (1/p)^k. So the soundness is that of one prime's check: ≈ 2^-24k, 2^-48 at the default k = 2.
+// quantized operands A, B as float64. Y is accepted iff every element is an integer with |y| ≤ outputHalf
+// and Y·r ≡ A·(B·r) (mod P) for `repetitions` vectors r drawn uniformly from F_P by the crypto RNG afresh
+// for every check, P = 2^50 − 27. The true product also lies within ±outputHalf (asserted when the operands
+// were quantized) and 2·outputHalf < P, so a wrong Y differs from it modulo P, and each repetition misses it
+// with probability ≤ 1/P: one repetition (the default) gives 2^-50. The arithmetic mod P runs in the native
+// addon on 25-bit limbs of the vectors (native-wide.ts), so a check costs about what one repetition mod
+// 2^24 − 3 costs twice: half of checking modulo two 24-bit primes with two repetitions each.
 
+import { isCryptoRng } from './crypto-rng.js';
 import type { ExactField } from './field.js';
 import {
   type CheckOutcome,
+  checkRepetitions,
   type ExactCheckOptions,
-  freivaldsExact,
   resultFormProblem,
 } from './freivalds-exact.js';
-import { modpKernels } from './native-modp.js';
-import type { ProductGeometry } from './product-geometry.js';
-
-// The residue arrays are reused from check to check: fresh pages for them cost about six times the pass
-// itself (3.2 M elements: 15 ms allocated, 2.5 ms reused). Safe without locking: freivaldsWide is
-// synchronous from start to end, so no other check can run while one uses them.
-let scratch: { r1: Int32Array; r2: Int32Array } | null = null;
-
-function residueScratch(n: number): { r1: Int32Array; r2: Int32Array } {
-  if (scratch === null || scratch.r1.length < n) {
-    scratch = { r1: new Int32Array(n), r2: new Int32Array(n) };
-  }
-  return { r1: scratch.r1.subarray(0, n), r2: scratch.r2.subarray(0, n) };
-}
+import { evaluateSides, type SideKernels } from './freivalds-sides.js';
+import { wideKernels } from './native-wide.js';
+import { foldLength, innerLength, numelOf, type ProductGeometry, resultShapeOf } from './product-geometry.js';
 
 /**
  * Why an untrusted wide result cannot be the answer to `g` by its form ('' when fine): not a
@@ -39,9 +30,20 @@ export function wideResultProblem(
   return resultFormProblem(g, result, Float64Array, 'wide');
 }
 
+// Operands (Int32Array) or the untrusted result (Float64Array): evaluateSides hands the result only to the
+// lhs fold or matvecs.
+type WideOperand = Int32Array | Float64Array;
+
+function operand(v: WideOperand): Int32Array {
+  if (!(v instanceof Int32Array)) throw new TypeError('freivaldsWide: the result reached an operand kernel');
+  return v;
+}
+
+const PASS: CheckOutcome = { ok: true, reason: '' };
+
 /**
- * Checks Y = A·B (as `g` defines it) exactly over the integers, via the field's bound and primes. a, b
- * hold centered representatives of the first prime (what was sent). Never throws for a wrong Y.
+ * Checks Y = A·B (as `g` defines it) exactly over the integers, via the field's bound and prime. a, b
+ * hold centered representatives of 2^24 − 3 (what was sent). Never throws for a wrong Y.
  */
 export function freivaldsWide(
   g: ProductGeometry,
@@ -51,20 +53,50 @@ export function freivaldsWide(
   field: ExactField,
   opts: Omit<ExactCheckOptions, 'p'>,
 ): CheckOutcome {
-  const [p1, p2] = field.moduli;
-  if (field.moduli.length !== 2 || p1 === undefined || p2 === undefined) {
-    throw new RangeError(`freivaldsWide: field '${field.name}' is not a two-prime field`);
+  if (!isCryptoRng(opts.rng)) throw new TypeError('freivaldsWide: rng must be a CryptoRng');
+  const p = field.modulus;
+  const bound = field.outputHalf;
+  const reps = checkRepetitions(opts.repetitions ?? field.repetitions);
+  const fail = (reason: string): CheckOutcome => ({ ok: false, reason });
+  const refuse = (i: number) =>
+    fail(`${g.op}: result element ${i} = ${y[i]} is not an integer within ±${bound}`);
+  if (y.length !== numelOf(resultShapeOf(g))) return fail(`${g.op}: result has ${y.length} elements`);
+  if (y.length === 0) return PASS;
+  if (innerLength(g) === 0 || a.length === 0 || b.length === 0) {
+    // Empty inner products: the only correct result is zero.
+    const i = y.findIndex((v) => v !== 0);
+    return i < 0 ? PASS : fail(`${g.op}: element ${i} of an empty product is ${y[i]}, not 0`);
   }
-  const { r1, r2, bad } = modpKernels.wideResidues(y, field.outputHalf, p1, p2, residueScratch(y.length));
-  if (bad >= 0) {
-    return {
-      ok: false,
-      reason: `${g.op}: result element ${bad} = ${y[bad]} is not an integer within ±${field.outputHalf}`,
-    };
+  let bad = -1;
+  const seen = (side: { out: Float64Array; bad: number }): Float64Array => {
+    if (side.bad >= 0 && bad < 0) bad = side.bad;
+    return side.out;
+  };
+  const kern: SideKernels<WideOperand, Float64Array> = {
+    fold: (batch, rows, cols, k, x, r) =>
+      x instanceof Float64Array
+        ? seen(wideKernels.foldResult(batch, rows, cols, k, x, r, bound, p))
+        : wideKernels.fold(batch, rows, cols, k, x, r, p),
+    matvecs: (m, kk, k, x, u) =>
+      x instanceof Float64Array
+        ? seen(wideKernels.matvecsResult(m, kk, k, x, u, bound, p))
+        : wideKernels.matvecs(m, kk, k, x, u, p),
+    conv: (d, k, x, wf) => wideKernels.conv(d, k, operand(x), wf, p),
+    convT: (d, k, dy, wg) => wideKernels.convT(d, k, operand(dy), wg, p),
+    convW: (d, k, dyf, x) => wideKernels.convW(d, k, dyf, operand(x), p),
+  };
+  const r = opts.rng.wideFieldElements(reps * foldLength(g), p);
+  const s = evaluateSides(kern, g, a, b, y, r, reps);
+  r.fill(0);
+  if (bad >= 0) return refuse(bad);
+  const { lhs, rhs } = s;
+  for (let e = 0; e < lhs.length; e++) {
+    if (lhs[e] !== rhs[e]) {
+      const rep = Math.floor(e / s.inner) % reps;
+      return fail(
+        `${g.op}: Freivalds check failed mod ${p} (repetition ${rep + 1} of ${reps}, folded element ${e})`,
+      );
+    }
   }
-  const first = freivaldsExact(g, a, b, r1, { ...opts, p: p1 });
-  if (!first.ok) return { ok: false, reason: `${first.reason} (mod ${p1})` };
-  const second = freivaldsExact(g, a, b, r2, { ...opts, p: p2 });
-  if (!second.ok) return { ok: false, reason: `${second.reason} (mod ${p2})` };
-  return first;
+  return PASS;
 }

@@ -30,7 +30,6 @@ interface VerifyAddon {
   modpVerifyConvT(...args: [...Dims8, I32, I32, number, I32]): void;
   modpVerifyConvW(...args: [...Dims8, I32, I32, number, I32]): void;
   modpVerifyRange(a: I32, p: number): number;
-  wideVerifyResidues(y: F64, bound: number, p1: number, p2: number, out1: I32, out2: I32): number;
   f64VerifyFold(
     batch: number,
     rows: number,
@@ -143,22 +142,6 @@ export const modpKernels = {
   /** Index of the first element outside [−(p−1)/2, (p−1)/2], or −1. */
   firstOutOfRange(a: I32, p: number): number {
     return load().modpVerifyRange(a, p);
-  },
-  /**
-   * A wide result's residues: centered representatives of y mod p1 and mod p2, and the index of the first
-   * element that is not an integer with |y| ≤ bound (−1 when all are; the residues are then complete).
-   */
-  wideResidues(
-    y: F64,
-    bound: number,
-    p1: number,
-    p2: number,
-    into?: { r1: I32; r2: I32 },
-  ): { r1: I32; r2: I32; bad: number } {
-    const r1 = into?.r1 ?? new Int32Array(y.length);
-    const r2 = into?.r2 ?? new Int32Array(y.length);
-    const bad = load().wideVerifyResidues(y, bound, p1, p2, r1, r2);
-    return { r1, r2, bad };
   },
 };
 

@@ -49,6 +49,28 @@ describe('CryptoRng', () => {
     assert.ok(chi2 < 20, `chi-square ${chi2.toFixed(1)} for bins ${bins}`);
   });
 
+  it('gives wide field elements in [0, p) for p < 2^53, integers, no modulo bias, fresh each call', () => {
+    const rng = new CryptoRng();
+    for (const p of [2, 251, 2 ** 31 + 11, 2 ** 32 + 15, 2 ** 50 - 27, 2 ** 53 - 1]) {
+      const v = rng.wideFieldElements(3000, p);
+      assert.equal(v.length, 3000);
+      for (const x of v) assert.ok(Number.isInteger(x) && x >= 0 && x < p, `${x} outside [0, ${p})`);
+    }
+    // p = 3·2^48: candidates have 50 bits, a quarter rejected; `v % p` would make the first third twice as likely.
+    const p = 3 * 2 ** 48;
+    const bins = [0, 0, 0];
+    for (const x of rng.wideFieldElements(60000, p)) bins[Math.floor((3 * x) / p)]!++;
+    const chi2 = bins.reduce((s, c) => s + (c - 20000) ** 2 / 20000, 0);
+    assert.ok(chi2 < 20, `chi-square ${chi2.toFixed(1)} for bins ${bins}`);
+    // The high bits are really random: the top half of P's range is reached.
+    const big = rng.wideFieldElements(1000, 2 ** 50 - 27);
+    assert.ok(big.some((x) => x >= 2 ** 49));
+    assert.notDeepEqual(rng.wideFieldElements(16, 2 ** 50 - 27), rng.wideFieldElements(16, 2 ** 50 - 27));
+    assert.throws(() => rng.wideFieldElements(4, 1), RangeError);
+    assert.throws(() => rng.wideFieldElements(4, 2 ** 53 + 2), RangeError);
+    assert.throws(() => rng.wideFieldElements(4, 1.5), RangeError);
+  });
+
   it('gives uniform floats in [0,1), [−1,1) and signs ±1 with about equal counts', () => {
     const rng = new CryptoRng();
     const u = rng.unit(10000);

@@ -1,0 +1,397 @@
+// The wide field's check arithmetic (verify/freivalds-wide.ts): Freivalds modulo one prime P < 2^50, whose
+// residues do not fit the int32 × int32 → int64 kernels of verify_kernels.h directly. Every vector mod P is
+// split into two 25-bit limbs, v = lo + 2^25·hi with lo, hi ∈ [0, 2^25): the kernels then run unchanged on
+// int32 operands (|a| < 2^24, checked) against limb rows (each term below 2^49, int64 accumulators reduced
+// mod P every ~2^14 terms), each limb row giving its own output channel in [0, P), and a combine step folds
+// the limb channels back together mod P with 128-bit products. The exact result Y (float64 integers, |y| ≤
+// bound < 2^47) is split the same way, y = yl + 2^24·yh, inside the one pass that also refuses any element
+// that is not an integer within the bound.
+#include "wide_verify.h"
+
+#include "verify_kernels.h"
+
+namespace tee {
+
+namespace {
+
+using verify::check_field;
+using verify::conv_any;
+using verify::conv_t_any;
+using verify::conv_w_any;
+using verify::geom_args;
+using verify::Geom;
+using verify::round_near;
+
+using Limbs = verify::ExactT<double>;
+
+constexpr int kLimbBits = 25;
+constexpr int64_t kLimbBase = int64_t(1) << kLimbBits;
+constexpr int kYLimbBits = 24;
+constexpr double kYLimbBase = double(int64_t(1) << kYLimbBits);
+// P < 2^50: both limbs of a residue are below 2^25.
+constexpr int64_t kMaxWideModulus = int64_t(1) << 50;
+// Operands are centered representatives of p1 < 2^24; check_field(…, 2^24) enforces |a| ≤ 2^24 − 1.
+constexpr int64_t kOperandLimit = int64_t(1) << 24;
+// |y| ≤ bound < 2^47: then |yh|, |yl| ≤ 2^23, so a y limb is a valid operand and no y-limb product
+// exceeds 2^48.
+constexpr double kMaxResultBound = 140737488355328.0;  // 2^47
+
+Limbs limbs_mod(int64_t p) { return Limbs(p, kOperandLimit * kLimbBase); }
+
+int64_t wide_modulus_arg(const Napi::CallbackInfo& info, size_t i, const char* fn) {
+  const double v = number_arg(info, i, fn);
+  if (!(v >= 3 && v < double(kMaxWideModulus)) || std::floor(v) != v) {
+    throw Napi::RangeError::New(info.Env(), std::string(fn) + ": the modulus must be an integer in [3, 2^50)");
+  }
+  return static_cast<int64_t>(v);
+}
+
+void check_limbs(const Napi::CallbackInfo& info, const int32_t* v, int64_t n, const char* fn, const char* what) {
+  int32_t bad = 0;
+  for (int64_t i = 0; i < n; i++) bad |= (v[i] < 0) | (v[i] >= kLimbBase);
+  if (bad != 0) {
+    throw Napi::RangeError::New(info.Env(), std::string(fn) + ": " + what + " has a limb outside [0, 2^25)");
+  }
+}
+
+// Residues mod P as float64 integers in [0, P): anything else is a RangeError.
+void check_residues(const Napi::CallbackInfo& info, const double* v, int64_t n, int64_t p, const char* fn,
+                    const char* what) {
+  const double dp = double(p);
+  for (int64_t i = 0; i < n; i++) {
+    if (!(v[i] >= 0 && v[i] < dp) || std::floor(v[i]) != v[i]) {
+      throw Napi::RangeError::New(info.Env(), std::string(fn) + ": " + what + " has a value outside [0, P)");
+    }
+  }
+}
+
+inline uint64_t mulmod(uint64_t a, uint64_t b, uint64_t p) {
+  return static_cast<uint64_t>((static_cast<unsigned __int128>(a) * b) % p);
+}
+
+inline uint64_t addmod(uint64_t a, uint64_t b, uint64_t p) {
+  const uint64_t s = a + b;  // a, b < p < 2^50: no wrap
+  return s >= p ? s - p : s;
+}
+
+// v mod P (v any int64) in [0, P).
+inline uint64_t to_residue(int64_t v, int64_t p) {
+  const int64_t r = v % p;
+  return static_cast<uint64_t>(r < 0 ? r + p : r);
+}
+
+// ---- int32 operand against limb rows: fold / matvecs / conv / convT / convW with a Limbs policy ----
+
+// (batch, rows, cols, lreps, a:I32[batch·rows·cols], rl:I32[lreps·rows], P, out:F64[batch·lreps·cols])
+Napi::Value WideFold(const Napi::CallbackInfo& info) {
+  const char* fn = "wideVerifyFold";
+  expect_args(info, 8, fn);
+  const int64_t batch = dim_arg(info, 0, fn), rows = dim_arg(info, 1, fn), cols = dim_arg(info, 2, fn),
+                lreps = dim_arg(info, 3, fn);
+  const int32_t* a = array_arg<int32_t>(info, 4, batch * rows * cols, fn, "a");
+  const int32_t* rl = array_arg<int32_t>(info, 5, lreps * rows, fn, "rl");
+  const Limbs ar = limbs_mod(wide_modulus_arg(info, 6, fn));
+  double* out = array_arg<double>(info, 7, batch * lreps * cols, fn, "out");
+  check_field(info, a, batch * rows * cols, kOperandLimit, fn, "a");
+  check_limbs(info, rl, lreps * rows, fn, "rl");
+  verify::fold(ar, batch, rows, cols, lreps, a, rl, out);
+  return info.Env().Undefined();
+}
+
+// (m, kk, lreps, a:I32[m·kk], ul:I32[lreps·kk], P, out:F64[lreps·m])
+Napi::Value WideMatvecs(const Napi::CallbackInfo& info) {
+  const char* fn = "wideVerifyMatvecs";
+  expect_args(info, 7, fn);
+  const int64_t m = dim_arg(info, 0, fn), kk = dim_arg(info, 1, fn), lreps = dim_arg(info, 2, fn);
+  const int32_t* a = array_arg<int32_t>(info, 3, m * kk, fn, "a");
+  const int32_t* ul = array_arg<int32_t>(info, 4, lreps * kk, fn, "ul");
+  const Limbs ar = limbs_mod(wide_modulus_arg(info, 5, fn));
+  double* out = array_arg<double>(info, 6, lreps * m, fn, "out");
+  check_field(info, a, m * kk, kOperandLimit, fn, "a");
+  check_limbs(info, ul, lreps * kk, fn, "ul");
+  verify::matvecs(ar, m, kk, lreps, a, ul, out);
+  return info.Env().Undefined();
+}
+
+// (n, c, h, w, lreps, k, s, pad, x:I32[n·c·h·w], wl:I32[lreps·c·k·k], P, out:F64[n·lreps·oh·ow])
+Napi::Value WideConv(const Napi::CallbackInfo& info) {
+  const char* fn = "wideVerifyConv";
+  expect_args(info, 12, fn);
+  const Geom g = geom_args(info, fn);
+  const int32_t* x = array_arg<int32_t>(info, 8, g.n * g.c * g.h * g.w, fn, "x");
+  const int32_t* wl = array_arg<int32_t>(info, 9, g.reps * g.c * g.k * g.k, fn, "wl");
+  const Limbs ar = limbs_mod(wide_modulus_arg(info, 10, fn));
+  double* out = array_arg<double>(info, 11, g.n * g.reps * g.oh * g.ow, fn, "out");
+  check_field(info, x, g.n * g.c * g.h * g.w, kOperandLimit, fn, "x");
+  check_limbs(info, wl, g.reps * g.c * g.k * g.k, fn, "wl");
+  conv_any(ar, g, x, wl, out);
+  return info.Env().Undefined();
+}
+
+// (n, o, h, w, lreps, k, s, pad, dy:I32[n·o·oh·ow], wl:I32[o·lreps·k·k], P, out:F64[n·lreps·h·w])
+Napi::Value WideConvT(const Napi::CallbackInfo& info) {
+  const char* fn = "wideVerifyConvT";
+  expect_args(info, 12, fn);
+  const Geom g = geom_args(info, fn);
+  const int32_t* dy = array_arg<int32_t>(info, 8, g.n * g.c * g.oh * g.ow, fn, "dy");
+  const int32_t* wl = array_arg<int32_t>(info, 9, g.c * g.reps * g.k * g.k, fn, "wl");
+  const Limbs ar = limbs_mod(wide_modulus_arg(info, 10, fn));
+  double* out = array_arg<double>(info, 11, g.n * g.reps * g.h * g.w, fn, "out");
+  check_field(info, dy, g.n * g.c * g.oh * g.ow, kOperandLimit, fn, "dy");
+  check_limbs(info, wl, g.c * g.reps * g.k * g.k, fn, "wl");
+  conv_t_any(ar, g, dy, wl, out);
+  return info.Env().Undefined();
+}
+
+// (n, c, h, w, lreps, k, s, pad, dyl:I32[n·lreps·oh·ow], x:I32[n·c·h·w], P, out:F64[lreps·c·k·k])
+Napi::Value WideConvW(const Napi::CallbackInfo& info) {
+  const char* fn = "wideVerifyConvW";
+  expect_args(info, 12, fn);
+  const Geom g = geom_args(info, fn);
+  const int32_t* dyl = array_arg<int32_t>(info, 8, g.n * g.reps * g.oh * g.ow, fn, "dyl");
+  const int32_t* x = array_arg<int32_t>(info, 9, g.n * g.c * g.h * g.w, fn, "x");
+  const Limbs ar = limbs_mod(wide_modulus_arg(info, 10, fn));
+  double* out = array_arg<double>(info, 11, g.reps * g.c * g.k * g.k, fn, "out");
+  check_limbs(info, dyl, g.n * g.reps * g.oh * g.ow, fn, "dyl");
+  check_field(info, x, g.n * g.c * g.h * g.w, kOperandLimit, fn, "x");
+  conv_w_any(ar, g, dyl, x, out);
+  return info.Env().Undefined();
+}
+
+// ---- limbs back together ----
+
+// (outer, reps, parts, inner, src:F64[outer·2reps·parts·inner], P, out:F64[outer·reps·inner])
+// out[o,j,i] = Σ_t Σ_s 2^(25s + 24t)·src[o, 2j+s, t·inner + i] mod P: s the vector's limb, t the part of a
+// split result (parts 1 for an operand, 2 for y = yl + 2^24·yh stacked along the inner axis).
+Napi::Value WideCombine(const Napi::CallbackInfo& info) {
+  const char* fn = "wideVerifyCombine";
+  expect_args(info, 7, fn);
+  const int64_t outer = dim_arg(info, 0, fn), reps = dim_arg(info, 1, fn), parts = dim_arg(info, 2, fn),
+                inner = dim_arg(info, 3, fn, 0);
+  if (parts > 2) throw Napi::RangeError::New(info.Env(), std::string(fn) + ": parts must be 1 or 2");
+  const int64_t p = wide_modulus_arg(info, 5, fn);
+  const int64_t lrows = 2 * reps * parts * inner;
+  const double* src = array_arg<double>(info, 4, outer * lrows, fn, "src");
+  double* out = array_arg<double>(info, 6, outer * reps * inner, fn, "out");
+  check_residues(info, src, outer * lrows, p, fn, "src");
+  const uint64_t up = static_cast<uint64_t>(p);
+  const uint64_t w[2][2] = {{1 % up, to_residue(kLimbBase, p)},
+                            {to_residue(int64_t(1) << kYLimbBits, p),
+                             mulmod(to_residue(int64_t(1) << kYLimbBits, p), to_residue(kLimbBase, p), up)}};
+  for (int64_t o = 0; o < outer; o++) {
+    for (int64_t j = 0; j < reps; j++) {
+      const double* lo = src + ((o * reps + j) * 2) * parts * inner;
+      const double* hi = lo + parts * inner;
+      double* d = out + (o * reps + j) * inner;
+      for (int64_t i = 0; i < inner; i++) {
+        uint64_t s = 0;
+        for (int64_t t = 0; t < parts; t++) {
+          s = addmod(s, mulmod(static_cast<uint64_t>(lo[t * inner + i]), w[t][0], up), up);
+          s = addmod(s, mulmod(static_cast<uint64_t>(hi[t * inner + i]), w[t][1], up), up);
+        }
+        d[i] = double(s);
+      }
+    }
+  }
+  return info.Env().Undefined();
+}
+
+// ---- the untrusted result ----
+
+// Whether y is an integer with |y| ≤ bound (NaN and ±Inf fail); bound < 2^47, so round_near keeps it exact.
+inline bool valid_y(double v, double bound) { return (std::fabs(v) <= bound) & (round_near(v) == v); }
+
+// y = yl + 2^24·yh with |yl|, |yh| ≤ 2^23 (exact: |y| < 2^47, and every step is an exact float64 operation).
+inline void split_y(double u, int32_t* yl, int32_t* yh) {
+  const double h = round_near(u * (1.0 / kYLimbBase));
+  *yh = static_cast<int32_t>(h);
+  *yl = static_cast<int32_t>(u - h * kYLimbBase);
+}
+
+int64_t first_invalid(const double* y, int64_t b, int64_t e, double bound) {
+  for (int64_t i = b; i < e; i++)
+    if (!valid_y(y[i], bound)) return i;
+  return -1;
+}
+
+double bound_arg(const Napi::CallbackInfo& info, size_t i, const char* fn) {
+  const double bound = number_arg(info, i, fn);
+  if (!(bound >= 0 && bound < kMaxResultBound)) {
+    throw Napi::RangeError::New(info.Env(), std::string(fn) + ": bound must lie in [0, 2^47)");
+  }
+  return bound;
+}
+
+// (y:F64, bound, yl:I32, yh:I32) → the index of the first element that is not an integer within ±bound, or
+// −1; yl/yh get its limbs (0 for a refused element). For the dense checks' matvecs (folds use FoldResult).
+Napi::Value WideSplitResult(const Napi::CallbackInfo& info) {
+  const char* fn = "wideVerifySplitResult";
+  expect_args(info, 4, fn);
+  int64_t n;
+  const double* y = any_array_arg<double>(info, 0, &n, fn, "y");
+  const double bound = bound_arg(info, 1, fn);
+  int32_t* yl = array_arg<int32_t>(info, 2, n, fn, "yl");
+  int32_t* yh = array_arg<int32_t>(info, 3, n, fn, "yh");
+  int64_t bad = -1;
+  for (int64_t i = 0; i < n; i++) {
+    const bool ok = valid_y(y[i], bound);
+    if (!ok && bad < 0) bad = i;
+    split_y(ok ? y[i] : 0.0, yl + i, yh + i);
+  }
+  return Napi::Number::New(info.Env(), double(bad));
+}
+
+// The fold of the result: out[b,j,c] = Σ_row r[j,row]·y[b,row,c] mod P, for r in [0, P) and y validated on
+// the way. Per column four int64 sums (yl·rl, yl·rh, yh·rl, yh·rh), each term below 2^48, reduced every
+// 2^13 rows (|sum| < 2^50 + 2^13·2^48 < 2^63); combined at the end with the limb weights 1, 2^25, 2^24, 2^49.
+struct FoldResultArgs {
+  int64_t batch, rows, cols, reps, p;
+  double bound;
+  const double* y;
+  const int32_t* rl;  // [reps, rows]
+  const int32_t* rh;  // [reps, rows]
+  double* out;
+};
+
+constexpr int64_t kFoldBudgetRows = int64_t(1) << 13;
+
+// One task: columns [c0, c0+n) of image b, into acc (4·reps·n int64). Returns the global index of the
+// first invalid element among them (the task visits them in index order), or −1.
+int64_t fold_result_block(const FoldResultArgs& a, int64_t b, int64_t c0, int64_t n, int64_t stride,
+                          int64_t* acc) {
+  std::fill(acc, acc + 4 * a.reps * stride, int64_t(0));
+  int64_t bad = -1;
+  int64_t since = 0;
+  for (int64_t row = 0; row < a.rows; row++) {
+    const int64_t first = (b * a.rows + row) * a.cols + c0;
+    const double* yr = a.y + first;
+    int64_t c = 0;
+#ifdef TEE_VERIFY_AVX2
+    const __m256d sign = _mm256_set1_pd(-0.0), boundv = _mm256_set1_pd(a.bound);
+    const __m256d magic = _mm256_set1_pd(6755399441055744.0), inv = _mm256_set1_pd(1.0 / kYLimbBase),
+                  base = _mm256_set1_pd(kYLimbBase);
+    __m256d okall = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
+    for (; c + 4 <= n; c += 4) {
+      const __m256d v = _mm256_loadu_pd(yr + c);
+      const __m256d r = _mm256_sub_pd(_mm256_add_pd(v, magic), magic);
+      const __m256d ok = _mm256_and_pd(_mm256_cmp_pd(_mm256_andnot_pd(sign, v), boundv, _CMP_LE_OQ),
+                                       _mm256_cmp_pd(r, v, _CMP_EQ_OQ));
+      okall = _mm256_and_pd(okall, ok);
+      const __m256d u = _mm256_and_pd(v, ok);
+      const __m256d h = _mm256_sub_pd(_mm256_add_pd(_mm256_mul_pd(u, inv), magic), magic);
+      const __m256d l = _mm256_fnmadd_pd(h, base, u);
+      const __m256i il = _mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(l));
+      const __m256i ih = _mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(h));
+      for (int64_t j = 0; j < a.reps; j++) {
+        const __m256i vl = _mm256_set1_epi64x(a.rl[j * a.rows + row]);
+        const __m256i vh = _mm256_set1_epi64x(a.rh[j * a.rows + row]);
+        __m256i* s = reinterpret_cast<__m256i*>(acc + 4 * j * stride + c);
+        const int64_t q = stride / 4;  // the four sums lie `stride` (a multiple of 4) apart
+        _mm256_storeu_si256(s, _mm256_add_epi64(_mm256_loadu_si256(s), _mm256_mul_epi32(il, vl)));
+        _mm256_storeu_si256(s + q, _mm256_add_epi64(_mm256_loadu_si256(s + q), _mm256_mul_epi32(il, vh)));
+        _mm256_storeu_si256(s + 2 * q, _mm256_add_epi64(_mm256_loadu_si256(s + 2 * q), _mm256_mul_epi32(ih, vl)));
+        _mm256_storeu_si256(s + 3 * q, _mm256_add_epi64(_mm256_loadu_si256(s + 3 * q), _mm256_mul_epi32(ih, vh)));
+      }
+    }
+    if (bad < 0 && _mm256_movemask_pd(okall) != 0xf) bad = first + first_invalid(yr, 0, c, a.bound);
+#endif
+    for (; c < n; c++) {
+      const bool ok = valid_y(yr[c], a.bound);
+      if (!ok && bad < 0) bad = first + c;
+      int32_t yl, yh;
+      split_y(ok ? yr[c] : 0.0, &yl, &yh);
+      for (int64_t j = 0; j < a.reps; j++) {
+        const int64_t vl = a.rl[j * a.rows + row], vh = a.rh[j * a.rows + row];
+        int64_t* s = acc + 4 * j * stride + c;
+        s[0] += int64_t(yl) * vl;
+        s[stride] += int64_t(yl) * vh;
+        s[2 * stride] += int64_t(yh) * vl;
+        s[3 * stride] += int64_t(yh) * vh;
+      }
+    }
+    if (++since == kFoldBudgetRows) {
+      for (int64_t i = 0; i < 4 * a.reps * stride; i++) acc[i] %= a.p;
+      since = 0;
+    }
+  }
+  const uint64_t up = static_cast<uint64_t>(a.p);
+  const uint64_t w1 = to_residue(kLimbBase, a.p), w2 = to_residue(int64_t(1) << kYLimbBits, a.p);
+  const uint64_t w3 = mulmod(w1, w2, up);
+  for (int64_t j = 0; j < a.reps; j++) {
+    const int64_t* s = acc + 4 * j * stride;
+    double* o = a.out + (b * a.reps + j) * a.cols + c0;
+    for (int64_t c = 0; c < n; c++) {
+      uint64_t t = to_residue(s[c], a.p);
+      t = addmod(t, mulmod(to_residue(s[stride + c], a.p), w1, up), up);
+      t = addmod(t, mulmod(to_residue(s[2 * stride + c], a.p), w2, up), up);
+      t = addmod(t, mulmod(to_residue(s[3 * stride + c], a.p), w3, up), up);
+      o[c] = double(t);
+    }
+  }
+  return bad;
+}
+
+// (batch, rows, cols, reps, y:F64[batch·rows·cols], r:F64[reps·rows] in [0,P), bound, P,
+//  out:F64[batch·reps·cols]) → the index of the first element of y that is not an integer within ±bound, or
+// −1 (a refused element counts as 0 in the fold, which the caller then discards).
+Napi::Value WideFoldResult(const Napi::CallbackInfo& info) {
+  const char* fn = "wideVerifyFoldResult";
+  expect_args(info, 9, fn);
+  FoldResultArgs a{};
+  a.batch = dim_arg(info, 0, fn);
+  a.rows = dim_arg(info, 1, fn);
+  a.cols = dim_arg(info, 2, fn);
+  a.reps = dim_arg(info, 3, fn);
+  a.y = array_arg<double>(info, 4, a.batch * a.rows * a.cols, fn, "y");
+  const double* r = array_arg<double>(info, 5, a.reps * a.rows, fn, "r");
+  a.bound = bound_arg(info, 6, fn);
+  a.p = wide_modulus_arg(info, 7, fn);
+  a.out = array_arg<double>(info, 8, a.batch * a.reps * a.cols, fn, "out");
+  check_residues(info, r, a.reps * a.rows, a.p, fn, "r");
+  std::vector<int32_t> rl(static_cast<size_t>(a.reps * a.rows)), rh(rl.size());
+  for (size_t i = 0; i < rl.size(); i++) {
+    const int64_t v = static_cast<int64_t>(r[i]);
+    rl[i] = static_cast<int32_t>(v & (kLimbBase - 1));
+    rh[i] = static_cast<int32_t>(v >> kLimbBits);
+  }
+  a.rl = rl.data();
+  a.rh = rh.data();
+  // Column blocks: a multiple of 4 (the vector loop's stride between the four sums), at least 256.
+  const int64_t work = a.batch * a.rows * a.cols * a.reps * 4;
+  const int nt = std::max(1, threads_for(work));
+  int64_t cb = (a.cols + 2 * nt - 1) / (2 * nt);
+  cb = std::min(std::max<int64_t>(256, (cb + 63) / 64 * 64), (a.cols + 3) / 4 * 4);
+  const int64_t blocks = (a.cols + cb - 1) / cb;
+  const int teams = verify::team_size(a.batch * blocks, work);
+  std::vector<int64_t> ws(static_cast<size_t>(teams) * 4 * a.reps * cb);
+  std::vector<int64_t> bad(static_cast<size_t>(a.batch * blocks), -1);
+  verify::for_tasks(a.batch * blocks, work, [&](int64_t task, int tid) {
+    const int64_t b = task / blocks, c0 = (task % blocks) * cb;
+    const int64_t n = std::min(cb, a.cols - c0);
+    // The vector loop lays its four sums a multiple of 4 apart.
+    const int64_t stride = (n + 3) / 4 * 4;
+    int64_t* acc = ws.data() + static_cast<size_t>(tid) * 4 * a.reps * cb;
+    bad[static_cast<size_t>(task)] = fold_result_block(a, b, c0, n, stride, acc);
+  });
+  int64_t first = -1;
+  for (int64_t v : bad)
+    if (v >= 0 && (first < 0 || v < first)) first = v;
+  rl.assign(rl.size(), 0);
+  rh.assign(rh.size(), 0);
+  return Napi::Number::New(info.Env(), double(first));
+}
+
+}  // namespace
+
+void register_wide_verify(Napi::Env env, Napi::Object exports) {
+  exports.Set("wideVerifyFold", Napi::Function::New(env, WideFold, "wideVerifyFold"));
+  exports.Set("wideVerifyMatvecs", Napi::Function::New(env, WideMatvecs, "wideVerifyMatvecs"));
+  exports.Set("wideVerifyConv", Napi::Function::New(env, WideConv, "wideVerifyConv"));
+  exports.Set("wideVerifyConvT", Napi::Function::New(env, WideConvT, "wideVerifyConvT"));
+  exports.Set("wideVerifyConvW", Napi::Function::New(env, WideConvW, "wideVerifyConvW"));
+  exports.Set("wideVerifyCombine", Napi::Function::New(env, WideCombine, "wideVerifyCombine"));
+  exports.Set("wideVerifySplitResult", Napi::Function::New(env, WideSplitResult, "wideVerifySplitResult"));
+  exports.Set("wideVerifyFoldResult", Napi::Function::New(env, WideFoldResult, "wideVerifyFoldResult"));
+}
+
+}  // namespace tee

@@ -1,0 +1,161 @@
+// TypeScript face of native/wide_verify.cc: the wide field's Freivalds primitives modulo a prime P < 2^50.
+// Vectors are residues mod P held as float64 integers in [0, P); operands are Int32Array with |v| < 2^24;
+// the exact result is a Float64Array that the result kernels validate (integer, |y| ≤ bound) on the way.
+// The native side works on 25-bit limbs of each vector (splitLimbs), one output channel per limb, and
+// wideVerifyCombine puts the limbs back together mod P. Each function allocates and returns its output.
+import { type CheckConvDims, verifyAddonModule } from './native-modp.js';
+import { convOut } from './product-geometry.js';
+
+type I32 = Int32Array;
+type F64 = Float64Array;
+type Dims8 = [number, number, number, number, number, number, number, number];
+
+interface WideAddon {
+  wideVerifyFold(
+    batch: number,
+    rows: number,
+    cols: number,
+    lreps: number,
+    a: I32,
+    rl: I32,
+    p: number,
+    out: F64,
+  ): void;
+  wideVerifyMatvecs(m: number, kk: number, lreps: number, a: I32, ul: I32, p: number, out: F64): void;
+  wideVerifyConv(...args: [...Dims8, I32, I32, number, F64]): void;
+  wideVerifyConvT(...args: [...Dims8, I32, I32, number, F64]): void;
+  wideVerifyConvW(...args: [...Dims8, I32, I32, number, F64]): void;
+  wideVerifyCombine(
+    outer: number,
+    reps: number,
+    parts: number,
+    inner: number,
+    src: F64,
+    p: number,
+    out: F64,
+  ): void;
+  wideVerifySplitResult(y: F64, bound: number, yl: I32, yh: I32): number;
+  wideVerifyFoldResult(
+    batch: number,
+    rows: number,
+    cols: number,
+    reps: number,
+    y: F64,
+    r: F64,
+    bound: number,
+    p: number,
+    out: F64,
+  ): number;
+}
+
+function addon(): WideAddon {
+  return verifyAddonModule() as WideAddon;
+}
+
+const LIMB = 2 ** 25;
+
+/** Residues v [outer, reps, inner] → limbs [outer, 2·reps, inner]: for each vector its low 25 bits, then the rest. */
+export function splitLimbs(v: F64, outer: number, reps: number, inner: number): I32 {
+  const out = new Int32Array(2 * v.length);
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < reps; j++) {
+      const src = (o * reps + j) * inner;
+      const lo = (o * reps + j) * 2 * inner;
+      const hi = lo + inner;
+      for (let i = 0; i < inner; i++) {
+        const x = v[src + i]!;
+        const l = x % LIMB;
+        out[lo + i] = l;
+        out[hi + i] = (x - l) / LIMB;
+      }
+    }
+  }
+  return out;
+}
+
+// Limb channels [outer, 2·reps, parts·inner] → residues [outer, reps, inner].
+function combine(outer: number, reps: number, parts: number, inner: number, src: F64, p: number): F64 {
+  const out = new Float64Array(outer * reps * inner);
+  addon().wideVerifyCombine(outer, reps, parts, inner, src, p, out);
+  return out;
+}
+
+function dims(g: CheckConvDims, lreps: number): Dims8 {
+  return [g.n, g.c, g.h, g.w, lreps, g.k, g.stride, g.padding];
+}
+
+function outPlane(g: CheckConvDims): number {
+  return convOut(g.h, g.k, g.stride, g.padding) * convOut(g.w, g.k, g.stride, g.padding);
+}
+
+/** Results of the kernels that read the untrusted result: the residues, and the first invalid index or −1. */
+export interface ResultSide {
+  readonly out: F64;
+  readonly bad: number;
+}
+
+/** The wide primitives (results in [0, p)); same layouts as modpKernels with F64 residues for vectors. */
+export const wideKernels = {
+  // a [batch,rows,cols], r [reps,rows] → [batch,reps,cols]
+  fold(batch: number, rows: number, cols: number, reps: number, a: I32, r: F64, p: number): F64 {
+    const out = new Float64Array(batch * 2 * reps * cols);
+    addon().wideVerifyFold(batch, rows, cols, 2 * reps, a, splitLimbs(r, 1, reps, rows), p, out);
+    return combine(batch, reps, 1, cols, out, p);
+  },
+  // a [m,kk], u [reps,kk] → [reps,m]
+  matvecs(m: number, kk: number, reps: number, a: I32, u: F64, p: number): F64 {
+    const out = new Float64Array(2 * reps * m);
+    addon().wideVerifyMatvecs(m, kk, 2 * reps, a, splitLimbs(u, 1, reps, kk), p, out);
+    return combine(1, reps, 1, m, out, p);
+  },
+  // x [n,c,h,w], wf [reps,c,k,k] → [n,reps,oh,ow]
+  conv(g: CheckConvDims, reps: number, x: I32, wf: F64, p: number): F64 {
+    const plane = outPlane(g);
+    const out = new Float64Array(g.n * 2 * reps * plane);
+    addon().wideVerifyConv(...dims(g, 2 * reps), x, splitLimbs(wf, 1, reps, g.c * g.k * g.k), p, out);
+    return combine(g.n, reps, 1, plane, out, p);
+  },
+  // dy [n,c,oh,ow] (c = O), wg [c,reps,k,k] → [n,reps,h,w]
+  convT(g: CheckConvDims, reps: number, dy: I32, wg: F64, p: number): F64 {
+    const plane = g.h * g.w;
+    const out = new Float64Array(g.n * 2 * reps * plane);
+    addon().wideVerifyConvT(...dims(g, 2 * reps), dy, splitLimbs(wg, g.c, reps, g.k * g.k), p, out);
+    return combine(g.n, reps, 1, plane, out, p);
+  },
+  // dyf [n,reps,oh,ow], x [n,c,h,w] → [reps,c,k,k]
+  convW(g: CheckConvDims, reps: number, dyf: F64, x: I32, p: number): F64 {
+    const kk = g.c * g.k * g.k;
+    const out = new Float64Array(2 * reps * kk);
+    addon().wideVerifyConvW(...dims(g, 2 * reps), splitLimbs(dyf, g.n, reps, outPlane(g)), x, p, out);
+    return combine(1, reps, 1, kk, out, p);
+  },
+  /** fold over the untrusted result y [batch,rows,cols] (validated against ±bound on the way). */
+  foldResult(
+    batch: number,
+    rows: number,
+    cols: number,
+    reps: number,
+    y: F64,
+    r: F64,
+    bound: number,
+    p: number,
+  ): ResultSide {
+    const out = new Float64Array(batch * reps * cols);
+    const bad = addon().wideVerifyFoldResult(batch, rows, cols, reps, y, r, bound, p, out);
+    return { out, bad };
+  },
+  /** matvecs over the untrusted result y [m,kk]: y split into limbs y = yl + 2^24·yh, stacked as 2m rows. */
+  matvecsResult(m: number, kk: number, reps: number, y: F64, u: F64, bound: number, p: number): ResultSide {
+    const stacked = new Int32Array(2 * m * kk);
+    const bad = addon().wideVerifySplitResult(
+      y,
+      bound,
+      stacked.subarray(0, m * kk),
+      stacked.subarray(m * kk),
+    );
+    const out = new Float64Array(2 * reps * 2 * m);
+    addon().wideVerifyMatvecs(2 * m, kk, 2 * reps, stacked, splitLimbs(u, 1, reps, kk), p, out);
+    stacked.fill(0);
+    return { out: combine(1, reps, 2, m, out, p), bad };
+  },
+};

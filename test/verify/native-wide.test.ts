@@ -1,0 +1,195 @@
+// The wide field's native kernels (25-bit limbs of residues mod P < 2^50) against a BigInt evaluation of
+// their definitions: full-range residues and operands, inner dimensions past the int64 reduction budget,
+// odd conv geometries, results at ±bound; bad limbs, residues, bounds and moduli are refused.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { SeededRng } from '../../src/tensor/seeded-rng.js';
+import { WIDE_MODULUS } from '../../src/verify/field.js';
+import { verifyAddonModule } from '../../src/verify/native-modp.js';
+import { splitLimbs, wideKernels } from '../../src/verify/native-wide.js';
+import { convOut } from '../../src/verify/product-geometry.js';
+import { randomField } from './cases.js';
+import { convRef, convTRef, convWRef, foldRef, GEOMS, matvecsRef } from './kernel-reference.js';
+
+const P = WIDE_MODULUS;
+const OPERAND = 2 ** 24 - 1; // the largest |operand| the kernels accept
+const BOUND = 2 ** 47 - 1;
+
+function residues(count: number, rng: SeededRng, p = P): Float64Array {
+  const out = new Float64Array(count);
+  const edges = [0, 1, p - 1, 2 ** 25 - 1, 2 ** 25, p - 2 ** 25];
+  for (let i = 0; i < count; i++) {
+    out[i] = i < edges.length ? edges[i]! : Math.floor(rng.nextFloat() * p);
+  }
+  return out;
+}
+
+function operands(count: number, rng: SeededRng): Int32Array {
+  const a = randomField(count, 2 ** 25, rng, OPERAND);
+  if (count > 1) {
+    a[0] = OPERAND;
+    a[1] = -OPERAND;
+  }
+  return a;
+}
+
+function results(count: number, rng: SeededRng): Float64Array {
+  const y = new Float64Array(count);
+  const edges = [BOUND, -BOUND, 0, 2 ** 24, -(2 ** 24) - 1, 2 ** 23, -(2 ** 23)];
+  for (let i = 0; i < count; i++) {
+    y[i] = i < edges.length ? edges[i]! : Math.round((2 * rng.nextFloat() - 1) * BOUND);
+  }
+  return y;
+}
+
+describe('native wide-field kernels (mod P = 2^50 − 27)', () => {
+  const rng = new SeededRng(41);
+
+  it('splits residues into 25-bit limbs, lo then hi per vector', () => {
+    const v = Float64Array.from([0, 1, 2 ** 25, P - 1, 12345678901234, 7]);
+    const l = splitLimbs(v, 2, 1, 3);
+    assert.equal(l.length, 12);
+    for (let o = 0; o < 2; o++)
+      for (let i = 0; i < 3; i++) {
+        const x = v[o * 3 + i]!;
+        assert.equal(l[o * 6 + i]! + l[o * 6 + 3 + i]! * 2 ** 25, x);
+        assert.ok(l[o * 6 + i]! < 2 ** 25 && l[o * 6 + 3 + i]! < 2 ** 25);
+      }
+  });
+
+  it('fold and matvecs of operands match BigInt, also past the reduction budget (20 000 terms)', () => {
+    for (const [batch, rows, cols, reps] of [
+      [2, 7, 9, 1],
+      [1, 5, 300, 2],
+      [3, 1, 4, 3],
+      [1, 20000, 3, 1],
+    ] as const) {
+      const a = operands(batch * rows * cols, rng);
+      const r = residues(reps * rows, rng);
+      assert.deepEqual(
+        [...wideKernels.fold(batch, rows, cols, reps, a, r, P)],
+        foldRef(batch, rows, cols, reps, a, r, P),
+      );
+      const u = residues(reps * cols, rng);
+      assert.deepEqual(
+        [...wideKernels.matvecs(batch * rows, cols, reps, a, u, P)],
+        matvecsRef(batch * rows, cols, reps, a, u, P),
+      );
+    }
+  });
+
+  it('conv, convT and convW match BigInt on odd geometries (fast and general paths)', () => {
+    for (const g of GEOMS) {
+      for (const reps of [1, 2]) {
+        const oh = convOut(g.h, g.k, g.stride, g.padding);
+        const ow = convOut(g.w, g.k, g.stride, g.padding);
+        const x = operands(g.n * g.c * g.h * g.w, rng);
+        const wf = residues(reps * g.c * g.k * g.k, rng);
+        assert.deepEqual(
+          [...wideKernels.conv(g, reps, x, wf, P)],
+          convRef(g, reps, x, wf, P),
+          `conv ${JSON.stringify(g)}`,
+        );
+        const dy = operands(g.n * g.c * oh * ow, rng);
+        const wg = residues(g.c * reps * g.k * g.k, rng);
+        assert.deepEqual(
+          [...wideKernels.convT(g, reps, dy, wg, P)],
+          convTRef(g, reps, dy, wg, P),
+          `convT ${JSON.stringify(g)}`,
+        );
+        const dyf = residues(g.n * reps * oh * ow, rng);
+        assert.deepEqual(
+          [...wideKernels.convW(g, reps, dyf, x, P)],
+          convWRef(g, reps, dyf, x, P),
+          `convW ${JSON.stringify(g)}`,
+        );
+      }
+    }
+  });
+
+  it('folds and multiplies the result (float64 integers up to ±(2^47 − 1)) exactly, widths across vector edges', () => {
+    for (const [batch, rows, cols, reps] of [
+      [1, 3, 1, 1],
+      [2, 5, 7, 2],
+      [1, 9, 261, 1],
+      [1, 9000, 5, 1],
+      [3, 4, 1029, 2],
+    ] as const) {
+      const y = results(batch * rows * cols, rng);
+      const r = residues(reps * rows, rng);
+      const f = wideKernels.foldResult(batch, rows, cols, reps, y, r, BOUND, P);
+      assert.equal(f.bad, -1);
+      assert.deepEqual(
+        [...f.out],
+        foldRef(batch, rows, cols, reps, y, r, P),
+        `fold ${[batch, rows, cols, reps]}`,
+      );
+      const u = residues(reps * cols, rng);
+      const m = wideKernels.matvecsResult(batch * rows, cols, reps, y, u, BOUND, P);
+      assert.equal(m.bad, -1);
+      assert.deepEqual(
+        [...m.out],
+        matvecsRef(batch * rows, cols, reps, y, u, P),
+        `matvecs ${[batch, rows, cols, reps]}`,
+      );
+    }
+  });
+
+  it('reports the first result element that is not an integer within ±bound (and folds it as 0)', () => {
+    for (const [at, v] of [
+      [0, 0.5],
+      [77, Number.NaN],
+      [300, Number.POSITIVE_INFINITY],
+      [301, Number.NEGATIVE_INFINITY],
+      [1000, BOUND + 1],
+      [1099, -(2 ** 60)],
+    ] as const) {
+      const y = results(1100, rng);
+      y[at] = v;
+      const later = at < 1099 ? 1099 : -1; // a later bad element must not be the one reported
+      if (later >= 0) y[later] = 0.25;
+      const r = residues(4, rng);
+      const f = wideKernels.foldResult(1, 4, 275, 1, y, r, BOUND, P);
+      assert.equal(f.bad, at, `fold: ${v} at ${at}`);
+      const z = y.slice();
+      z[at] = 0;
+      if (later >= 0) z[later] = 0;
+      assert.deepEqual([...f.out], foldRef(1, 4, 275, 1, z, r, P));
+      const m = wideKernels.matvecsResult(4, 275, 1, y, residues(275, rng), BOUND, P);
+      assert.equal(m.bad, at, `matvecs: ${v} at ${at}`);
+    }
+  });
+
+  it('refuses limbs, residues, operands, bounds and moduli out of range with RangeError', () => {
+    const addon = verifyAddonModule() as Record<string, (...a: unknown[]) => unknown>;
+    const out = new Float64Array(2);
+    assert.throws(
+      () => addon.wideVerifyFold!(1, 1, 1, 2, Int32Array.of(1), Int32Array.of(0, 2 ** 25), P, out),
+      RangeError,
+    );
+    assert.throws(
+      () => addon.wideVerifyFold!(1, 1, 1, 2, Int32Array.of(2 ** 24), Int32Array.of(0, 1), P, out),
+      RangeError,
+    );
+    assert.throws(
+      () => addon.wideVerifyFold!(1, 1, 1, 2, Int32Array.of(1), Int32Array.of(0, 1), 2 ** 50, out),
+      RangeError,
+    );
+    assert.throws(
+      () => addon.wideVerifyCombine!(1, 1, 1, 1, Float64Array.of(P, 0), P, new Float64Array(1)),
+      RangeError,
+    );
+    assert.throws(
+      () => addon.wideVerifyCombine!(1, 1, 1, 1, Float64Array.of(0.5, 0), P, new Float64Array(1)),
+      RangeError,
+    );
+    assert.throws(
+      () => wideKernels.foldResult(1, 1, 1, 1, Float64Array.of(1), Float64Array.of(P), BOUND, P),
+      RangeError,
+    );
+    assert.throws(
+      () => wideKernels.foldResult(1, 1, 1, 1, Float64Array.of(1), Float64Array.of(1), 2 ** 47, P),
+      RangeError,
+    );
+  });
+});
