@@ -59,7 +59,7 @@ modes (docs/enclave.md):
   --accelerator H:P      an accelerator (tee-offload accelerator), repeatable (split, accelerator)
   --integrity I          split: exact (default: quantized, checked exactly), float, off
   --field F              split --integrity exact: wide (default: exact integer products checked
-                         modulo two primes, ~20 bits per operand) or p24 (products mod 2^24 − 3,
+                         modulo 2^50 − 27, ~20 bits per operand) or p24 (products mod 2^24 − 3,
                          ~8 bits per operand; the field of --privacy blind)
   --offload-min-intensity X
                          split: products below X flops per wire byte run inside instead of on the

@@ -256,7 +256,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoOutcome> {
     accelerator = await startAcceleratorServer(o.threads ?? availableParallelism());
     o.log(`[3/6] accelerator (untrusted) listening on ${accelerator.address}`);
     o.log(
-      `[4/6] split mode: a trusted process (direct launcher: no SGX on this machine, so its attestation is SIMULATED and accepted only because this is the demo) receives the encrypted data and its key over the attested channel, trains ${settings.model} with every Conv2d/Linear product on the accelerator, ${o.integrity === 'exact' ? 'quantized to integers, computed exactly and checked' : 'in float32 and checked'} with Freivalds${o.integrity === 'exact' ? ((o.field ?? 'wide') === 'wide' ? ' modulo two primes' : ' modulo 2^24 − 3') : ''}`,
+      `[4/6] split mode: a trusted process (direct launcher: no SGX on this machine, so its attestation is SIMULATED and accepted only because this is the demo) receives the encrypted data and its key over the attested channel, trains ${settings.model} with every Conv2d/Linear product on the accelerator, ${o.integrity === 'exact' ? 'quantized to integers, computed exactly and checked' : 'in float32 and checked'} with Freivalds${o.integrity === 'exact' ? ((o.field ?? 'wide') === 'wide' ? ' modulo 2^50 − 27' : ' modulo 2^24 − 3') : ''}`,
     );
     const split = await remoteRun('split', o, settings, enc, accelerator, join(work, 'split.safetensors'));
     o.log(

@@ -2,7 +2,7 @@
 // untrusted accelerator through an AcceleratorTransport and comes back checked.
 //   exact: quantize (no-wrap bound asserted) → [blind with a one-time pad] → request → form check +
 //          Freivalds → [unblind] → dequantize to float32. Field 'wide' (default): the accelerator returns
-//          the exact integer product (arith 'wide'), checked modulo two primes under a 2^47 bound (about
+//          the exact integer product (arith 'wide'), checked modulo 2^50 − 27 under a 2^47 bound (about
 //          20 bits per operand); field 'p24': products mod p = 2^24 − 3 (arith 'modp', about 8 bits per
 //          operand), the only field blinding pads work in (field.ts, docs/integrity.md).
 //   float: f32 request → form check + Freivalds in float64 with a rigorous rounding bound.

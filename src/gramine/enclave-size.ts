@@ -142,14 +142,14 @@ export function estimateEnclaveSize(o: EnclaveSizeInput): EnclaveSizeEstimate {
     },
   ];
   if (o.mode === 'split') {
-    // The largest product in flight: its encoded operand (int32), the result frame being read and the
-    // verified private copy (float64 in the wide exact field) and its residues mod p₁, p₂ (2 × int32).
+    // The largest product in flight: its encoded operand (int32), the result frame being read (float64 in
+    // the wide exact field; verified and decoded in place) and, for a dense result, its two int32 limbs.
     // A weight gradient's result can outgrow every activation (VGG19-BN's first classifier layer).
     const largestResult = Math.max(b * p.largest, p.largestWeight);
     items.push({
       name: 'wire buffers (split)',
-      bytes: 28 * largestResult,
-      formula: `(4 + 8 + 8 + 8) B × ${largestResult} (encoded operand, result frame, verified copy, residues; max of ${b} × ${p.largest} and the largest weight)`,
+      bytes: 20 * largestResult,
+      formula: `(4 + 8 + 8) B × ${largestResult} (encoded operand, result frame, limbs of a dense result; max of ${b} × ${p.largest} and the largest weight)`,
     });
   }
   const data = o.dataBytes ?? DEFAULT_DATA_BYTES;

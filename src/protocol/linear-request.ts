@@ -1,6 +1,6 @@
 // What the trusted side asks of an accelerator: one of the six linear products of DESIGN.md, in
 // float32, exactly modulo p (values are centered representatives in (−p/2, p/2), carried as Int32), or
-// as the exact integer product of such operands ('wide': Float64 results, checked modulo two primes).
+// as the exact integer product of such operands ('wide': Float64 results, checked modulo a ~2^50 prime).
 // Shared by both sides: the wire codec (protocol/) encodes it, the accelerator server computes it,
 // the trusted side's RemoteLinearOps sends it through an AcceleratorTransport and verifies the reply.
 

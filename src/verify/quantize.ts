@@ -199,7 +199,7 @@ export interface QuantizeProductOptions {
   readonly p?: number;
   /**
    * Largest |y| the integer product may reach (default (p−1)/2: no wrap mod p). The wide field allows
-   * (p1·p2 − 1)/2 (field.ts); operands stay within (p−1)/2 either way.
+   * 2^47 − 1 (field.ts); operands stay within (p−1)/2 either way.
    */
   readonly outputHalf?: number;
   /** b already quantized (blinding pads fix the weights' integers): its data and scale bits. */

@@ -173,7 +173,7 @@ describe('RemoteLinearOps', () => {
     assert.deepEqual([...y.data], [1, 2, 4, 5]);
   });
 
-  it('hands each reply buffer back to a pooling transport after copying it (the returned values are the copy)', async () => {
+  it("hands each reply buffer back to a pooling transport once decoded (the returned values are the trusted side's own)", async () => {
     const transport = new InProcessTransport();
     const remote = new RemoteLinearOps(transport, { integrity: 'exact' });
     const x = new Tensor([2, 3], new Float32Array([1, 2, 3, 4, 5, 6]));
