@@ -4,6 +4,7 @@
 //   exact: quantize (no-wrap bound asserted) → [blind with a one-time pad] → modp request (field p24)
 //          or wide request (field wide) → form check + Freivalds (mod p, or mod both primes) →
 //          [unblind] → dequantize to float32 (docs/integrity.md).
+
 import type { LinearRequest } from '../protocol/linear-request.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { blind, unblind } from '../verify/blinding.js';
@@ -14,6 +15,7 @@ import { type FloatVectors, f32ResultProblem, freivaldsFloat } from '../verify/f
 import { freivaldsWide, wideResultProblem } from '../verify/freivalds-wide.js';
 import { aShapeOf, bShapeOf, type ProductGeometry, type ProductParams } from '../verify/product-geometry.js';
 import { dequantize, type QuantConfig, type QuantizedProduct, quantizeProduct } from '../verify/quantize.js';
+import type { IntBufferPool } from './int-buffer-pool.js';
 import type { ProductTrace } from './remote-linear-ops.js';
 
 const P = DEFAULT_MODULUS;
@@ -50,12 +52,16 @@ export interface ExactCheck {
   readonly rng: CryptoRng;
   /** Default: the field's (field.ts). */
   readonly repetitions?: number;
+  /** Where the quantized operands go (and return when the product is disposed); default new arrays. */
+  readonly pool?: IntBufferPool;
 }
 
 /** A blinded forward's one-time pad and the weights' integers it was made for (or fixed weights alone). */
 export interface ExactPad {
   readonly pad?: { r: Int32Array; u: Int32Array };
   readonly fixedB: { data: Int32Array; bits: number };
+  /** fixedB.data came from the check's pool: give it back with the product. */
+  readonly pooled?: boolean;
 }
 
 export function prepareFloat(
@@ -122,10 +128,12 @@ export function prepareExact(
       // over the quantized integers is not needed to keep wrong values out (quantize.ts, `recheck`).
       recheck: o.field.name !== 'wide',
       ...(pad !== null ? { fixedB: pad.fixedB } : {}),
+      ...(o.pool !== undefined ? { alloc: (n: number) => o.pool!.take(n) } : {}),
     });
   } catch (e) {
     pad?.pad?.r.fill(0);
     pad?.pad?.u.fill(0);
+    if (pad?.pooled) o.pool?.give(pad.fixedB.data);
     throw e;
   }
   const blinding = pad?.pad;
@@ -168,6 +176,9 @@ export function prepareExact(
         blinding.u.fill(0);
       }
       q.a.fill(0);
+      // Back for reuse (a pool ignores arrays it did not hand out: pads' fixed weights).
+      o.pool?.give(q.a);
+      if (pad === null || pad.pooled) o.pool?.give(q.b);
     },
   };
 }

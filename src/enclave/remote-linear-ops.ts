@@ -47,6 +47,7 @@ import {
   quantizeTensor,
   WIDE_QUANT_CONFIG,
 } from '../verify/quantize.js';
+import { IntBufferPool } from './int-buffer-pool.js';
 import { arithmeticIntensity, checkMinIntensity } from './placement.js';
 import {
   type ExactPad,
@@ -160,6 +161,8 @@ export class RemoteLinearOps implements LinearOps {
   readonly integrity: IntegrityMode;
   private readonly transport: AcceleratorTransport;
   private readonly repetitions: number | undefined;
+  // The quantized operands' buffers, reused from product to product (int-buffer-pool.ts).
+  private readonly pool = new IntBufferPool();
   private readonly field: ExactField;
   private readonly quant: QuantConfig;
   private readonly deadlineMs: number | undefined;
@@ -602,8 +605,11 @@ export class RemoteLinearOps implements LinearOps {
     if (entry.bits === undefined) return this.exact(g, a, b, params, null);
     const bits = entry.bits;
     try {
-      const fixed = { data: quantizeTensor(b, bits, 'nearest', { p: P }), bits };
-      return this.exact(g, a, b, params, { fixedB: fixed }, hint);
+      const fixed = {
+        data: quantizeTensor(b, bits, 'nearest', { p: P, alloc: (n) => this.pool.take(n) }),
+        bits,
+      };
+      return this.exact(g, a, b, params, { fixedB: fixed, pooled: true }, hint);
     } catch (e) {
       // No fit at the forward's scale (or the weights changed so that they no longer fit it): quantize
       // afresh and send them in full; anything else (a NaN) fails there too.
@@ -625,6 +631,7 @@ export class RemoteLinearOps implements LinearOps {
       field: this.field,
       quant: this.quant,
       rng: this.rng,
+      pool: this.pool,
       ...(this.repetitions === undefined ? {} : { repetitions: this.repetitions }),
     });
   }

@@ -2,7 +2,7 @@
 // from crypto.randomBytes on every call (no pool, no seed, no state to replay). A class with an ES private
 // brand, so that the seeded RNG of tensor/ (initialisation, shuffling, tests) can never stand in for it:
 // the type checker refuses a SeededRng where a CryptoRng is wanted, and isCryptoRng refuses look-alikes.
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomFillSync } from 'node:crypto';
 
 export class CryptoRng {
   readonly kind = 'crypto' as const;
@@ -59,6 +59,12 @@ export class CryptoRng {
       buf.fill(0);
     }
     return out;
+  }
+
+  /** Fills `buf` with fresh random bytes (into a reused buffer: no fresh pages; the caller wipes it). */
+  fill(buf: Uint8Array): Uint8Array {
+    checkCount(buf.length);
+    return randomFillSync(buf);
   }
 
   /** `count` fresh random bytes (stochastic rounding draws 4 per element; the caller wipes them). */

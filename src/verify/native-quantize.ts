@@ -92,15 +92,17 @@ export const quantKernels = {
   },
   /**
    * q = round(v·2^bits) (random null) or ⌊v·2^bits + u⌋ with u = uint32(random[4i..4i+3])/2^32; returns
-   * the integers and the index of the first element that does not fit [−half, half] (−1 when all fit).
+   * the integers (into `into` when given: same length) and the index of the first element that does not
+   * fit [−half, half] (−1 when all fit).
    */
   quantize(
     v: Float32Array,
     bits: number,
     half: number,
     random: Uint8Array | null,
+    into?: Int32Array,
   ): { q: Int32Array; bad: number } {
-    const q = new Int32Array(v.length);
+    const q = into ?? new Int32Array(v.length);
     const bad = load().quantQuantize(v, bits, half, random, q);
     return { q, bad };
   },

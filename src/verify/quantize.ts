@@ -99,18 +99,36 @@ export function quantizeTensor(
   v: Float32Array,
   bits: number,
   rounding: Rounding,
-  opts: { readonly p?: number; readonly rng?: CryptoRng; readonly impl?: QuantImpl } = {},
+  opts: {
+    readonly p?: number;
+    readonly rng?: CryptoRng;
+    readonly impl?: QuantImpl;
+    /** Where the integers go (a buffer of v.length, e.g. from a pool); default a new array. */
+    readonly alloc?: IntAlloc;
+  } = {},
 ): Int32Array {
   let random: Uint8Array | null = null;
   if (rounding === 'stochastic') {
     if (!isCryptoRng(opts.rng)) throw new TypeError('stochastic rounding needs a CryptoRng');
-    random = opts.rng.bytes(4 * v.length);
+    random = opts.rng.fill(randomScratch(4 * v.length));
   }
   try {
-    return quantizeWith(v, bits, random, opts.p ?? DEFAULT_MODULUS, opts.impl ?? 'native');
+    return quantizeWith(v, bits, random, opts.p ?? DEFAULT_MODULUS, opts.impl ?? 'native', opts.alloc);
   } finally {
     random?.fill(0);
   }
+}
+
+/** Hands out an Int32Array of exactly n elements. */
+export type IntAlloc = (n: number) => Int32Array;
+
+// The random bytes of stochastic rounding, reused from call to call (fresh pages for them cost about three
+// times the quantization pass). Safe without locking: quantizeTensor is synchronous, and wipes them.
+let randomBuf: Uint8Array = new Uint8Array(0);
+
+function randomScratch(n: number): Uint8Array {
+  if (randomBuf.length < n) randomBuf = new Uint8Array(n);
+  return randomBuf.subarray(0, n);
 }
 
 /**
@@ -123,20 +141,25 @@ export function quantizeWith(
   random: Uint8Array | null,
   p: number,
   impl: QuantImpl,
+  alloc?: IntAlloc,
 ): Int32Array {
   const half = halfModulus(p);
+  const out = alloc?.(v.length);
+  if (out !== undefined && out.length !== v.length) {
+    throw new RangeError(`quantization: an output buffer of ${out.length} for ${v.length} elements`);
+  }
   if (random !== null && random.length !== 4 * v.length) {
     throw new RangeError(
       `quantization: ${random.length} random bytes for ${v.length} elements (need 4 each)`,
     );
   }
   if (impl === 'native') {
-    const { q, bad } = quantKernels.quantize(v, bits, half, random);
+    const { q, bad } = quantKernels.quantize(v, bits, half, random, out);
     if (bad >= 0) throw fitError(v[bad]!, bits, p);
     return q;
   }
   const scale = 2 ** bits;
-  const q = new Int32Array(v.length);
+  const q = out ?? new Int32Array(v.length);
   if (random !== null) {
     const view = new DataView(random.buffer, random.byteOffset, random.byteLength);
     for (let i = 0; i < v.length; i++) {
@@ -206,6 +229,8 @@ export interface QuantizeProductOptions {
   readonly fixedB?: { readonly data: Int32Array; readonly bits: number };
   /** Native kernels (default) or the TypeScript reference. */
   readonly impl?: QuantImpl;
+  /** Where the operands' integers go (default new arrays). */
+  readonly alloc?: IntAlloc;
   /**
    * Recompute the bound on the quantized integers and check it (default true). The predicted bound that
    * chose the scales is already a proven upper bound (triangle inequality, rounding allowances); the
@@ -298,8 +323,12 @@ export function quantizeProduct(
         config.minBits,
       );
     }
-    const qa = quantizeTensor(a, sa, ra, { p, rng: opts.rng, impl });
-    const qb = fixed !== undefined ? fixed.data : quantizeTensor(b, sb, rb, { p, rng: opts.rng, impl });
+    const alloc = opts.alloc;
+    const qa = quantizeTensor(a, sa, ra, { p, rng: opts.rng, impl, ...(alloc ? { alloc } : {}) });
+    const qb =
+      fixed !== undefined
+        ? fixed.data
+        : quantizeTensor(b, sb, rb, { p, rng: opts.rng, impl, ...(alloc ? { alloc } : {}) });
     let yBound: number;
     if (opts.recheck === false) {
       // The prediction with a margin for the rounding of its own float64 arithmetic (sqrt, products).
