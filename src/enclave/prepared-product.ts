@@ -2,9 +2,8 @@
 // well-formed reply, how to check it, and how to turn the verified bytes into floats.
 //   float: f32 request, form check + Freivalds in float64 with a rigorous rounding bound (or none: 'off').
 //   exact: quantize (no-wrap bound asserted) → [blind with a one-time pad] → modp request (field p24)
-//          or wide request (field wide) → form check + Freivalds (mod p, or mod both primes) →
+//          or wide request (field wide) → form check + Freivalds (mod p, or mod 2^50 − 27 for wide) →
 //          [unblind] → dequantize to float32 (docs/integrity.md).
-
 import type { LinearRequest } from '../protocol/linear-request.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { blind, unblind } from '../verify/blinding.js';

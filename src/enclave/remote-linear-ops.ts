@@ -9,8 +9,9 @@
 //   off:   f32 request, no check (a loud warning, once): for measurements only.
 // A refused reply or a transport error is retried once on a fresh connection; then the call throws
 // E_VERIFY (or E_NETWORK). A verified result is decoded in the same synchronous step as its check, into a
-// buffer of the trusted side's own (never the reply's): an unverified value never enters the model. Timings per op kind and per layer label: stats(). How one
-// request is built and its reply judged: prepared-product.ts.
+// buffer of the trusted side's own (never the reply's): an unverified value never enters the model.
+// Timings per op kind and per layer label: stats(). How one request is built and its reply judged:
+// prepared-product.ts.
 import { TeeError } from '../errors.js';
 import { kernels } from '../kernels/index.js';
 import type { ConvParams, LinearOps } from '../kernels/linear-ops.js';
