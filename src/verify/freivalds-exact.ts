@@ -6,7 +6,7 @@
 // outside the centered range) are refused before any arithmetic.
 import { type CryptoRng, isCryptoRng } from './crypto-rng.js';
 import { checkModulus, DEFAULT_MODULUS, halfModulus } from './field.js';
-import { evaluateSides, type SideKernels } from './freivalds-sides.js';
+import { evaluateSides, type SideKernels, type Sides } from './freivalds-sides.js';
 import { modpKernels } from './native-modp.js';
 import { foldLength, innerLength, numelOf, type ProductGeometry, resultShapeOf } from './product-geometry.js';
 
@@ -109,21 +109,49 @@ export function freivaldsExact(
   const p = opts.p ?? DEFAULT_MODULUS;
   checkModulus(p);
   const reps = checkRepetitions(opts.repetitions ?? DEFAULT_REPETITIONS);
-  if (y.length !== numelOf(resultShapeOf(g))) return fail(`${g.op}: result has ${y.length} elements`);
-  if (y.length === 0) return PASS;
-  if (innerLength(g) === 0 || a.length === 0 || b.length === 0) {
-    // Empty inner products: the only correct result is zero.
-    const i = y.findIndex((v) => v !== 0);
-    return i < 0 ? PASS : fail(`${g.op}: element ${i} of an empty product is ${y[i]}, not 0`);
-  }
+  const trivial = trivialOutcome(g, a, b, y);
+  if (trivial !== null) return trivial;
   const r = opts.rng.fieldElements(reps * foldLength(g), p);
   const s = evaluateSides(exactKernels(p), g, a, b, y, r, reps);
   r.fill(0);
+  return compareSides(g, s, reps, '');
+}
+
+/**
+ * The outcome of a check that needs no vectors (null when it does): a result of the wrong length, an
+ * empty result, or an empty inner product (whose only correct result is zero).
+ */
+export function trivialOutcome(
+  g: ProductGeometry,
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  y: ArrayLike<number>,
+): CheckOutcome | null {
+  if (y.length !== numelOf(resultShapeOf(g))) return fail(`${g.op}: result has ${y.length} elements`);
+  if (y.length === 0) return PASS;
+  if (innerLength(g) === 0 || a.length === 0 || b.length === 0) {
+    for (let i = 0; i < y.length; i++) {
+      if (y[i] !== 0) return fail(`${g.op}: element ${i} of an empty product is ${y[i]}, not 0`);
+    }
+    return PASS;
+  }
+  return null;
+}
+
+/** Compares the two sides element by element; `where` names the modulus in the failure (or ''). */
+export function compareSides(
+  g: ProductGeometry,
+  s: Sides<ArrayLike<number>>,
+  reps: number,
+  where: string,
+): CheckOutcome {
   const { lhs, rhs } = s;
   for (let e = 0; e < lhs.length; e++) {
     if (lhs[e] !== rhs[e]) {
       const rep = Math.floor(e / s.inner) % reps;
-      return fail(`${g.op}: Freivalds check failed (repetition ${rep + 1} of ${reps}, folded element ${e})`);
+      return fail(
+        `${g.op}: Freivalds check failed${where} (repetition ${rep + 1} of ${reps}, folded element ${e})`,
+      );
     }
   }
   return PASS;
