@@ -1,12 +1,13 @@
 // Exact mode's fixed-point encoding on the trusted side (src/verify/quantize.ts; docs/integrity.md): the
 // operand norms that choose the scales (the largest L2² and L1 over the vectors whose inner products make
-// up the outputs), max |v|, quantization to centered integers (round half up, or stochastic with random
-// bytes the caller draws from crypto.randomBytes) and dequantization. Each function does exactly what the
-// TypeScript reference in src/verify/ does, in the same order of operations (float64), so results are
-// bit-identical to it and independent of the thread count: a vector's sum always runs on one thread in
-// index order; threads only share out vectors, and a maximum does not depend on order. Every product
-// formed here is exact in float64 (the square of a float32 or of an integer below 2^26; a scaling by a
-// power of two), so a fused multiply-add rounds exactly as the separate add does.
+// up the outputs) together with max |v| in the same pass, quantization to centered integers (round half
+// up, or stochastic with random bytes the caller draws from crypto.randomBytes) and dequantization. Each
+// function does exactly what the TypeScript reference in src/verify/ does, in the same order of operations
+// (float64), so results are bit-identical to it and independent of the thread count: a vector's sum always
+// runs on one thread in a fixed order (contiguous segments in eight lanes: segment_sums); threads only
+// share out vectors, and a maximum does not depend on order. Every product formed here is exact in float64
+// (the square of a float32 or of an integer below 2^26; a scaling by a power of two), so a fused
+// multiply-add rounds exactly as the separate add does.
 
 #include <algorithm>
 #include <cmath>
@@ -16,20 +17,124 @@
 
 #include "common.h"
 
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
+
 namespace tee {
 
 namespace {
 
 struct Norm {
   double l2 = 0, l1 = 0;
+  // max |v| over every element read, and whether one was NaN (then the caller sees max = NaN).
+  double mx = 0;
+  bool nan = false;
   void take(double s2, double s1) {
     if (s2 > l2) l2 = s2;
     if (s1 > l1) l1 = s1;
   }
-  void take(const Norm& o) { take(o.l2, o.l1); }
+  void take_max(double m, bool bad) {
+    if (m > mx) mx = m;
+    nan = nan || bad;
+  }
+  void take(const Norm& o) {
+    take(o.l2, o.l1);
+    take_max(o.mx, o.nan);
+  }
+  double max_abs() const { return nan ? std::nan("") : mx; }
 };
 
 inline double absd(double v) { return std::fabs(v); }
+
+// max |v| as an unsigned key that vectorizes as an integer maximum: a float's bits without the sign
+// (ordered like |v|; any NaN is above +inf's 0x7f800000), an int32's magnitude.
+inline uint32_t abs_key(float v) {
+  uint32_t u;
+  std::memcpy(&u, &v, 4);
+  return u & 0x7fffffffu;
+}
+inline uint32_t abs_key(int32_t v) { return v < 0 ? 0u - static_cast<uint32_t>(v) : static_cast<uint32_t>(v); }
+inline void take_key(Norm* m, uint32_t key, float) {
+  float f;
+  std::memcpy(&f, &key, 4);
+  m->take_max(key > 0x7f800000u ? 0.0 : double(f), key > 0x7f800000u);
+}
+inline void take_key(Norm* m, uint32_t key, int32_t) { m->take_max(double(key), false); }
+
+template <typename S>
+uint32_t max_key(const S* p, int64_t n) {
+  uint32_t k = 0;
+  for (int64_t i = 0; i < n; i++) k = std::max(k, abs_key(p[i]));
+  return k;
+}
+
+// Σ v² and Σ |v| of one contiguous segment in the reference's order (operand-norms.ts segmentSums): eight
+// lanes, lane j summing elements 8i + j in order, combined as ((l0+l4) + (l1+l5)) + ((l2+l6) + (l3+l7)),
+// then the tail (len mod 8 elements) added in order. Every square is exact in float64 (a float32 or an
+// int32 below 2^26 squared), so the AVX2 version's fused multiply-adds round exactly like the reference.
+struct Sums {
+  double s2, s1;
+};
+
+inline double combine8(const double* l) { return ((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7])); }
+
+template <typename S>
+Sums segment_sums_portable(const S* p, int64_t len) {
+  double l2[8] = {0, 0, 0, 0, 0, 0, 0, 0}, l1[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  const int64_t body = len & ~int64_t(7);
+  for (int64_t i = 0; i < body; i += 8) {
+    for (int j = 0; j < 8; j++) {
+      const double v = double(p[i + j]);
+      l2[j] += v * v;
+      l1[j] += absd(v);
+    }
+  }
+  Sums s{combine8(l2), combine8(l1)};
+  for (int64_t i = body; i < len; i++) {
+    const double v = double(p[i]);
+    s.s2 += v * v;
+    s.s1 += absd(v);
+  }
+  return s;
+}
+
+#if defined(__AVX2__) && defined(__FMA__)
+inline __m256d load4d(const float* p) { return _mm256_cvtps_pd(_mm_loadu_ps(p)); }
+inline __m256d load4d(const int32_t* p) { return _mm256_cvtepi32_pd(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+
+template <typename S>
+Sums segment_sums(const S* p, int64_t len) {
+  const int64_t body = len & ~int64_t(7);
+  if (body == 0) return segment_sums_portable(p, len);
+  const __m256d sign = _mm256_set1_pd(-0.0);
+  __m256d a2 = _mm256_setzero_pd(), b2 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd(), b1 = _mm256_setzero_pd();
+  for (int64_t i = 0; i < body; i += 8) {
+    const __m256d x = load4d(p + i), y = load4d(p + i + 4);
+    a2 = _mm256_fmadd_pd(x, x, a2);
+    b2 = _mm256_fmadd_pd(y, y, b2);
+    a1 = _mm256_add_pd(a1, _mm256_andnot_pd(sign, x));
+    b1 = _mm256_add_pd(b1, _mm256_andnot_pd(sign, y));
+  }
+  alignas(32) double l2[8], l1[8];
+  _mm256_store_pd(l2, a2);
+  _mm256_store_pd(l2 + 4, b2);
+  _mm256_store_pd(l1, a1);
+  _mm256_store_pd(l1 + 4, b1);
+  Sums s{combine8(l2), combine8(l1)};
+  for (int64_t i = body; i < len; i++) {
+    const double v = double(p[i]);
+    s.s2 += v * v;
+    s.s1 += absd(v);
+  }
+  return s;
+}
+#else
+template <typename S>
+Sums segment_sums(const S* p, int64_t len) {
+  return segment_sums_portable(p, len);
+}
+#endif
 
 // Runs body(lo, hi, &norm) over [0, n) in contiguous pieces on up to threads() threads; the maxima meet.
 template <typename F>
@@ -53,28 +158,25 @@ Norm over(int64_t n, int64_t work, F body) {
   return m;
 }
 
-// rows of a [rows, cols]
+// rows of a [rows, cols]: one segment each.
 template <typename S>
 Norm row_norms(const S* a, int64_t rows, int64_t cols) {
   return over(rows, rows * cols, [&](int64_t lo, int64_t hi, Norm* m) {
     for (int64_t r = lo; r < hi; r++) {
-      double s2 = 0, s1 = 0;
-      for (const S *p = a + r * cols, *e = p + cols; p < e; p++) {
-        const double v = double(*p);
-        s2 += v * v;
-        s1 += absd(v);
-      }
-      m->take(s2, s1);
+      const Sums s = segment_sums(a + r * cols, cols);
+      m->take(s.s2, s.s1);
     }
+    take_key(m, max_key(a + lo * cols, (hi - lo) * cols), S());
   });
 }
 
-// columns of a [rows, cols]: each column's sum runs over the rows in order.
+// columns of a [rows, cols]: each column's sum runs over the rows in order (vectorized across columns).
 template <typename S>
 Norm col_norms(const S* a, int64_t rows, int64_t cols) {
   return over(cols, rows * cols, [&](int64_t lo, int64_t hi, Norm* m) {
     constexpr int64_t B = 256;
     double s2[B], s1[B];
+    uint32_t key = 0;
     for (int64_t c0 = lo; c0 < hi; c0 += B) {
       const int64_t n = std::min(B, hi - c0);
       std::fill(s2, s2 + n, 0.0);
@@ -86,37 +188,45 @@ Norm col_norms(const S* a, int64_t rows, int64_t cols) {
           s2[c] += v * v;
           s1[c] += absd(v);
         }
+        key = std::max(key, max_key(p, n));
       }
       for (int64_t c = 0; c < n; c++) m->take(s2[c], s1[c]);
     }
+    take_key(m, key, S());
   });
 }
 
-// a [n, ch, plane] summed over n and plane, per channel
+// a [n, ch, plane], one vector per channel: each image's plane is a segment, the segments' sums are added
+// over the images in order.
 template <typename S>
 Norm channel_norms(const S* a, int64_t n, int64_t ch, int64_t plane) {
   return over(ch, n * ch * plane, [&](int64_t lo, int64_t hi, Norm* m) {
+    uint32_t key = 0;
     for (int64_t c = lo; c < hi; c++) {
       double s2 = 0, s1 = 0;
       for (int64_t b = 0; b < n; b++) {
-        for (const S *p = a + (b * ch + c) * plane, *e = p + plane; p < e; p++) {
-          const double v = double(*p);
-          s2 += v * v;
-          s1 += absd(v);
-        }
+        const S* p = a + (b * ch + c) * plane;
+        const Sums s = segment_sums(p, plane);
+        s2 += s.s2;
+        s1 += s.s1;
+        key = std::max(key, max_key(p, plane));
       }
       m->take(s2, s1);
     }
+    take_key(m, key, S());
   });
 }
 
-// Per image: the channel-summed squares and magnitudes of a [n, ch, h, w] as two planes (channel order).
+// Per image: the channel-summed squares and magnitudes of a [n, ch, h, w] as two planes (channel order),
+// and max |v| of the image into m.
 template <typename S>
-void channel_sums(const S* a, int64_t b, int64_t ch, int64_t plane, double* s2, double* s1) {
+void channel_sums(const S* a, int64_t b, int64_t ch, int64_t plane, double* s2, double* s1, Norm* m) {
   const int nt = threads_for(ch * plane);
-  auto body = [&](int64_t lo, int64_t hi) {
+  std::vector<uint32_t> keys(static_cast<size_t>(std::max(1, nt)), 0);
+  auto body = [&](int64_t lo, int64_t hi, uint32_t* key) {
     std::fill(s2 + lo, s2 + hi, 0.0);
     std::fill(s1 + lo, s1 + hi, 0.0);
+    uint32_t k = 0;
     for (int64_t c = 0; c < ch; c++) {
       const S* p = a + (b * ch + c) * plane;
       for (int64_t i = lo; i < hi; i++) {
@@ -124,15 +234,21 @@ void channel_sums(const S* a, int64_t b, int64_t ch, int64_t plane, double* s2, 
         s2[i] += v * v;
         s1[i] += absd(v);
       }
+      k = std::max(k, max_key(p + lo, hi - lo));
     }
+    *key = k;
   };
-  if (nt <= 1) return body(0, plane);
+  if (nt <= 1) {
+    body(0, plane, &keys[0]);
+  } else {
 #pragma omp parallel for num_threads(nt) schedule(static, 1)
-  for (int t = 0; t < nt; t++) {
-    int64_t lo, hi;
-    split_range(plane, nt, t, &lo, &hi);
-    body(lo, hi);
+    for (int t = 0; t < nt; t++) {
+      int64_t lo, hi;
+      split_range(plane, nt, t, &lo, &hi);
+      body(lo, hi, &keys[static_cast<size_t>(t)]);
+    }
   }
+  for (uint32_t k : keys) take_key(m, k, S());
 }
 
 // conv2d: patches of x [n,c,h,w] at every output position (zero padding contributes nothing).
@@ -142,7 +258,7 @@ Norm patch_norms(const S* x, int64_t n, int64_t c, int64_t h, int64_t w, int64_t
   std::vector<double> s2(static_cast<size_t>(h * w)), s1(static_cast<size_t>(h * w));
   Norm m;
   for (int64_t b = 0; b < n; b++) {
-    channel_sums(x, b, c, h * w, s2.data(), s1.data());
+    channel_sums(x, b, c, h * w, s2.data(), s1.data(), &m);
     m.take(over(oh, oh * ow * k * k, [&](int64_t lo, int64_t hi, Norm* mm) {
       for (int64_t oy = lo; oy < hi; oy++) {
         for (int64_t ox = 0; ox < ow; ox++) {
@@ -172,7 +288,7 @@ Norm window_norms(const S* dy, int64_t n, int64_t o, int64_t oh, int64_t ow, int
   Norm m;
   const int64_t ys = oh - mh + 1, xs = ow - mw + 1;
   for (int64_t b = 0; b < n; b++) {
-    channel_sums(dy, b, o, oh * ow, s2.data(), s1.data());
+    channel_sums(dy, b, o, oh * ow, s2.data(), s1.data(), &m);
     if (ys < 1 || xs < 1) continue;
     m.take(over(ys, ys * xs * mh * mw, [&](int64_t lo, int64_t hi, Norm* mm) {
       for (int64_t y0 = lo; y0 < hi; y0++) {
@@ -192,10 +308,38 @@ Norm window_norms(const S* dy, int64_t n, int64_t o, int64_t oh, int64_t ow, int
   return m;
 }
 
-// W[:, c, :, :] for each c of w [o, c, kk]: the per-channel sums of channel_norms, with o as the batch.
+// W[:, c, :, :] for each c of w [o, c, kk]: per column (c, t) of w as an [o, c·kk] matrix the sum over o
+// in order (vectorized across columns), then per c its kk column sums added in order of t.
 template <typename S>
 Norm filter_col_norms(const S* w, int64_t o, int64_t c, int64_t kk) {
-  return channel_norms(w, o, c, kk);
+  return over(c, o * c * kk, [&](int64_t lo, int64_t hi, Norm* m) {
+    constexpr int64_t B = 64;  // channels per block
+    std::vector<double> s2(static_cast<size_t>(B * kk)), s1(static_cast<size_t>(B * kk));
+    uint32_t key = 0;
+    for (int64_t c0 = lo; c0 < hi; c0 += B) {
+      const int64_t nc = std::min(B, hi - c0), n = nc * kk;
+      std::fill(s2.begin(), s2.begin() + n, 0.0);
+      std::fill(s1.begin(), s1.begin() + n, 0.0);
+      for (int64_t r = 0; r < o; r++) {
+        const S* p = w + (r * c + c0) * kk;
+        for (int64_t i = 0; i < n; i++) {
+          const double v = double(p[i]);
+          s2[static_cast<size_t>(i)] += v * v;
+          s1[static_cast<size_t>(i)] += absd(v);
+        }
+        key = std::max(key, max_key(p, n));
+      }
+      for (int64_t ch = 0; ch < nc; ch++) {
+        double t2 = 0, t1 = 0;
+        for (int64_t t = 0; t < kk; t++) {
+          t2 += s2[static_cast<size_t>(ch * kk + t)];
+          t1 += s1[static_cast<size_t>(ch * kk + t)];
+        }
+        m->take(t2, t1);
+      }
+    }
+    take_key(m, key, S());
+  });
 }
 
 enum Kind { kRows = 0, kCols = 1, kChannels = 2, kPatches = 3, kWindows = 4, kFilterCols = 5 };
@@ -232,7 +376,7 @@ int64_t norm_size(int kind, const int64_t* d) {
   }
 }
 
-// (kind, d0..d6, a:F32|I32, out:F64[2]) → out = [max L2², max L1]
+// (kind, d0..d6, a:F32|I32, out:F64[3]) → out = [max L2², max L1, max |a[i]| (NaN when one is NaN)]
 Napi::Value QuantNorms(const Napi::CallbackInfo& info) {
   const char* fn = "quantNorms";
   expect_args(info, 10, fn);
@@ -247,7 +391,7 @@ Napi::Value QuantNorms(const Napi::CallbackInfo& info) {
     throw Napi::RangeError::New(info.Env(), std::string(fn) + ": the kernel does not fit the input");
   }
   const int64_t need = norm_size(kind, d);
-  double* out = array_arg<double>(info, 9, 2, fn, "out");
+  double* out = array_arg<double>(info, 9, 3, fn, "out");
   Napi::Value v = info[8];
   Norm m;
   if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
@@ -257,38 +401,8 @@ Napi::Value QuantNorms(const Napi::CallbackInfo& info) {
   }
   out[0] = m.l2;
   out[1] = m.l1;
+  out[2] = m.max_abs();
   return info.Env().Undefined();
-}
-
-// (a:F32) → max |a[i]|, NaN when an element is NaN.
-Napi::Value QuantMaxAbs(const Napi::CallbackInfo& info) {
-  const char* fn = "quantMaxAbs";
-  expect_args(info, 1, fn);
-  int64_t n;
-  const float* a = any_array_arg<float>(info, 0, &n, fn, "a");
-  const int nt = std::max(1, threads_for(n));
-  std::vector<float> part(static_cast<size_t>(nt), 0.0f);
-  std::vector<int> nan(static_cast<size_t>(nt), 0);
-#pragma omp parallel for num_threads(nt) schedule(static, 1) if (nt > 1)
-  for (int t = 0; t < nt; t++) {
-    int64_t lo, hi;
-    split_range(n, nt, t, &lo, &hi);
-    float m = 0;
-    int bad = 0;
-    for (int64_t i = lo; i < hi; i++) {
-      const float v = std::fabs(a[i]);
-      bad |= std::isnan(v);
-      m = v > m ? v : m;
-    }
-    part[static_cast<size_t>(t)] = m;
-    nan[static_cast<size_t>(t)] = bad;
-  }
-  float m = 0;
-  for (int t = 0; t < nt; t++) {
-    if (nan[static_cast<size_t>(t)]) return Napi::Number::New(info.Env(), std::nan(""));
-    m = std::max(m, part[static_cast<size_t>(t)]);
-  }
-  return Napi::Number::New(info.Env(), double(m));
 }
 
 // Math.round(y) (nearest, halves up) for y = a float32 times a power of two: y + 0.5 is exact for every
@@ -402,7 +516,6 @@ Napi::Value Dequantize(const Napi::CallbackInfo& info) {
 
 void register_quantize(Napi::Env env, Napi::Object exports) {
   exports.Set("quantNorms", Napi::Function::New(env, QuantNorms, "quantNorms"));
-  exports.Set("quantMaxAbs", Napi::Function::New(env, QuantMaxAbs, "quantMaxAbs"));
   exports.Set("quantQuantize", Napi::Function::New(env, Quantize, "quantQuantize"));
   exports.Set("quantDequantize", Napi::Function::New(env, Dequantize, "quantDequantize"));
 }

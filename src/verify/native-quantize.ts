@@ -1,4 +1,4 @@
-// TypeScript face of native/quantize.cc: the scale-selection norms, max |v|, quantization (nearest or
+// TypeScript face of native/quantize.cc: the scale-selection norms (with max |v| from the same pass), quantization (nearest or
 // stochastic, with random bytes the caller drew from the crypto RNG) and dequantization of exact mode.
 // Bit-identical to the TypeScript reference (operand-norms.ts, quantize.ts's `impl: 'reference'`): the
 // tests cross-check the two. Loads the addon through native-modp.ts (E_NATIVE when missing or stale).
@@ -11,7 +11,6 @@ type Norms7 = [number, number, number, number, number, number, number];
 
 interface QuantAddon {
   quantNorms(kind: number, ...rest: [...Norms7, Float32Array | Int32Array, Float64Array]): void;
-  quantMaxAbs(a: Float32Array): number;
   quantQuantize(
     v: Float32Array,
     bits: number,
@@ -42,10 +41,10 @@ const WINDOWS = 4;
 const FILTER_COLS = 5;
 
 function norms(kind: number, d: number[], data: Float32Array | Int32Array, len: number): NormMax {
-  const out = new Float64Array(2);
+  const out = new Float64Array(3);
   const dims = [...d, 0, 0, 0, 0, 0, 0, 0].slice(0, 7) as Norms7;
   load().quantNorms(kind, ...dims, data, out);
-  return { l2sq: out[0]!, l1: out[1]!, len };
+  return { l2sq: out[0]!, l1: out[1]!, len, max: out[2]! };
 }
 
 export const quantKernels = {
@@ -85,10 +84,6 @@ export const quantKernels = {
       case 'conv2dGradWeight':
         return norms(CHANNELS, [g.n, g.c, g.h * g.w], b, g.n * g.h * g.w);
     }
-  },
-  /** max |a[i]| (NaN when an element is NaN). */
-  maxAbs(a: Float32Array): number {
-    return load().quantMaxAbs(a);
   },
   /**
    * q = round(v·2^bits) (random null) or ⌊v·2^bits + u⌋ with u = uint32(random[4i..4i+3])/2^32; returns

@@ -4,7 +4,9 @@
 // the input patches (conv2d: exact per-patch sums), a window of ⌈k/s⌉² output positions of every channel
 // (conv2dGradInput: each input pixel's terms lie inside one such window) or whole channels
 // (conv2dGradWeight); the b-vectors are a filter row, a filter column W[:,c] or an input channel.
-// Sums are float64; callers that need a rigorous bound inflate them by lengthInflation().
+// Sums are float64 in a fixed order (a contiguous run of a vector in eight lanes: segmentSums), which the
+// native kernels (native/quantize.cc) follow exactly; any order is covered by lengthInflation(), which
+// callers that need a rigorous bound apply. The same pass finds max |v| over the whole operand.
 import type { ConvGeometry, ProductGeometry } from './product-geometry.js';
 
 export interface NormMax {
@@ -14,6 +16,8 @@ export interface NormMax {
   readonly l1: number;
   /** The longest vector's length. */
   readonly len: number;
+  /** max |v| over every element of the operand (NaN when one is NaN). */
+  readonly max: number;
 }
 
 type Data = ArrayLike<number>;
@@ -23,26 +27,63 @@ export function lengthInflation(n: number): number {
   return 1 + 2 * Math.max(n, 1) * 2 ** -53;
 }
 
-// rows of a [rows, cols]
+// max |v| over the elements seen, NaN-aware (a NaN is not "larger" than anything, so it is flagged).
+class MaxAbs {
+  private m = 0;
+  private nan = false;
+  see(v: number): void {
+    const a = Math.abs(v);
+    if (a > this.m) this.m = a;
+    else if (Number.isNaN(a)) this.nan = true;
+  }
+  get value(): number {
+    return this.nan ? Number.NaN : this.m;
+  }
+}
+
+/**
+ * Σ v² and Σ |v| of a[off, off + len) in the kernels' order: eight lanes (lane j sums elements 8i + j in
+ * order), combined as ((l0+l4) + (l1+l5)) + ((l2+l6) + (l3+l7)), then the len mod 8 tail in order.
+ */
+function segmentSums(a: Data, off: number, len: number, mx: MaxAbs): [number, number] {
+  const l2 = [0, 0, 0, 0, 0, 0, 0, 0];
+  const l1 = [0, 0, 0, 0, 0, 0, 0, 0];
+  const body = len - (len % 8);
+  for (let i = 0; i < body; i += 8) {
+    for (let j = 0; j < 8; j++) {
+      const v = a[off + i + j]!;
+      l2[j]! += v * v;
+      l1[j]! += Math.abs(v);
+      mx.see(v);
+    }
+  }
+  const comb = (l: number[]) => l[0]! + l[4]! + (l[1]! + l[5]!) + (l[2]! + l[6]! + (l[3]! + l[7]!));
+  let s2 = comb(l2);
+  let s1 = comb(l1);
+  for (let i = body; i < len; i++) {
+    const v = a[off + i]!;
+    s2 += v * v;
+    s1 += Math.abs(v);
+    mx.see(v);
+  }
+  return [s2, s1];
+}
+
+// rows of a [rows, cols]: one segment each.
 function rowNorms(a: Data, rows: number, cols: number): NormMax {
+  const mx = new MaxAbs();
   let l2 = 0;
   let l1 = 0;
   for (let r = 0; r < rows; r++) {
-    let s2 = 0;
-    let s1 = 0;
-    for (let c = r * cols, e = c + cols; c < e; c++) {
-      const v = a[c]!;
-      s2 += v * v;
-      s1 += Math.abs(v);
-    }
+    const [s2, s1] = segmentSums(a, r * cols, cols, mx);
     if (s2 > l2) l2 = s2;
     if (s1 > l1) l1 = s1;
   }
-  return { l2sq: l2, l1, len: cols };
+  return { l2sq: l2, l1, len: cols, max: mx.value };
 }
 
-// columns of a [rows, cols]
-function colNorms(a: Data, rows: number, cols: number): NormMax {
+// Per-column sums of a [rows, cols] over the rows in order.
+function columnSums(a: Data, rows: number, cols: number, mx: MaxAbs): [Float64Array, Float64Array] {
   const s2 = new Float64Array(cols);
   const s1 = new Float64Array(cols);
   for (let r = 0; r < rows; r++) {
@@ -51,35 +92,43 @@ function colNorms(a: Data, rows: number, cols: number): NormMax {
       const v = a[base + c]!;
       s2[c]! += v * v;
       s1[c]! += Math.abs(v);
+      mx.see(v);
     }
   }
+  return [s2, s1];
+}
+
+// columns of a [rows, cols]
+function colNorms(a: Data, rows: number, cols: number): NormMax {
+  const mx = new MaxAbs();
+  const [s2, s1] = columnSums(a, rows, cols, mx);
   let l2 = 0;
   let l1 = 0;
   for (let c = 0; c < cols; c++) {
     if (s2[c]! > l2) l2 = s2[c]!;
     if (s1[c]! > l1) l1 = s1[c]!;
   }
-  return { l2sq: l2, l1, len: rows };
+  return { l2sq: l2, l1, len: rows, max: mx.value };
 }
 
-// a [n, ch, plane] summed over n and plane, per channel
+// a [n, ch, plane] summed over n and plane, per channel: each image's plane one segment, the segments'
+// sums added over the images in order.
 function channelNorms(a: Data, n: number, ch: number, plane: number): NormMax {
+  const mx = new MaxAbs();
   let l2 = 0;
   let l1 = 0;
   for (let c = 0; c < ch; c++) {
     let s2 = 0;
     let s1 = 0;
     for (let b = 0; b < n; b++) {
-      for (let i = (b * ch + c) * plane, e = i + plane; i < e; i++) {
-        const v = a[i]!;
-        s2 += v * v;
-        s1 += Math.abs(v);
-      }
+      const [t2, t1] = segmentSums(a, (b * ch + c) * plane, plane, mx);
+      s2 += t2;
+      s1 += t1;
     }
     if (s2 > l2) l2 = s2;
     if (s1 > l1) l1 = s1;
   }
-  return { l2sq: l2, l1, len: n * plane };
+  return { l2sq: l2, l1, len: n * plane, max: mx.value };
 }
 
 // Per image: the channel-summed squares and magnitudes of a [n, ch, h, w] as two [h, w] planes.
@@ -91,6 +140,7 @@ function channelSums(
   w: number,
   s2: Float64Array,
   s1: Float64Array,
+  mx: MaxAbs,
 ): void {
   s2.fill(0);
   s1.fill(0);
@@ -101,6 +151,7 @@ function channelSums(
       const v = a[base + i]!;
       s2[i]! += v * v;
       s1[i]! += Math.abs(v);
+      mx.see(v);
     }
   }
 }
@@ -110,10 +161,11 @@ function patchNorms(x: Data, g: ConvGeometry): NormMax {
   const { n, c, h, w, k, stride, padding, oh, ow } = g;
   const s2 = new Float64Array(h * w);
   const s1 = new Float64Array(h * w);
+  const mx = new MaxAbs();
   let l2 = 0;
   let l1 = 0;
   for (let b = 0; b < n; b++) {
-    channelSums(x, b, c, h, w, s2, s1);
+    channelSums(x, b, c, h, w, s2, s1, mx);
     for (let oy = 0; oy < oh; oy++) {
       for (let ox = 0; ox < ow; ox++) {
         let p2 = 0;
@@ -133,7 +185,7 @@ function patchNorms(x: Data, g: ConvGeometry): NormMax {
       }
     }
   }
-  return { l2sq: l2, l1, len: c * k * k };
+  return { l2sq: l2, l1, len: c * k * k, max: mx.value };
 }
 
 // conv2dGradInput: windows of m×m output positions (m = ⌈k/s⌉, clipped to the grid) of dy [n,o,oh,ow].
@@ -143,10 +195,11 @@ function windowNorms(dy: Data, g: ConvGeometry): NormMax {
   const mw = Math.min(Math.ceil(k / stride), ow);
   const s2 = new Float64Array(oh * ow);
   const s1 = new Float64Array(oh * ow);
+  const mx = new MaxAbs();
   let l2 = 0;
   let l1 = 0;
   for (let b = 0; b < n; b++) {
-    channelSums(dy, b, o, oh, ow, s2, s1);
+    channelSums(dy, b, o, oh, ow, s2, s1, mx);
     for (let y0 = 0; y0 + mh <= oh; y0++) {
       for (let x0 = 0; x0 + mw <= ow; x0++) {
         let p2 = 0;
@@ -162,7 +215,7 @@ function windowNorms(dy: Data, g: ConvGeometry): NormMax {
       }
     }
   }
-  return { l2sq: l2, l1, len: o * mh * mw };
+  return { l2sq: l2, l1, len: o * mh * mw, max: mx.value };
 }
 
 /** The a-operand's vectors (x rows, dy rows/columns, patches, windows, channels). */
@@ -194,37 +247,29 @@ export function bNorms(g: ProductGeometry, b: Data): NormMax {
       return colNorms(b, g.n, g.i);
     case 'conv2d':
       return rowNorms(b, g.o, g.c * g.k * g.k);
-    case 'conv2dGradInput': {
-      // W[:, c, :, :] for each c: view w [o, c, k·k] as o × (c·k·k) and sum per c.
-      const kk = g.k * g.k;
-      let l2 = 0;
-      let l1 = 0;
-      for (let c = 0; c < g.c; c++) {
-        let s2 = 0;
-        let s1 = 0;
-        for (let o = 0; o < g.o; o++) {
-          for (let i = (o * g.c + c) * kk, e = i + kk; i < e; i++) {
-            const v = b[i]!;
-            s2 += v * v;
-            s1 += Math.abs(v);
-          }
-        }
-        if (s2 > l2) l2 = s2;
-        if (s1 > l1) l1 = s1;
-      }
-      return { l2sq: l2, l1, len: g.o * kk };
-    }
+    case 'conv2dGradInput':
+      return filterColNorms(b, g.o, g.c, g.k * g.k);
     case 'conv2dGradWeight':
       return channelNorms(b, g.n, g.c, g.h * g.w);
   }
 }
 
-/** max |v| of an array. */
-export function maxAbs(a: Data): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const v = Math.abs(a[i]!);
-    if (v > m) m = v;
+// W[:, c, :, :] for each c of w [o, c, kk]: per column (c, t) of w as an [o, c·kk] matrix its sum over o
+// in order, then per c its kk column sums added in order of t.
+function filterColNorms(w: Data, o: number, c: number, kk: number): NormMax {
+  const mx = new MaxAbs();
+  const [s2, s1] = columnSums(w, o, c * kk, mx);
+  let l2 = 0;
+  let l1 = 0;
+  for (let ch = 0; ch < c; ch++) {
+    let t2 = 0;
+    let t1 = 0;
+    for (let t = 0; t < kk; t++) {
+      t2 += s2[ch * kk + t]!;
+      t1 += s1[ch * kk + t]!;
+    }
+    if (t2 > l2) l2 = t2;
+    if (t1 > l1) l1 = t1;
   }
-  return m;
+  return { l2sq: l2, l1, len: o * kk, max: mx.value };
 }

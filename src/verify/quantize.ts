@@ -14,7 +14,7 @@
 import { type CryptoRng, isCryptoRng } from './crypto-rng.js';
 import { checkModulus, DEFAULT_MODULUS, halfModulus } from './field.js';
 import { quantKernels } from './native-quantize.js';
-import { aNorms, bNorms, lengthInflation, maxAbs, type NormMax } from './operand-norms.js';
+import { aNorms, bNorms, lengthInflation, type NormMax } from './operand-norms.js';
 import { innerLength, type OperandRole, operandRoles, type ProductGeometry } from './product-geometry.js';
 
 export type Rounding = 'nearest' | 'stochastic';
@@ -243,8 +243,8 @@ export interface QuantizeProductOptions {
 
 function normsOf(impl: QuantImpl) {
   return impl === 'native'
-    ? { aNorms: quantKernels.aNorms, bNorms: quantKernels.bNorms, maxAbs: quantKernels.maxAbs }
-    : { aNorms, bNorms, maxAbs };
+    ? { aNorms: quantKernels.aNorms, bNorms: quantKernels.bNorms }
+    : { aNorms, bNorms };
 }
 
 /** Bits of the integer part of x ≥ 0 (0 for x < 1). */
@@ -277,11 +277,12 @@ export function quantizeProduct(
   const db = roundingError(rb);
   const impl = opts.impl ?? 'native';
   const k = normsOf(impl);
+  // One pass per operand: the norms and max |v| (NaN when an element is NaN).
   const na = k.aNorms(g, a);
   const nb = k.bNorms(g, b);
-  const mA = k.maxAbs(a);
-  const mB = k.maxAbs(b);
-  if (!Number.isFinite(mA) || !Number.isFinite(mB) || Number.isNaN(na.l1) || Number.isNaN(nb.l1)) {
+  const mA = na.max;
+  const mB = nb.max;
+  if (!Number.isFinite(mA) || !Number.isFinite(mB)) {
     throw new RangeError(`${g.op}: cannot quantize an operand with a NaN or infinite value`);
   }
   const fixed = opts.fixedB;
@@ -374,13 +375,13 @@ export function partsToFit(
   p: number = DEFAULT_MODULUS,
   outputHalf: number = halfModulus(p),
 ): number {
-  const mA = quantKernels.maxAbs(a);
-  const mB = quantKernels.maxAbs(b);
+  const na = quantKernels.aNorms(g, a);
+  const nb = quantKernels.bNorms(g, b);
+  const mA = na.max;
+  const mB = nb.max;
   if (!(mA > 0 && mB > 0 && Number.isFinite(mA) && Number.isFinite(mB))) return 1;
   const [roleA, roleB] = operandRoles(g.op);
   const lowest = (m: number): number => config.minBits - 1 - Math.floor(Math.log2(m));
-  const na = quantKernels.aNorms(g, a);
-  const nb = quantKernels.bNorms(g, b);
   const predicted =
     predictedNorm(na, lowest(mA), roundingError(roundingFor(roleA))) *
     predictedNorm(nb, lowest(mB), roundingError(roundingFor(roleB)));

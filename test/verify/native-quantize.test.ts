@@ -1,5 +1,5 @@
 // native/quantize.cc against the TypeScript reference it replaced: the scale-selection norms of every op
-// (float and integer operands), max |v|, quantization to nearest and stochastic (the same random bytes
+// (float and integer operands) and the max |v| found in the same pass, quantization to nearest and stochastic (the same random bytes
 // give the same integers), dequantization and whole products are bit-identical, at 1 and 2 threads.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -9,7 +9,7 @@ import { SeededRng } from '../../src/tensor/seeded-rng.js';
 import { CryptoRng } from '../../src/verify/crypto-rng.js';
 import { DEFAULT_MODULUS, halfModulus } from '../../src/verify/field.js';
 import { quantKernels } from '../../src/verify/native-quantize.js';
-import { aNorms, bNorms, maxAbs } from '../../src/verify/operand-norms.js';
+import { aNorms, bNorms } from '../../src/verify/operand-norms.js';
 import { productGeometry } from '../../src/verify/product-geometry.js';
 import { dequantize, quantizeProduct, quantizeWith } from '../../src/verify/quantize.js';
 import { LINEAR_OP_KINDS, numelOf, randomCase, randomField, randomFloats } from './cases.js';
@@ -52,13 +52,108 @@ describe('native quantization kernels against the TypeScript reference', () => {
     });
   }
 
-  it('finds max |v| like the reference, and NaN as NaN', () => {
+  it('finds max |v| of every operand in the norms pass, NaN as NaN and infinity as infinity', () => {
     const rng = new SeededRng(93);
-    const v = randomFloats(100_003, rng, 7);
-    v[77_777] = -9.5;
-    assert.equal(quantKernels.maxAbs(v), maxAbs(v));
-    assert.equal(quantKernels.maxAbs(new Float32Array(0)), 0);
-    assert.ok(Number.isNaN(quantKernels.maxAbs(new Float32Array([1, Number.NaN, 2]))));
+    const naive = (v: Float32Array): number => v.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+    for (const op of LINEAR_OP_KINDS) {
+      for (let t = 0; t < 10; t++) {
+        const cs = randomCase(op, rng, 12);
+        for (const [which, shape] of [
+          ['a', cs.aShape],
+          ['b', cs.bShape],
+        ] as const) {
+          const norms = (impl: 'native' | 'reference', v: Float32Array) =>
+            impl === 'native'
+              ? (which === 'a' ? quantKernels.aNorms : quantKernels.bNorms)(cs.g, v)
+              : (which === 'a' ? aNorms : bNorms)(cs.g, v);
+          const v = randomFloats(numelOf(shape), rng, 3);
+          const at = rng.nextInt(v.length);
+          v[at] = (rng.nextFloat() < 0.5 ? -1 : 1) * 17.25;
+          for (const impl of ['native', 'reference'] as const) {
+            assert.equal(norms(impl, v).max, naive(v), `${op} ${which} ${impl}`);
+            assert.equal(norms(impl, v).max, 17.25);
+            const inf = v.slice();
+            inf[rng.nextInt(v.length)] = Number.NEGATIVE_INFINITY;
+            assert.equal(norms(impl, inf).max, Number.POSITIVE_INFINITY, `${op} ${which} ${impl} inf`);
+            const nan = v.slice();
+            nan[rng.nextInt(v.length)] = Number.NaN;
+            assert.ok(Number.isNaN(norms(impl, nan).max), `${op} ${which} ${impl} NaN`);
+          }
+        }
+      }
+    }
+    const g = productGeometry('dense', [1, 0], [3, 0]);
+    assert.equal(quantKernels.aNorms(g, new Float32Array(0)).max, 0);
+  });
+
+  it('sums each vector exactly where float64 sums are exact (integer operands, any summation order)', () => {
+    const rng = new SeededRng(97);
+    // Per-vector sums written out from the definitions: rows, columns, channels over images, filter columns.
+    const best = (vectors: number[][]) => {
+      let l2 = 0;
+      let l1 = 0;
+      for (const vec of vectors) {
+        l2 = Math.max(
+          l2,
+          vec.reduce((s, x) => s + x * x, 0),
+        );
+        l1 = Math.max(
+          l1,
+          vec.reduce((s, x) => s + Math.abs(x), 0),
+        );
+      }
+      return [l2, l1];
+    };
+    for (let t = 0; t < 20; t++) {
+      const n = 1 + rng.nextInt(3);
+      const o = 1 + rng.nextInt(5);
+      const i = 1 + rng.nextInt(40);
+      const x = randomField(n * i, P, rng, 1 << 12);
+      const dense = productGeometry('dense', [n, i], [o, i]);
+      const rows = Array.from({ length: n }, (_, r) => [...x.subarray(r * i, (r + 1) * i)]);
+      const gw = productGeometry('denseGradWeight', [n, o], [n, i]);
+      const cols = Array.from({ length: i }, (_, c) => rows.map((row) => row[c]!));
+      const c = 1 + rng.nextInt(4);
+      const hw = 1 + rng.nextInt(30);
+      const img = randomField(n * c * hw, P, rng, 1 << 12);
+      const cgw = productGeometry('conv2dGradWeight', [n, o, hw, 1], [n, c, hw, 1], {
+        stride: 1,
+        padding: 0,
+        k: 1,
+      });
+      const channels = Array.from({ length: c }, (_, ch) =>
+        Array.from({ length: n }, (_, b) => [
+          ...img.subarray((b * c + ch) * hw, (b * c + ch + 1) * hw),
+        ]).flat(),
+      );
+      const k = 1 + rng.nextInt(3);
+      const w = randomField(o * c * k * k, P, rng, 1 << 12);
+      const cgi = productGeometry('conv2dGradInput', [1, o, 4, 4], [o, c, k, k], {
+        stride: 1,
+        padding: k - 1,
+        inputHW: [4 + k - 1 - 2 * (k - 1), 4 + k - 1 - 2 * (k - 1)],
+      });
+      const filterCols = Array.from({ length: c }, (_, ch) =>
+        Array.from({ length: o }, (_, oc) => [
+          ...w.subarray((oc * c + ch) * k * k, (oc * c + ch + 1) * k * k),
+        ]).flat(),
+      );
+      const cases: [
+        string,
+        () => { l2sq: number; l1: number },
+        () => { l2sq: number; l1: number },
+        number[][],
+      ][] = [
+        ['rows', () => quantKernels.aNorms(dense, x), () => aNorms(dense, x), rows],
+        ['columns', () => quantKernels.bNorms(gw, x), () => bNorms(gw, x), cols],
+        ['channels', () => quantKernels.bNorms(cgw, img), () => bNorms(cgw, img), channels],
+        ['filter columns', () => quantKernels.bNorms(cgi, w), () => bNorms(cgi, w), filterCols],
+      ];
+      for (const [what, native, reference, vectors] of cases) {
+        const want = best(vectors);
+        for (const got of [native(), reference()]) assert.deepEqual([got.l2sq, got.l1], want, what);
+      }
+    }
   });
 
   it('quantizes to nearest (halves up, like Math.round) and stochastically with the same bytes to the same integers', () => {
