@@ -254,6 +254,29 @@ struct FoldResultArgs {
 };
 
 constexpr int64_t kFoldBudgetRows = int64_t(1) << 13;
+constexpr int64_t kGroup = 4;
+
+// Columns [c0, c1) of one row into the four sums, one element at a time; false when one is refused (it
+// then counts as 0).
+bool fold_result_tail(const FoldResultArgs& a, const double* yr, int64_t row, int64_t c0, int64_t c1,
+                      int64_t stride, int64_t* acc) {
+  bool all = true;
+  for (int64_t c = c0; c < c1; c++) {
+    const bool ok = valid_y(yr[c], a.bound);
+    all &= ok;
+    int32_t yl, yh;
+    split_y(ok ? yr[c] : 0.0, &yl, &yh);
+    for (int64_t j = 0; j < a.reps; j++) {
+      const int64_t vl = a.rl[j * a.rows + row], vh = a.rh[j * a.rows + row];
+      int64_t* s = acc + 4 * j * stride + c;
+      s[0] += int64_t(yl) * vl;
+      s[stride] += int64_t(yl) * vh;
+      s[2 * stride] += int64_t(yh) * vl;
+      s[3 * stride] += int64_t(yh) * vh;
+    }
+  }
+  return all;
+}
 
 // One task: columns [c0, c0+n) of image b, into acc (4·reps·n int64). Returns the global index of the
 // first invalid element among them (the task visits them in index order), or −1.
@@ -262,57 +285,74 @@ int64_t fold_result_block(const FoldResultArgs& a, int64_t b, int64_t c0, int64_
   std::fill(acc, acc + 4 * a.reps * stride, int64_t(0));
   int64_t bad = -1;
   int64_t since = 0;
-  for (int64_t row = 0; row < a.rows; row++) {
-    const int64_t first = (b * a.rows + row) * a.cols + c0;
-    const double* yr = a.y + first;
-    int64_t c = 0;
-#ifdef TEE_VERIFY_AVX2
-    const __m256d sign = _mm256_set1_pd(-0.0), boundv = _mm256_set1_pd(a.bound);
-    const __m256d magic = _mm256_set1_pd(6755399441055744.0), inv = _mm256_set1_pd(1.0 / kYLimbBase),
-                  base = _mm256_set1_pd(kYLimbBase);
-    __m256d okall = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
-    for (; c + 4 <= n; c += 4) {
-      const __m256d v = _mm256_loadu_pd(yr + c);
-      const __m256d r = _mm256_sub_pd(_mm256_add_pd(v, magic), magic);
-      const __m256d ok = _mm256_and_pd(_mm256_cmp_pd(_mm256_andnot_pd(sign, v), boundv, _CMP_LE_OQ),
-                                       _mm256_cmp_pd(r, v, _CMP_EQ_OQ));
-      okall = _mm256_and_pd(okall, ok);
-      const __m256d u = _mm256_and_pd(v, ok);
-      const __m256d h = _mm256_sub_pd(_mm256_add_pd(_mm256_mul_pd(u, inv), magic), magic);
-      const __m256d l = _mm256_fnmadd_pd(h, base, u);
-      const __m256i il = _mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(l));
-      const __m256i ih = _mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(h));
-      for (int64_t j = 0; j < a.reps; j++) {
-        const __m256i vl = _mm256_set1_epi64x(a.rl[j * a.rows + row]);
-        const __m256i vh = _mm256_set1_epi64x(a.rh[j * a.rows + row]);
-        __m256i* s = reinterpret_cast<__m256i*>(acc + 4 * j * stride + c);
-        const int64_t q = stride / 4;  // the four sums lie `stride` (a multiple of 4) apart
-        _mm256_storeu_si256(s, _mm256_add_epi64(_mm256_loadu_si256(s), _mm256_mul_epi32(il, vl)));
-        _mm256_storeu_si256(s + q, _mm256_add_epi64(_mm256_loadu_si256(s + q), _mm256_mul_epi32(il, vh)));
-        _mm256_storeu_si256(s + 2 * q, _mm256_add_epi64(_mm256_loadu_si256(s + 2 * q), _mm256_mul_epi32(ih, vl)));
-        _mm256_storeu_si256(s + 3 * q, _mm256_add_epi64(_mm256_loadu_si256(s + 3 * q), _mm256_mul_epi32(ih, vh)));
-      }
-    }
-    if (bad < 0 && _mm256_movemask_pd(okall) != 0xf) bad = first + first_invalid(yr, 0, c, a.bound);
-#endif
-    for (; c < n; c++) {
-      const bool ok = valid_y(yr[c], a.bound);
-      if (!ok && bad < 0) bad = first + c;
-      int32_t yl, yh;
-      split_y(ok ? yr[c] : 0.0, &yl, &yh);
-      for (int64_t j = 0; j < a.reps; j++) {
-        const int64_t vl = a.rl[j * a.rows + row], vh = a.rh[j * a.rows + row];
-        int64_t* s = acc + 4 * j * stride + c;
-        s[0] += int64_t(yl) * vl;
-        s[stride] += int64_t(yl) * vh;
-        s[2 * stride] += int64_t(yh) * vl;
-        s[3 * stride] += int64_t(yh) * vh;
-      }
-    }
-    if (++since == kFoldBudgetRows) {
+  // Rows added since the last reduction: at most kFoldBudgetRows (a group adds up to kGroup at once).
+  auto added = [&](int64_t rows) {
+    since += rows;
+    if (since > kFoldBudgetRows - kGroup) {
       for (int64_t i = 0; i < 4 * a.reps * stride; i++) acc[i] %= a.p;
       since = 0;
     }
+  };
+  int64_t row = 0;
+#ifdef TEE_VERIFY_AVX2
+  // Groups of kGroup rows: each column's four sums are loaded and stored once per group, not once per row
+  // (the stores, four per column and row, were what bounded this loop).
+  const __m256d sign = _mm256_set1_pd(-0.0), boundv = _mm256_set1_pd(a.bound);
+  const __m256d magic = _mm256_set1_pd(6755399441055744.0), inv = _mm256_set1_pd(1.0 / kYLimbBase),
+                base = _mm256_set1_pd(kYLimbBase);
+  const int64_t nv = n / 4 * 4;
+  const int64_t q = stride / 4;  // the four sums lie `stride` (a multiple of 4) apart
+  for (; row + kGroup <= a.rows; row += kGroup) {
+    const double* yr[kGroup];
+    for (int g = 0; g < kGroup; g++) yr[g] = a.y + (b * a.rows + row + g) * a.cols + c0;
+    __m256d okall = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
+    for (int64_t c = 0; c < nv; c += 4) {
+      for (int64_t j = 0; j < a.reps; j++) {
+        __m256i* s = reinterpret_cast<__m256i*>(acc + 4 * j * stride + c);
+        __m256i s0 = _mm256_loadu_si256(s), s1 = _mm256_loadu_si256(s + q), s2 = _mm256_loadu_si256(s + 2 * q),
+                s3 = _mm256_loadu_si256(s + 3 * q);
+        for (int g = 0; g < kGroup; g++) {
+          const __m256d v = _mm256_loadu_pd(yr[g] + c);
+          const __m256d r = _mm256_sub_pd(_mm256_add_pd(v, magic), magic);
+          const __m256d ok = _mm256_and_pd(_mm256_cmp_pd(_mm256_andnot_pd(sign, v), boundv, _CMP_LE_OQ),
+                                           _mm256_cmp_pd(r, v, _CMP_EQ_OQ));
+          okall = _mm256_and_pd(okall, ok);
+          const __m256d u = _mm256_and_pd(v, ok);
+          const __m256d h = _mm256_sub_pd(_mm256_add_pd(_mm256_mul_pd(u, inv), magic), magic);
+          const __m256d l = _mm256_fnmadd_pd(h, base, u);
+          const __m256i il = _mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(l));
+          const __m256i ih = _mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(h));
+          const __m256i vl = _mm256_set1_epi64x(a.rl[j * a.rows + row + g]);
+          const __m256i vh = _mm256_set1_epi64x(a.rh[j * a.rows + row + g]);
+          s0 = _mm256_add_epi64(s0, _mm256_mul_epi32(il, vl));
+          s1 = _mm256_add_epi64(s1, _mm256_mul_epi32(il, vh));
+          s2 = _mm256_add_epi64(s2, _mm256_mul_epi32(ih, vl));
+          s3 = _mm256_add_epi64(s3, _mm256_mul_epi32(ih, vh));
+        }
+        _mm256_storeu_si256(s, s0);
+        _mm256_storeu_si256(s + q, s1);
+        _mm256_storeu_si256(s + 2 * q, s2);
+        _mm256_storeu_si256(s + 3 * q, s3);
+      }
+    }
+    bool tail_ok = true;
+    for (int g = 0; g < kGroup; g++) tail_ok &= fold_result_tail(a, yr[g], row + g, nv, n, stride, acc);
+    if (bad < 0 && (!tail_ok || _mm256_movemask_pd(okall) != 0xf)) {
+      // The first refused element in index order: rows in order, each row from its first column.
+      for (int g = 0; g < kGroup && bad < 0; g++) {
+        const int64_t i = first_invalid(yr[g], 0, n, a.bound);
+        if (i >= 0) bad = (b * a.rows + row + g) * a.cols + c0 + i;
+      }
+    }
+    added(kGroup);
+  }
+#endif
+  for (; row < a.rows; row++) {
+    const double* yr = a.y + (b * a.rows + row) * a.cols + c0;
+    if (!fold_result_tail(a, yr, row, 0, n, stride, acc) && bad < 0) {
+      bad = (b * a.rows + row) * a.cols + c0 + first_invalid(yr, 0, n, a.bound);
+    }
+    added(1);
   }
   const uint64_t up = static_cast<uint64_t>(a.p);
   const uint64_t w1 = to_residue(kLimbBase, a.p), w2 = to_residue(int64_t(1) << kYLimbBits, a.p);

@@ -113,6 +113,7 @@ describe('native wide-field kernels (mod P = 2^50 − 27)', () => {
       [2, 5, 7, 2],
       [1, 9, 261, 1],
       [1, 9000, 5, 1],
+      [1, 8195, 9, 2],
       [3, 4, 1029, 2],
     ] as const) {
       const y = results(batch * rows * cols, rng);
@@ -157,6 +158,28 @@ describe('native wide-field kernels (mod P = 2^50 − 27)', () => {
       assert.deepEqual([...f.out], foldRef(1, 4, 275, 1, z, r, P));
       const m = wideKernels.matvecsResult(4, 275, 1, y, residues(275, rng), BOUND, P);
       assert.equal(m.bad, at, `matvecs: ${v} at ${at}`);
+    }
+  });
+
+  it('reports the first refused element in index order when rows are folded in groups', () => {
+    // Rows are folded four at a time over the vector columns, the last (cols mod 4) columns one by one:
+    // an earlier row's refused tail element comes before a later row's refused vector element.
+    for (const [rows, cols, first, later] of [
+      [5, 275, 274, 2 * 275 + 3], // row 0's tail, then row 2's vector part (same group)
+      [9, 18, 4 * 18 + 17, 5 * 18], // row 4's tail, then row 5 (second group)
+      [9, 18, 8 * 18 + 2, -1], // the remainder row after two groups
+      [7, 4, 6 * 4 + 3, -1],
+    ] as const) {
+      const y = results(rows * cols, rng);
+      y[first] = 1.5;
+      if (later >= 0) y[later] = Number.NaN;
+      const r = residues(rows, rng);
+      const f = wideKernels.foldResult(1, rows, cols, 1, y, r, BOUND, P);
+      assert.equal(f.bad, first, `${rows}×${cols}`);
+      const z = y.slice();
+      z[first] = 0;
+      if (later >= 0) z[later] = 0;
+      assert.deepEqual([...f.out], foldRef(1, rows, cols, 1, z, r, P), `${rows}×${cols} fold`);
     }
   });
 
