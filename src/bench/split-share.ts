@@ -1,7 +1,8 @@
 // Benchmark (not a test): how much of a split-mode training step stays on the trusted side. One SGD
 // step of a model at 224², natively and in split mode against an accelerator in another process on
 // loopback; reports the trusted process's CPU time per split step as a share of a native step, and
-// RemoteLinearOps' phase totals (quantize, send, receive, verify, dequantize).
+// RemoteLinearOps' phase totals (quantize, send, receive, verify, dequantize) per measured step (the
+// warm-up step is left out of both).
 // Run: node dist/src/bench/split-share.js [model ...] [--batch B] [--integrity exact|float] [--field wide|p24] [--threads T]
 //        [--steps S] [--offload-min-intensity X (default 4; 0 offloads everything)] [--max-inner K]
 
@@ -45,7 +46,11 @@ async function stepTimes(
     const t0 = performance.now();
     await trainStep(net, loss, opt, x, labels);
     const c = process.cpuUsage(c0);
-    if (s === 0) continue; // warm-up
+    if (s === 0) {
+      // Warm-up (first-touch pages, caches): left out of the step times and of the phase totals.
+      ops?.resetStats();
+      continue;
+    }
     wallMs.push(performance.now() - t0);
     cpuMs.push((c.user + c.system) / 1000);
   }
@@ -86,13 +91,13 @@ async function main(): Promise<void> {
       await client.close();
       const n = median(native.wallMs);
       const trusted = median(split.cpuMs);
-      const per = (v: number) => (v / (steps + 1)).toFixed(v / (steps + 1) < 10 ? 1 : 0);
+      const per = (v: number) => (v / steps).toFixed(v / steps < 10 ? 1 : 0);
       console.log(
         `${model} 224² b${batch} ${integrity}${integrity === 'exact' ? ` (field ${field})` : ''} (offload ≥ ${minIntensity} flop/B): native ${n.toFixed(0)} ms/step; split ${median(split.wallMs).toFixed(0)} ms/step wall, ` +
           `trusted-side CPU ${trusted.toFixed(0)} ms/step = ${((100 * trusted) / n).toFixed(1)}% of native; ` +
           `per step: quantize ${per(t.quantizeMs)} ms, verify ${per(t.verifyMs)} ms, dequantize ${per(t.dequantizeMs)} ms, ` +
           `kept inside ${per(t.local)} products/step (${per(t.localMs)} ms), send ${per(t.sendMs)} ms, receive ${per(t.receiveMs)} ms, accelerator compute ${per(t.computeMs)} ms, ` +
-          `${(t.bytesSent / (steps + 1) / 2 ** 20).toFixed(0)} MiB out / ${(t.bytesReceived / (steps + 1) / 2 ** 20).toFixed(0)} MiB in`,
+          `${(t.bytesSent / steps / 2 ** 20).toFixed(0)} MiB out / ${(t.bytesReceived / steps / 2 ** 20).toFixed(0)} MiB in`,
       );
       // Per product type: the trusted side's check and encoding against the accelerator's own compute
       // time for the same products (same thread count; the accelerator's figure is what it reports).
@@ -101,7 +106,7 @@ async function main(): Promise<void> {
         console.log(
           `  ${op}: ${per(o.calls)} products/step, ${per(o.requests)} requests; verify ${per(o.verifyMs)} ms = ${share(o.verifyMs)} of accelerator compute ${per(o.computeMs)} ms; ` +
             `quantize ${per(o.quantizeMs)} ms = ${share(o.quantizeMs)}; dequantize ${per(o.dequantizeMs)} ms; ` +
-            `${(o.bytesSent / (steps + 1) / 2 ** 20).toFixed(0)} MiB out`,
+            `${(o.bytesSent / steps / 2 ** 20).toFixed(0)} MiB out`,
         );
       }
     }
