@@ -57,6 +57,13 @@ struct ExactT {
 };
 using Exact = ExactT<int32_t>;
 
+template <class Ar>
+struct IsExact : std::false_type {};
+template <typename O>
+struct IsExact<ExactT<O>> : std::true_type {};
+template <class Ar>
+constexpr bool kIsExact = IsExact<Ar>::value;
+
 template <bool ABS>
 struct Real {
   using Acc = double;
@@ -116,14 +123,38 @@ void fold(const Ar& ar, int64_t batch, int64_t rows, int64_t cols, int64_t reps,
     Acc* acc = ws.data() + static_cast<size_t>(tid) * reps * cb;
     std::fill(acc, acc + reps * cb, Acc(0));
     int64_t terms = 0;
-    for (int64_t row = 0; row < rows; row++) {
+    int64_t row = 0;
+    if constexpr (kIsExact<Ar>) {
+      // Exact sums do not depend on their order: four rows at a time, so that each sum is loaded and stored
+      // once per four terms (at most `budget` terms between reductions still holds).
+      if (ar.budget >= 8) {
+        for (; row + 4 <= rows; row += 4) {
+          const S* p0 = a + (b * rows + row) * cols + c0;
+          const S *p1 = p0 + cols, *p2 = p1 + cols, *p3 = p2 + cols;
+          for (int64_t j = 0; j < reps; j++) {
+            const V* rj = r + j * rows + row;
+            const V r0 = rj[0], r1 = rj[1], r2 = rj[2], r3 = rj[3];
+            Acc* aj = acc + j * cb;
+            for (int64_t c = 0; c < n; c++) {
+              aj[c] += (Ar::mul(p0[c], r0) + Ar::mul(p1[c], r1)) + (Ar::mul(p2[c], r2) + Ar::mul(p3[c], r3));
+            }
+          }
+          terms += 4;
+          if (terms + 4 > ar.budget) {
+            for (int64_t i = 0; i < reps * cb; i++) acc[i] = ar.reduce(acc[i]);
+            terms = 0;
+          }
+        }
+      }
+    }
+    for (; row < rows; row++) {
       const S* ar_row = a + (b * rows + row) * cols + c0;
       for (int64_t j = 0; j < reps; j++) {
         const V rv = r[j * rows + row];
         Acc* aj = acc + j * cb;
         for (int64_t c = 0; c < n; c++) aj[c] += Ar::mul(ar_row[c], rv);
       }
-      if (++terms == ar.budget) {
+      if (++terms >= ar.budget) {
         for (int64_t i = 0; i < reps * cb; i++) acc[i] = ar.reduce(acc[i]);
         terms = 0;
       }
