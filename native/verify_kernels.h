@@ -57,12 +57,6 @@ struct ExactT {
 };
 using Exact = ExactT<int32_t>;
 
-template <class Ar>
-struct IsExact : std::false_type {};
-template <typename O>
-struct IsExact<ExactT<O>> : std::true_type {};
-template <class Ar>
-constexpr bool kIsExact = IsExact<Ar>::value;
 
 template <bool ABS>
 struct Real {
@@ -124,9 +118,10 @@ void fold(const Ar& ar, int64_t batch, int64_t rows, int64_t cols, int64_t reps,
     std::fill(acc, acc + reps * cb, Acc(0));
     int64_t terms = 0;
     int64_t row = 0;
-    if constexpr (kIsExact<Ar>) {
-      // Exact sums do not depend on their order: four rows at a time, so that each sum is loaded and stored
-      // once per four terms (at most `budget` terms between reductions still holds).
+    {
+      // Four rows at a time, so that each sum is loaded and stored once per four terms (the stores bounded
+      // the one-row loop). Exact sums do not depend on their order (at most `budget` terms between
+      // reductions still holds); a float64 sum's order is covered by the caller's rounding bound.
       if (ar.budget >= 8) {
         for (; row + 4 <= rows; row += 4) {
           const S* p0 = a + (b * rows + row) * cols + c0;
