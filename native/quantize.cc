@@ -410,6 +410,56 @@ Napi::Value QuantNorms(const Napi::CallbackInfo& info) {
 // (as an integer: −0 and 0 both store 0).
 inline double round_half_up(double y) { return std::floor(y + 0.5); }
 
+// q = ⌊v·scale + 0.5⌋ (rnd null) or ⌊v·scale + u·2^-32⌋ over [lo, hi) into out; false when an element did
+// not fit [−half, half] or was NaN (it stores 0). Every step is one float64 rounding at most (v·scale is
+// exact: a float32 times a power of two), so the fused multiply-adds of the AVX2 loop give exactly the
+// scalar loop's integers (the compiler did not vectorize that one: it ran at a third of this speed).
+bool quantize_range(const float* v, int64_t lo, int64_t hi, double scale, double half, const uint8_t* rnd,
+                    int32_t* out) {
+  int bad_any = 0;
+  int64_t i = lo;
+#if defined(__AVX2__) && defined(__FMA__)
+  const __m256d sc = _mm256_set1_pd(scale), hv = _mm256_set1_pd(half), sign = _mm256_set1_pd(-0.0);
+  const __m256d point5 = _mm256_set1_pd(0.5), two32 = _mm256_set1_pd(0x1p-32), off = _mm256_set1_pd(2147483648.0);
+  const __m128i flip = _mm_set1_epi32(static_cast<int32_t>(0x80000000u));
+  __m256d okall = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
+  for (; i + 8 <= hi; i += 8) {
+    const __m256 f = _mm256_loadu_ps(v + i);
+    __m256d x[2] = {_mm256_cvtps_pd(_mm256_castps256_ps128(f)), _mm256_cvtps_pd(_mm256_extractf128_ps(f, 1))};
+    for (int h = 0; h < 2; h++) {
+      if (rnd != nullptr) {
+        // u as float64: (u XOR 2^31) is u − 2^31 as a signed int32, converted exactly, then + 2^31.
+        const __m128i u = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rnd + 4 * (i + 4 * h)));
+        const __m256d ud = _mm256_add_pd(_mm256_cvtepi32_pd(_mm_xor_si128(u, flip)), off);
+        x[h] = _mm256_floor_pd(_mm256_fmadd_pd(ud, two32, _mm256_mul_pd(x[h], sc)));
+      } else {
+        x[h] = _mm256_floor_pd(_mm256_fmadd_pd(x[h], sc, point5));
+      }
+      const __m256d ok = _mm256_cmp_pd(_mm256_andnot_pd(sign, x[h]), hv, _CMP_LE_OQ);
+      okall = _mm256_and_pd(okall, ok);
+      x[h] = _mm256_and_pd(x[h], ok);
+    }
+    const __m256i q = _mm256_set_m128i(_mm256_cvtpd_epi32(x[1]), _mm256_cvtpd_epi32(x[0]));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), q);
+  }
+  bad_any |= _mm256_movemask_pd(okall) != 0xf;
+#endif
+  for (; i < hi; i++) {
+    double x;
+    if (rnd != nullptr) {
+      uint32_t u;
+      std::memcpy(&u, rnd + 4 * i, 4);  // little-endian hosts only (x86-64, arm64)
+      x = std::floor(double(v[i]) * scale + double(u) * 0x1p-32);
+    } else {
+      x = round_half_up(double(v[i]) * scale);
+    }
+    const bool ok = std::fabs(x) <= half;
+    bad_any |= !ok;
+    out[i] = static_cast<int32_t>(ok ? x : 0.0);
+  }
+  return bad_any == 0;
+}
+
 // (v:F32, bits, half, random:Uint8Array|null, out:I32) → index of the first element whose integer does
 // not fit [−half, half] (or is not finite), else −1. Nearest: q = Math.round(v·2^bits). Stochastic
 // (random given, 4 bytes per element, little-endian): q = ⌊v·2^bits + u⌋ with u = uint32/2^32.
@@ -442,26 +492,9 @@ Napi::Value Quantize(const Napi::CallbackInfo& info) {
   for (int t = 0; t < nt; t++) {
     int64_t lo, hi;
     split_range(n, nt, t, &lo, &hi);
-    // Branch-free (vectorizable): a NaN or out-of-range integer stores 0 and raises a flag; the first such
-    // index is found by a second scan only when the flag is up.
-    int bad_any = 0;
-    if (rnd != nullptr) {
-      for (int64_t i = lo; i < hi; i++) {
-        uint32_t u;
-        std::memcpy(&u, rnd + 4 * i, 4);  // little-endian hosts only (x86-64, arm64)
-        const double x = std::floor(double(v[i]) * scale + double(u) * 0x1p-32);
-        const bool ok = std::fabs(x) <= half;
-        bad_any |= !ok;
-        out[i] = static_cast<int32_t>(ok ? x : 0.0);
-      }
-    } else {
-      for (int64_t i = lo; i < hi; i++) {
-        const double x = round_half_up(double(v[i]) * scale);
-        const bool ok = std::fabs(x) <= half;
-        bad_any |= !ok;
-        out[i] = static_cast<int32_t>(ok ? x : 0.0);
-      }
-    }
+    // Branch-free: a NaN or out-of-range integer stores 0 and raises a flag; the first such index is found
+    // by a second scan only when the flag is up.
+    const int bad_any = quantize_range(v, lo, hi, scale, half, rnd, out) ? 0 : 1;
     int64_t bad = -1;
     if (bad_any) {
       for (int64_t i = lo; i < hi && bad < 0; i++) {

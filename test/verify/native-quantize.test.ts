@@ -172,6 +172,26 @@ describe('native quantization kernels against the TypeScript reference', () => {
     }
     const half = halfModulus(P);
     for (const impl of ['native', 'reference'] as const) {
+      // The first element that does not fit is the one reported, inside the vector loop or its tail.
+      for (const [len, at, later] of [
+        [40, 9, 30],
+        [40, 0, 8],
+        [37, 35, 36],
+        [64, 17, -1],
+      ] as const) {
+        for (const random of [null, new Uint8Array(randomBytes(4 * len))]) {
+          const v = randomFloats(len, rng, 100);
+          v[at] = 123456789;
+          if (later >= 0) v[later] = Number.NaN;
+          assert.throws(
+            () => quantizeWith(v, 5, random, P, impl),
+            (e: Error) => e instanceof RangeError && e.message.startsWith('quantization: 123456792 at 5'),
+            `${impl} ${len} ${at}`,
+          );
+          v[at] = Number.NaN;
+          assert.throws(() => quantizeWith(v, 5, random, P, impl), /quantization: NaN at 5/);
+        }
+      }
       assert.throws(() => quantizeWith(new Float32Array([0, half + 1]), 0, null, P, impl), /does not fit/);
       assert.throws(() => quantizeWith(new Float32Array([Number.NaN]), 0, null, P, impl), /does not fit/);
       assert.throws(() => quantizeWith(new Float32Array(2), 0, new Uint8Array(7), P, impl), /random bytes/);
