@@ -158,6 +158,34 @@ Norm over(int64_t n, int64_t work, F body) {
   return m;
 }
 
+// Per-column sums of rows [0, rows) of a (row stride `ld`, columns [0, n)) added into s2, s1, in the
+// reference's order (operand-norms.ts columnSums): rows four at a time, s += (v0² + v1²) + (v2² + v3²),
+// then the remaining rows one by one (four rows per load and store of a sum: the stores bounded the loop).
+template <typename S>
+uint32_t column_sums(const S* a, int64_t rows, int64_t ld, int64_t n, double* s2, double* s1) {
+  uint32_t key = 0;
+  int64_t r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const S *p0 = a + r * ld, *p1 = p0 + ld, *p2 = p1 + ld, *p3 = p2 + ld;
+    for (int64_t c = 0; c < n; c++) {
+      const double v0 = double(p0[c]), v1 = double(p1[c]), v2 = double(p2[c]), v3 = double(p3[c]);
+      s2[c] += (v0 * v0 + v1 * v1) + (v2 * v2 + v3 * v3);
+      s1[c] += (absd(v0) + absd(v1)) + (absd(v2) + absd(v3));
+    }
+    key = std::max({key, max_key(p0, n), max_key(p1, n), max_key(p2, n), max_key(p3, n)});
+  }
+  for (; r < rows; r++) {
+    const S* p = a + r * ld;
+    for (int64_t c = 0; c < n; c++) {
+      const double v = double(p[c]);
+      s2[c] += v * v;
+      s1[c] += absd(v);
+    }
+    key = std::max(key, max_key(p, n));
+  }
+  return key;
+}
+
 // rows of a [rows, cols]: one segment each.
 template <typename S>
 Norm row_norms(const S* a, int64_t rows, int64_t cols) {
@@ -170,7 +198,7 @@ Norm row_norms(const S* a, int64_t rows, int64_t cols) {
   });
 }
 
-// columns of a [rows, cols]: each column's sum runs over the rows in order (vectorized across columns).
+// columns of a [rows, cols]: each column's sum runs over the rows (column_sums; vectorized across columns).
 template <typename S>
 Norm col_norms(const S* a, int64_t rows, int64_t cols) {
   return over(cols, rows * cols, [&](int64_t lo, int64_t hi, Norm* m) {
@@ -181,15 +209,7 @@ Norm col_norms(const S* a, int64_t rows, int64_t cols) {
       const int64_t n = std::min(B, hi - c0);
       std::fill(s2, s2 + n, 0.0);
       std::fill(s1, s1 + n, 0.0);
-      for (int64_t r = 0; r < rows; r++) {
-        const S* p = a + r * cols + c0;
-        for (int64_t c = 0; c < n; c++) {
-          const double v = double(p[c]);
-          s2[c] += v * v;
-          s1[c] += absd(v);
-        }
-        key = std::max(key, max_key(p, n));
-      }
+      key = std::max(key, column_sums(a + c0, rows, cols, n, s2, s1));
       for (int64_t c = 0; c < n; c++) m->take(s2[c], s1[c]);
     }
     take_key(m, key, S());
@@ -309,7 +329,7 @@ Norm window_norms(const S* dy, int64_t n, int64_t o, int64_t oh, int64_t ow, int
 }
 
 // W[:, c, :, :] for each c of w [o, c, kk]: per column (c, t) of w as an [o, c·kk] matrix the sum over o
-// in order (vectorized across columns), then per c its kk column sums added in order of t.
+// (column_sums; vectorized across columns), then per c its kk column sums added in order of t.
 template <typename S>
 Norm filter_col_norms(const S* w, int64_t o, int64_t c, int64_t kk) {
   return over(c, o * c * kk, [&](int64_t lo, int64_t hi, Norm* m) {
@@ -320,15 +340,7 @@ Norm filter_col_norms(const S* w, int64_t o, int64_t c, int64_t kk) {
       const int64_t nc = std::min(B, hi - c0), n = nc * kk;
       std::fill(s2.begin(), s2.begin() + n, 0.0);
       std::fill(s1.begin(), s1.begin() + n, 0.0);
-      for (int64_t r = 0; r < o; r++) {
-        const S* p = w + (r * c + c0) * kk;
-        for (int64_t i = 0; i < n; i++) {
-          const double v = double(p[i]);
-          s2[static_cast<size_t>(i)] += v * v;
-          s1[static_cast<size_t>(i)] += absd(v);
-        }
-        key = std::max(key, max_key(p, n));
-      }
+      key = std::max(key, column_sums(w + c0 * kk, o, c * kk, n, s2.data(), s1.data()));
       for (int64_t ch = 0; ch < nc; ch++) {
         double t2 = 0, t1 = 0;
         for (int64_t t = 0; t < kk; t++) {

@@ -82,11 +82,28 @@ function rowNorms(a: Data, rows: number, cols: number): NormMax {
   return { l2sq: l2, l1, len: cols, max: mx.value };
 }
 
-// Per-column sums of a [rows, cols] over the rows in order.
+// Per-column sums of a [rows, cols] over the rows in the kernels' order: four rows at a time,
+// s += (v0² + v1²) + (v2² + v3²), then the remaining rows one by one.
 function columnSums(a: Data, rows: number, cols: number, mx: MaxAbs): [Float64Array, Float64Array] {
   const s2 = new Float64Array(cols);
   const s1 = new Float64Array(cols);
-  for (let r = 0; r < rows; r++) {
+  let r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const base = r * cols;
+    for (let c = 0; c < cols; c++) {
+      const v0 = a[base + c]!;
+      const v1 = a[base + cols + c]!;
+      const v2 = a[base + 2 * cols + c]!;
+      const v3 = a[base + 3 * cols + c]!;
+      s2[c]! += v0 * v0 + v1 * v1 + (v2 * v2 + v3 * v3);
+      s1[c]! += Math.abs(v0) + Math.abs(v1) + (Math.abs(v2) + Math.abs(v3));
+      mx.see(v0);
+      mx.see(v1);
+      mx.see(v2);
+      mx.see(v3);
+    }
+  }
+  for (; r < rows; r++) {
     const base = r * cols;
     for (let c = 0; c < cols; c++) {
       const v = a[base + c]!;
