@@ -14,11 +14,13 @@ using verify::conv_any;
 using verify::conv_t_any;
 using verify::conv_w_any;
 using verify::Exact;
+using verify::field_limit;
 using verify::fold;
-using verify::geom_args;
 using verify::Geom;
+using verify::geom_args;
 using verify::matvecs;
 using verify::modulus_arg;
+using verify::range_error;
 using verify::Real;
 
 // ---- exact bindings ----
@@ -63,9 +65,8 @@ Napi::Value ModpConv(const Napi::CallbackInfo& info) {
   const int32_t* wf = array_arg<int32_t>(info, 9, g.reps * g.c * g.k * g.k, fn, "wf");
   const Exact ar(modulus_arg(info, 10, fn));
   int32_t* out = array_arg<int32_t>(info, 11, g.n * g.reps * g.oh * g.ow, fn, "out");
-  check_field(info, x, g.n * g.c * g.h * g.w, ar.p, fn, "x");
   check_field(info, wf, g.reps * g.c * g.k * g.k, ar.p, fn, "wf");
-  conv_any(ar, g, x, wf, out);
+  if (!conv_any(ar, g, x, wf, out, field_limit(ar.p))) range_error(info, fn, "x");
   return info.Env().Undefined();
 }
 
@@ -78,9 +79,8 @@ Napi::Value ModpConvT(const Napi::CallbackInfo& info) {
   const int32_t* wg = array_arg<int32_t>(info, 9, g.c * g.reps * g.k * g.k, fn, "wg");
   const Exact ar(modulus_arg(info, 10, fn));
   int32_t* out = array_arg<int32_t>(info, 11, g.n * g.reps * g.h * g.w, fn, "out");
-  check_field(info, dy, g.n * g.c * g.oh * g.ow, ar.p, fn, "dy");
   check_field(info, wg, g.c * g.reps * g.k * g.k, ar.p, fn, "wg");
-  conv_t_any(ar, g, dy, wg, out);
+  if (!conv_t_any(ar, g, dy, wg, out, field_limit(ar.p))) range_error(info, fn, "dy");
   return info.Env().Undefined();
 }
 
@@ -94,8 +94,7 @@ Napi::Value ModpConvW(const Napi::CallbackInfo& info) {
   const Exact ar(modulus_arg(info, 10, fn));
   int32_t* out = array_arg<int32_t>(info, 11, g.reps * g.c * g.k * g.k, fn, "out");
   check_field(info, dyf, g.n * g.reps * g.oh * g.ow, ar.p, fn, "dyf");
-  check_field(info, x, g.n * g.c * g.h * g.w, ar.p, fn, "x");
-  conv_w_any(ar, g, dyf, x, out);
+  if (!conv_w_any(ar, g, dyf, x, out, field_limit(ar.p))) range_error(info, fn, "x");
   return info.Env().Undefined();
 }
 

@@ -14,6 +14,7 @@
 #include <napi.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -70,6 +71,18 @@ struct Real {
   Acc reduce(Acc a) const { return a; }
   Out finish(Acc a) const { return a; }
 };
+
+// Operand range checks done where a kernel first reads its int32 operand (no separate pass over it): every
+// |v| ≤ lim, lim < 0 meaning no check (float operands are never range-checked). A kernel that finds a value
+// outside stops before accumulating it and returns false; the binding then throws.
+inline bool in_range(const int32_t* v, int64_t n, int32_t lim) {
+  if (lim < 0) return true;
+  int32_t bad = 0;
+  for (int64_t i = 0; i < n; i++) bad |= (v[i] > lim) | (v[i] < -lim);
+  return bad == 0;
+}
+inline bool in_range(const float*, int64_t, int32_t) { return true; }
+inline bool in_range(const double*, int64_t, int32_t) { return true; }
 
 // Runs body(task) for task in [0, tasks) on up to threads() threads; `work` (multiply-adds) decides
 // whether a team is worth starting.
@@ -287,24 +300,32 @@ void conv(const Ar& ar, const Geom& g, const S* x, const V* wf, typename Ar::Out
 // x [n,c,h,w] → xp [n,c,hp,wp]: x at (pad, pad), zeros around (and in extra columns on the right). The
 // buffer is reused across calls on the same thread (one per thread: worker threads may load the addon
 // too), so no page is faulted in twice.
+// With lim ≥ 0, each copied row is checked (|x| ≤ lim, in_range) while it is in cache; *ok is false when
+// one was not.
 template <typename S>
-const S* pad_input(const S* x, int64_t n, int64_t c, int64_t h, int64_t w, int64_t pad, int64_t hp, int64_t wp) {
+const S* pad_input(const S* x, int64_t n, int64_t c, int64_t h, int64_t w, int64_t pad, int64_t hp, int64_t wp,
+                   int32_t lim = -1, bool* ok = nullptr) {
   static thread_local std::vector<S> buf;
   const size_t need = static_cast<size_t>(n * c * hp * wp);
   if (buf.size() < need) buf.resize(need);
   S* dst = buf.data();
   const int64_t planes = n * c;
+  std::atomic<bool> good{true};
   for_tasks(planes, planes * hp * wp, [&](int64_t pl, int) {
     S* d = dst + pl * hp * wp;
     std::fill(d, d + pad * wp, S(0));
+    bool fine = true;
     for (int64_t y = 0; y < h; y++) {
       S* row = d + (y + pad) * wp;
       std::fill(row, row + pad, S(0));
       std::copy(x + (pl * h + y) * w, x + (pl * h + y + 1) * w, row + pad);
+      fine &= in_range(row + pad, w, lim);
       std::fill(row + pad + w, row + wp, S(0));
     }
     std::fill(d + (h + pad) * wp, d + hp * wp, S(0));
+    if (!fine) good.store(false, std::memory_order_relaxed);
   });
+  if (ok != nullptr) *ok = good.load();
   return dst;
 }
 
@@ -409,13 +430,15 @@ struct Block16<Real<ABS>, float, double, R> {
 #endif
 
 template <class Ar, typename S, typename V, int R>
-void conv_s1_fast(const Ar& ar, const Geom& g, const S* x, const V* wf, typename Ar::Out* out) {
+bool conv_s1_fast(const Ar& ar, const Geom& g, const S* x, const V* wf, typename Ar::Out* out, int32_t lim) {
   using Acc = typename Ar::Acc;
   constexpr int64_t BW = 16;
   const int64_t blocks = (g.ow + BW - 1) / BW;
   const int64_t hp = g.h + 2 * g.pad;
   const int64_t wp = blocks * BW + g.k - 1;
-  const S* xpd = pad_input(x, g.n, g.c, g.h, g.w, g.pad, hp, wp);
+  bool ok = true;
+  const S* xpd = pad_input(x, g.n, g.c, g.h, g.w, g.pad, hp, wp, lim, &ok);
+  if (!ok) return false;
   const int64_t work = g.n * g.c * g.k * g.k * g.oh * g.ow * R;
   for_tasks(g.n * g.oh, work, [&](int64_t task, int) {
     const int64_t ni = task / g.oh, oy = task % g.oh;
@@ -430,24 +453,28 @@ void conv_s1_fast(const Ar& ar, const Geom& g, const S* x, const V* wf, typename
       }
     }
   });
+  return true;
 }
 
-// conv with the fast path where it applies (stride 1, 1 to 4 vectors), else the general loop.
+// conv with the fast path where it applies (stride 1, 1 to 3 vectors), else the general loop; false (and
+// nothing computed) when lim ≥ 0 and some |x| > lim.
 template <class Ar, typename S, typename V>
-void conv_any(const Ar& ar, const Geom& g, const S* x, const V* wf, typename Ar::Out* out) {
+bool conv_any(const Ar& ar, const Geom& g, const S* x, const V* wf, typename Ar::Out* out, int32_t lim = -1) {
   if (g.s == 1) {
     switch (g.reps) {
       case 1:
-        return conv_s1_fast<Ar, S, V, 1>(ar, g, x, wf, out);
+        return conv_s1_fast<Ar, S, V, 1>(ar, g, x, wf, out, lim);
       case 2:
-        return conv_s1_fast<Ar, S, V, 2>(ar, g, x, wf, out);
+        return conv_s1_fast<Ar, S, V, 2>(ar, g, x, wf, out, lim);
       case 3:
-        return conv_s1_fast<Ar, S, V, 3>(ar, g, x, wf, out);
+        return conv_s1_fast<Ar, S, V, 3>(ar, g, x, wf, out, lim);
       default:
         break;
     }
   }
+  if (!in_range(x, g.n * g.c * g.h * g.w, lim)) return false;
   conv(ar, g, x, wf, out);
+  return true;
 }
 
 // ---- transposed conv: dy [n,o,oh,ow], wg [o,reps,k,k] → out [n,reps,h,w] (g.c holds o here)
@@ -510,7 +537,7 @@ void conv_t(const Ar& ar, const Geom& g, const S* dy, const V* wg, typename Ar::
 // convT with stride 1 is a stride-1 convolution of dy, padded by k−1−pad, with the kernel flipped and
 // its two channel axes swapped: wg [o,reps,k,k] → [reps,o,k,k] reversed in (kh, kw).
 template <class Ar, typename S, typename V>
-void conv_t_any(const Ar& ar, const Geom& g, const S* dy, const V* wg, typename Ar::Out* out) {
+bool conv_t_any(const Ar& ar, const Geom& g, const S* dy, const V* wg, typename Ar::Out* out, int32_t lim = -1) {
   if (g.s == 1 && g.pad <= g.k - 1 && g.reps <= 3) {
     const int64_t o = g.c, k = g.k;
     std::vector<V> flipped(static_cast<size_t>(g.reps * o * k * k));
@@ -525,9 +552,11 @@ void conv_t_any(const Ar& ar, const Geom& g, const S* dy, const V* wg, typename 
     t.pad = k - 1 - g.pad;
     t.oh = g.h;
     t.ow = g.w;
-    return conv_any(ar, t, dy, flipped.data(), out);
+    return conv_any(ar, t, dy, flipped.data(), out, lim);
   }
+  if (!in_range(dy, g.n * g.c * g.oh * g.ow, lim)) return false;
   conv_t(ar, g, dy, wg, out);
+  return true;
 }
 
 // ---- weight-gradient correlation: dyf [n,reps,oh,ow], x [n,c,h,w] → out [reps,c,k,k]
@@ -599,12 +628,14 @@ inline double hsum(const Real<ABS>&, __m256d v) {
 }
 
 template <class Ar, typename V, typename S, int R, int K>
-void conv_w_fast(const Ar& ar, const Geom& g, const V* dyf, const S* x, typename Ar::Out* out) {
+bool conv_w_fast(const Ar& ar, const Geom& g, const V* dyf, const S* x, typename Ar::Out* out, int32_t lim) {
   using Acc = typename Ar::Acc;
   using Vec = decltype(load4(static_cast<const V*>(nullptr)));
   const int64_t hp = g.h + 2 * g.pad;
   const int64_t wp = (g.ow + 3) / 4 * 4 + K - 1 + 4;
-  const S* xp = pad_input(x, g.n, g.c, g.h, g.w, g.pad, hp, wp);
+  bool ok = true;
+  const S* xp = pad_input(x, g.n, g.c, g.h, g.w, g.pad, hp, wp, lim, &ok);
+  if (!ok) return false;
   const int64_t quads = g.ow / 4, tail = quads * 4;
   // Per row, a vector lane takes `quads` terms and a tail sum up to 3: reduce before `budget` terms.
   const int64_t rows_per_reduce = std::max<int64_t>(1, ar.budget / std::max<int64_t>({1, quads, g.ow - tail}));
@@ -653,22 +684,25 @@ void conv_w_fast(const Ar& ar, const Geom& g, const V* dyf, const S* x, typename
       for (int kw = 0; kw < K; kw++)
         out[((j * g.c + ci) * K + kh) * K + kw] = ar.finish(ar.reduce(part[j][kw] + hsum(ar, acc[j][kw])));
   });
+  return true;
 }
 #endif
 
 template <class Ar, typename V, typename S>
-void conv_w_any(const Ar& ar, const Geom& g, const V* dyf, const S* x, typename Ar::Out* out) {
+bool conv_w_any(const Ar& ar, const Geom& g, const V* dyf, const S* x, typename Ar::Out* out, int32_t lim = -1) {
 #ifdef TEE_VERIFY_AVX2
   if (g.s == 1 && g.reps <= 2 && (g.k == 1 || g.k == 3)) {
     if (g.reps == 1) {
-      if (g.k == 1) return conv_w_fast<Ar, V, S, 1, 1>(ar, g, dyf, x, out);
-      return conv_w_fast<Ar, V, S, 1, 3>(ar, g, dyf, x, out);
+      if (g.k == 1) return conv_w_fast<Ar, V, S, 1, 1>(ar, g, dyf, x, out, lim);
+      return conv_w_fast<Ar, V, S, 1, 3>(ar, g, dyf, x, out, lim);
     }
-    if (g.k == 1) return conv_w_fast<Ar, V, S, 2, 1>(ar, g, dyf, x, out);
-    return conv_w_fast<Ar, V, S, 2, 3>(ar, g, dyf, x, out);
+    if (g.k == 1) return conv_w_fast<Ar, V, S, 2, 1>(ar, g, dyf, x, out, lim);
+    return conv_w_fast<Ar, V, S, 2, 3>(ar, g, dyf, x, out, lim);
   }
 #endif
+  if (!in_range(x, g.n * g.c * g.h * g.w, lim)) return false;
   conv_w(ar, g, dyf, x, out);
+  return true;
 }
 
 // Round to nearest (ties to even) for |v| < 2^51 without a libm call: adding 1.5·2^52 leaves no
@@ -689,14 +723,16 @@ inline int64_t modulus_arg(const Napi::CallbackInfo& info, size_t i, const char*
 }
 
 // Every element of a field operand must satisfy |v| ≤ p − 1 (what the overflow budget assumes).
+[[noreturn]] inline void range_error(const Napi::CallbackInfo& info, const char* fn, const char* what) {
+  throw Napi::RangeError::New(info.Env(), std::string(fn) + ": " + what + " has a value outside (−p, p)");
+}
+
+// The largest |v| a value of (−p, p) may have.
+inline int32_t field_limit(int64_t p) { return static_cast<int32_t>(p - 1); }
+
 inline void check_field(const Napi::CallbackInfo& info, const int32_t* a, int64_t n, int64_t p, const char* fn,
                  const char* what) {
-  const int32_t lim = static_cast<int32_t>(p - 1);
-  int32_t bad = 0;
-  for (int64_t i = 0; i < n; i++) bad |= (a[i] > lim) | (a[i] < -lim);
-  if (bad != 0) {
-    throw Napi::RangeError::New(info.Env(), std::string(fn) + ": " + what + " has a value outside (−p, p)");
-  }
+  if (!in_range(a, n, field_limit(p))) range_error(info, fn, what);
 }
 
 // (n, c, h, w, reps, k, stride, padding) at argument offset 0; oh/ow derived.

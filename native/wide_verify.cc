@@ -18,8 +18,9 @@ using verify::check_field;
 using verify::conv_any;
 using verify::conv_t_any;
 using verify::conv_w_any;
-using verify::geom_args;
 using verify::Geom;
+using verify::geom_args;
+using verify::range_error;
 using verify::round_near;
 
 using Limbs = verify::ExactT<double>;
@@ -32,6 +33,7 @@ constexpr double kYLimbBase = double(int64_t(1) << kYLimbBits);
 constexpr int64_t kMaxWideModulus = int64_t(1) << 50;
 // Operands are centered representatives of p1 < 2^24; check_field(…, 2^24) enforces |a| ≤ 2^24 − 1.
 constexpr int64_t kOperandLimit = int64_t(1) << 24;
+constexpr int32_t kOperandMax = static_cast<int32_t>(kOperandLimit - 1);
 // |y| ≤ bound < 2^47: then |yh|, |yl| ≤ 2^23, so a y limb is a valid operand and no y-limb product
 // exceeds 2^48.
 constexpr double kMaxResultBound = 140737488355328.0;  // 2^47
@@ -122,9 +124,8 @@ Napi::Value WideConv(const Napi::CallbackInfo& info) {
   const int32_t* wl = array_arg<int32_t>(info, 9, g.reps * g.c * g.k * g.k, fn, "wl");
   const Limbs ar = limbs_mod(wide_modulus_arg(info, 10, fn));
   double* out = array_arg<double>(info, 11, g.n * g.reps * g.oh * g.ow, fn, "out");
-  check_field(info, x, g.n * g.c * g.h * g.w, kOperandLimit, fn, "x");
   check_limbs(info, wl, g.reps * g.c * g.k * g.k, fn, "wl");
-  conv_any(ar, g, x, wl, out);
+  if (!conv_any(ar, g, x, wl, out, kOperandMax)) range_error(info, fn, "x");
   return info.Env().Undefined();
 }
 
@@ -137,9 +138,8 @@ Napi::Value WideConvT(const Napi::CallbackInfo& info) {
   const int32_t* wl = array_arg<int32_t>(info, 9, g.c * g.reps * g.k * g.k, fn, "wl");
   const Limbs ar = limbs_mod(wide_modulus_arg(info, 10, fn));
   double* out = array_arg<double>(info, 11, g.n * g.reps * g.h * g.w, fn, "out");
-  check_field(info, dy, g.n * g.c * g.oh * g.ow, kOperandLimit, fn, "dy");
   check_limbs(info, wl, g.c * g.reps * g.k * g.k, fn, "wl");
-  conv_t_any(ar, g, dy, wl, out);
+  if (!conv_t_any(ar, g, dy, wl, out, kOperandMax)) range_error(info, fn, "dy");
   return info.Env().Undefined();
 }
 
@@ -153,8 +153,7 @@ Napi::Value WideConvW(const Napi::CallbackInfo& info) {
   const Limbs ar = limbs_mod(wide_modulus_arg(info, 10, fn));
   double* out = array_arg<double>(info, 11, g.reps * g.c * g.k * g.k, fn, "out");
   check_limbs(info, dyl, g.n * g.reps * g.oh * g.ow, fn, "dyl");
-  check_field(info, x, g.n * g.c * g.h * g.w, kOperandLimit, fn, "x");
-  conv_w_any(ar, g, dyl, x, out);
+  if (!conv_w_any(ar, g, dyl, x, out, kOperandMax)) range_error(info, fn, "x");
   return info.Env().Undefined();
 }
 
