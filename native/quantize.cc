@@ -79,6 +79,18 @@ struct Sums {
 
 inline double combine8(const double* l) { return ((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7])); }
 
+// The eight lanes combined, then the tail [body, len) added in order.
+template <typename S>
+Sums finish_sums(const double* l2, const double* l1, const S* p, int64_t body, int64_t len) {
+  Sums s{combine8(l2), combine8(l1)};
+  for (int64_t i = body; i < len; i++) {
+    const double v = double(p[i]);
+    s.s2 += v * v;
+    s.s1 += absd(v);
+  }
+  return s;
+}
+
 template <typename S>
 Sums segment_sums_portable(const S* p, int64_t len) {
   double l2[8] = {0, 0, 0, 0, 0, 0, 0, 0}, l1[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -90,13 +102,7 @@ Sums segment_sums_portable(const S* p, int64_t len) {
       l1[j] += absd(v);
     }
   }
-  Sums s{combine8(l2), combine8(l1)};
-  for (int64_t i = body; i < len; i++) {
-    const double v = double(p[i]);
-    s.s2 += v * v;
-    s.s1 += absd(v);
-  }
-  return s;
+  return finish_sums(l2, l1, p, body, len);
 }
 
 #if defined(__AVX2__) && defined(__FMA__)
@@ -121,13 +127,7 @@ Sums segment_sums(const S* p, int64_t len) {
   _mm256_store_pd(l2 + 4, b2);
   _mm256_store_pd(l1, a1);
   _mm256_store_pd(l1 + 4, b1);
-  Sums s{combine8(l2), combine8(l1)};
-  for (int64_t i = body; i < len; i++) {
-    const double v = double(p[i]);
-    s.s2 += v * v;
-    s.s1 += absd(v);
-  }
-  return s;
+  return finish_sums(l2, l1, p, body, len);
 }
 #else
 template <typename S>
