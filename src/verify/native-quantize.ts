@@ -1,5 +1,6 @@
-// TypeScript face of native/quantize.cc: the scale-selection norms (with max |v| from the same pass), quantization (nearest or
-// stochastic, with random bytes the caller drew from the crypto RNG) and dequantization of exact mode.
+// TypeScript face of native/quantize.cc: the scale-selection norms (with max |v| from the same pass),
+// quantization (nearest or stochastic, with random bytes the caller drew from the crypto RNG) and
+// dequantization of exact mode.
 // Bit-identical to the TypeScript reference (operand-norms.ts, quantize.ts's `impl: 'reference'`): the
 // tests cross-check the two. Loads the addon through native-modp.ts (E_NATIVE when missing or stale).
 import { TeeError } from '../errors.js';
