@@ -241,8 +241,9 @@ Napi::Value WideSplitResult(const Napi::CallbackInfo& info) {
 }
 
 // The fold of the result: out[b,j,c] = Σ_row r[j,row]·y[b,row,c] mod P, for r in [0, P) and y validated on
-// the way. Per column four int64 sums (yl·rl, yl·rh, yh·rl, yh·rh), each term below 2^48, reduced every
-// 2^13 rows (|sum| < 2^50 + 2^13·2^48 < 2^63); combined at the end with the limb weights 1, 2^25, 2^24, 2^49.
+// the way. Per column four int64 sums (yl·rl, yl·rh, yh·rl, yh·rh) with y = yl + 2^24·yh (|yl| < 2^24,
+// |yh| ≤ 2^23), each term below 2^49, reduced every 2^13 rows (|sum| < 2^50 + 2^13·2^49 < 2^63); combined
+// at the end with the limb weights 1, 2^25, 2^24, 2^49.
 struct FoldResultArgs {
   int64_t batch, rows, cols, reps, p;
   double bound;
@@ -297,8 +298,8 @@ int64_t fold_result_block(const FoldResultArgs& a, int64_t b, int64_t c0, int64_
   // Groups of kGroup rows: each column's four sums are loaded and stored once per group, not once per row
   // (the stores, four per column and row, were what bounded this loop).
   const __m256d sign = _mm256_set1_pd(-0.0), boundv = _mm256_set1_pd(a.bound);
-  const __m256d magic = _mm256_set1_pd(6755399441055744.0), inv = _mm256_set1_pd(1.0 / kYLimbBase),
-                base = _mm256_set1_pd(kYLimbBase);
+  const __m256d magic = _mm256_set1_pd(6755399441055744.0);
+  const __m256i magic_bits = _mm256_castpd_si256(magic), low24 = _mm256_set1_epi64x((int64_t(1) << kYLimbBits) - 1);
   const int64_t nv = n / 4 * 4;
   const int64_t q = stride / 4;  // the four sums lie `stride` (a multiple of 4) apart
   for (; row + kGroup <= a.rows; row += kGroup) {
@@ -311,16 +312,19 @@ int64_t fold_result_block(const FoldResultArgs& a, int64_t b, int64_t c0, int64_
         __m256i s0 = _mm256_loadu_si256(s), s1 = _mm256_loadu_si256(s + q), s2 = _mm256_loadu_si256(s + 2 * q),
                 s3 = _mm256_loadu_si256(s + 3 * q);
         for (int g = 0; g < kGroup; g++) {
+          // t = v + 1.5·2^52 holds an integer |v| < 2^51 exactly in its low mantissa bits: t − 1.5·2^52 == v
+          // tests integrality, and bits(t) − bits(1.5·2^52) is v as an int64.
           const __m256d v = _mm256_loadu_pd(yr[g] + c);
-          const __m256d r = _mm256_sub_pd(_mm256_add_pd(v, magic), magic);
+          const __m256d t = _mm256_add_pd(v, magic);
           const __m256d ok = _mm256_and_pd(_mm256_cmp_pd(_mm256_andnot_pd(sign, v), boundv, _CMP_LE_OQ),
-                                           _mm256_cmp_pd(r, v, _CMP_EQ_OQ));
+                                           _mm256_cmp_pd(_mm256_sub_pd(t, magic), v, _CMP_EQ_OQ));
           okall = _mm256_and_pd(okall, ok);
-          const __m256d u = _mm256_and_pd(v, ok);
-          const __m256d h = _mm256_sub_pd(_mm256_add_pd(_mm256_mul_pd(u, inv), magic), magic);
-          const __m256d l = _mm256_fnmadd_pd(h, base, u);
-          const __m256i il = _mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(l));
-          const __m256i ih = _mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(h));
+          const __m256i y = _mm256_and_si256(_mm256_sub_epi64(_mm256_castpd_si256(t), magic_bits),
+                                             _mm256_castpd_si256(ok));
+          // y = ih·2^24 + il with il ∈ [0, 2^24) and ih = ⌊y / 2^24⌋ ∈ [−2^23, 2^23]: vpmuldq reads the low 32
+          // bits of each lane as signed, which after a logical shift are ih's.
+          const __m256i il = _mm256_and_si256(y, low24);
+          const __m256i ih = _mm256_srli_epi64(y, kYLimbBits);
           const __m256i vl = _mm256_set1_epi64x(a.rl[j * a.rows + row + g]);
           const __m256i vh = _mm256_set1_epi64x(a.rh[j * a.rows + row + g]);
           s0 = _mm256_add_epi64(s0, _mm256_mul_epi32(il, vl));
