@@ -366,9 +366,28 @@ export class AcceleratorClient implements AcceleratorTransport {
     const { host, port } = this.target;
     return new Promise<Link>((resolve, reject) => {
       const tlsOpts = this.tls === true ? {} : this.tls || null;
+      const decoder = new FrameDecoder({
+        maxPayloadBytes: this.maxFrameBytes,
+        helloFrom: 'accelerator',
+        allocate: (n) => this.replyBuffers.take(n),
+      });
+      // Plain TCP reads straight into each reply's payload buffer (FrameDecoder pull mode: no chunk
+      // buffers, no copy, one read per ~socket buffer); TLS sockets deliver decrypted chunks instead.
+      let onBytes: (n: number) => void = () => {};
       const socket =
         tlsOpts === null
-          ? tcpConnect({ host, port })
+          ? tcpConnect({
+              host,
+              port,
+              onread: {
+                buffer: () => decoder.readTarget(),
+                callback: (n: number) => {
+                  decoder.wrote(n);
+                  onBytes(n);
+                  return true;
+                },
+              },
+            })
           : tlsConnect({
               host,
               port,
@@ -377,11 +396,6 @@ export class AcceleratorClient implements AcceleratorTransport {
               rejectUnauthorized: tlsOpts.rejectUnauthorized ?? true,
             });
       socket.setNoDelay(true);
-      const decoder = new FrameDecoder({
-        maxPayloadBytes: this.maxFrameBytes,
-        helloFrom: 'accelerator',
-        allocate: (n) => this.replyBuffers.take(n),
-      });
       const link = new Link(socket, decoder);
       let settled = false;
       const fail = (e: TeeError) => {
@@ -399,9 +413,8 @@ export class AcceleratorClient implements AcceleratorTransport {
       socket.once(tlsOpts === null ? 'connect' : 'secureConnect', () => {
         socket.write(encodeHello(this.hello()));
       });
-      socket.on('data', (chunk: Buffer) => {
-        link.bytesReceived += chunk.length;
-        decoder.push(chunk);
+      onBytes = (n: number) => {
+        link.bytesReceived += n;
         if (link.hello === null) {
           let h: Hello | null;
           try {
@@ -418,7 +431,13 @@ export class AcceleratorClient implements AcceleratorTransport {
           resolve(link);
         }
         this.onReplies(link);
-      });
+      };
+      if (tlsOpts !== null) {
+        socket.on('data', (chunk: Buffer) => {
+          decoder.push(chunk);
+          onBytes(chunk.length);
+        });
+      }
       socket.on('error', (e: NodeJS.ErrnoException) => {
         const what = `${e.code ?? ''} ${e.message}`.trim();
         if (!settled) fail(networkError(`cannot connect to accelerator ${this.address}: ${what}`, e));

@@ -4,6 +4,11 @@
 // Each payload is copied once into its own unpooled Buffer (offset 0, so typed-array views of its
 // tensors are aligned, and its ArrayBuffer can be transferred to a worker, or recycled through a
 // PayloadPool): pushed chunks are never retained past the bytes they hold.
+// Pull mode (a socket's `onread`): readTarget() says where the next bytes should go — the rest of the
+// current payload once next() has allocated it (the socket reads straight into it: no copy, no chunk
+// buffers), else a scratch sized to end at the next hello or header boundary — and wrote() records what
+// arrived there. Both modes give the same frames and the same errors; validation order is unchanged
+// (a header is decoded and checked by peek() before next() allocates its payload).
 import {
   decodeHeader,
   decodeHello,
@@ -14,6 +19,9 @@ import {
   type Hello,
   type Role,
 } from './frame.js';
+
+// The largest read into the scratch buffer in pull mode (when no hello or header boundary bounds it).
+const PULL_SCRATCH_BYTES = 64 * 1024;
 
 export interface RawFrame extends FrameHeader {
   /** Exactly `length` bytes at offset 0 of an ArrayBuffer owned by the frame. */
@@ -43,6 +51,9 @@ export class FrameDecoder {
   private payload: Buffer | null = null;
   private filled = 0;
   private failure: Error | null = null;
+  // Pull mode: where the last readTarget() pointed (the payload, or the scratch).
+  private scratch: Buffer | null = null;
+  private direct = false;
 
   constructor(opts: FrameDecoderOptions) {
     this.maxPayloadBytes = opts.maxPayloadBytes;
@@ -64,6 +75,43 @@ export class FrameDecoder {
     if (chunk.length === 0) return;
     this.chunks.push(chunk);
     this.queued += chunk.length;
+  }
+
+  /**
+   * Pull mode: the buffer the next read should fill. The rest of the current payload when next() has
+   * allocated it and nothing is queued ahead of it; otherwise a scratch buffer that ends at the next
+   * hello or header boundary (or up to 64 KiB when the consumer is behind: those bytes are then queued
+   * as in push mode). Follow every read with wrote().
+   */
+  readTarget(): Buffer {
+    this.scratch ??= Buffer.allocUnsafe(PULL_SCRATCH_BYTES);
+    const head = this.head;
+    if (this.failure === null && head !== null && this.payload !== null && this.queued === 0) {
+      if (this.filled < head.length) {
+        this.direct = true;
+        return this.payload.subarray(this.filled, head.length);
+      }
+    }
+    this.direct = false;
+    let want = PULL_SCRATCH_BYTES;
+    if (this.failure === null) {
+      if (this.helloFrom !== null) want = HELLO_BYTES - this.queued;
+      else if (head === null) want = HEADER_BYTES - this.queued;
+      else if (this.payload !== null && this.filled >= head.length) want = HEADER_BYTES - this.queued;
+    }
+    return this.scratch.subarray(0, want > 0 ? want : PULL_SCRATCH_BYTES);
+  }
+
+  /** Pull mode: n bytes arrived in the buffer the last readTarget() returned. */
+  wrote(n: number): void {
+    if (!(Number.isInteger(n) && n >= 0)) throw new RangeError(`FrameDecoder: wrote ${n} bytes`);
+    if (n === 0) return;
+    if (this.direct) {
+      this.filled += n;
+      return;
+    }
+    // Scratch bytes are queued as a chunk of their own (the scratch is reused by the next read).
+    this.push(Buffer.from(this.scratch!.subarray(0, n)));
   }
 
   /** The peer's hello once its 32 bytes are in; null before. */
