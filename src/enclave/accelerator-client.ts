@@ -382,8 +382,10 @@ export class AcceleratorClient implements AcceleratorTransport {
               onread: {
                 buffer: () => decoder.readTarget(),
                 callback: (n: number) => {
-                  decoder.wrote(n);
-                  onBytes(n);
+                  if (n > 0) {
+                    decoder.wrote(n);
+                    onBytes(n);
+                  }
                   return true;
                 },
               },
