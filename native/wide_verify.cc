@@ -221,6 +221,40 @@ double bound_arg(const Napi::CallbackInfo& info, size_t i, const char* fn) {
   return bound;
 }
 
+// (y:F64) → the index of the first element that is not an integer of magnitude below 2^53 (NaN and ±Inf
+// fail), or −1: the wire form of a wide result (protocol/linear-codec.ts checkWide, natively; the
+// client runs it on every reply before anything else reads the values).
+Napi::Value WideFirstNonInteger(const Napi::CallbackInfo& info) {
+  const char* fn = "wideVerifyFirstNonInteger";
+  expect_args(info, 1, fn);
+  int64_t n;
+  const double* y = any_array_arg<double>(info, 0, &n, fn, "y");
+  constexpr double kLimit = 9007199254740992.0;  // 2^53
+  auto bad_at = [&](int64_t i) { return !(std::fabs(y[i]) < kLimit) || std::floor(y[i]) != y[i]; };
+  constexpr int64_t kBlock = 4096;
+  for (int64_t b = 0; b < n; b += kBlock) {
+    const int64_t e = std::min(n, b + kBlock);
+    bool bad = false;
+    int64_t i = b;
+#ifdef TEE_VERIFY_AVX2
+    const __m256d sign = _mm256_set1_pd(-0.0), limit = _mm256_set1_pd(kLimit);
+    __m256d ok = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
+    for (; i + 4 <= e; i += 4) {
+      const __m256d v = _mm256_loadu_pd(y + i);
+      ok = _mm256_and_pd(ok, _mm256_and_pd(_mm256_cmp_pd(_mm256_andnot_pd(sign, v), limit, _CMP_LT_OQ),
+                                           _mm256_cmp_pd(_mm256_floor_pd(v), v, _CMP_EQ_OQ)));
+    }
+    bad = _mm256_movemask_pd(ok) != 0xf;
+#endif
+    for (; i < e; i++) bad |= bad_at(i);
+    if (bad) {
+      for (int64_t j = b; j < e; j++)
+        if (bad_at(j)) return Napi::Number::New(info.Env(), double(j));
+    }
+  }
+  return Napi::Number::New(info.Env(), -1);
+}
+
 // (y:F64, bound, yl:I32, yh:I32) → the index of the first element that is not an integer within ±bound, or
 // −1; yl/yh get its limbs (0 for a refused element). For the dense checks' matvecs (folds use FoldResult).
 Napi::Value WideSplitResult(const Napi::CallbackInfo& info) {
@@ -435,6 +469,8 @@ void register_wide_verify(Napi::Env env, Napi::Object exports) {
   exports.Set("wideVerifyCombine", Napi::Function::New(env, WideCombine, "wideVerifyCombine"));
   exports.Set("wideVerifySplitResult", Napi::Function::New(env, WideSplitResult, "wideVerifySplitResult"));
   exports.Set("wideVerifyFoldResult", Napi::Function::New(env, WideFoldResult, "wideVerifyFoldResult"));
+  exports.Set("wideVerifyFirstNonInteger",
+              Napi::Function::New(env, WideFirstNonInteger, "wideVerifyFirstNonInteger"));
 }
 
 }  // namespace tee

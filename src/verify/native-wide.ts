@@ -35,6 +35,7 @@ interface WideAddon {
     out: F64,
   ): void;
   wideVerifySplitResult(y: F64, bound: number, yl: I32, yh: I32): number;
+  wideVerifyFirstNonInteger(y: F64): number;
   wideVerifyFoldResult(
     batch: number,
     rows: number,
@@ -157,5 +158,9 @@ export const wideKernels = {
     addon().wideVerifyMatvecs(2 * m, kk, 2 * reps, stacked, splitLimbs(u, 1, reps, kk), p, out);
     stacked.fill(0);
     return { out: combine(1, reps, 2, m, out, p), bad };
+  },
+  /** Index of the first element that is not an integer of magnitude below 2^53 (NaN, ±Inf fail), or −1. */
+  firstNonInteger(y: F64): number {
+    return addon().wideVerifyFirstNonInteger(y);
   },
 };

@@ -183,6 +183,24 @@ describe('native wide-field kernels (mod P = 2^50 − 27)', () => {
     }
   });
 
+  it("finds the first value that is not an integer below 2^53 in magnitude (the wire form's check)", () => {
+    const ok = [0, -0, 1, -1, 2 ** 53 - 1, -(2 ** 53 - 1), 2 ** 47, 123456789012];
+    const bad = [0.5, -1.25, 2 ** 53, -(2 ** 53), 2 ** 60, Number.NaN, Number.POSITIVE_INFINITY, -Infinity];
+    for (const len of [1, 3, 4, 9, 4096, 4099, 10_000]) {
+      const y = Float64Array.from({ length: len }, (_, i) => ok[i % ok.length]!);
+      assert.equal(wideKernels.firstNonInteger(y), -1, `${len} admissible`);
+      for (const at of [0, len - 1, Math.floor(len / 2), rng.nextInt(len)]) {
+        for (const v of bad) {
+          const z = y.slice();
+          z[at] = v;
+          if (at + 1 < len) z[len - 1] = 0.25; // a later bad value must not be the one reported
+          const first = at + 1 < len ? at : len - 1;
+          assert.equal(wideKernels.firstNonInteger(z), first, `${v} at ${at} of ${len}`);
+        }
+      }
+    }
+  });
+
   it('refuses limbs, residues, operands, bounds and moduli out of range with RangeError', () => {
     const addon = verifyAddonModule() as Record<string, (...a: unknown[]) => unknown>;
     const out = new Float64Array(2);
