@@ -93,6 +93,17 @@ function decodePull(
   return { hello, frames, direct };
 }
 
+/** A request frame's 16-byte header announcing `length` payload bytes (u64, little-endian). */
+function requestHeader(length: number): Buffer {
+  const h = Buffer.alloc(16);
+  h.writeUInt16LE(0x4654, 0);
+  h.writeUInt8(PROTOCOL_VERSION, 2);
+  h.writeUInt8(1, 3);
+  h.writeUInt32LE(length % 2 ** 32, 8);
+  h.writeUInt32LE(Math.floor(length / 2 ** 32), 12);
+  return h;
+}
+
 describe('FrameDecoder', () => {
   test('decodes a stream split at every single boundary', () => {
     const { bytes, frames } = stream();
@@ -141,13 +152,7 @@ describe('FrameDecoder', () => {
 
   test('rejects an over-limit header from its 16 bytes, before allocating the payload (E_FRAME)', () => {
     const d = new FrameDecoder({ maxPayloadBytes: 1024 });
-    const h = Buffer.alloc(16);
-    h.writeUInt16LE(0x4654, 0);
-    h.writeUInt8(PROTOCOL_VERSION, 2);
-    h.writeUInt8(1, 3);
-    h.writeUInt32LE(0, 8);
-    h.writeUInt32LE(1, 12); // 2^32 bytes
-    d.push(h);
+    d.push(requestHeader(2 ** 32));
     assert.throws(
       () => d.peek(),
       (e) =>
@@ -232,11 +237,7 @@ describe('FrameDecoder', () => {
 
   test('pull mode rejects an over-limit header before allocating, and reports truncation (E_FRAME)', () => {
     const d = new FrameDecoder({ maxPayloadBytes: 1024 });
-    const h = Buffer.alloc(16);
-    h.writeUInt16LE(0x4654, 0);
-    h.writeUInt8(PROTOCOL_VERSION, 2);
-    h.writeUInt8(1, 3);
-    h.writeUInt32LE(4096, 8);
+    const h = requestHeader(4096);
     const t = d.readTarget();
     assert.equal(t.length, 16);
     h.copy(t);
