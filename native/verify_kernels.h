@@ -58,7 +58,6 @@ struct ExactT {
 };
 using Exact = ExactT<int32_t>;
 
-
 template <bool ABS>
 struct Real {
   using Acc = double;
@@ -72,9 +71,10 @@ struct Real {
   Out finish(Acc a) const { return a; }
 };
 
-// Operand range checks done where a kernel first reads its int32 operand (no separate pass over it): every
-// |v| ≤ lim, lim < 0 meaning no check (float operands are never range-checked). A kernel that finds a value
-// outside stops before accumulating it and returns false; the binding then throws.
+// Operand range check, every |v| ≤ lim (lim < 0: none; float operands are never range-checked). The
+// stride-1 convolutions run it on each row as they copy it into their padded input (no pass of its own);
+// the general loops before they start. A kernel that finds a value outside computes nothing with it and
+// returns false; the binding then throws.
 inline bool in_range(const int32_t* v, int64_t n, int32_t lim) {
   if (lim < 0) return true;
   int32_t bad = 0;
@@ -131,27 +131,25 @@ void fold(const Ar& ar, int64_t batch, int64_t rows, int64_t cols, int64_t reps,
     std::fill(acc, acc + reps * cb, Acc(0));
     int64_t terms = 0;
     int64_t row = 0;
-    {
-      // Four rows at a time, so that each sum is loaded and stored once per four terms (the stores bounded
-      // the one-row loop). Exact sums do not depend on their order (at most `budget` terms between
-      // reductions still holds); a float64 sum's order is covered by the caller's rounding bound.
-      if (ar.budget >= 8) {
-        for (; row + 4 <= rows; row += 4) {
-          const S* p0 = a + (b * rows + row) * cols + c0;
-          const S *p1 = p0 + cols, *p2 = p1 + cols, *p3 = p2 + cols;
-          for (int64_t j = 0; j < reps; j++) {
-            const V* rj = r + j * rows + row;
-            const V r0 = rj[0], r1 = rj[1], r2 = rj[2], r3 = rj[3];
-            Acc* aj = acc + j * cb;
-            for (int64_t c = 0; c < n; c++) {
-              aj[c] += (Ar::mul(p0[c], r0) + Ar::mul(p1[c], r1)) + (Ar::mul(p2[c], r2) + Ar::mul(p3[c], r3));
-            }
+    // Four rows at a time, so that each sum is loaded and stored once per four terms (the stores bounded
+    // the one-row loop). Exact sums do not depend on their order (at most `budget` terms between
+    // reductions still holds); a float64 sum's order is covered by the caller's rounding bound.
+    if (ar.budget >= 8) {
+      for (; row + 4 <= rows; row += 4) {
+        const S* p0 = a + (b * rows + row) * cols + c0;
+        const S *p1 = p0 + cols, *p2 = p1 + cols, *p3 = p2 + cols;
+        for (int64_t j = 0; j < reps; j++) {
+          const V* rj = r + j * rows + row;
+          const V r0 = rj[0], r1 = rj[1], r2 = rj[2], r3 = rj[3];
+          Acc* aj = acc + j * cb;
+          for (int64_t c = 0; c < n; c++) {
+            aj[c] += (Ar::mul(p0[c], r0) + Ar::mul(p1[c], r1)) + (Ar::mul(p2[c], r2) + Ar::mul(p3[c], r3));
           }
-          terms += 4;
-          if (terms + 4 > ar.budget) {
-            for (int64_t i = 0; i < reps * cb; i++) acc[i] = ar.reduce(acc[i]);
-            terms = 0;
-          }
+        }
+        terms += 4;
+        if (terms + 4 > ar.budget) {
+          for (int64_t i = 0; i < reps * cb; i++) acc[i] = ar.reduce(acc[i]);
+          terms = 0;
         }
       }
     }
