@@ -157,6 +157,99 @@ Napi::Value WideConvW(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// ---- residue × residue sums: the two-sided weight-gradient check ----
+
+// Σ a_i·b_i mod P over residues a, b ∈ [0, P) given as float64 integers (exact: P < 2^50). Each pair is split
+// into 25-bit limbs, a = a0 + 2^25·a1, so that a·b = a0·b0 + 2^25·(a0·b1 + a1·b0) + 2^50·a1·b1 with every
+// partial product below 2^50; three int64 sums, the middle one taking two such terms per pair, are reduced
+// mod P every kResidueBudget pairs (2^11 pairs: below 2^50 + 2^11·2^51 < 2^63).
+constexpr int64_t kResidueBudget = int64_t(1) << 11;
+
+struct ResidueSum {
+  int64_t lo = 0, mid = 0, hi = 0, n = 0;
+  void add(double a, double b, int64_t p) {
+    const int64_t ia = static_cast<int64_t>(a), ib = static_cast<int64_t>(b);
+    const int64_t a0 = ia & (kLimbBase - 1), a1 = ia >> kLimbBits, b0 = ib & (kLimbBase - 1), b1 = ib >> kLimbBits;
+    lo += a0 * b0;
+    mid += a0 * b1 + a1 * b0;
+    hi += a1 * b1;
+    if (++n == kResidueBudget) {
+      lo %= p;
+      mid %= p;
+      hi %= p;
+      n = 0;
+    }
+  }
+  // lo + 2^25·mid + 2^50·hi mod P
+  double value(int64_t p) const {
+    const uint64_t up = static_cast<uint64_t>(p);
+    uint64_t t = to_residue(lo, p);
+    t = addmod(t, mulmod(to_residue(mid, p), to_residue(kLimbBase, p), up), up);
+    t = addmod(t, mulmod(to_residue(hi, p), mulmod(to_residue(kLimbBase, p), to_residue(kLimbBase, p), up), up), up);
+    return double(t);
+  }
+};
+
+// (n, reps, h, w, k, s, pad, dyf:F64[n·reps·oh·ow], xs:F64[n·reps·h·w], P, out:F64[reps·k·k]), residues in
+// [0, P): out[j,kh,kw] = Σ_b Σ_(oy,ox) dyf[b,j,oy,ox]·xs[b,j,oy·s+kh−pad,ox·s+kw−pad] mod P (zero outside
+// the input) — the correlation of a folded dY with a folded X, one plane each.
+Napi::Value WideCorrResidues(const Napi::CallbackInfo& info) {
+  const char* fn = "wideVerifyCorrResidues";
+  expect_args(info, 11, fn);
+  const int64_t n = dim_arg(info, 0, fn), reps = dim_arg(info, 1, fn), h = dim_arg(info, 2, fn),
+                w = dim_arg(info, 3, fn), k = dim_arg(info, 4, fn), st = dim_arg(info, 5, fn, 1),
+                pad = dim_arg(info, 6, fn, 0);
+  const int64_t oh = out_size(h, k, st, pad), ow = out_size(w, k, st, pad);
+  if (k < 1 || oh < 1 || ow < 1) throw Napi::RangeError::New(info.Env(), std::string(fn) + ": the kernel does not fit the input");
+  const double* dyf = array_arg<double>(info, 7, n * reps * oh * ow, fn, "dyf");
+  const double* xs = array_arg<double>(info, 8, n * reps * h * w, fn, "xs");
+  const int64_t p = wide_modulus_arg(info, 9, fn);
+  double* out = array_arg<double>(info, 10, reps * k * k, fn, "out");
+  check_residues(info, dyf, n * reps * oh * ow, p, fn, "dyf");
+  check_residues(info, xs, n * reps * h * w, p, fn, "xs");
+  verify::for_tasks(reps * k * k, n * reps * k * k * oh * ow, [&](int64_t task, int) {
+    const int64_t j = task / (k * k), kh = (task / k) % k, kw = task % k;
+    ResidueSum acc;
+    for (int64_t b = 0; b < n; b++) {
+      const double* d = dyf + (b * reps + j) * oh * ow;
+      const double* x = xs + (b * reps + j) * h * w;
+      for (int64_t oy = 0; oy < oh; oy++) {
+        const int64_t iy = oy * st + kh - pad;
+        if (iy < 0 || iy >= h) continue;
+        for (int64_t ox = 0; ox < ow; ox++) {
+          const int64_t ix = ox * st + kw - pad;
+          if (ix < 0 || ix >= w) continue;
+          acc.add(d[oy * ow + ox], x[iy * w + ix], p);
+        }
+      }
+    }
+    out[task] = acc.value(p);
+  });
+  return info.Env().Undefined();
+}
+
+// (reps, rows, cols, s:F64[reps·rows], v:F64[reps·rows·cols], P, out:F64[reps·cols]), residues in [0, P):
+// out[j,t] = Σ_row s[j,row]·v[j,row,t] mod P.
+Napi::Value WideDotResidues(const Napi::CallbackInfo& info) {
+  const char* fn = "wideVerifyDotResidues";
+  expect_args(info, 7, fn);
+  const int64_t reps = dim_arg(info, 0, fn), rows = dim_arg(info, 1, fn), cols = dim_arg(info, 2, fn);
+  const double* sv = array_arg<double>(info, 3, reps * rows, fn, "s");
+  const double* v = array_arg<double>(info, 4, reps * rows * cols, fn, "v");
+  const int64_t p = wide_modulus_arg(info, 5, fn);
+  double* out = array_arg<double>(info, 6, reps * cols, fn, "out");
+  check_residues(info, sv, reps * rows, p, fn, "s");
+  check_residues(info, v, reps * rows * cols, p, fn, "v");
+  for (int64_t j = 0; j < reps; j++) {
+    for (int64_t t = 0; t < cols; t++) {
+      ResidueSum acc;
+      for (int64_t r = 0; r < rows; r++) acc.add(sv[j * rows + r], v[(j * rows + r) * cols + t], p);
+      out[j * cols + t] = acc.value(p);
+    }
+  }
+  return info.Env().Undefined();
+}
+
 // ---- limbs back together ----
 
 // (outer, reps, parts, inner, src:F64[outer·2reps·parts·inner], P, out:F64[outer·reps·inner])
@@ -469,6 +562,8 @@ void register_wide_verify(Napi::Env env, Napi::Object exports) {
   exports.Set("wideVerifyCombine", Napi::Function::New(env, WideCombine, "wideVerifyCombine"));
   exports.Set("wideVerifySplitResult", Napi::Function::New(env, WideSplitResult, "wideVerifySplitResult"));
   exports.Set("wideVerifyFoldResult", Napi::Function::New(env, WideFoldResult, "wideVerifyFoldResult"));
+  exports.Set("wideVerifyCorrResidues", Napi::Function::New(env, WideCorrResidues, "wideVerifyCorrResidues"));
+  exports.Set("wideVerifyDotResidues", Napi::Function::New(env, WideDotResidues, "wideVerifyDotResidues"));
   exports.Set("wideVerifyFirstNonInteger",
               Napi::Function::New(env, WideFirstNonInteger, "wideVerifyFirstNonInteger"));
 }

@@ -17,9 +17,9 @@ import {
   resultFormProblem,
   trivialOutcome,
 } from './freivalds-exact.js';
-import { evaluateSides, type SideKernels } from './freivalds-sides.js';
+import { evaluateSides, type SideKernels, type Sides } from './freivalds-sides.js';
 import { wideKernels } from './native-wide.js';
-import { foldLength, type ProductGeometry } from './product-geometry.js';
+import { type ConvGeometry, foldLength, type ProductGeometry } from './product-geometry.js';
 
 /**
  * Why an untrusted wide result cannot be the answer to `g` by its form ('' when fine): not a
@@ -78,7 +78,14 @@ export function freivaldsWide(
     convW: (d, k, dyf, x) => wideKernels.convW(d, k, dyf, operand(x), p),
   };
   const r = opts.rng.wideFieldElements(reps * foldLength(g), p);
-  const s = evaluateSides(kern, g, a, b, y, r, reps);
+  let s: Sides<Float64Array>;
+  if (g.op === 'conv2dGradWeight') {
+    const t = opts.rng.wideFieldElements(reps * g.c, p);
+    s = gradWeightSides(g, a, b, y, r, t, reps, p, bound, seen);
+    t.fill(0);
+  } else {
+    s = evaluateSides(kern, g, a, b, y, r, reps);
+  }
   r.fill(0);
   if (bad >= 0) {
     return {
@@ -87,4 +94,36 @@ export function freivaldsWide(
     };
   }
   return compareSides(g, s, reps, ` mod ${p}`);
+}
+
+/**
+ * The weight gradient checked from both sides: with r over the output channels and t over the input
+ * channels, for every tap (kh, kw) rᵀ·dW[:,:,kh,kw]·t = Σ_b Σ_pos (rᵀdY)[b,pos]·(tᵀX)[b,pos·s+(kh,kw)−pad].
+ * The right side is two folds (dY over o, X over c) and one plane correlation per tap — instead of
+ * correlating the folded dY with every input channel — and a wrong dW is missed with probability at most
+ * 2/P per tap (the error matrix E ≠ 0 of a tap: E·t = 0 with probability ≤ 1/P, then rᵀ(E·t) = 0 with
+ * probability 1/P). Layout of both sides: [reps, k·k].
+ */
+function gradWeightSides(
+  g: ConvGeometry,
+  dy: Int32Array,
+  x: Int32Array,
+  y: Float64Array,
+  r: Float64Array,
+  t: Float64Array,
+  reps: number,
+  p: number,
+  bound: number,
+  seen: (side: { out: Float64Array; bad: number }) => Float64Array,
+): Sides<Float64Array> {
+  const kk = g.k * g.k;
+  // Left: dW [o, c·k·k] folded over o with r (validating every element), then over c with t per tap.
+  const folded = seen(wideKernels.foldResult(1, g.o, g.c * kk, reps, y, r, bound, p));
+  const lhs = wideKernels.dotResidues(reps, g.c, kk, t, folded, p);
+  // Right: dY [n, o, oh·ow] over o with r, X [n, c, h·w] over c with t, then one correlation per tap.
+  const dyf = wideKernels.fold(g.n, g.o, g.oh * g.ow, reps, dy, r, p);
+  const xt = wideKernels.fold(g.n, g.c, g.h * g.w, reps, x, t, p);
+  const dims = { n: g.n, c: 1, h: g.h, w: g.w, k: g.k, stride: g.stride, padding: g.padding };
+  const rhs = wideKernels.corrResidues(dims, reps, dyf, xt, p);
+  return { lhs, rhs, batch: 1, inner: kk };
 }

@@ -9,6 +9,7 @@ import { convOut } from './product-geometry.js';
 type I32 = Int32Array;
 type F64 = Float64Array;
 type Dims8 = [number, number, number, number, number, number, number, number];
+type Dims7 = [number, number, number, number, number, number, number];
 
 interface WideAddon {
   wideVerifyFold(
@@ -36,6 +37,8 @@ interface WideAddon {
   ): void;
   wideVerifySplitResult(y: F64, bound: number, yl: I32, yh: I32): number;
   wideVerifyFirstNonInteger(y: F64): number;
+  wideVerifyCorrResidues(...args: [...Dims7, F64, F64, number, F64]): void;
+  wideVerifyDotResidues(reps: number, rows: number, cols: number, s: F64, v: F64, p: number, out: F64): void;
   wideVerifyFoldResult(
     batch: number,
     rows: number,
@@ -158,6 +161,21 @@ export const wideKernels = {
     addon().wideVerifyMatvecs(2 * m, kk, 2 * reps, stacked, splitLimbs(u, 1, reps, kk), p, out);
     stacked.fill(0);
     return { out: combine(1, reps, 2, m, out, p), bad };
+  },
+  /**
+   * Residues dyf [n,reps,oh,ow] and xs [n,reps,h,w] → [reps,k,k]: out[j,kh,kw] = Σ dyf[b,j,oy,ox]·
+   * xs[b,j,oy·s+kh−pad, ox·s+kw−pad] mod p (g's n, h, w, k, stride, padding; zero outside the input).
+   */
+  corrResidues(g: CheckConvDims, reps: number, dyf: F64, xs: F64, p: number): F64 {
+    const out = new Float64Array(reps * g.k * g.k);
+    addon().wideVerifyCorrResidues(g.n, reps, g.h, g.w, g.k, g.stride, g.padding, dyf, xs, p, out);
+    return out;
+  },
+  /** Residues s [reps,rows], v [reps,rows,cols] → [reps,cols]: out[j,t] = Σ_row s[j,row]·v[j,row,t] mod p. */
+  dotResidues(reps: number, rows: number, cols: number, s: F64, v: F64, p: number): F64 {
+    const out = new Float64Array(reps * cols);
+    addon().wideVerifyDotResidues(reps, rows, cols, s, v, p, out);
+    return out;
   },
   /** Index of the first element that is not an integer of magnitude below 2^53 (NaN, ±Inf fail), or −1. */
   firstNonInteger(y: F64): number {

@@ -132,10 +132,12 @@ describe('wide-field Freivalds check', () => {
     assert.match(out.reason, new RegExp(`mod ${WIDE_MODULUS}`));
   });
 
-  it('misses a one-element lie at the rate 1/P of one repetition (P = 251, 12 000 lies)', (t) => {
+  it('misses a one-element lie at the rate 1/P of one repetition, 1 − (1 − 1/P)² for the two-sided weight gradient (P = 251, 12 000 lies)', (t) => {
     // The same check at a small prime, so that misses are countable: adding e ∈ [1, 250] to one element is
-    // missed iff that element's random coefficient is 0, probability exactly 1/251. Expected 47.8 misses,
-    // standard deviation 6.9; the bounds are ±4σ. (The real P exceeds every admissible difference.)
+    // missed iff that element's random coefficient is 0, probability exactly 1/251 — for the weight
+    // gradient, checked from both sides, iff its output channel's or its input channel's coefficient is 0:
+    // 1 − (250/251)² ≈ 2/251. Expected 39.8 + 15.9 misses, standard deviation 7.5; the bounds are ±4σ.
+    // (The real P exceeds every admissible difference.)
     const small: ExactField = {
       name: 'wide',
       modulus: 251,
@@ -145,8 +147,12 @@ describe('wide-field Freivalds check', () => {
     };
     const rng = new SeededRng(17);
     let misses = 0;
+    let gradWeightMisses = 0;
     let trials = 0;
+    let expected = 0;
+    let variance = 0;
     for (const op of LINEAR_OP_KINDS) {
+      const q = op === 'conv2dGradWeight' ? 1 - (250 / 251) ** 2 : 1 / 251;
       for (let i0 = 0; i0 < 2000; i0++) {
         const cs = randomCase(op, rng, 3);
         const a = randomField(numelOf(cs.aShape), 251, rng, 125);
@@ -158,13 +164,22 @@ describe('wide-field Freivalds check', () => {
           cs.params,
         ).data;
         y[rng.nextInt(y.length)]! += 1 + rng.nextInt(250);
-        if (freivaldsWide(cs.g, a, b, y, small, { rng: crng }).ok) misses++;
+        if (freivaldsWide(cs.g, a, b, y, small, { rng: crng }).ok) {
+          misses++;
+          if (op === 'conv2dGradWeight') gradWeightMisses++;
+        }
         trials++;
+        expected += q;
+        variance += q * (1 - q);
       }
     }
-    t.diagnostic(`P = 251, k = 1: ${misses} misses in ${trials} (expected ${(trials / 251).toFixed(1)})`);
+    const sd = Math.sqrt(variance);
+    t.diagnostic(
+      `P = 251, k = 1: ${misses} misses in ${trials} (expected ${expected.toFixed(1)}; weight gradient ${gradWeightMisses} of 2000, expected 15.9)`,
+    );
     assert.equal(trials, 12000);
-    assert.ok(misses >= 20 && misses <= 76, `${misses} misses in ${trials}`);
+    assert.ok(Math.abs(misses - expected) <= 4 * sd, `${misses} misses in ${trials}`);
+    assert.ok(gradWeightMisses <= 32, `${gradWeightMisses} weight-gradient misses in 2000`);
   });
 
   it('refuses values that are not integers within ±outputHalf, and results of the wrong form', () => {

@@ -183,6 +183,66 @@ describe('native wide-field kernels (mod P = 2^50 − 27)', () => {
     }
   });
 
+  it('correlates residue planes and sums residue products exactly (the two-sided weight-gradient check)', () => {
+    for (const g of GEOMS) {
+      for (const reps of [1, 2]) {
+        const oh = convOut(g.h, g.k, g.stride, g.padding);
+        const ow = convOut(g.w, g.k, g.stride, g.padding);
+        const dyf = residues(g.n * reps * oh * ow, rng);
+        const xs = residues(g.n * reps * g.h * g.w, rng);
+        const got = [...wideKernels.corrResidues(g, reps, dyf, xs, P)];
+        // Per repetition, a one-channel convW of that repetition's planes.
+        const want: number[] = [];
+        for (let j = 0; j < reps; j++) {
+          const plane = (v: Float64Array, size: number) =>
+            Float64Array.from(
+              { length: g.n * size },
+              (_, i) => v[(Math.floor(i / size) * reps + j) * size + (i % size)]!,
+            );
+          want.push(...convWRef({ ...g, c: 1 }, 1, plane(dyf, oh * ow), plane(xs, g.h * g.w), P));
+        }
+        assert.deepEqual(got, want, `corr ${JSON.stringify(g)} reps ${reps}`);
+      }
+    }
+    // Long enough to pass the int64 reduction budget (2^11 pairs) several times, at the largest residues.
+    const big = { n: 1, c: 1, h: 90, w: 90, k: 1, stride: 1, padding: 0 };
+    const top = new Float64Array(8100).fill(P - 1);
+    assert.deepEqual([...wideKernels.corrResidues(big, 1, top, top, P)], convWRef(big, 1, top, top, P));
+    for (const [reps, rows, cols] of [
+      [1, 1, 1],
+      [2, 5, 9],
+      [1, 5000, 3],
+    ] as const) {
+      const sv = residues(reps * rows, rng);
+      const v = residues(reps * rows * cols, rng);
+      const want: number[] = [];
+      for (let j = 0; j < reps; j++)
+        for (let t = 0; t < cols; t++) {
+          let acc = 0n;
+          for (let r = 0; r < rows; r++)
+            acc += BigInt(sv[j * rows + r]!) * BigInt(v[(j * rows + r) * cols + t]!);
+          want.push(Number(acc % BigInt(P)));
+        }
+      assert.deepEqual(
+        [...wideKernels.dotResidues(reps, rows, cols, sv, v, P)],
+        want,
+        `dot ${[reps, rows, cols]}`,
+      );
+    }
+    const g = GEOMS[0]!;
+    const ohw = convOut(g.h, g.k, g.stride, g.padding) * convOut(g.w, g.k, g.stride, g.padding);
+    const badPlane = residues(g.n * ohw, rng);
+    badPlane[3] = P;
+    assert.throws(
+      () => wideKernels.corrResidues(g, 1, badPlane, residues(g.n * g.h * g.w, rng), P),
+      RangeError,
+    );
+    assert.throws(
+      () => wideKernels.dotResidues(1, 2, 1, Float64Array.of(1, 0.5), Float64Array.of(1, 1), P),
+      RangeError,
+    );
+  });
+
   it("finds the first value that is not an integer below 2^53 in magnitude (the wire form's check)", () => {
     const ok = [0, -0, 1, -1, 2 ** 53 - 1, -(2 ** 53 - 1), 2 ** 47, 123456789012];
     const bad = [0.5, -1.25, 2 ** 53, -(2 ** 53), 2 ** 60, Number.NaN, Number.POSITIVE_INFINITY, -Infinity];
