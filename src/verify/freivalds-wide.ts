@@ -3,7 +3,8 @@
 // and Y·r ≡ A·(B·r) (mod P) for `repetitions` vectors r drawn uniformly from F_P by the crypto RNG afresh
 // for every check, P = 2^50 − 27. The true product also lies within ±outputHalf (asserted when the operands
 // were quantized) and 2·outputHalf < P, so a wrong Y differs from it modulo P, and each repetition misses it
-// with probability ≤ 1/P: one repetition (the default) gives 2^-50. The arithmetic mod P runs in the native
+// with probability ≤ 1/P: one repetition (the default) gives 2^-50 (the weight gradient, checked from both
+// sides, 2/P per repetition: gradWeightSides below). The arithmetic mod P runs in the native
 // addon on 25-bit limbs of the vectors (native-wide.ts), so a check costs about what one repetition mod
 // 2^24 − 3 costs twice: half of checking modulo two 24-bit primes with two repetitions each.
 
