@@ -84,6 +84,26 @@ inline bool in_range(const int32_t* v, int64_t n, int32_t lim) {
 inline bool in_range(const float*, int64_t, int32_t) { return true; }
 inline bool in_range(const double*, int64_t, int32_t) { return true; }
 
+// Reduces n accumulators in place (before `budget` more terms could overflow them).
+template <class Ar>
+void reduce_all(const Ar& ar, typename Ar::Acc* acc, int64_t n) {
+  for (int64_t i = 0; i < n; i++) acc[i] = ar.reduce(acc[i]);
+}
+
+// Rows [r0, r1) of image ni, from `reps` accumulator blocks of rb rows × len, finished into output planes
+// of `rows` rows × len: the row-blocked convolutions' last step.
+template <class Ar>
+void finish_rows(const Ar& ar, const typename Ar::Acc* acc, int64_t ni, int64_t reps, int64_t rb, int64_t r0,
+                 int64_t r1, int64_t rows, int64_t len, typename Ar::Out* out) {
+  for (int64_t j = 0; j < reps; j++) {
+    for (int64_t r = r0; r < r1; r++) {
+      const typename Ar::Acc* a = acc + (j * rb + (r - r0)) * len;
+      typename Ar::Out* o = out + ((ni * reps + j) * rows + r) * len;
+      for (int64_t x = 0; x < len; x++) o[x] = ar.finish(a[x]);
+    }
+  }
+}
+
 // Runs body(task) for task in [0, tasks) on up to threads() threads; `work` (multiply-adds) decides
 // whether a team is worth starting.
 template <typename F>
@@ -148,7 +168,7 @@ void fold(const Ar& ar, int64_t batch, int64_t rows, int64_t cols, int64_t reps,
         }
         terms += 4;
         if (terms + 4 > ar.budget) {
-          for (int64_t i = 0; i < reps * cb; i++) acc[i] = ar.reduce(acc[i]);
+          reduce_all(ar, acc, reps * cb);
           terms = 0;
         }
       }
@@ -161,7 +181,7 @@ void fold(const Ar& ar, int64_t batch, int64_t rows, int64_t cols, int64_t reps,
         for (int64_t c = 0; c < n; c++) aj[c] += Ar::mul(ar_row[c], rv);
       }
       if (++terms >= ar.budget) {
-        for (int64_t i = 0; i < reps * cb; i++) acc[i] = ar.reduce(acc[i]);
+        reduce_all(ar, acc, reps * cb);
         terms = 0;
       }
     }
@@ -274,19 +294,13 @@ void conv(const Ar& ar, const Geom& g, const S* x, const V* wf, typename Ar::Out
             }
           }
           if (++terms == ar.budget) {
-            for (int64_t i = 0; i < per; i++) acc[i] = ar.reduce(acc[i]);
+            reduce_all(ar, acc, per);
             terms = 0;
           }
         }
       }
     }
-    for (int64_t j = 0; j < g.reps; j++) {
-      for (int64_t oy = oy0; oy < oy1; oy++) {
-        const Acc* a = acc + (j * rb + (oy - oy0)) * g.ow;
-        typename Ar::Out* o = out + ((ni * g.reps + j) * g.oh + oy) * g.ow;
-        for (int64_t ox = 0; ox < g.ow; ox++) o[ox] = ar.finish(a[ox]);
-      }
-    }
+    finish_rows(ar, acc, ni, g.reps, rb, oy0, oy1, g.oh, g.ow, out);
   });
 }
 
@@ -516,19 +530,13 @@ void conv_t(const Ar& ar, const Geom& g, const S* dy, const V* wg, typename Ar::
             }
           }
           if (++terms == ar.budget) {
-            for (int64_t i = 0; i < per; i++) acc[i] = ar.reduce(acc[i]);
+            reduce_all(ar, acc, per);
             terms = 0;
           }
         }
       }
     }
-    for (int64_t j = 0; j < g.reps; j++) {
-      for (int64_t iy = iy0; iy < iy1; iy++) {
-        const Acc* a = acc + (j * rb + (iy - iy0)) * g.w;
-        typename Ar::Out* op = out + ((ni * g.reps + j) * g.h + iy) * g.w;
-        for (int64_t ix = 0; ix < g.w; ix++) op[ix] = ar.finish(a[ix]);
-      }
-    }
+    finish_rows(ar, acc, ni, g.reps, rb, iy0, iy1, g.h, g.w, out);
   });
 }
 
