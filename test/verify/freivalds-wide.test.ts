@@ -43,11 +43,12 @@ interface Honest {
 
 // Operands as large as the field allows for this inner length (K·B² ≤ outputHalf): the float64 reference
 // is then exact (every partial sum ≤ 2^47).
-function honest(cs: ProductCase, rng: SeededRng): Honest {
+// (Or operands centered mod p within ±half, for the small-prime tests.)
+function honest(cs: ProductCase, rng: SeededRng, p = P1, half?: number): Honest {
   const k = innerLength(cs.g);
-  const bound = Math.min(WIDE.operandHalf, Math.floor(Math.sqrt(WIDE.outputHalf / Math.max(1, k))));
-  const a = randomField(numelOf(cs.aShape), P1, rng, bound);
-  const b = randomField(numelOf(cs.bShape), P1, rng, bound);
+  const bound = half ?? Math.min(WIDE.operandHalf, Math.floor(Math.sqrt(WIDE.outputHalf / Math.max(1, k))));
+  const a = randomField(numelOf(cs.aShape), p, rng, bound);
+  const b = randomField(numelOf(cs.bShape), p, rng, bound);
   const y = floatReference(
     cs.op,
     { shape: cs.aShape, data: a },
@@ -154,15 +155,7 @@ describe('wide-field Freivalds check', () => {
     for (const op of LINEAR_OP_KINDS) {
       const q = op === 'conv2dGradWeight' ? 1 - (250 / 251) ** 2 : 1 / 251;
       for (let i0 = 0; i0 < 2000; i0++) {
-        const cs = randomCase(op, rng, 3);
-        const a = randomField(numelOf(cs.aShape), 251, rng, 125);
-        const b = randomField(numelOf(cs.bShape), 251, rng, 125);
-        const y = floatReference(
-          cs.op,
-          { shape: cs.aShape, data: a },
-          { shape: cs.bShape, data: b },
-          cs.params,
-        ).data;
+        const { cs, a, b, y } = honest(randomCase(op, rng, 3), rng, 251, 125);
         y[rng.nextInt(y.length)]! += 1 + rng.nextInt(250);
         if (freivaldsWide(cs.g, a, b, y, small, { rng: crng }).ok) {
           misses++;
