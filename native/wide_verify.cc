@@ -67,8 +67,17 @@ void check_residues(const Napi::CallbackInfo& info, const double* v, int64_t n, 
   }
 }
 
+// a·b mod p for a, b < p < 2^50, without a 128-bit division: the quotient from float64, q = ⌊a·b/p⌋ ± 1
+// (two roundings of relative size ≤ 2^-53 on a value below 2^50 move it by less than 1/4), then the
+// remainder a·b − q·p exactly in wrapping 64-bit arithmetic (its true value lies in [−p, 2p)) and one
+// correction each way.
 inline uint64_t mulmod(uint64_t a, uint64_t b, uint64_t p) {
-  return static_cast<uint64_t>((static_cast<unsigned __int128>(a) * b) % p);
+  const uint64_t q = static_cast<uint64_t>(double(a) * double(b) / double(p));
+  int64_t r = static_cast<int64_t>(a * b - q * p);
+  r += (r >> 63) & static_cast<int64_t>(p);
+  r -= static_cast<int64_t>(p);
+  r += (r >> 63) & static_cast<int64_t>(p);
+  return static_cast<uint64_t>(r);
 }
 
 inline uint64_t addmod(uint64_t a, uint64_t b, uint64_t p) {
@@ -81,6 +90,39 @@ inline uint64_t to_residue(int64_t v, int64_t p) {
   const int64_t r = v % p;
   return static_cast<uint64_t>(r < 0 ? r + p : r);
 }
+
+// Arithmetic mod p (3 ≤ p < 2^50) for the hot loops, quotients taken from float64 with 1/p precomputed (a
+// multiplication instead of a division). mul: for a, b < p the quotient a·b/p is below 2^50 and three
+// roundings of relative size ≤ 2^-53 move it by less than 1/2, so q is off by at most one and the remainder,
+// exact in wrapping 64-bit arithmetic, lies in [−p, 2p): one correction each way. reduce: the same for any
+// int64 v, with a `%` fallback when the float64 quotient is too coarse (|v|/p ≥ 2^51, small moduli).
+struct Mod {
+  int64_t p;
+  double inv;
+  explicit Mod(int64_t m) : p(m), inv(1.0 / double(m)) {}
+  int64_t fix(int64_t r) const {
+    r += (r >> 63) & p;
+    r -= p;
+    return r + ((r >> 63) & p);
+  }
+  uint64_t mul(uint64_t a, uint64_t b) const {
+    const uint64_t q = static_cast<uint64_t>(double(a) * double(b) * inv);
+    return static_cast<uint64_t>(fix(static_cast<int64_t>(a * b - q * static_cast<uint64_t>(p))));
+  }
+  uint64_t reduce(int64_t v) const {
+    const int64_t q = static_cast<int64_t>(double(v) * inv);
+    int64_t r = static_cast<int64_t>(static_cast<uint64_t>(v) - static_cast<uint64_t>(q) * static_cast<uint64_t>(p));
+    if (r < -p || r >= 2 * p) {
+      r = v % p;
+      return static_cast<uint64_t>(r < 0 ? r + p : r);
+    }
+    return static_cast<uint64_t>(fix(r));
+  }
+  uint64_t add(uint64_t a, uint64_t b) const {
+    const uint64_t s = a + b;
+    return s >= static_cast<uint64_t>(p) ? s - static_cast<uint64_t>(p) : s;
+  }
+};
 
 // ---- int32 operand against limb rows: fold / matvecs / conv / convT / convW with a Limbs policy ----
 
@@ -100,6 +142,82 @@ Napi::Value WideFold(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+#ifdef TEE_VERIFY_AVX2
+// matvecs of int32 rows (|a| < 2^24) against limb vectors ul [lreps, kk] (limbs < 2^25), out[j,i] = Σ_l
+// a[i,l]·ul[j,l] mod P: two rows and up to six limb vectors at a time, so that every 4-element load of a
+// row or a vector serves several products (the generic loop loads both for every one). Each term is below
+// 2^49 in magnitude; a lane takes at most 2^12 of them between reductions (below 2^61), so the four lanes'
+// sum stays below 2^63.
+constexpr int64_t kLaneChunk = int64_t(1) << 12;
+
+// COMBINE: limb vectors come in (lo, hi) pairs and out gets one residue per pair, lo + 2^25·hi mod P
+// ([lreps/2, m]); otherwise one per limb vector ([lreps, m]).
+template <int G, bool COMBINE>
+void limb_matvecs_group(int64_t m, int64_t kk, int64_t j0, const int32_t* a, const int32_t* ul, const Mod& md,
+                        double* out, int64_t i0, int64_t i1) {
+  static_assert(!COMBINE || G % 2 == 0, "limb pairs");
+  for (int64_t i = i0; i < i1; i += 2) {
+    const bool two = i + 1 < i1;
+    const int32_t* r0 = a + i * kk;
+    const int32_t* r1 = two ? r0 + kk : r0;
+    uint64_t res[2][G] = {};
+    for (int64_t c0 = 0; c0 < kk; c0 += 4 * kLaneChunk) {
+      const int64_t c1 = std::min(kk, c0 + 4 * kLaneChunk);
+      __m256i acc[2][G];
+      for (int g = 0; g < G; g++) acc[0][g] = acc[1][g] = _mm256_setzero_si256();
+      int64_t l = c0;
+      for (; l + 4 <= c1; l += 4) {
+        const __m256i x0 = _mm256_cvtepi32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r0 + l)));
+        const __m256i x1 = _mm256_cvtepi32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r1 + l)));
+        for (int g = 0; g < G; g++) {
+          const __m256i u =
+              _mm256_cvtepu32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ul + (j0 + g) * kk + l)));
+          acc[0][g] = _mm256_add_epi64(acc[0][g], _mm256_mul_epi32(x0, u));
+          acc[1][g] = _mm256_add_epi64(acc[1][g], _mm256_mul_epi32(x1, u));
+        }
+      }
+      for (int rr = 0; rr < 2; rr++) {
+        for (int g = 0; g < G; g++) {
+          alignas(32) int64_t t[4];
+          _mm256_store_si256(reinterpret_cast<__m256i*>(t), acc[rr][g]);
+          int64_t sum = (t[0] + t[1]) + (t[2] + t[3]);
+          const int32_t* row = rr == 0 ? r0 : r1;
+          for (int64_t q = l; q < c1; q++) sum += int64_t(row[q]) * ul[(j0 + g) * kk + q];
+          res[rr][g] = md.add(res[rr][g], md.reduce(sum));
+        }
+      }
+    }
+    for (int rr = 0; rr < (two ? 2 : 1); rr++) {
+      if (COMBINE) {
+        const uint64_t w1 = md.reduce(kLimbBase);
+        for (int g = 0; g < G; g += 2) {
+          out[(j0 + g) / 2 * m + i + rr] = double(md.add(res[rr][g], md.mul(res[rr][g + 1], w1)));
+        }
+      } else {
+        for (int g = 0; g < G; g++) out[(j0 + g) * m + i + rr] = double(res[rr][g]);
+      }
+    }
+  }
+}
+
+template <bool COMBINE>
+void limb_matvecs(int64_t m, int64_t kk, int64_t lreps, const int32_t* a, const int32_t* ul, int64_t p,
+                  double* out) {
+  const int64_t rb = std::max<int64_t>(2, std::min<int64_t>(64, m / (4 * std::max(1, threads())) / 2 * 2));
+  const int64_t blocks = (m + rb - 1) / rb;
+  const Mod md(p);
+  verify::for_tasks(blocks, m * kk * lreps, [&](int64_t task, int) {
+    const int64_t i0 = task * rb, i1 = std::min(m, i0 + rb);
+    int64_t j = 0;
+    for (; j + 6 <= lreps; j += 6) limb_matvecs_group<6, COMBINE>(m, kk, j, a, ul, md, out, i0, i1);
+    for (; j + 2 <= lreps; j += 2) limb_matvecs_group<2, COMBINE>(m, kk, j, a, ul, md, out, i0, i1);
+    if constexpr (!COMBINE) {
+      for (; j < lreps; j++) limb_matvecs_group<1, false>(m, kk, j, a, ul, md, out, i0, i1);
+    }
+  });
+}
+#endif
+
 // (m, kk, lreps, a:I32[m·kk], ul:I32[lreps·kk], P, out:F64[lreps·m])
 Napi::Value WideMatvecs(const Napi::CallbackInfo& info) {
   const char* fn = "wideVerifyMatvecs";
@@ -111,7 +229,40 @@ Napi::Value WideMatvecs(const Napi::CallbackInfo& info) {
   double* out = array_arg<double>(info, 6, lreps * m, fn, "out");
   check_field(info, a, m * kk, kOperandLimit, fn, "a");
   check_limbs(info, ul, lreps * kk, fn, "ul");
+#ifdef TEE_VERIFY_AVX2
+  (void)ar;
+  limb_matvecs<false>(m, kk, lreps, a, ul, ar.p, out);
+#else
   verify::matvecs(ar, m, kk, lreps, a, ul, out);
+#endif
+  return info.Env().Undefined();
+}
+
+// (m, kk, reps, a:I32[m·kk], ul:I32[2reps·kk], P, out:F64[reps·m]): matvecs whose limb channels come back
+// combined, out[j,i] = Σ_l a[i,l]·(ul[2j,l] + 2^25·ul[2j+1,l]) mod P.
+Napi::Value WideMatvecsCombined(const Napi::CallbackInfo& info) {
+  const char* fn = "wideVerifyMatvecsCombined";
+  expect_args(info, 7, fn);
+  const int64_t m = dim_arg(info, 0, fn), kk = dim_arg(info, 1, fn), reps = dim_arg(info, 2, fn);
+  const int32_t* a = array_arg<int32_t>(info, 3, m * kk, fn, "a");
+  const int32_t* ul = array_arg<int32_t>(info, 4, 2 * reps * kk, fn, "ul");
+  const int64_t p = wide_modulus_arg(info, 5, fn);
+  double* out = array_arg<double>(info, 6, reps * m, fn, "out");
+  check_field(info, a, m * kk, kOperandLimit, fn, "a");
+  check_limbs(info, ul, 2 * reps * kk, fn, "ul");
+#ifdef TEE_VERIFY_AVX2
+  limb_matvecs<true>(m, kk, 2 * reps, a, ul, p, out);
+#else
+  std::vector<double> limbs(static_cast<size_t>(2 * reps * m));
+  verify::matvecs(limbs_mod(p), m, kk, 2 * reps, a, ul, limbs.data());
+  const uint64_t up = static_cast<uint64_t>(p), w1 = to_residue(kLimbBase, p);
+  for (int64_t j = 0; j < reps; j++)
+    for (int64_t i = 0; i < m; i++) {
+      const uint64_t lo = static_cast<uint64_t>(limbs[static_cast<size_t>(2 * j * m + i)]);
+      const uint64_t hi = static_cast<uint64_t>(limbs[static_cast<size_t>((2 * j + 1) * m + i)]);
+      out[j * m + i] = double(addmod(lo, mulmod(hi, w1, up), up));
+    }
+#endif
   return info.Env().Undefined();
 }
 
@@ -246,6 +397,202 @@ Napi::Value WideDotResidues(const Napi::CallbackInfo& info) {
       for (int64_t r = 0; r < rows; r++) acc.add(sv[j * rows + r], v[(j * rows + r) * cols + t], p);
       out[j * cols + t] = acc.value(p);
     }
+  }
+  return info.Env().Undefined();
+}
+
+// ---- structured checks of a convolution: vectors over channels, output rows and output columns ----
+//
+// The forward and grad-input checks contract the result with r ⊗ u ⊗ v (channels ⊗ rows ⊗ columns) instead
+// of r alone (freivalds-wide.ts convSides): the right side then needs each input row correlated with the
+// column vector once per kernel column (matvecs against spread vectors, in TypeScript), and these sums over
+// rows, all of them residue × residue.
+
+// Residues in [0, P) as their two 25-bit limbs.
+struct LimbRows {
+  std::vector<int32_t> lo, hi;
+  LimbRows(const double* v, int64_t n) : lo(static_cast<size_t>(n)), hi(static_cast<size_t>(n)) {
+    for (int64_t i = 0; i < n; i++) {
+      const int64_t x = static_cast<int64_t>(v[i]);
+      lo[static_cast<size_t>(i)] = static_cast<int32_t>(x & (kLimbBase - 1));
+      hi[static_cast<size_t>(i)] = static_cast<int32_t>(x >> kLimbBits);
+    }
+  }
+  ~LimbRows() {
+    std::fill(lo.begin(), lo.end(), 0);
+    std::fill(hi.begin(), hi.end(), 0);
+  }
+};
+
+struct LimbView {
+  const int32_t* lo;
+  const int32_t* hi;
+  LimbView at(int64_t off) const { return {lo + off, hi + off}; }
+};
+
+inline LimbView view(const LimbRows& r) { return {r.lo.data(), r.hi.data()}; }
+
+// Σ_a A[a]·B[a·s + off] mod P over a ∈ [0, la) with 0 ≤ a·s + off < lb. Terms a0·b0, a0·b1 + a1·b0,
+// a1·b1 go to three int64 sums (the middle one below 2^51 per pair), each lane reduced after at most
+// kResidueBudget pairs; the result is lo + 2^25·mid + 2^50·hi mod P.
+uint64_t shifted_dot(LimbView A, int64_t la, LimbView B, int64_t lb, int64_t s, int64_t off, const Mod& md) {
+  int64_t a0, a1;
+  verify::valid_range(lb, la, off, s, 0, &a0, &a1);
+  uint64_t lo = 0, mid = 0, hi = 0;  // residues
+  int64_t a = a0;
+#ifdef TEE_VERIFY_AVX2
+  if (s == 1) {
+    const int32_t *al = A.lo, *ah = A.hi, *bl = B.lo + off, *bh = B.hi + off;
+    while (a + 4 <= a1) {
+      const int64_t end = std::min(a1, a + 4 * kResidueBudget);
+      __m256i vlo = _mm256_setzero_si256(), vmid = _mm256_setzero_si256(), vhi = _mm256_setzero_si256();
+      for (; a + 4 <= end; a += 4) {
+        const __m256i x0 = _mm256_cvtepu32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(al + a)));
+        const __m256i x1 = _mm256_cvtepu32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(ah + a)));
+        const __m256i y0 = _mm256_cvtepu32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bl + a)));
+        const __m256i y1 = _mm256_cvtepu32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bh + a)));
+        vlo = _mm256_add_epi64(vlo, _mm256_mul_epu32(x0, y0));
+        vmid = _mm256_add_epi64(vmid, _mm256_add_epi64(_mm256_mul_epu32(x0, y1), _mm256_mul_epu32(x1, y0)));
+        vhi = _mm256_add_epi64(vhi, _mm256_mul_epu32(x1, y1));
+      }
+      // Per lane at most 2^11 pairs: lo and hi lanes below 2^61 (four sum below 2^63), mid lanes below 2^62
+      // (two sum below 2^63).
+      alignas(32) int64_t t[3][4];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(t[0]), vlo);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(t[1]), vmid);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(t[2]), vhi);
+      lo = md.add(lo, md.reduce((t[0][0] + t[0][1]) + (t[0][2] + t[0][3])));
+      mid = md.add(mid, md.add(md.reduce(t[1][0] + t[1][1]), md.reduce(t[1][2] + t[1][3])));
+      hi = md.add(hi, md.reduce((t[2][0] + t[2][1]) + (t[2][2] + t[2][3])));
+    }
+  }
+#endif
+  int64_t slo = 0, smid = 0, shi = 0, n = 0;
+  for (; a < a1; a++) {
+    const int64_t b = a * s + off;
+    const int64_t x0 = A.lo[a], x1 = A.hi[a], y0 = B.lo[b], y1 = B.hi[b];
+    slo += x0 * y0;
+    smid += x0 * y1 + x1 * y0;
+    shi += x1 * y1;
+    if (++n == kResidueBudget) {
+      lo = md.add(lo, md.reduce(slo));
+      mid = md.add(mid, md.reduce(smid));
+      hi = md.add(hi, md.reduce(shi));
+      slo = smid = shi = n = 0;
+    }
+  }
+  lo = md.add(lo, md.reduce(slo));
+  mid = md.add(mid, md.reduce(smid));
+  hi = md.add(hi, md.reduce(shi));
+  const uint64_t w1 = md.reduce(kLimbBase), w2 = md.mul(w1, w1);
+  return md.add(lo, md.add(md.mul(mid, w1), md.mul(hi, w2)));
+}
+
+// Sums per (kw, plane) task: tasks in any order, each adding Σ_kh coef·shifted_dot into its own slot, then
+// summed mod P in a fixed order.
+template <typename F>
+void sum_tasks(int64_t tasks, int64_t work, const Mod& md, double* out, F body) {
+  std::vector<uint64_t> part(static_cast<size_t>(tasks), 0);
+  verify::for_tasks(tasks, work, [&](int64_t t, int) { part[static_cast<size_t>(t)] = body(t); });
+  uint64_t s = 0;
+  for (uint64_t v : part) s = md.add(s, v);
+  *out = double(s);
+}
+
+// (n, c, h, oh, reps, k, s, pad, hf:F64[reps·k·n·c·h], u:F64[reps·n·oh], f:F64[reps·c·k·k], P, out:F64[reps]):
+// out[j] = Σ_(kw,b,ci,kh,oy) f[j,ci,kh,kw]·u[j,b,oy]·hf[j,kw,b,ci,oy·s+kh−pad] mod P (rows outside [0, h)
+// count 0) — the forward check's right side, hf the input rows against the column vector per kw.
+Napi::Value WideConvRows(const Napi::CallbackInfo& info) {
+  const char* fn = "wideVerifyConvRows";
+  expect_args(info, 13, fn);
+  const int64_t n = dim_arg(info, 0, fn), c = dim_arg(info, 1, fn), h = dim_arg(info, 2, fn),
+                oh = dim_arg(info, 3, fn), reps = dim_arg(info, 4, fn), k = dim_arg(info, 5, fn),
+                st = dim_arg(info, 6, fn), pad = dim_arg(info, 7, fn, 0);
+  const double* hf = array_arg<double>(info, 8, reps * k * n * c * h, fn, "hf");
+  const double* u = array_arg<double>(info, 9, reps * n * oh, fn, "u");
+  const double* f = array_arg<double>(info, 10, reps * c * k * k, fn, "f");
+  const int64_t p = wide_modulus_arg(info, 11, fn);
+  double* out = array_arg<double>(info, 12, reps, fn, "out");
+  check_residues(info, hf, reps * k * n * c * h, p, fn, "hf");
+  check_residues(info, u, reps * n * oh, p, fn, "u");
+  check_residues(info, f, reps * c * k * k, p, fn, "f");
+  const LimbRows hl(hf, reps * k * n * c * h), ul(u, reps * n * oh);
+  const Mod md(p);
+  for (int64_t j = 0; j < reps; j++) {
+    sum_tasks(k * n * c, k * k * n * c * oh, md, out + j, [&](int64_t t) {
+      const int64_t kw = t / (n * c), b = (t / c) % n, ci = t % c;
+      const LimbView rows = view(hl).at((((j * k + kw) * n + b) * c + ci) * h);
+      const LimbView uv = view(ul).at((j * n + b) * oh);
+      uint64_t acc = 0;
+      for (int64_t kh = 0; kh < k; kh++) {
+        const uint64_t coef = static_cast<uint64_t>(f[((j * c + ci) * k + kh) * k + kw]);
+        acc = md.add(acc, md.mul(coef, shifted_dot(uv, oh, rows, h, st, kh - pad, md)));
+      }
+      return acc;
+    });
+  }
+  return info.Env().Undefined();
+}
+
+// (n, o, h, oh, reps, k, s, pad, hb:F64[reps·k·n·o·oh], u:F64[reps·n·h], g:F64[o·reps·k·k], P, out:F64[reps]):
+// out[j] = Σ_(kw,b,oc,kh,i) g[oc,j,kh,kw]·hb[j,kw,b,oc,i]·u[j,b,i·s+kh−pad] mod P (rows outside [0, h)
+// count 0) — the grad-input check's right side, hb the rows of dY against the spread column vector per kw.
+Napi::Value WideConvTRows(const Napi::CallbackInfo& info) {
+  const char* fn = "wideVerifyConvTRows";
+  expect_args(info, 13, fn);
+  const int64_t n = dim_arg(info, 0, fn), o = dim_arg(info, 1, fn), h = dim_arg(info, 2, fn),
+                oh = dim_arg(info, 3, fn), reps = dim_arg(info, 4, fn), k = dim_arg(info, 5, fn),
+                st = dim_arg(info, 6, fn), pad = dim_arg(info, 7, fn, 0);
+  const double* hb = array_arg<double>(info, 8, reps * k * n * o * oh, fn, "hb");
+  const double* u = array_arg<double>(info, 9, reps * n * h, fn, "u");
+  const double* g = array_arg<double>(info, 10, o * reps * k * k, fn, "g");
+  const int64_t p = wide_modulus_arg(info, 11, fn);
+  double* out = array_arg<double>(info, 12, reps, fn, "out");
+  check_residues(info, hb, reps * k * n * o * oh, p, fn, "hb");
+  check_residues(info, u, reps * n * h, p, fn, "u");
+  check_residues(info, g, o * reps * k * k, p, fn, "g");
+  const LimbRows hl(hb, reps * k * n * o * oh), ul(u, reps * n * h);
+  const Mod md(p);
+  for (int64_t j = 0; j < reps; j++) {
+    sum_tasks(k * n * o, k * k * n * o * oh, md, out + j, [&](int64_t t) {
+      const int64_t kw = t / (n * o), b = (t / o) % n, oc = t % o;
+      const LimbView rows = view(hl).at((((j * k + kw) * n + b) * o + oc) * oh);
+      const LimbView uv = view(ul).at((j * n + b) * h);
+      uint64_t acc = 0;
+      for (int64_t kh = 0; kh < k; kh++) {
+        const uint64_t coef = static_cast<uint64_t>(g[((oc * reps + j) * k + kh) * k + kw]);
+        acc = md.add(acc, md.mul(coef, shifted_dot(rows, oh, uv, h, st, kh - pad, md)));
+      }
+      return acc;
+    });
+  }
+  return info.Env().Undefined();
+}
+
+// (n, reps, rows, cols, y:F64[n·reps·rows·cols], u:F64[reps·n·rows], v:F64[reps·cols], P, out:F64[reps]):
+// out[j] = Σ_b Σ_row u[j,b,row]·Σ_col v[j,col]·y[b,j,row,col] mod P — a folded result against rows ⊗ columns.
+Napi::Value WideBilinear(const Napi::CallbackInfo& info) {
+  const char* fn = "wideVerifyBilinear";
+  expect_args(info, 9, fn);
+  const int64_t n = dim_arg(info, 0, fn), reps = dim_arg(info, 1, fn), rows = dim_arg(info, 2, fn),
+                cols = dim_arg(info, 3, fn);
+  const double* y = array_arg<double>(info, 4, n * reps * rows * cols, fn, "y");
+  const double* u = array_arg<double>(info, 5, reps * n * rows, fn, "u");
+  const double* v = array_arg<double>(info, 6, reps * cols, fn, "v");
+  const int64_t p = wide_modulus_arg(info, 7, fn);
+  double* out = array_arg<double>(info, 8, reps, fn, "out");
+  check_residues(info, y, n * reps * rows * cols, p, fn, "y");
+  check_residues(info, u, reps * n * rows, p, fn, "u");
+  check_residues(info, v, reps * cols, p, fn, "v");
+  const LimbRows yl(y, n * reps * rows * cols), vl(v, reps * cols);
+  const Mod md(p);
+  for (int64_t j = 0; j < reps; j++) {
+    sum_tasks(n * rows, n * rows * cols, md, out + j, [&](int64_t t) {
+      const int64_t b = t / rows, row = t % rows;
+      const uint64_t coef = static_cast<uint64_t>(u[(j * n + b) * rows + row]);
+      const LimbView yr = view(yl).at(((b * reps + j) * rows + row) * cols);
+      return md.mul(coef, shifted_dot(view(vl).at(j * cols), cols, yr, cols, 1, 0, md));
+    });
   }
   return info.Env().Undefined();
 }
@@ -556,6 +903,8 @@ Napi::Value WideFoldResult(const Napi::CallbackInfo& info) {
 void register_wide_verify(Napi::Env env, Napi::Object exports) {
   exports.Set("wideVerifyFold", Napi::Function::New(env, WideFold, "wideVerifyFold"));
   exports.Set("wideVerifyMatvecs", Napi::Function::New(env, WideMatvecs, "wideVerifyMatvecs"));
+  exports.Set("wideVerifyMatvecsCombined",
+              Napi::Function::New(env, WideMatvecsCombined, "wideVerifyMatvecsCombined"));
   exports.Set("wideVerifyConv", Napi::Function::New(env, WideConv, "wideVerifyConv"));
   exports.Set("wideVerifyConvT", Napi::Function::New(env, WideConvT, "wideVerifyConvT"));
   exports.Set("wideVerifyConvW", Napi::Function::New(env, WideConvW, "wideVerifyConvW"));
@@ -564,6 +913,9 @@ void register_wide_verify(Napi::Env env, Napi::Object exports) {
   exports.Set("wideVerifyFoldResult", Napi::Function::New(env, WideFoldResult, "wideVerifyFoldResult"));
   exports.Set("wideVerifyCorrResidues", Napi::Function::New(env, WideCorrResidues, "wideVerifyCorrResidues"));
   exports.Set("wideVerifyDotResidues", Napi::Function::New(env, WideDotResidues, "wideVerifyDotResidues"));
+  exports.Set("wideVerifyConvRows", Napi::Function::New(env, WideConvRows, "wideVerifyConvRows"));
+  exports.Set("wideVerifyConvTRows", Napi::Function::New(env, WideConvTRows, "wideVerifyConvTRows"));
+  exports.Set("wideVerifyBilinear", Napi::Function::New(env, WideBilinear, "wideVerifyBilinear"));
   exports.Set("wideVerifyFirstNonInteger",
               Napi::Function::New(env, WideFirstNonInteger, "wideVerifyFirstNonInteger"));
 }

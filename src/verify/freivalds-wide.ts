@@ -84,6 +84,16 @@ export function freivaldsWide(
     const t = opts.rng.wideFieldElements(reps * g.c, p);
     s = gradWeightSides(g, a, b, y, r, t, reps, p, bound, seen);
     t.fill(0);
+  } else if (g.op === 'conv2d' || g.op === 'conv2dGradInput') {
+    // u over (image, result row), v over result columns: see convSides.
+    const fwd = g.op === 'conv2d';
+    const rows = fwd ? g.oh : g.h;
+    const cols = fwd ? g.ow : g.w;
+    const u = opts.rng.wideFieldElements(reps * g.n * rows, p);
+    const v = opts.rng.wideFieldElements(reps * cols, p);
+    s = (fwd ? convSides : convTSides)(g, a, b, y, { r, u, v }, reps, p, bound, seen);
+    u.fill(0);
+    v.fill(0);
   } else {
     s = evaluateSides(kern, g, a, b, y, r, reps);
   }
@@ -127,4 +137,100 @@ function gradWeightSides(
   const dims = { n: g.n, c: 1, h: g.h, w: g.w, k: g.k, stride: g.stride, padding: g.padding };
   const rhs = wideKernels.corrResidues(dims, reps, dyf, xt, p);
   return { lhs, rhs, batch: 1, inner: kk };
+}
+
+/** Random vectors of a structured convolution check: over channels, over (image, row), over columns. */
+interface ConvVectors {
+  readonly r: Float64Array;
+  readonly u: Float64Array;
+  readonly v: Float64Array;
+}
+
+/**
+ * A column vector v [reps, len] spread for each kernel column kw: out[j,kw,x] = v[j, at(x, kw)] where
+ * at(x, kw) gives the column of v that position x meets through kernel column kw, or −1 (then 0).
+ */
+function spreadColumns(
+  v: Float64Array,
+  reps: number,
+  len: number,
+  k: number,
+  width: number,
+  at: (x: number, kw: number) => number,
+): Float64Array {
+  const out = new Float64Array(reps * k * width);
+  for (let j = 0; j < reps; j++) {
+    for (let kw = 0; kw < k; kw++) {
+      const row = (j * k + kw) * width;
+      for (let x = 0; x < width; x++) {
+        const i = at(x, kw);
+        if (i >= 0 && i < len) out[row + x] = v[j * len + i]!;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The forward convolution checked with r over output channels, u over (image, output row) and v over output
+ * columns: Σ r_o·u_(b,oy)·v_ox·Y[b,o,oy,ox] = Σ_(c,kh,kw) (rᵀW)[c,kh,kw]·Σ_(b,oy) u_(b,oy)·hf[kw,b,c,oy·s+kh−pad],
+ * where hf[kw,b,c,row] = Σ_ox v_ox·X[b,c,row,ox·s+kw−pad] is one matvec of every input row against v spread
+ * for kw. The input is read once per kernel column (k passes over rows) instead of once per tap (k²): about
+ * k times less work than the channel-folded convolution. A wrong Y (E ≠ 0 mod P) is missed with probability
+ * at most 3/P: the difference of the two sides is a nonzero polynomial of degree 3 in (r, u, v)
+ * (Schwartz–Zippel). Both sides: [reps].
+ */
+function convSides(
+  g: ConvGeometry,
+  x: Int32Array,
+  w: Int32Array,
+  y: Float64Array,
+  vec: ConvVectors,
+  reps: number,
+  p: number,
+  bound: number,
+  seen: (side: { out: Float64Array; bad: number }) => Float64Array,
+): Sides<Float64Array> {
+  const { r, u, v } = vec;
+  const plane = g.oh * g.ow;
+  const folded = seen(wideKernels.foldResult(g.n, g.o, plane, reps, y, r, bound, p));
+  const lhs = wideKernels.bilinear(g.n, reps, g.oh, g.ow, folded, u, v, p);
+  const f = wideKernels.fold(1, g.o, g.c * g.k * g.k, reps, w, r, p);
+  const spread = spreadColumns(v, reps, g.ow, g.k, g.w, (ix, kw) => {
+    const t = ix + g.padding - kw;
+    return t % g.stride === 0 ? t / g.stride : -1;
+  });
+  const hf = wideKernels.matvecs(g.n * g.c * g.h, g.w, reps * g.k, x, spread, p);
+  const dims = { n: g.n, c: g.c, h: g.h, w: g.w, k: g.k, stride: g.stride, padding: g.padding };
+  const rhs = wideKernels.convRows(dims, reps, hf, u, f, p);
+  return { lhs, rhs, batch: 1, inner: 1 };
+}
+
+/**
+ * The grad-input convolution checked the same way, r over input channels, u over (image, input row), v over
+ * input columns: Σ r_c·u_(b,y)·v_x·dX[b,c,y,x] = Σ_(o,kh,kw) (W·r)[o,kh,kw]·Σ_(b,i) hb[kw,b,o,i]·u_(b,i·s+kh−pad)
+ * with hb[kw,b,o,i] = Σ_j dY[b,o,i,j]·v_(j·s+kw−pad) (positions outside the input count 0). Missed with
+ * probability at most 3/P. Both sides: [reps].
+ */
+function convTSides(
+  g: ConvGeometry,
+  dy: Int32Array,
+  w: Int32Array,
+  y: Float64Array,
+  vec: ConvVectors,
+  reps: number,
+  p: number,
+  bound: number,
+  seen: (side: { out: Float64Array; bad: number }) => Float64Array,
+): Sides<Float64Array> {
+  const { r, u, v } = vec;
+  const plane = g.h * g.w;
+  const folded = seen(wideKernels.foldResult(g.n, g.c, plane, reps, y, r, bound, p));
+  const lhs = wideKernels.bilinear(g.n, reps, g.h, g.w, folded, u, v, p);
+  const wg = wideKernels.fold(g.o, g.c, g.k * g.k, reps, w, r, p);
+  const spread = spreadColumns(v, reps, g.w, g.k, g.ow, (jx, kw) => jx * g.stride + kw - g.padding);
+  const hb = wideKernels.matvecs(g.n * g.o * g.oh, g.ow, reps * g.k, dy, spread, p);
+  const dims = { n: g.n, c: g.o, h: g.h, w: g.w, k: g.k, stride: g.stride, padding: g.padding };
+  const rhs = wideKernels.convTRows(dims, reps, hb, u, wg, p);
+  return { lhs, rhs, batch: 1, inner: 1 };
 }

@@ -23,6 +23,7 @@ interface WideAddon {
     out: F64,
   ): void;
   wideVerifyMatvecs(m: number, kk: number, lreps: number, a: I32, ul: I32, p: number, out: F64): void;
+  wideVerifyMatvecsCombined(m: number, kk: number, reps: number, a: I32, ul: I32, p: number, out: F64): void;
   wideVerifyConv(...args: [...Dims8, I32, I32, number, F64]): void;
   wideVerifyConvT(...args: [...Dims8, I32, I32, number, F64]): void;
   wideVerifyConvW(...args: [...Dims8, I32, I32, number, F64]): void;
@@ -39,6 +40,19 @@ interface WideAddon {
   wideVerifyFirstNonInteger(y: F64): number;
   wideVerifyCorrResidues(...args: [...Dims7, F64, F64, number, F64]): void;
   wideVerifyDotResidues(reps: number, rows: number, cols: number, s: F64, v: F64, p: number, out: F64): void;
+  wideVerifyConvRows(...args: [...Dims8, F64, F64, F64, number, F64]): void;
+  wideVerifyConvTRows(...args: [...Dims8, F64, F64, F64, number, F64]): void;
+  wideVerifyBilinear(
+    n: number,
+    reps: number,
+    rows: number,
+    cols: number,
+    y: F64,
+    u: F64,
+    v: F64,
+    p: number,
+    out: F64,
+  ): void;
   wideVerifyFoldResult(
     batch: number,
     rows: number,
@@ -108,9 +122,9 @@ export const wideKernels = {
   },
   // a [m,kk], u [reps,kk] → [reps,m]
   matvecs(m: number, kk: number, reps: number, a: I32, u: F64, p: number): F64 {
-    const out = new Float64Array(2 * reps * m);
-    addon().wideVerifyMatvecs(m, kk, 2 * reps, a, splitLimbs(u, 1, reps, kk), p, out);
-    return combine(1, reps, 1, m, out, p);
+    const out = new Float64Array(reps * m);
+    addon().wideVerifyMatvecsCombined(m, kk, reps, a, splitLimbs(u, 1, reps, kk), p, out);
+    return out;
   },
   // x [n,c,h,w], wf [reps,c,k,k] → [n,reps,oh,ow]
   conv(g: CheckConvDims, reps: number, x: I32, wf: F64, p: number): F64 {
@@ -175,6 +189,34 @@ export const wideKernels = {
   dotResidues(reps: number, rows: number, cols: number, s: F64, v: F64, p: number): F64 {
     const out = new Float64Array(reps * cols);
     addon().wideVerifyDotResidues(reps, rows, cols, s, v, p, out);
+    return out;
+  },
+  /**
+   * The forward check's right side over residues: hf [reps,k,n,c,h] (each input row against the column
+   * vector spread for kernel column kw), u [reps,n,oh], f [reps,c,k,k] → [reps]: out[j] = Σ f[j,c,kh,kw]·
+   * u[j,b,oy]·hf[j,kw,b,c,oy·s+kh−pad] mod p (g's n, c, h, k, stride, padding; rows outside the input count 0).
+   */
+  convRows(g: CheckConvDims, reps: number, hf: F64, u: F64, f: F64, p: number): F64 {
+    const out = new Float64Array(reps);
+    const oh = convOut(g.h, g.k, g.stride, g.padding);
+    addon().wideVerifyConvRows(g.n, g.c, g.h, oh, reps, g.k, g.stride, g.padding, hf, u, f, p, out);
+    return out;
+  },
+  /**
+   * The grad-input check's right side: hb [reps,k,n,o,oh] (rows of dY against the spread column vector),
+   * u [reps,n,h], wg [o,reps,k,k] → [reps]: out[j] = Σ wg[o,j,kh,kw]·hb[j,kw,b,o,i]·u[j,b,i·s+kh−pad] mod p
+   * (g.c holds o, as in convT).
+   */
+  convTRows(g: CheckConvDims, reps: number, hb: F64, u: F64, wg: F64, p: number): F64 {
+    const out = new Float64Array(reps);
+    const oh = convOut(g.h, g.k, g.stride, g.padding);
+    addon().wideVerifyConvTRows(g.n, g.c, g.h, oh, reps, g.k, g.stride, g.padding, hb, u, wg, p, out);
+    return out;
+  },
+  /** Residues y [n,reps,rows,cols], u [reps,n,rows], v [reps,cols] → [reps]: Σ u[j,b,row]·v[j,col]·y[b,j,row,col]. */
+  bilinear(n: number, reps: number, rows: number, cols: number, y: F64, u: F64, v: F64, p: number): F64 {
+    const out = new Float64Array(reps);
+    addon().wideVerifyBilinear(n, reps, rows, cols, y, u, v, p, out);
     return out;
   },
   /** Index of the first element that is not an integer of magnitude below 2^53 (NaN, ±Inf fail), or −1. */

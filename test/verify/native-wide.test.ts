@@ -243,6 +243,100 @@ describe('native wide-field kernels (mod P = 2^50 − 27)', () => {
     );
   });
 
+  it('sums rows against shifted row vectors and folded results against rows ⊗ columns exactly (the structured conv checks)', () => {
+    const big = (a: Float64Array, i: number): bigint => BigInt(a[i]!);
+    const mod = (v: bigint): number => Number(v % BigInt(P));
+    for (const g of [...GEOMS, { n: 1, c: 1, h: 9000, w: 1, k: 1, stride: 1, padding: 0 }]) {
+      const oh = convOut(g.h, g.k, g.stride, g.padding);
+      for (const reps of g.h > 100 ? [1] : [1, 2]) {
+        // convRows: out[j] = Σ f[j,c,kh,kw]·u[j,b,oy]·hf[j,kw,b,c,oy·s+kh−pad]; convTRows (g.c as o):
+        // out[j] = Σ wg[o,j,kh,kw]·hb[j,kw,b,o,i]·u[j,b,i·s+kh−pad].
+        const long = g.h > 100;
+        const fill = (n: number): Float64Array => (long ? new Float64Array(n).fill(P - 1) : residues(n, rng));
+        const hf = fill(reps * g.k * g.n * g.c * g.h);
+        const uf = fill(reps * g.n * oh);
+        const f = fill(reps * g.c * g.k * g.k);
+        const hb = fill(reps * g.k * g.n * g.c * oh);
+        const ub = fill(reps * g.n * g.h);
+        const wg = fill(g.c * reps * g.k * g.k);
+        const wantF: number[] = [];
+        const wantT: number[] = [];
+        for (let j = 0; j < reps; j++) {
+          let accF = 0n;
+          let accT = 0n;
+          for (let kw = 0; kw < g.k; kw++)
+            for (let b = 0; b < g.n; b++)
+              for (let c = 0; c < g.c; c++)
+                for (let kh = 0; kh < g.k; kh++)
+                  for (let oy = 0; oy < oh; oy++) {
+                    const row = oy * g.stride + kh - g.padding;
+                    if (row < 0 || row >= g.h) continue;
+                    const cf = big(f, ((j * g.c + c) * g.k + kh) * g.k + kw);
+                    const hi = (((j * g.k + kw) * g.n + b) * g.c + c) * g.h + row;
+                    accF += cf * big(uf, (j * g.n + b) * oh + oy) * big(hf, hi);
+                    const cw = big(wg, ((c * reps + j) * g.k + kh) * g.k + kw);
+                    const bi = (((j * g.k + kw) * g.n + b) * g.c + c) * oh + oy;
+                    accT += cw * big(hb, bi) * big(ub, (j * g.n + b) * g.h + row);
+                  }
+          wantF.push(mod(accF));
+          wantT.push(mod(accT));
+        }
+        assert.deepEqual(
+          [...wideKernels.convRows(g, reps, hf, uf, f, P)],
+          wantF,
+          `rows ${JSON.stringify(g)}`,
+        );
+        assert.deepEqual(
+          [...wideKernels.convTRows(g, reps, hb, ub, wg, P)],
+          wantT,
+          `rowsT ${JSON.stringify(g)}`,
+        );
+      }
+    }
+    // bilinear: out[j] = Σ u[j,b,row]·v[j,col]·y[b,j,row,col]; 9 000 columns pass the vector lanes'
+    // reduction budget (4·2^11 pairs) at the largest residues.
+    for (const [n, reps, rows, cols, top] of [
+      [1, 1, 1, 1, false],
+      [2, 2, 3, 7, false],
+      [1, 3, 5, 13, false],
+      [2, 1, 2, 9000, true],
+    ] as const) {
+      const fill = (len: number): Float64Array =>
+        top ? new Float64Array(len).fill(P - 1) : residues(len, rng);
+      const y = fill(n * reps * rows * cols);
+      const u = fill(reps * n * rows);
+      const v = fill(reps * cols);
+      const want: number[] = [];
+      for (let j = 0; j < reps; j++) {
+        let acc = 0n;
+        for (let b = 0; b < n; b++)
+          for (let r = 0; r < rows; r++)
+            for (let c = 0; c < cols; c++)
+              acc +=
+                big(u, (j * n + b) * rows + r) *
+                big(v, j * cols + c) *
+                big(y, ((b * reps + j) * rows + r) * cols + c);
+        want.push(mod(acc));
+      }
+      assert.deepEqual(
+        [...wideKernels.bilinear(n, reps, rows, cols, y, u, v, P)],
+        want,
+        `bilinear ${[n, reps, rows, cols]}`,
+      );
+    }
+    const bad = residues(4, rng);
+    bad[2] = P;
+    assert.throws(
+      () => wideKernels.bilinear(1, 1, 2, 2, bad, residues(2, rng), residues(2, rng), P),
+      RangeError,
+    );
+    const g = GEOMS[0]!;
+    assert.throws(
+      () => wideKernels.convRows(g, 1, residues(g.k * g.n * g.c * g.h, rng), bad, residues(g.c * 9, rng), P),
+      RangeError,
+    );
+  });
+
   it("finds the first value that is not an integer below 2^53 in magnitude (the wire form's check)", () => {
     const ok = [0, -0, 1, -1, 2 ** 53 - 1, -(2 ** 53 - 1), 2 ** 47, 123456789012];
     const bad = [0.5, -1.25, 2 ** 53, -(2 ** 53), 2 ** 60, Number.NaN, Number.POSITIVE_INFINITY, -Infinity];
