@@ -36,7 +36,8 @@ export function centered(v: number, p: number): number {
 // (freivalds-wide.ts). Two integers within ±(2^47 − 1) differ by less than 2^48 < P, so a wrong result
 // differs from the true one modulo P, where each repetition catches it with probability ≥ 1 − 1/P: one
 // repetition gives 2^-50, better than two repetitions modulo 2^24 − 3 (the weight gradient's two-sided
-// check: ≥ 1 − 2/P, 2^-49). The operands stay centered
+// check: ≥ 1 − 2/P, 2^-49; the forward and grad-input convolutions' checks, whose random vectors range
+// over channels, rows and columns: ≥ 1 − 3/P, 2^-48.4). The operands stay centered
 // representatives of p1 = 2^24 − 3 (what the accelerator accepts), but the product has ~2^47 of room
 // instead of 2^23: about 20 bits per operand instead of 8.
 
@@ -109,14 +110,15 @@ export function isPrime(n: number): boolean {
 }
 
 // The soundness argument above, asserted: P is a prime that covers every difference of two admissible
-// results, its soundness per repetition meets 2^-48 (2/P for the two-sided check, so P ≥ 2^49), and
+// results, its soundness per repetition meets 2^-48 (3/P for the structured convolution checks, so
+// P ≥ 3·2^48), and
 // results stay below 2^47 (the native check's limbs).
 {
   const w = FIELDS.wide;
   if (
     !isPrime(w.modulus) ||
     2 * w.outputHalf >= w.modulus ||
-    w.modulus < 2 ** 49 ||
+    w.modulus < 3 * 2 ** 48 ||
     w.outputHalf >= 2 ** 47
   ) {
     throw new Error('field: the wide field constants break their own bounds');

@@ -4,7 +4,8 @@
 //   conv2d            Σ_o r_o·Y_o  = conv(X, Σ_o r_o·W_o)          (cost ≈ 1/O of the conv)
 //   conv2dGradInput   Σ_c r_c·dX_c = convT(dY, Σ_c r_c·W[:,c])
 //   conv2dGradWeight  Σ_o r_o·dW_o = corr(Σ_o r_o·dY_o, X)
-// lhs and rhs come back in one layout [batch, reps, inner] so that they compare element by element.
+// lhs and rhs come back in one layout [batch, reps, inner] so that they compare element by element. (The
+// wide field checks convolutions with structured vectors instead: freivalds-wide.ts.)
 import type { CheckConvDims } from './native-modp.js';
 import type { ProductGeometry } from './product-geometry.js';
 

@@ -3,10 +3,12 @@
 // and Y·r ≡ A·(B·r) (mod P) for `repetitions` vectors r drawn uniformly from F_P by the crypto RNG afresh
 // for every check, P = 2^50 − 27. The true product also lies within ±outputHalf (asserted when the operands
 // were quantized) and 2·outputHalf < P, so a wrong Y differs from it modulo P, and each repetition misses it
-// with probability ≤ 1/P: one repetition (the default) gives 2^-50 (the weight gradient, checked from both
-// sides, 2/P per repetition: gradWeightSides below). The arithmetic mod P runs in the native
-// addon on 25-bit limbs of the vectors (native-wide.ts), so a check costs about what one repetition mod
-// 2^24 − 3 costs twice: half of checking modulo two 24-bit primes with two repetitions each.
+// with probability ≤ 1/P: one repetition (the default) gives 2^-50 for the dense products. The convolutions
+// use structured vectors: the weight gradient is checked from both sides (2/P per repetition,
+// gradWeightSides), the forward and grad-input results are contracted over channels ⊗ rows ⊗ columns (3/P,
+// convSides and convTSides), which turns the folded convolution of the channel-only check into k passes
+// over the input rows. The arithmetic mod P runs in the native addon on 25-bit limbs of the vectors
+// (native-wide.ts).
 
 import { isCryptoRng } from './crypto-rng.js';
 import type { ExactField } from './field.js';
