@@ -8,6 +8,8 @@
 // that is not an integer within the bound.
 #include "wide_verify.h"
 
+#include <functional>
+
 #include "verify_kernels.h"
 
 namespace tee {
@@ -488,15 +490,105 @@ uint64_t shifted_dot(LimbView A, int64_t la, LimbView B, int64_t lb, int64_t s, 
   return md.add(lo, md.add(md.mul(mid, w1), md.mul(hi, w2)));
 }
 
-// Sums per (kw, plane) task: tasks in any order, each adding Σ_kh coef·shifted_dot into its own slot, then
-// summed mod P in a fixed order.
-template <typename F>
-void sum_tasks(int64_t tasks, int64_t work, const Mod& md, double* out, F body) {
+// The right side of a structured convolution check for one repetition, summed over (kw, b) tasks:
+//   Σ_kw Σ_b Σ_kh Σ_a U[b, a]·Z[kw,kh,b](a·s + kh − pad)   (forward: U = u over output rows, Z over input rows)
+//   Σ_kw Σ_b Σ_kh Σ_a Z[kw,kh,b](a)·U[b, a·s + kh − pad]   (grad-input: Z over dY rows, U over dX rows)
+// with Z[kw,kh,b](row) = Σ_ch coef(ch, kh, kw)·M[kw,b](ch, row), a fold of the matrix M [chans, len]
+// (the rows against the spread column vector) with residue coefficients. The fold runs on 25-bit limbs
+// in int64 lanes — three sums per element (lo·lo, lo·hi + hi·lo, hi·hi, each term below 2^51), reduced
+// every 2^11 channels — so that a reduction mod P happens once per (kh, row), not once per channel.
+struct RowsCheck {
+  int64_t n, chans, len, ulen, k, s, pad;
+  bool forward;                        // which side carries the shift
+  LimbView m;                          // [k, n, chans, len] limbs of one repetition's M
+  const double* u;                     // [n, ulen] residues of one repetition
+  std::function<uint64_t(int64_t ch, int64_t kh, int64_t kw)> coef;
+};
+
+uint64_t rows_check(const RowsCheck& rc, const Mod& md) {
+  const int64_t k = rc.k, len = rc.len, chans = rc.chans;
+  const int64_t tasks = k * rc.n;
   std::vector<uint64_t> part(static_cast<size_t>(tasks), 0);
-  verify::for_tasks(tasks, work, [&](int64_t t, int) { part[static_cast<size_t>(t)] = body(t); });
+  const uint64_t w1 = md.reduce(kLimbBase), w2 = md.mul(w1, w1);
+  verify::for_tasks(tasks, tasks * k * chans * len, [&](int64_t t, int) {
+    const int64_t kw = t / rc.n, b = t % rc.n;
+    std::vector<int32_t> cl(static_cast<size_t>(k * chans)), ch(cl.size());
+    for (int64_t kh = 0; kh < k; kh++)
+      for (int64_t c = 0; c < chans; c++) {
+        const uint64_t v = rc.coef(c, kh, kw);
+        cl[static_cast<size_t>(kh * chans + c)] = static_cast<int32_t>(v & (kLimbBase - 1));
+        ch[static_cast<size_t>(kh * chans + c)] = static_cast<int32_t>(v >> kLimbBits);
+      }
+    // acc[(kh·3 + part)·len + row]
+    std::vector<int64_t> acc(static_cast<size_t>(3 * k * len), 0);
+    std::vector<uint64_t> z(static_cast<size_t>(k * len), 0);
+    const LimbView mb = rc.m.at((kw * rc.n + b) * chans * len);
+    auto flush = [&] {
+      for (int64_t kh = 0; kh < k; kh++)
+        for (int64_t r = 0; r < len; r++) {
+          int64_t* a = acc.data() + kh * 3 * len + r;
+          uint64_t& zz = z[static_cast<size_t>(kh * len + r)];
+          zz = md.add(zz, md.add(md.reduce(a[0]), md.add(md.mul(md.reduce(a[len]), w1), md.mul(md.reduce(a[2 * len]), w2))));
+          a[0] = a[len] = a[2 * len] = 0;
+        }
+    };
+    int64_t since = 0;
+    for (int64_t c = 0; c < chans; c++) {
+      const int32_t* m0 = mb.lo + c * len;
+      const int32_t* m1 = mb.hi + c * len;
+      for (int64_t kh = 0; kh < k; kh++) {
+        const int64_t c0 = cl[static_cast<size_t>(kh * chans + c)], c1 = ch[static_cast<size_t>(kh * chans + c)];
+        int64_t* lo = acc.data() + kh * 3 * len;
+        int64_t* mid = lo + len;
+        int64_t* hi = mid + len;
+        int64_t r = 0;
+#ifdef TEE_VERIFY_AVX2
+        const __m256i v0 = _mm256_set1_epi64x(c0), v1 = _mm256_set1_epi64x(c1);
+        for (; r + 4 <= len; r += 4) {
+          const __m256i x0 = _mm256_cvtepu32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(m0 + r)));
+          const __m256i x1 = _mm256_cvtepu32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(m1 + r)));
+          __m256i* pl = reinterpret_cast<__m256i*>(lo + r);
+          __m256i* pm = reinterpret_cast<__m256i*>(mid + r);
+          __m256i* ph = reinterpret_cast<__m256i*>(hi + r);
+          _mm256_storeu_si256(pl, _mm256_add_epi64(_mm256_loadu_si256(pl), _mm256_mul_epu32(x0, v0)));
+          _mm256_storeu_si256(pm, _mm256_add_epi64(_mm256_loadu_si256(pm),
+                                                   _mm256_add_epi64(_mm256_mul_epu32(x0, v1), _mm256_mul_epu32(x1, v0))));
+          _mm256_storeu_si256(ph, _mm256_add_epi64(_mm256_loadu_si256(ph), _mm256_mul_epu32(x1, v1)));
+        }
+#endif
+        for (; r < len; r++) {
+          const int64_t x0 = m0[r], x1 = m1[r];
+          lo[r] += x0 * c0;
+          mid[r] += x0 * c1 + x1 * c0;
+          hi[r] += x1 * c1;
+        }
+      }
+      if (++since == kResidueBudget) {
+        flush();
+        since = 0;
+      }
+    }
+    flush();
+    // Σ_kh Σ_a against u, shifted on the side that carries the stride.
+    const double* ub = rc.u + b * rc.ulen;
+    uint64_t sum = 0;
+    for (int64_t kh = 0; kh < k; kh++) {
+      const uint64_t* zk = z.data() + kh * len;
+      const int64_t na = rc.forward ? rc.ulen : len;    // a runs over the unshifted side
+      const int64_t nb = rc.forward ? len : rc.ulen;    // a·s + kh − pad indexes the other
+      int64_t a0, a1;
+      verify::valid_range(nb, na, kh - rc.pad, rc.s, 0, &a0, &a1);
+      for (int64_t a = a0; a < a1; a++) {
+        const int64_t at = a * rc.s + kh - rc.pad;
+        const uint64_t uv = static_cast<uint64_t>(rc.forward ? ub[a] : ub[at]);
+        sum = md.add(sum, md.mul(uv, rc.forward ? zk[at] : zk[a]));
+      }
+    }
+    part[static_cast<size_t>(t)] = sum;
+  });
   uint64_t s = 0;
   for (uint64_t v : part) s = md.add(s, v);
-  *out = double(s);
+  return s;
 }
 
 // (n, c, h, oh, reps, k, s, pad, hf:F64[reps·k·n·c·h], u:F64[reps·n·oh], f:F64[reps·c·k·k], P, out:F64[reps]):
@@ -516,20 +608,14 @@ Napi::Value WideConvRows(const Napi::CallbackInfo& info) {
   check_residues(info, hf, reps * k * n * c * h, p, fn, "hf");
   check_residues(info, u, reps * n * oh, p, fn, "u");
   check_residues(info, f, reps * c * k * k, p, fn, "f");
-  const LimbRows hl(hf, reps * k * n * c * h), ul(u, reps * n * oh);
+  const LimbRows hl(hf, reps * k * n * c * h);
   const Mod md(p);
   for (int64_t j = 0; j < reps; j++) {
-    sum_tasks(k * n * c, k * k * n * c * oh, md, out + j, [&](int64_t t) {
-      const int64_t kw = t / (n * c), b = (t / c) % n, ci = t % c;
-      const LimbView rows = view(hl).at((((j * k + kw) * n + b) * c + ci) * h);
-      const LimbView uv = view(ul).at((j * n + b) * oh);
-      uint64_t acc = 0;
-      for (int64_t kh = 0; kh < k; kh++) {
-        const uint64_t coef = static_cast<uint64_t>(f[((j * c + ci) * k + kh) * k + kw]);
-        acc = md.add(acc, md.mul(coef, shifted_dot(uv, oh, rows, h, st, kh - pad, md)));
-      }
-      return acc;
-    });
+    const RowsCheck rc{n, c, h, oh, k, st, pad, true, view(hl).at(j * k * n * c * h), u + j * n * oh,
+                       [&](int64_t ci, int64_t kh, int64_t kw) {
+                         return static_cast<uint64_t>(f[((j * c + ci) * k + kh) * k + kw]);
+                       }};
+    out[j] = double(rows_check(rc, md));
   }
   return info.Env().Undefined();
 }
@@ -551,22 +637,26 @@ Napi::Value WideConvTRows(const Napi::CallbackInfo& info) {
   check_residues(info, hb, reps * k * n * o * oh, p, fn, "hb");
   check_residues(info, u, reps * n * h, p, fn, "u");
   check_residues(info, g, o * reps * k * k, p, fn, "g");
-  const LimbRows hl(hb, reps * k * n * o * oh), ul(u, reps * n * h);
+  const LimbRows hl(hb, reps * k * n * o * oh);
   const Mod md(p);
   for (int64_t j = 0; j < reps; j++) {
-    sum_tasks(k * n * o, k * k * n * o * oh, md, out + j, [&](int64_t t) {
-      const int64_t kw = t / (n * o), b = (t / o) % n, oc = t % o;
-      const LimbView rows = view(hl).at((((j * k + kw) * n + b) * o + oc) * oh);
-      const LimbView uv = view(ul).at((j * n + b) * h);
-      uint64_t acc = 0;
-      for (int64_t kh = 0; kh < k; kh++) {
-        const uint64_t coef = static_cast<uint64_t>(g[((oc * reps + j) * k + kh) * k + kw]);
-        acc = md.add(acc, md.mul(coef, shifted_dot(rows, oh, uv, h, st, kh - pad, md)));
-      }
-      return acc;
-    });
+    const RowsCheck rc{n, o, oh, h, k, st, pad, false, view(hl).at(j * k * n * o * oh), u + j * n * h,
+                       [&](int64_t oc, int64_t kh, int64_t kw) {
+                         return static_cast<uint64_t>(g[((oc * reps + j) * k + kh) * k + kw]);
+                       }};
+    out[j] = double(rows_check(rc, md));
   }
   return info.Env().Undefined();
+}
+
+// Sums per task: tasks in any order, each into its own slot, then summed mod P in a fixed order.
+template <typename F>
+void sum_tasks(int64_t tasks, int64_t work, const Mod& md, double* out, F body) {
+  std::vector<uint64_t> part(static_cast<size_t>(tasks), 0);
+  verify::for_tasks(tasks, work, [&](int64_t t, int) { part[static_cast<size_t>(t)] = body(t); });
+  uint64_t s = 0;
+  for (uint64_t v : part) s = md.add(s, v);
+  *out = double(s);
 }
 
 // (n, reps, rows, cols, y:F64[n·reps·rows·cols], u:F64[reps·n·rows], v:F64[reps·cols], P, out:F64[reps]):
