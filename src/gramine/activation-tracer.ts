@@ -4,8 +4,10 @@
 // it as its input, or the op saves it itself); ReLUs are in-place in every model here (torchvision's
 // inplace=True) and add no output; max pooling also keeps an int32 argmax of its output's size.
 // Training reuses buffers (src/nn/layer.ts enableBufferReuse): every layer also keeps its input-gradient
-// buffer across steps (ReLUs and BasicBlock's residual gradient included), BatchNorm its per-channel
-// statistics, and the model one weight-gradient scratch the size of its largest weight.
+// buffer across steps (ReLUs and BasicBlock's residual gradient included) and BatchNorm its per-channel
+// statistics. Weight gradients need no buffer of their own: each is written straight into its parameter's
+// gradient (Parameter.freshGradTarget; a scratch the size of the largest weight appears only when
+// gradients accumulate over several backwards without zeroGrad, which training never does).
 import { traceAlexnet } from '../models/alexnet.js';
 import { describeModel, modelNames } from '../models/index.js';
 import { traceResnet } from '../models/resnet.js';
@@ -30,7 +32,7 @@ export interface ActivationProfile {
   readonly grads: number;
   /** Σ per-channel float32 arrays of batch-norm kept across steps: mean, variance, invstd, dweight, dbias. */
   readonly channelStats: number;
-  /** The largest weight of any layer: the model's one weight-gradient scratch buffer (reuse on). */
+  /** The largest weight of any layer (the largest weight-gradient result a split step receives). */
   readonly largestWeight: number;
   /** Largest im2col column block of one image (C·k·k·H'·W'), the per-thread conv workspace. */
   readonly im2col: number;

@@ -123,14 +123,6 @@ export function estimateEnclaveSize(o: EnclaveSizeInput): EnclaveSizeEstimate {
       formula: `4 B × (${b} × ${p.grads} dx of every layer + ${p.channelStats} BatchNorm per-channel)`,
     },
     {
-      name: 'weight-gradient scratch',
-      bytes: f32 * p.largestWeight,
-      formula:
-        o.mode === 'enclave'
-          ? `4 B × ${p.largestWeight} (largest weight; one buffer per model)`
-          : `4 B × ${p.largestWeight} (largest weight's gradient, as it arrives)`,
-    },
-    {
       name: 'next batch (prefetch)',
       bytes: f32 * b * p.input,
       formula: `4 B × ${b} × ${p.input}`,

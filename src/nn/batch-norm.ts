@@ -120,8 +120,8 @@ export class BatchNorm2d extends Layer {
     } else {
       evalBackward(g, dy.data, s.x.data, wt, s.mean, s.invstd, dx.data, dweight, dbias);
     }
-    if (dweight !== null) this.kernels.axpy(1, dweight, this.weight!.grad);
-    if (dbias !== null) this.kernels.axpy(1, dbias, this.bias!.grad);
+    if (dweight !== null) this.weight!.addGrad(dweight, this.kernels);
+    if (dbias !== null) this.bias!.addGrad(dbias, this.kernels);
     this.saved = null;
     return dx;
   }

@@ -108,17 +108,11 @@ export class Conv2d extends Layer {
             this.outputHint('dx', x.shape),
           )
         : Promise.resolve(this.zeroInputGrad(x.shape)),
-      this.linearOps.conv2dGradWeight(
-        dy,
-        x,
-        this.params,
-        this.kernelSize,
-        this.scratchHint(this.weight.shape),
-      ),
+      this.linearOps.conv2dGradWeight(dy, x, this.params, this.kernelSize, this.gradHint(this.weight)),
     ]);
     expectResultShape('Conv2d', 'conv2dGradInput', dx, x.shape);
     expectResultShape('Conv2d', 'conv2dGradWeight', dw, this.weight.shape);
-    this.kernels.axpy(1, dw.data, this.weight.grad);
+    this.weight.addGrad(dw.data, this.kernels);
     if (this.bias !== null) {
       const [n, o, oh, ow] = outShape as [number, number, number, number];
       this.kernels.sumChannels({ n, c: o, hw: oh * ow }, dy.data, this.bias.grad);

@@ -10,7 +10,7 @@ import type { Shape } from '../tensor/tensor.js';
 import { Tensor } from '../tensor/tensor.js';
 import { Workspace } from '../tensor/workspace.js';
 import { type BackendOptions, resolveBackend } from './backend.js';
-import { Module } from './module.js';
+import { Module, type Parameter } from './module.js';
 
 export abstract class Layer extends Module {
   kernels: Kernels;
@@ -49,15 +49,28 @@ export abstract class Layer extends Module {
   }
 
   /**
-   * Like outputHint, for a result used up before this call returns (a weight gradient, added into
-   * `grad` at once): a view of the model's one shared scratch buffer, so that the model holds one
-   * buffer the size of its largest weight instead of one per layer. Layers of a model run one at a
-   * time, so no two use it at once.
+   * Like outputHint, for a result used up before this call returns (a weight gradient added into a
+   * `grad` that already holds one, see gradHint): a view of the model's one shared scratch buffer, so
+   * that the model holds one buffer the size of its largest weight instead of one per layer. Layers of
+   * a model run one at a time, so no two use it at once.
    */
   protected scratchHint(shape: Shape): Tensor | undefined {
     if (!this.reuse || this.linearOps.writesOut !== true) return undefined;
     this.scratch ??= new Workspace();
     return this.scratch.takeAtLeast('scratch', shape);
+  }
+
+  /**
+   * Where the weight-gradient product of `p` goes: straight into p's gradient buffer when nothing was
+   * added to it since zeroGrad and the linear ops write into what they are given (no zeros, no add, no
+   * scratch), else the shared scratch (scratchHint). The result goes to p.addGrad either way.
+   */
+  protected gradHint(p: Parameter): Tensor | undefined {
+    if (this.reuse && this.linearOps.writesOut === true) {
+      const direct = p.freshGradTarget();
+      if (direct !== undefined) return direct;
+    }
+    return this.scratchHint(p.shape);
   }
 
   /** Used by enableBufferReuse: the scratch Workspace of the model this layer belongs to. */
@@ -126,7 +139,8 @@ export function enableBufferReuse(root: Module, on = true): void {
 
 /**
  * Bytes of every buffer the model's layers keep between steps: each layer's own (outputs, input
- * gradients, per-channel statistics, argmax) and the shared weight-gradient scratch, counted once.
+ * gradients, per-channel statistics, argmax) and the shared weight-gradient scratch, counted once (only
+ * allocated when gradients accumulate over backwards without zeroGrad: gradHint).
  * What the enclave-size estimate's reuse items stand for (src/gramine/enclave-size.ts).
  */
 export function heldBufferBytes(root: Module): number {

@@ -55,11 +55,11 @@ export class Linear extends Layer {
     expectGradShape('Linear', dy, [n, this.outFeatures]);
     const [dx, dw] = await Promise.all([
       this.linearOps.denseGradInput(dy, this.weight.value, this.outputHint('dx', x.shape)),
-      this.linearOps.denseGradWeight(dy, x, this.scratchHint(this.weight.shape)),
+      this.linearOps.denseGradWeight(dy, x, this.gradHint(this.weight)),
     ]);
     expectResultShape('Linear', 'denseGradInput', dx, x.shape);
     expectResultShape('Linear', 'denseGradWeight', dw, this.weight.shape);
-    this.kernels.axpy(1, dw.data, this.weight.grad);
+    this.weight.addGrad(dw.data, this.kernels);
     if (this.bias !== null)
       this.kernels.sumChannels({ n, c: this.outFeatures, hw: 1 }, dy.data, this.bias.grad);
     this.saved = null;

@@ -1,17 +1,24 @@
 // Base of every layer: a forward/backward pair plus named parameters, buffers and children, with
 // PyTorch's naming (`layer1.0.bn1.running_mean`). forward keeps what backward needs in private fields;
-// backward(dy) returns dx and adds (+=) into each parameter's grad; the optimizer zeroes grads.
+// backward(dy) returns dx and adds (+=) into each parameter's grad (addGrad); the optimizer zeroes grads.
 import type { StateEntry } from '../tensor/state-entry.js';
-import type { Shape, Tensor } from '../tensor/tensor.js';
+import { type Shape, Tensor } from '../tensor/tensor.js';
 
 export type { StateEntry } from '../tensor/state-entry.js';
 
 export class Parameter {
   readonly value: Tensor;
-  readonly grad: Float32Array;
+  private readonly gradBuf: Float32Array;
+  private gradView: Tensor | undefined;
+  // Set by zeroGrad: the gradient is zero but its buffer not yet cleared. The first gradient added
+  // afterwards overwrites the buffer (a layer may even have its product write straight into it:
+  // freshGradTarget), and a read before that clears it — PyTorch's set_to_none without the None: no pass
+  // of zeros and no add over every weight each step.
+  private cleared = false;
+
   constructor(value: Tensor) {
     this.value = value;
-    this.grad = new Float32Array(value.size);
+    this.gradBuf = new Float32Array(value.size);
   }
   get shape(): Shape {
     return this.value.shape;
@@ -19,8 +26,36 @@ export class Parameter {
   get data(): Float32Array {
     return this.value.data;
   }
+  /** The accumulated gradient: zeros after zeroGrad until a backward adds to it. */
+  get grad(): Float32Array {
+    if (this.cleared) {
+      this.gradBuf.fill(0);
+      this.cleared = false;
+    }
+    return this.gradBuf;
+  }
   zeroGrad(): void {
-    this.grad.fill(0);
+    this.cleared = true;
+  }
+  /**
+   * The gradient's own buffer as a tensor of the parameter's shape, for a product that writes a complete
+   * gradient into it — only while nothing has been added since zeroGrad (else undefined). Hand the result
+   * to addGrad afterwards; until then the gradient still reads as zeros.
+   */
+  freshGradTarget(): Tensor | undefined {
+    if (!this.cleared) return undefined;
+    this.gradView ??= new Tensor(this.value.shape, this.gradBuf);
+    return this.gradView;
+  }
+  /** grad += g, or grad = g while the gradient is cleared (g may be the buffer from freshGradTarget). */
+  addGrad(g: Float32Array, k: { axpy(a: number, x: Float32Array, y: Float32Array): void }): void {
+    if (this.cleared) {
+      if (g !== this.gradBuf) this.gradBuf.set(g);
+      this.cleared = false;
+    } else {
+      if (g === this.gradBuf) throw new Error('Parameter.addGrad: a fresh gradient target written twice');
+      k.axpy(1, g, this.gradBuf);
+    }
   }
 }
 
