@@ -2,14 +2,15 @@
 // fresh AES-256-GCM key, start an accelerator and a trusted process (direct launcher) on loopback,
 // attest (SIMULATED here, said so), upload the encrypted data, train in split mode with exact integrity,
 // evaluate; then the same training in enclave mode and natively from the same seed, and compare the three.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { mkdirSync, rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { type StartedServer, startAcceleratorServer } from '../bench/experiments/servers.js';
 import { runRemote } from '../client/remote.js';
 import { planData } from '../client/uploads.js';
 import { openDataset } from '../data/open-dataset.js';
 import { TeeError } from '../errors.js';
+import { makeOwnedTempDir, sweepStaleTempDirs } from '../io/owned-temp-dir.js';
 import { readSafetensorsFile } from '../io/safetensors.js';
 import { createModel } from '../models/index.js';
 import type { ExactFieldName, Integrity, RemoteTotals } from '../protocol/session-messages.js';
@@ -19,6 +20,8 @@ import type { Reporter } from '../train/progress.js';
 import { runTraining, type TrainSettings } from '../train/trainer.js';
 import { compareStates, type StateComparison } from './compare-states.js';
 import { type DemoData, writeDemoData } from './demo-data.js';
+
+const DEMO_DIR_PREFIX = 'tee-offload-demo-';
 
 export type DemoMode = 'native' | 'enclave' | 'split';
 
@@ -235,7 +238,9 @@ async function nativeRun(
 export async function runDemo(o: DemoOptions): Promise<DemoOutcome> {
   const settings = trainSettings(o);
   const keptWorkDir = o.workDir !== undefined;
-  const work = o.workDir ?? mkdtempSync(join(tmpdir(), 'tee-offload-demo-'));
+  // A demo killed outright (SIGKILL) could not remove its data and key: the next demo does.
+  if (!keptWorkDir) sweepStaleTempDirs(DEMO_DIR_PREFIX);
+  const work = o.workDir ?? makeOwnedTempDir(DEMO_DIR_PREFIX);
   mkdirSync(work, { recursive: true });
   // An interrupted demo (process.exit from its signal handler) still removes its data and key.
   const removeWork = () => rmSync(work, { recursive: true, force: true });
