@@ -81,7 +81,7 @@ describe('parameter gradients (lazy zeroGrad)', () => {
     await backward(reused, x1);
     await backward(eager, x1);
     const one = grads(eager);
-    grads(reused).forEach((g, i) => assertIdentical(g, one[i]!, `one backward, parameter ${i}`));
+    for (const [i, g] of grads(reused).entries()) assertIdentical(g, one[i]!, `one backward, parameter ${i}`);
     assert.ok(
       one.every((g) => g.some((v) => v !== 0)),
       'every parameter got a gradient',
@@ -89,7 +89,8 @@ describe('parameter gradients (lazy zeroGrad)', () => {
     await backward(reused, x2);
     await backward(eager, x2);
     const two = grads(eager);
-    grads(reused).forEach((g, i) => assertIdentical(g, two[i]!, `two backwards, parameter ${i}`));
+    for (const [i, g] of grads(reused).entries())
+      assertIdentical(g, two[i]!, `two backwards, parameter ${i}`);
     assert.ok(
       two.some((g, i) => g.some((v, j) => v !== one[i]![j])),
       'the second backward added',
