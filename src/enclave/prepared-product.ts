@@ -11,7 +11,7 @@ import type { CryptoRng } from '../verify/crypto-rng.js';
 import { DEFAULT_MODULUS, type ExactField } from '../verify/field.js';
 import { freivaldsExact, modpResultProblem } from '../verify/freivalds-exact.js';
 import { type FloatVectors, f32ResultProblem, freivaldsFloat } from '../verify/freivalds-float.js';
-import { freivaldsWide, wideResultProblem } from '../verify/freivalds-wide.js';
+import { type WideCheck, wideCheck, wideResultProblem } from '../verify/freivalds-wide.js';
 import { aShapeOf, bShapeOf, type ProductGeometry, type ProductParams } from '../verify/product-geometry.js';
 import { dequantize, type QuantConfig, type QuantizedProduct, quantizeProduct } from '../verify/quantize.js';
 import type { IntBufferPool } from './int-buffer-pool.js';
@@ -25,6 +25,12 @@ export type ResultData = Int32Array | Float32Array | Float64Array;
 export interface Prepared {
   readonly req: LinearRequest;
   problem(result: { shape: readonly number[]; data: unknown }): string;
+  /**
+   * The check's operand side, done before the request goes out (fresh vectors, the operands still in
+   * cache): the next check() uses it. Called again for a retry, it draws anew. Absent where the check
+   * has no such split (check() then does everything).
+   */
+  precheck?(): void;
   check(y: ResultData): { ok: boolean; reason: string };
   /** The product as float32: into `into` when given (a buffer of the result's size), else a new array. */
   finish(y: ResultData, into?: Float32Array): Float32Array;
@@ -151,13 +157,26 @@ export function prepareExact(
   const field = o.field;
   const repetitions = o.repetitions ?? field.repetitions;
   let disposed = false;
+  // Wide: the operand side of the next check, done by precheck() (or by check() itself).
+  let pending: WideCheck | null = null;
+  const newWideCheck = () => wideCheck(g, aSend, q.b, field, { rng: o.rng, repetitions });
   return {
     req,
     problem: (r) => (wide ? wideResultProblem(g, r) : modpResultProblem(g, r, P)),
-    check: (y) =>
-      wide
-        ? freivaldsWide(g, aSend, q.b, y as Float64Array, field, { rng: o.rng, repetitions })
-        : freivaldsExact(g, aSend, q.b, y as Int32Array, { rng: o.rng, p: P, repetitions }),
+    ...(wide
+      ? {
+          precheck: () => {
+            pending?.discard();
+            pending = newWideCheck();
+          },
+        }
+      : {}),
+    check: (y) => {
+      if (!wide) return freivaldsExact(g, aSend, q.b, y as Int32Array, { rng: o.rng, p: P, repetitions });
+      const c = pending ?? newWideCheck();
+      pending = null;
+      return c.finish(y as Float64Array);
+    },
     finish: (y, into) => dequantize(decoded(y), q.outBits, 'native', into),
     accumulate: (y, into) => {
       const d = decoded(y);
@@ -168,6 +187,8 @@ export function prepareExact(
     dispose: () => {
       if (disposed) return;
       disposed = true;
+      pending?.discard();
+      pending = null;
       // The pad is spent whether or not the call succeeded; its secret leaves memory with it, and so do
       // the quantized activations (the blinded ones are what the accelerator saw anyway).
       if (blinding !== undefined) {

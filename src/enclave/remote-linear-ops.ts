@@ -456,6 +456,12 @@ export class RemoteLinearOps implements LinearOps {
           break;
         }
       }
+      if (prep.precheck !== undefined) {
+        // The check's operand side now, while the operands just quantized are still in cache.
+        const tp = now();
+        prep.precheck();
+        sample.verifyMs += now() - tp;
+      }
       let reply: LinearReply;
       try {
         reply = await this.transport.call(

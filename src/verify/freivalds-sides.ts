@@ -27,6 +27,17 @@ export interface Sides<Vec> {
   readonly inner: number;
 }
 
+/**
+ * The operand side of a check, computed now (before the result need exist), and the result side as a
+ * function of the result: rhs = A·(B·r) from the operands alone, lhs(y) = Y folded with r.
+ */
+export interface PendingSides<Op, Vec> {
+  readonly rhs: Vec;
+  lhs(y: Op): Vec;
+  readonly batch: number;
+  readonly inner: number;
+}
+
 export function evaluateSides<Op, Vec>(
   kern: SideKernels<Op, Vec>,
   g: ProductGeometry,
@@ -36,13 +47,25 @@ export function evaluateSides<Op, Vec>(
   r: Vec,
   reps: number,
 ): Sides<Vec> {
+  const s = operandSides(kern, g, a, b, r, reps);
+  return { rhs: s.rhs, lhs: s.lhs(y), batch: s.batch, inner: s.inner };
+}
+
+export function operandSides<Op, Vec>(
+  kern: SideKernels<Op, Vec>,
+  g: ProductGeometry,
+  a: Op,
+  b: Op,
+  r: Vec,
+  reps: number,
+): PendingSides<Op, Vec> {
   switch (g.op) {
     case 'dense': {
       // x [n,i], w [o,i], y [n,o]; r [reps,o]: y·r = x·(wᵀ·r)
       const u = kern.fold(1, g.o, g.i, reps, b, r);
       return {
         rhs: kern.matvecs(g.n, g.i, reps, a, u),
-        lhs: kern.matvecs(g.n, g.o, reps, y, r),
+        lhs: (y) => kern.matvecs(g.n, g.o, reps, y, r),
         batch: 1,
         inner: g.n,
       };
@@ -52,7 +75,7 @@ export function evaluateSides<Op, Vec>(
       const u = kern.matvecs(g.o, g.i, reps, b, r);
       return {
         rhs: kern.matvecs(g.n, g.o, reps, a, u),
-        lhs: kern.matvecs(g.n, g.i, reps, y, r),
+        lhs: (y) => kern.matvecs(g.n, g.i, reps, y, r),
         batch: 1,
         inner: g.n,
       };
@@ -62,7 +85,7 @@ export function evaluateSides<Op, Vec>(
       const u = kern.matvecs(g.n, g.i, reps, b, r);
       return {
         rhs: kern.fold(1, g.n, g.o, reps, a, u),
-        lhs: kern.matvecs(g.o, g.i, reps, y, r),
+        lhs: (y) => kern.matvecs(g.o, g.i, reps, y, r),
         batch: 1,
         inner: g.o,
       };
@@ -75,7 +98,7 @@ export function evaluateSides<Op, Vec>(
       const plane = g.oh * g.ow;
       return {
         rhs: kern.conv(dims, reps, a, wf),
-        lhs: kern.fold(g.n, g.o, plane, reps, y, r),
+        lhs: (y) => kern.fold(g.n, g.o, plane, reps, y, r),
         batch: g.n,
         inner: plane,
       };
@@ -87,7 +110,7 @@ export function evaluateSides<Op, Vec>(
       const plane = g.h * g.w;
       return {
         rhs: kern.convT(dims, reps, a, wg),
-        lhs: kern.fold(g.n, g.c, plane, reps, y, r),
+        lhs: (y) => kern.fold(g.n, g.c, plane, reps, y, r),
         batch: g.n,
         inner: plane,
       };
@@ -99,7 +122,7 @@ export function evaluateSides<Op, Vec>(
       const kk = g.c * g.k * g.k;
       return {
         rhs: kern.convW(dims, reps, dyf, b),
-        lhs: kern.fold(1, g.o, kk, reps, y, r),
+        lhs: (y) => kern.fold(1, g.o, kk, reps, y, r),
         batch: 1,
         inner: kk,
       };

@@ -20,9 +20,16 @@ import {
   resultFormProblem,
   trivialOutcome,
 } from './freivalds-exact.js';
-import { evaluateSides, type SideKernels, type Sides } from './freivalds-sides.js';
+import { operandSides, type PendingSides, type SideKernels } from './freivalds-sides.js';
 import { wideKernels } from './native-wide.js';
-import { type ConvGeometry, foldLength, type ProductGeometry } from './product-geometry.js';
+import {
+  type ConvGeometry,
+  foldLength,
+  innerLength,
+  numelOf,
+  type ProductGeometry,
+  resultShapeOf,
+} from './product-geometry.js';
 
 /**
  * Why an untrusted wide result cannot be the answer to `g` by its form ('' when fine): not a
@@ -35,7 +42,7 @@ export function wideResultProblem(
   return resultFormProblem(g, result, Float64Array, 'wide');
 }
 
-// Operands (Int32Array) or the untrusted result (Float64Array): evaluateSides hands the result only to the
+// Operands (Int32Array) or the untrusted result (Float64Array): operandSides hands the result only to the
 // lhs fold or matvecs.
 type WideOperand = Int32Array | Float64Array;
 
@@ -56,57 +63,114 @@ export function freivaldsWide(
   field: ExactField,
   opts: Omit<ExactCheckOptions, 'p'>,
 ): CheckOutcome {
+  return wideCheck(g, a, b, field, opts).finish(y);
+}
+
+/** A wide check whose operand side is done: finish(y) judges a result once; discard() drops it unused. */
+export interface WideCheck {
+  finish(y: Float64Array): CheckOutcome;
+  discard(): void;
+}
+
+// The result side's record of the first refused element (the result kernels report it).
+interface Seen {
+  bad: number;
+  take(side: { out: Float64Array; bad: number }): Float64Array;
+}
+
+function seenRecord(): Seen {
+  const s: Seen = {
+    bad: -1,
+    take: (side) => {
+      if (side.bad >= 0 && s.bad < 0) s.bad = side.bad;
+      return side.out;
+    },
+  };
+  return s;
+}
+
+/**
+ * The operand side of freivaldsWide, done now: fresh random vectors drawn and A·(B·r) computed from the
+ * operands alone, before the result exists — right after quantization, while the operands are in cache.
+ * The vectors never leave this object; finish(y) uses them once and wipes them (so does discard()).
+ */
+export function wideCheck(
+  g: ProductGeometry,
+  a: Int32Array,
+  b: Int32Array,
+  field: ExactField,
+  opts: Omit<ExactCheckOptions, 'p'>,
+): WideCheck {
   if (!isCryptoRng(opts.rng)) throw new TypeError('freivaldsWide: rng must be a CryptoRng');
   const p = field.modulus;
   const bound = field.outputHalf;
   const reps = checkRepetitions(opts.repetitions ?? field.repetitions);
-  const trivial = trivialOutcome(g, a, b, y);
-  if (trivial !== null) return trivial;
-  let bad = -1;
-  const seen = (side: { out: Float64Array; bad: number }): Float64Array => {
-    if (side.bad >= 0 && bad < 0) bad = side.bad;
-    return side.out;
+  if (numelOf(resultShapeOf(g)) === 0 || innerLength(g) === 0 || a.length === 0 || b.length === 0) {
+    // Nothing to fold: the result's length and zeros decide (trivialOutcome).
+    return { finish: (y) => trivialOutcome(g, a, b, y)!, discard: () => {} };
+  }
+  const seen = seenRecord();
+  const vectors: Float64Array[] = [];
+  const draw = (n: number): Float64Array => {
+    const v = opts.rng.wideFieldElements(n, p);
+    vectors.push(v);
+    return v;
   };
-  const kern: SideKernels<WideOperand, Float64Array> = {
-    fold: (batch, rows, cols, k, x, r) =>
-      x instanceof Float64Array
-        ? seen(wideKernels.foldResult(batch, rows, cols, k, x, r, bound, p))
-        : wideKernels.fold(batch, rows, cols, k, x, r, p),
-    matvecs: (m, kk, k, x, u) =>
-      x instanceof Float64Array
-        ? seen(wideKernels.matvecsResult(m, kk, k, x, u, bound, p))
-        : wideKernels.matvecs(m, kk, k, x, u, p),
-    conv: (d, k, x, wf) => wideKernels.conv(d, k, operand(x), wf, p),
-    convT: (d, k, dy, wg) => wideKernels.convT(d, k, operand(dy), wg, p),
-    convW: (d, k, dyf, x) => wideKernels.convW(d, k, dyf, operand(x), p),
+  const wipe = () => {
+    for (const v of vectors) v.fill(0);
   };
-  const r = opts.rng.wideFieldElements(reps * foldLength(g), p);
-  let s: Sides<Float64Array>;
+  const r = draw(reps * foldLength(g));
+  let s: PendingSides<Float64Array, Float64Array>;
   if (g.op === 'conv2dGradWeight') {
-    const t = opts.rng.wideFieldElements(reps * g.c, p);
-    s = gradWeightSides(g, a, b, y, r, t, reps, p, bound, seen);
-    t.fill(0);
+    const t = draw(reps * g.c);
+    s = gradWeightSides(g, a, b, r, t, reps, p, bound, seen);
   } else if (g.op === 'conv2d' || g.op === 'conv2dGradInput') {
     // u over (image, result row), v over result columns: see convSides.
     const fwd = g.op === 'conv2d';
-    const rows = fwd ? g.oh : g.h;
-    const cols = fwd ? g.ow : g.w;
-    const u = opts.rng.wideFieldElements(reps * g.n * rows, p);
-    const v = opts.rng.wideFieldElements(reps * cols, p);
-    s = (fwd ? convSides : convTSides)(g, a, b, y, { r, u, v }, reps, p, bound, seen);
-    u.fill(0);
-    v.fill(0);
+    const u = draw(reps * g.n * (fwd ? g.oh : g.h));
+    const v = draw(reps * (fwd ? g.ow : g.w));
+    s = (fwd ? convSides : convTSides)(g, a, b, { r, u, v }, reps, p, bound, seen);
   } else {
-    s = evaluateSides(kern, g, a, b, y, r, reps);
-  }
-  r.fill(0);
-  if (bad >= 0) {
-    return {
-      ok: false,
-      reason: `${g.op}: result element ${bad} = ${y[bad]} is not an integer within ±${bound}`,
+    const kern: SideKernels<WideOperand, Float64Array> = {
+      fold: (batch, rows, cols, k, x, rr) =>
+        x instanceof Float64Array
+          ? seen.take(wideKernels.foldResult(batch, rows, cols, k, x, rr, bound, p))
+          : wideKernels.fold(batch, rows, cols, k, x, rr, p),
+      matvecs: (m, kk, k, x, u) =>
+        x instanceof Float64Array
+          ? seen.take(wideKernels.matvecsResult(m, kk, k, x, u, bound, p))
+          : wideKernels.matvecs(m, kk, k, x, u, p),
+      conv: (d, k, x, wf) => wideKernels.conv(d, k, operand(x), wf, p),
+      convT: (d, k, dy, wg) => wideKernels.convT(d, k, operand(dy), wg, p),
+      convW: (d, k, dyf, x) => wideKernels.convW(d, k, dyf, operand(x), p),
     };
+    s = operandSides<WideOperand, Float64Array>(kern, g, a, b, r, reps);
   }
-  return compareSides(g, s, reps, ` mod ${p}`);
+  let used = false;
+  return {
+    finish: (y) => {
+      if (used) throw new Error('wideCheck: a check judges one result (draw fresh vectors for another)');
+      used = true;
+      try {
+        const trivial = trivialOutcome(g, a, b, y);
+        if (trivial !== null) return trivial;
+        const lhs = s.lhs(y);
+        if (seen.bad >= 0) {
+          return {
+            ok: false,
+            reason: `${g.op}: result element ${seen.bad} = ${y[seen.bad]} is not an integer within ±${bound}`,
+          };
+        }
+        return compareSides(g, { lhs, rhs: s.rhs, batch: s.batch, inner: s.inner }, reps, ` mod ${p}`);
+      } finally {
+        wipe();
+      }
+    },
+    discard: () => {
+      used = true;
+      wipe();
+    },
+  };
 }
 
 /**
@@ -121,24 +185,25 @@ function gradWeightSides(
   g: ConvGeometry,
   dy: Int32Array,
   x: Int32Array,
-  y: Float64Array,
   r: Float64Array,
   t: Float64Array,
   reps: number,
   p: number,
   bound: number,
-  seen: (side: { out: Float64Array; bad: number }) => Float64Array,
-): Sides<Float64Array> {
+  seen: Seen,
+): PendingSides<Float64Array, Float64Array> {
   const kk = g.k * g.k;
-  // Left: dW [o, c·k·k] folded over o with r (validating every element), then over c with t per tap.
-  const folded = seen(wideKernels.foldResult(1, g.o, g.c * kk, reps, y, r, bound, p));
-  const lhs = wideKernels.dotResidues(reps, g.c, kk, t, folded, p);
   // Right: dY [n, o, oh·ow] over o with r, X [n, c, h·w] over c with t, then one correlation per tap.
   const dyf = wideKernels.fold(g.n, g.o, g.oh * g.ow, reps, dy, r, p);
   const xt = wideKernels.fold(g.n, g.c, g.h * g.w, reps, x, t, p);
   const dims = { n: g.n, c: 1, h: g.h, w: g.w, k: g.k, stride: g.stride, padding: g.padding };
   const rhs = wideKernels.corrResidues(dims, reps, dyf, xt, p);
-  return { lhs, rhs, batch: 1, inner: kk };
+  // Left: dW [o, c·k·k] folded over o with r (validating every element), then over c with t per tap.
+  const lhs = (y: Float64Array): Float64Array => {
+    const folded = seen.take(wideKernels.foldResult(1, g.o, g.c * kk, reps, y, r, bound, p));
+    return wideKernels.dotResidues(reps, g.c, kk, t, folded, p);
+  };
+  return { rhs, lhs, batch: 1, inner: kk };
 }
 
 /** Random vectors of a structured convolution check: over channels, over (image, row), over columns. */
@@ -186,17 +251,13 @@ function convSides(
   g: ConvGeometry,
   x: Int32Array,
   w: Int32Array,
-  y: Float64Array,
   vec: ConvVectors,
   reps: number,
   p: number,
   bound: number,
-  seen: (side: { out: Float64Array; bad: number }) => Float64Array,
-): Sides<Float64Array> {
+  seen: Seen,
+): PendingSides<Float64Array, Float64Array> {
   const { r, u, v } = vec;
-  const plane = g.oh * g.ow;
-  const folded = seen(wideKernels.foldResult(g.n, g.o, plane, reps, y, r, bound, p));
-  const lhs = wideKernels.bilinear(g.n, reps, g.oh, g.ow, folded, u, v, p);
   const f = wideKernels.fold(1, g.o, g.c * g.k * g.k, reps, w, r, p);
   const spread = spreadColumns(v, reps, g.ow, g.k, g.w, (ix, kw) => {
     const t = ix + g.padding - kw;
@@ -205,7 +266,11 @@ function convSides(
   const hf = wideKernels.matvecs(g.n * g.c * g.h, g.w, reps * g.k, x, spread, p);
   const dims = { n: g.n, c: g.c, h: g.h, w: g.w, k: g.k, stride: g.stride, padding: g.padding };
   const rhs = wideKernels.convRows(dims, reps, hf, u, f, p);
-  return { lhs, rhs, batch: 1, inner: 1 };
+  const lhs = (y: Float64Array): Float64Array => {
+    const folded = seen.take(wideKernels.foldResult(g.n, g.o, g.oh * g.ow, reps, y, r, bound, p));
+    return wideKernels.bilinear(g.n, reps, g.oh, g.ow, folded, u, v, p);
+  };
+  return { rhs, lhs, batch: 1, inner: 1 };
 }
 
 /**
@@ -218,21 +283,21 @@ function convTSides(
   g: ConvGeometry,
   dy: Int32Array,
   w: Int32Array,
-  y: Float64Array,
   vec: ConvVectors,
   reps: number,
   p: number,
   bound: number,
-  seen: (side: { out: Float64Array; bad: number }) => Float64Array,
-): Sides<Float64Array> {
+  seen: Seen,
+): PendingSides<Float64Array, Float64Array> {
   const { r, u, v } = vec;
-  const plane = g.h * g.w;
-  const folded = seen(wideKernels.foldResult(g.n, g.c, plane, reps, y, r, bound, p));
-  const lhs = wideKernels.bilinear(g.n, reps, g.h, g.w, folded, u, v, p);
   const wg = wideKernels.fold(g.o, g.c, g.k * g.k, reps, w, r, p);
   const spread = spreadColumns(v, reps, g.w, g.k, g.ow, (jx, kw) => jx * g.stride + kw - g.padding);
   const hb = wideKernels.matvecs(g.n * g.o * g.oh, g.ow, reps * g.k, dy, spread, p);
   const dims = { n: g.n, c: g.o, h: g.h, w: g.w, k: g.k, stride: g.stride, padding: g.padding };
   const rhs = wideKernels.convTRows(dims, reps, hb, u, wg, p);
-  return { lhs, rhs, batch: 1, inner: 1 };
+  const lhs = (y: Float64Array): Float64Array => {
+    const folded = seen.take(wideKernels.foldResult(g.n, g.c, g.h * g.w, reps, y, r, bound, p));
+    return wideKernels.bilinear(g.n, reps, g.h, g.w, folded, u, v, p);
+  };
+  return { rhs, lhs, batch: 1, inner: 1 };
 }

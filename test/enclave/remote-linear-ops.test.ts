@@ -134,6 +134,41 @@ describe('RemoteLinearOps', () => {
     }
   });
 
+  it("draws the wide check's vectors before each attempt goes out, fresh for the retry, and wipes them", async () => {
+    const drawn: Float64Array[] = [];
+    const rng = new (class extends CryptoRng {
+      override wideFieldElements(count: number, p: number): Float64Array {
+        const v = super.wideFieldElements(count, p);
+        drawn.push(v);
+        return v;
+      }
+    })();
+    const atCall: number[] = [];
+    class Recording extends InProcessTransport {
+      override call(req: LinearRequest): Promise<LinearReply> {
+        atCall.push(drawn.length);
+        return super.call(req);
+      }
+    }
+    const cases = new SeededRng(55);
+    for (const op of ['conv2d', 'conv2dGradInput', 'conv2dGradWeight', 'dense'] as const) {
+      drawn.length = 0;
+      atCall.length = 0;
+      const transport = new Recording({ tamper: 'flip', tamperCalls: 'first' });
+      const remote = new RemoteLinearOps(transport, { integrity: 'exact', rng });
+      const cs = randomCase(op, cases);
+      const [a, b] = operands(cs, cases);
+      await call(remote, cs, a, b);
+      assert.equal(atCall.length, 2, `${op}: the first answer lied, the retry went out`);
+      assert.ok(atCall[0]! >= 1, `${op}: vectors drawn before the first request`);
+      assert.ok(atCall[1]! > atCall[0]!, `${op}: fresh vectors drawn before the retry`);
+      assert.ok(
+        drawn.every((v) => v.every((x) => x === 0)),
+        `${op}: every vector wiped`,
+      );
+    }
+  });
+
   it('retries a dropped call once and throws E_NETWORK when both attempts (or the reconnect) fail', async () => {
     const rng = new SeededRng(55);
     const cs = randomCase('dense', rng);

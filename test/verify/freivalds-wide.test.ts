@@ -17,7 +17,7 @@ import {
   WIDE_MODULUS,
 } from '../../src/verify/field.js';
 import { freivaldsExact } from '../../src/verify/freivalds-exact.js';
-import { freivaldsWide, wideResultProblem } from '../../src/verify/freivalds-wide.js';
+import { freivaldsWide, wideCheck, wideResultProblem } from '../../src/verify/freivalds-wide.js';
 import { innerLength, productGeometry, resultShapeOf } from '../../src/verify/product-geometry.js';
 import { quantConfig, quantizeProduct, WIDE_QUANT_CONFIG } from '../../src/verify/quantize.js';
 import {
@@ -230,6 +230,37 @@ describe('wide-field Freivalds check', () => {
     assert.equal(drawn.length, 3);
     for (let i = 0; i < 3; i++)
       for (let j = i + 1; j < 3; j++) assert.notDeepEqual(drawn[i], drawn[j], `draws ${i} and ${j}`);
+  });
+
+  it('does the operand side before the result exists, judges one result per draw and wipes its vectors', () => {
+    const drawn: Float64Array[] = [];
+    const rec = new (class extends CryptoRng {
+      override wideFieldElements(count: number, p: number): Float64Array {
+        const v = super.wideFieldElements(count, p);
+        drawn.push(v);
+        return v;
+      }
+    })();
+    const rng = new SeededRng(16);
+    for (const op of LINEAR_OP_KINDS) {
+      const h = honest(randomCase(op, rng, 4), rng);
+      drawn.length = 0;
+      const honestCheck = wideCheck(h.cs.g, h.a, h.b, WIDE, { rng: rec });
+      assert.ok(drawn.length >= 1, `${op}: vectors drawn before any result`);
+      assert.ok(drawn.some((v) => v.some((x) => x !== 0)));
+      assert.ok(honestCheck.finish(h.y).ok, op);
+      assert.ok(
+        drawn.every((v) => v.every((x) => x === 0)),
+        `${op}: vectors wiped after judging`,
+      );
+      assert.throws(() => honestCheck.finish(h.y), /one result/);
+      const lie = h.y.slice();
+      lie[rng.nextInt(lie.length)]! += 1;
+      assert.equal(wideCheck(h.cs.g, h.a, h.b, WIDE, { rng: rec }).finish(lie).ok, false, `${op}: lie`);
+      const dropped = wideCheck(h.cs.g, h.a, h.b, WIDE, { rng: rec });
+      dropped.discard();
+      assert.throws(() => dropped.finish(h.y), /one result/);
+    }
   });
 
   it('keeps about 20 bits per operand of a 3×3×64 convolution where p = 2^24 − 3 keeps about 8', () => {
