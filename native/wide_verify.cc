@@ -69,30 +69,6 @@ void check_residues(const Napi::CallbackInfo& info, const double* v, int64_t n, 
   }
 }
 
-// a·b mod p for a, b < p < 2^50, without a 128-bit division: the quotient from float64, q = ⌊a·b/p⌋ ± 1
-// (two roundings of relative size ≤ 2^-53 on a value below 2^50 move it by less than 1/4), then the
-// remainder a·b − q·p exactly in wrapping 64-bit arithmetic (its true value lies in [−p, 2p)) and one
-// correction each way.
-inline uint64_t mulmod(uint64_t a, uint64_t b, uint64_t p) {
-  const uint64_t q = static_cast<uint64_t>(double(a) * double(b) / double(p));
-  int64_t r = static_cast<int64_t>(a * b - q * p);
-  r += (r >> 63) & static_cast<int64_t>(p);
-  r -= static_cast<int64_t>(p);
-  r += (r >> 63) & static_cast<int64_t>(p);
-  return static_cast<uint64_t>(r);
-}
-
-inline uint64_t addmod(uint64_t a, uint64_t b, uint64_t p) {
-  const uint64_t s = a + b;  // a, b < p < 2^50: no wrap
-  return s >= p ? s - p : s;
-}
-
-// v mod P (v any int64) in [0, P).
-inline uint64_t to_residue(int64_t v, int64_t p) {
-  const int64_t r = v % p;
-  return static_cast<uint64_t>(r < 0 ? r + p : r);
-}
-
 // Arithmetic mod p (3 ≤ p < 2^50) for the hot loops, quotients taken from float64 with 1/p precomputed (a
 // multiplication instead of a division). mul: for a, b < p the quotient a·b/p is below 2^50 and three
 // roundings of relative size ≤ 2^-53 move it by less than 1/2, so q is off by at most one and the remainder,
@@ -125,6 +101,20 @@ struct Mod {
     return s >= static_cast<uint64_t>(p) ? s - static_cast<uint64_t>(p) : s;
   }
 };
+
+// a·b mod p for a, b < p (Mod::mul, paying one division for 1/p).
+inline uint64_t mulmod(uint64_t a, uint64_t b, uint64_t p) { return Mod(static_cast<int64_t>(p)).mul(a, b); }
+
+inline uint64_t addmod(uint64_t a, uint64_t b, uint64_t p) {
+  const uint64_t s = a + b;  // a, b < p < 2^50: no wrap
+  return s >= p ? s - p : s;
+}
+
+// v mod P (v any int64) in [0, P).
+inline uint64_t to_residue(int64_t v, int64_t p) {
+  const int64_t r = v % p;
+  return static_cast<uint64_t>(r < 0 ? r + p : r);
+}
 
 // ---- int32 operand against limb rows: fold / matvecs / conv / convT / convW with a Limbs policy ----
 
@@ -232,7 +222,6 @@ Napi::Value WideMatvecs(const Napi::CallbackInfo& info) {
   check_field(info, a, m * kk, kOperandLimit, fn, "a");
   check_limbs(info, ul, lreps * kk, fn, "ul");
 #ifdef TEE_VERIFY_AVX2
-  (void)ar;
   limb_matvecs<false>(m, kk, lreps, a, ul, ar.p, out);
 #else
   verify::matvecs(ar, m, kk, lreps, a, ul, out);
@@ -528,7 +517,8 @@ uint64_t rows_check(const RowsCheck& rc, const Mod& md) {
         for (int64_t r = 0; r < len; r++) {
           int64_t* a = acc.data() + kh * 3 * len + r;
           uint64_t& zz = z[static_cast<size_t>(kh * len + r)];
-          zz = md.add(zz, md.add(md.reduce(a[0]), md.add(md.mul(md.reduce(a[len]), w1), md.mul(md.reduce(a[2 * len]), w2))));
+          const uint64_t mid = md.mul(md.reduce(a[len]), w1), hi = md.mul(md.reduce(a[2 * len]), w2);
+          zz = md.add(zz, md.add(md.reduce(a[0]), md.add(mid, hi)));
           a[0] = a[len] = a[2 * len] = 0;
         }
     };
@@ -551,8 +541,8 @@ uint64_t rows_check(const RowsCheck& rc, const Mod& md) {
           __m256i* pm = reinterpret_cast<__m256i*>(mid + r);
           __m256i* ph = reinterpret_cast<__m256i*>(hi + r);
           _mm256_storeu_si256(pl, _mm256_add_epi64(_mm256_loadu_si256(pl), _mm256_mul_epu32(x0, v0)));
-          _mm256_storeu_si256(pm, _mm256_add_epi64(_mm256_loadu_si256(pm),
-                                                   _mm256_add_epi64(_mm256_mul_epu32(x0, v1), _mm256_mul_epu32(x1, v0))));
+          const __m256i cross = _mm256_add_epi64(_mm256_mul_epu32(x0, v1), _mm256_mul_epu32(x1, v0));
+          _mm256_storeu_si256(pm, _mm256_add_epi64(_mm256_loadu_si256(pm), cross));
           _mm256_storeu_si256(ph, _mm256_add_epi64(_mm256_loadu_si256(ph), _mm256_mul_epu32(x1, v1)));
         }
 #endif
