@@ -581,58 +581,36 @@ uint64_t rows_check(const RowsCheck& rc, const Mod& md) {
   return s;
 }
 
-// (n, c, h, oh, reps, k, s, pad, hf:F64[reps·k·n·c·h], u:F64[reps·n·oh], f:F64[reps·c·k·k], P, out:F64[reps]):
-// out[j] = Σ_(kw,b,ci,kh,oy) f[j,ci,kh,kw]·u[j,b,oy]·hf[j,kw,b,ci,oy·s+kh−pad] mod P (rows outside [0, h)
-// count 0) — the forward check's right side, hf the input rows against the column vector per kw.
-Napi::Value WideConvRows(const Napi::CallbackInfo& info) {
-  const char* fn = "wideVerifyConvRows";
-  expect_args(info, 13, fn);
-  const int64_t n = dim_arg(info, 0, fn), c = dim_arg(info, 1, fn), h = dim_arg(info, 2, fn),
-                oh = dim_arg(info, 3, fn), reps = dim_arg(info, 4, fn), k = dim_arg(info, 5, fn),
-                st = dim_arg(info, 6, fn), pad = dim_arg(info, 7, fn, 0);
-  const double* hf = array_arg<double>(info, 8, reps * k * n * c * h, fn, "hf");
-  const double* u = array_arg<double>(info, 9, reps * n * oh, fn, "u");
-  const double* f = array_arg<double>(info, 10, reps * c * k * k, fn, "f");
-  const int64_t p = wide_modulus_arg(info, 11, fn);
-  double* out = array_arg<double>(info, 12, reps, fn, "out");
-  check_residues(info, hf, reps * k * n * c * h, p, fn, "hf");
-  check_residues(info, u, reps * n * oh, p, fn, "u");
-  check_residues(info, f, reps * c * k * k, p, fn, "f");
-  const LimbRows hl(hf, reps * k * n * c * h);
+// (forward, n, chans, len, ulen, reps, k, s, pad, m:F64[reps·k·n·chans·len], u:F64[reps·n·ulen],
+//  coef:F64[reps·chans·k·k], P, out:F64[reps]), residues in [0, P): the right side of a structured
+// convolution check (RowsCheck above) for each repetition j:
+//   forward:    Σ_(kw,b,ch,kh,a) coef[j,ch,kh,kw]·u[j,b,a]·m[j,kw,b,ch,a·s+kh−pad]   (a < ulen = oh, len = h)
+//   grad-input: Σ_(kw,b,ch,kh,a) coef[j,ch,kh,kw]·m[j,kw,b,ch,a]·u[j,b,a·s+kh−pad]   (a < len = oh, ulen = h)
+// (indices outside their row count 0): m the rows (input rows, or dY's) against the column vector spread
+// for each kernel column, coef the weights folded over the other channel axis.
+Napi::Value WideRowsCheck(const Napi::CallbackInfo& info) {
+  const char* fn = "wideVerifyRowsCheck";
+  expect_args(info, 14, fn);
+  const bool forward = info[0].ToBoolean().Value();
+  const int64_t n = dim_arg(info, 1, fn), chans = dim_arg(info, 2, fn), len = dim_arg(info, 3, fn),
+                ulen = dim_arg(info, 4, fn), reps = dim_arg(info, 5, fn), k = dim_arg(info, 6, fn),
+                st = dim_arg(info, 7, fn), pad = dim_arg(info, 8, fn, 0);
+  const int64_t mlen = reps * k * n * chans * len;
+  const double* m = array_arg<double>(info, 9, mlen, fn, "m");
+  const double* u = array_arg<double>(info, 10, reps * n * ulen, fn, "u");
+  const double* coef = array_arg<double>(info, 11, reps * chans * k * k, fn, "coef");
+  const int64_t p = wide_modulus_arg(info, 12, fn);
+  double* out = array_arg<double>(info, 13, reps, fn, "out");
+  check_residues(info, m, mlen, p, fn, "m");
+  check_residues(info, u, reps * n * ulen, p, fn, "u");
+  check_residues(info, coef, reps * chans * k * k, p, fn, "coef");
+  const LimbRows ml(m, mlen);
   const Mod md(p);
   for (int64_t j = 0; j < reps; j++) {
-    const RowsCheck rc{n, c, h, oh, k, st, pad, true, view(hl).at(j * k * n * c * h), u + j * n * oh,
-                       [&](int64_t ci, int64_t kh, int64_t kw) {
-                         return static_cast<uint64_t>(f[((j * c + ci) * k + kh) * k + kw]);
-                       }};
-    out[j] = double(rows_check(rc, md));
-  }
-  return info.Env().Undefined();
-}
-
-// (n, o, h, oh, reps, k, s, pad, hb:F64[reps·k·n·o·oh], u:F64[reps·n·h], g:F64[o·reps·k·k], P, out:F64[reps]):
-// out[j] = Σ_(kw,b,oc,kh,i) g[oc,j,kh,kw]·hb[j,kw,b,oc,i]·u[j,b,i·s+kh−pad] mod P (rows outside [0, h)
-// count 0) — the grad-input check's right side, hb the rows of dY against the spread column vector per kw.
-Napi::Value WideConvTRows(const Napi::CallbackInfo& info) {
-  const char* fn = "wideVerifyConvTRows";
-  expect_args(info, 13, fn);
-  const int64_t n = dim_arg(info, 0, fn), o = dim_arg(info, 1, fn), h = dim_arg(info, 2, fn),
-                oh = dim_arg(info, 3, fn), reps = dim_arg(info, 4, fn), k = dim_arg(info, 5, fn),
-                st = dim_arg(info, 6, fn), pad = dim_arg(info, 7, fn, 0);
-  const double* hb = array_arg<double>(info, 8, reps * k * n * o * oh, fn, "hb");
-  const double* u = array_arg<double>(info, 9, reps * n * h, fn, "u");
-  const double* g = array_arg<double>(info, 10, o * reps * k * k, fn, "g");
-  const int64_t p = wide_modulus_arg(info, 11, fn);
-  double* out = array_arg<double>(info, 12, reps, fn, "out");
-  check_residues(info, hb, reps * k * n * o * oh, p, fn, "hb");
-  check_residues(info, u, reps * n * h, p, fn, "u");
-  check_residues(info, g, o * reps * k * k, p, fn, "g");
-  const LimbRows hl(hb, reps * k * n * o * oh);
-  const Mod md(p);
-  for (int64_t j = 0; j < reps; j++) {
-    const RowsCheck rc{n, o, oh, h, k, st, pad, false, view(hl).at(j * k * n * o * oh), u + j * n * h,
-                       [&](int64_t oc, int64_t kh, int64_t kw) {
-                         return static_cast<uint64_t>(g[((oc * reps + j) * k + kh) * k + kw]);
+    const RowsCheck rc{n,       chans, len, ulen, k, st, pad, forward, view(ml).at(j * k * n * chans * len),
+                       u + j * n * ulen,
+                       [&](int64_t ch, int64_t kh, int64_t kw) {
+                         return static_cast<uint64_t>(coef[((j * chans + ch) * k + kh) * k + kw]);
                        }};
     out[j] = double(rows_check(rc, md));
   }
@@ -993,8 +971,7 @@ void register_wide_verify(Napi::Env env, Napi::Object exports) {
   exports.Set("wideVerifyFoldResult", Napi::Function::New(env, WideFoldResult, "wideVerifyFoldResult"));
   exports.Set("wideVerifyCorrResidues", Napi::Function::New(env, WideCorrResidues, "wideVerifyCorrResidues"));
   exports.Set("wideVerifyDotResidues", Napi::Function::New(env, WideDotResidues, "wideVerifyDotResidues"));
-  exports.Set("wideVerifyConvRows", Napi::Function::New(env, WideConvRows, "wideVerifyConvRows"));
-  exports.Set("wideVerifyConvTRows", Napi::Function::New(env, WideConvTRows, "wideVerifyConvTRows"));
+  exports.Set("wideVerifyRowsCheck", Napi::Function::New(env, WideRowsCheck, "wideVerifyRowsCheck"));
   exports.Set("wideVerifyBilinear", Napi::Function::New(env, WideBilinear, "wideVerifyBilinear"));
   exports.Set("wideVerifyFirstNonInteger",
               Napi::Function::New(env, WideFirstNonInteger, "wideVerifyFirstNonInteger"));

@@ -239,6 +239,27 @@ function spreadColumns(
 }
 
 /**
+ * The left side of a structured check: the result y [n, chans, rows, cols] folded over its channels with r
+ * (every element validated on the way), then contracted with u over (image, row) and v over columns.
+ */
+function contracted(
+  n: number,
+  chans: number,
+  rows: number,
+  cols: number,
+  vec: ConvVectors,
+  reps: number,
+  p: number,
+  bound: number,
+  seen: Seen,
+): (y: Float64Array) => Float64Array {
+  return (y) => {
+    const folded = seen.take(wideKernels.foldResult(n, chans, rows * cols, reps, y, vec.r, bound, p));
+    return wideKernels.bilinear(n, reps, rows, cols, folded, vec.u, vec.v, p);
+  };
+}
+
+/**
  * The forward convolution checked with r over output channels, u over (image, output row) and v over output
  * columns: Σ r_o·u_(b,oy)·v_ox·Y[b,o,oy,ox] = Σ_(c,kh,kw) (rᵀW)[c,kh,kw]·Σ_(b,oy) u_(b,oy)·hf[kw,b,c,oy·s+kh−pad],
  * where hf[kw,b,c,row] = Σ_ox v_ox·X[b,c,row,ox·s+kw−pad] is one matvec of every input row against v spread
@@ -266,11 +287,7 @@ function convSides(
   const hf = wideKernels.matvecs(g.n * g.c * g.h, g.w, reps * g.k, x, spread, p);
   const dims = { n: g.n, c: g.c, h: g.h, w: g.w, k: g.k, stride: g.stride, padding: g.padding };
   const rhs = wideKernels.convRows(dims, reps, hf, u, f, p);
-  const lhs = (y: Float64Array): Float64Array => {
-    const folded = seen.take(wideKernels.foldResult(g.n, g.o, g.oh * g.ow, reps, y, r, bound, p));
-    return wideKernels.bilinear(g.n, reps, g.oh, g.ow, folded, u, v, p);
-  };
-  return { rhs, lhs, batch: 1, inner: 1 };
+  return { rhs, lhs: contracted(g.n, g.o, g.oh, g.ow, vec, reps, p, bound, seen), batch: 1, inner: 1 };
 }
 
 /**
@@ -295,9 +312,5 @@ function convTSides(
   const hb = wideKernels.matvecs(g.n * g.o * g.oh, g.ow, reps * g.k, dy, spread, p);
   const dims = { n: g.n, c: g.o, h: g.h, w: g.w, k: g.k, stride: g.stride, padding: g.padding };
   const rhs = wideKernels.convTRows(dims, reps, hb, u, wg, p);
-  const lhs = (y: Float64Array): Float64Array => {
-    const folded = seen.take(wideKernels.foldResult(g.n, g.c, g.h * g.w, reps, y, r, bound, p));
-    return wideKernels.bilinear(g.n, reps, g.h, g.w, folded, u, v, p);
-  };
-  return { rhs, lhs, batch: 1, inner: 1 };
+  return { rhs, lhs: contracted(g.n, g.c, g.h, g.w, vec, reps, p, bound, seen), batch: 1, inner: 1 };
 }

@@ -40,8 +40,7 @@ interface WideAddon {
   wideVerifyFirstNonInteger(y: F64): number;
   wideVerifyCorrResidues(...args: [...Dims7, F64, F64, number, F64]): void;
   wideVerifyDotResidues(reps: number, rows: number, cols: number, s: F64, v: F64, p: number, out: F64): void;
-  wideVerifyConvRows(...args: [...Dims8, F64, F64, F64, number, F64]): void;
-  wideVerifyConvTRows(...args: [...Dims8, F64, F64, F64, number, F64]): void;
+  wideVerifyRowsCheck(forward: boolean, ...args: [...Dims8, F64, F64, F64, number, F64]): void;
   wideVerifyBilinear(
     n: number,
     reps: number,
@@ -199,7 +198,7 @@ export const wideKernels = {
   convRows(g: CheckConvDims, reps: number, hf: F64, u: F64, f: F64, p: number): F64 {
     const out = new Float64Array(reps);
     const oh = convOut(g.h, g.k, g.stride, g.padding);
-    addon().wideVerifyConvRows(g.n, g.c, g.h, oh, reps, g.k, g.stride, g.padding, hf, u, f, p, out);
+    addon().wideVerifyRowsCheck(true, g.n, g.c, g.h, oh, reps, g.k, g.stride, g.padding, hf, u, f, p, out);
     return out;
   },
   /**
@@ -210,7 +209,29 @@ export const wideKernels = {
   convTRows(g: CheckConvDims, reps: number, hb: F64, u: F64, wg: F64, p: number): F64 {
     const out = new Float64Array(reps);
     const oh = convOut(g.h, g.k, g.stride, g.padding);
-    addon().wideVerifyConvTRows(g.n, g.c, g.h, oh, reps, g.k, g.stride, g.padding, hb, u, wg, p, out);
+    const kk = g.k * g.k;
+    // [o, reps, k·k] → [reps, o, k·k]: the binding's coefficient layout.
+    const coef = new Float64Array(wg.length);
+    for (let o = 0; o < g.c; o++)
+      for (let j = 0; j < reps; j++)
+        coef.set(wg.subarray((o * reps + j) * kk, (o * reps + j + 1) * kk), (j * g.c + o) * kk);
+    addon().wideVerifyRowsCheck(
+      false,
+      g.n,
+      g.c,
+      oh,
+      g.h,
+      reps,
+      g.k,
+      g.stride,
+      g.padding,
+      hb,
+      u,
+      coef,
+      p,
+      out,
+    );
+    coef.fill(0);
     return out;
   },
   /** Residues y [n,reps,rows,cols], u [reps,n,rows], v [reps,cols] → [reps]: Σ u[j,b,row]·v[j,col]·y[b,j,row,col]. */
