@@ -17,7 +17,12 @@ import {
   WIDE_MODULUS,
 } from '../../src/verify/field.js';
 import { freivaldsExact } from '../../src/verify/freivalds-exact.js';
-import { freivaldsWide, wideCheck, wideResultProblem } from '../../src/verify/freivalds-wide.js';
+import {
+  freivaldsWide,
+  structuredConv,
+  wideCheck,
+  wideResultProblem,
+} from '../../src/verify/freivalds-wide.js';
 import { innerLength, productGeometry, resultShapeOf } from '../../src/verify/product-geometry.js';
 import { quantConfig, quantizeProduct, WIDE_QUANT_CONFIG } from '../../src/verify/quantize.js';
 import {
@@ -31,6 +36,7 @@ import {
 import { floatReference } from './modp-reference.js';
 
 const WIDE = FIELDS.wide;
+const CONV_CHECKS = ['structured', 'folded'] as const;
 const P1 = DEFAULT_MODULUS;
 const P2 = 16777199; // 2^24 − 17: another prime a lie might add
 
@@ -81,8 +87,11 @@ describe('wide-field Freivalds check', () => {
       for (let t = 0; t < 1700; t++) {
         const h = honest(randomCase(op, rng), rng);
         for (const v of h.y) largest = Math.max(largest, Math.abs(v));
-        const out = freivaldsWide(h.cs.g, h.a, h.b, h.y, WIDE, { rng: crng });
-        assert.ok(out.ok, `${op} #${t}: ${out.reason}`);
+        // Both ways of checking a convolution, whichever 'auto' would pick for these small geometries.
+        for (const convCheck of CONV_CHECKS) {
+          const out = freivaldsWide(h.cs.g, h.a, h.b, h.y, WIDE, { rng: crng, convCheck });
+          assert.ok(out.ok, `${op} #${t} (${convCheck}): ${out.reason}`);
+        }
       }
     }
     // The honest results really use the room above 2^24 (else this would test nothing new).
@@ -114,8 +123,10 @@ describe('wide-field Freivalds check', () => {
         lies.push(['replay', honest(h.cs, rng).y]);
         for (const [kind, y] of lies) {
           if (y.every((v, j) => v === h.y[j])) continue; // the row happened to hold 12345s already
-          const out = freivaldsWide(g, h.a, h.b, y, WIDE, { rng: crng });
-          assert.equal(out.ok, false, `${op}: ${kind} was accepted`);
+          for (const convCheck of CONV_CHECKS) {
+            const out = freivaldsWide(g, h.a, h.b, y, WIDE, { rng: crng, convCheck });
+            assert.equal(out.ok, false, `${op}: ${kind} was accepted (${convCheck})`);
+          }
         }
       }
     }
@@ -133,14 +144,15 @@ describe('wide-field Freivalds check', () => {
     assert.match(out.reason, new RegExp(`mod ${WIDE_MODULUS}`));
   });
 
-  it('misses a one-element lie at the rate of its random coefficient being 0: 1/P dense, 1 − (1 − 1/P)³ conv and grad-input, 1 − (1 − 1/P)² weight gradient (P = 251, 12 000 lies)', (t) => {
+  it('misses a one-element lie at the rate of its random coefficient being 0: 1/P dense and folded, 1 − (1 − 1/P)³ structured conv and grad-input, 1 − (1 − 1/P)² weight gradient (P = 251, 16 000 lies)', (t) => {
     // The same check at a small prime, so that misses are countable: adding e ∈ [1, 250] to one element is
-    // missed iff that element's random coefficient is 0. A dense product's coefficient is one entry of r:
-    // probability 1/251. A convolution's forward and grad-input results are contracted with r ⊗ u ⊗ v
-    // (channel, row, column), the weight gradient's from both sides (r over output, t over input
-    // channels), so the coefficient is a product of three or two uniform entries: 1 − (250/251)³ ≈ 3/251
-    // and 1 − (250/251)² ≈ 2/251. Expected 23.9 + 47.6 + 15.9 misses, standard deviation 9.3; the bounds
-    // are ±4σ in total and per kind. (The real P exceeds every admissible difference.)
+    // missed iff that element's random coefficient is 0. A dense product's coefficient, and a folded
+    // convolution check's, is one entry of r: probability 1/251. A structured check contracts the forward
+    // and grad-input results with r ⊗ u ⊗ v (channel, row, column), the weight gradient's from both sides
+    // (r over output, t over input channels), so the coefficient is a product of three or two uniform
+    // entries: 1 − (250/251)³ ≈ 3/251 and 1 − (250/251)² ≈ 2/251. Expected 39.8 + 47.6 + 15.9 misses,
+    // standard deviation 10.1; the bounds are ±4σ in total and per kind. (The real P exceeds every
+    // admissible difference.)
     const small: ExactField = {
       name: 'wide',
       modulus: 251,
@@ -148,43 +160,71 @@ describe('wide-field Freivalds check', () => {
       operandHalf: 125,
       outputHalf: 2 ** 40,
     };
-    const rate = (op: string): number =>
+    const kinds = [
+      ...LINEAR_OP_KINDS.map((op) => ({ op, convCheck: 'structured' as const })),
+      { op: 'conv2d' as const, convCheck: 'folded' as const },
+      { op: 'conv2dGradInput' as const, convCheck: 'folded' as const },
+    ];
+    const rate = (op: string, convCheck: string): number =>
       op === 'conv2dGradWeight'
         ? 1 - (250 / 251) ** 2
-        : op === 'conv2d' || op === 'conv2dGradInput'
+        : (op === 'conv2d' || op === 'conv2dGradInput') && convCheck === 'structured'
           ? 1 - (250 / 251) ** 3
           : 1 / 251;
     const rng = new SeededRng(17);
-    const perOp = new Map<string, number>();
+    const perKind = new Map<string, number>();
     let misses = 0;
     let trials = 0;
     let expected = 0;
     let variance = 0;
-    for (const op of LINEAR_OP_KINDS) {
-      const q = rate(op);
-      let opMisses = 0;
+    for (const { op, convCheck } of kinds) {
+      const q = rate(op, convCheck);
+      let kindMisses = 0;
       for (let i0 = 0; i0 < 2000; i0++) {
         const { cs, a, b, y } = honest(randomCase(op, rng, 3), rng, 251, 125);
         y[rng.nextInt(y.length)]! += 1 + rng.nextInt(250);
-        if (freivaldsWide(cs.g, a, b, y, small, { rng: crng }).ok) opMisses++;
+        if (freivaldsWide(cs.g, a, b, y, small, { rng: crng, convCheck }).ok) kindMisses++;
         trials++;
         expected += q;
         variance += q * (1 - q);
       }
-      perOp.set(op, opMisses);
-      misses += opMisses;
-      const sdOp = Math.sqrt(2000 * q * (1 - q));
+      perKind.set(op === 'conv2d' || op === 'conv2dGradInput' ? `${op}/${convCheck}` : op, kindMisses);
+      misses += kindMisses;
+      const sdKind = Math.sqrt(2000 * q * (1 - q));
       assert.ok(
-        Math.abs(opMisses - 2000 * q) <= 4 * sdOp,
-        `${op}: ${opMisses} misses in 2000 (expected ${(2000 * q).toFixed(1)})`,
+        Math.abs(kindMisses - 2000 * q) <= 4 * sdKind,
+        `${op} (${convCheck}): ${kindMisses} misses in 2000 (expected ${(2000 * q).toFixed(1)})`,
       );
     }
     const sd = Math.sqrt(variance);
     t.diagnostic(
-      `P = 251, k = 1: ${misses} misses in ${trials} (expected ${expected.toFixed(1)}); per kind ${JSON.stringify(Object.fromEntries(perOp))}`,
+      `P = 251, k = 1: ${misses} misses in ${trials} (expected ${expected.toFixed(1)}); per kind ${JSON.stringify(Object.fromEntries(perKind))}`,
     );
-    assert.equal(trials, 12000);
+    assert.equal(trials, 16000);
     assert.ok(Math.abs(misses - expected) <= 4 * sd, `${misses} misses in ${trials}`);
+  });
+
+  it("picks the cheaper convolution check by geometry ('auto'), and either when asked", () => {
+    const conv = (h: number, k: number, stride: number) =>
+      productGeometry('conv2d', [1, 8, h, h], [8, 8, k, k], { stride, padding: Math.floor(k / 2) });
+    const convT = (h: number, k: number, stride: number) => {
+      const oh = Math.floor((h + 2 * Math.floor(k / 2) - k) / stride) + 1;
+      return productGeometry('conv2dGradInput', [1, 8, oh, oh], [8, 8, k, k], {
+        stride,
+        padding: Math.floor(k / 2),
+        inputHW: [h, h],
+      });
+    };
+    assert.equal(structuredConv(conv(224, 3, 1)), true, 'long rows');
+    assert.equal(structuredConv(conv(28, 3, 1)), true);
+    assert.equal(structuredConv(conv(14, 3, 1)), false, 'short rows: the folded check is cheaper');
+    assert.equal(structuredConv(conv(56, 1, 1)), false, '1×1 kernels');
+    assert.equal(structuredConv(convT(56, 3, 1)), true);
+    assert.equal(structuredConv(convT(14, 3, 1)), false);
+    assert.equal(structuredConv(convT(14, 3, 2)), true, 'strided grad-input: no fast folded path');
+    assert.equal(structuredConv(conv(14, 3, 1), 'structured'), true);
+    assert.equal(structuredConv(conv(224, 3, 1), 'folded'), false);
+    assert.equal(structuredConv(productGeometry('dense', [2, 3], [4, 3]), 'structured'), false);
   });
 
   it('refuses values that are not integers within ±outputHalf, and results of the wrong form', () => {
