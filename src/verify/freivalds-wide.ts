@@ -239,6 +239,18 @@ interface ConvVectors {
   readonly v: Float64Array;
 }
 
+/** The operand side of a structured forward or grad-input check (a, w: the operands as sent). */
+type StructuredSides = (
+  g: ConvGeometry,
+  a: Int32Array,
+  w: Int32Array,
+  vec: ConvVectors,
+  reps: number,
+  p: number,
+  bound: number,
+  seen: Seen,
+) => PendingSides<Float64Array, Float64Array>;
+
 /**
  * A column vector v [reps, len] spread for each kernel column kw: out[j,kw,x] = v[j, at(x, kw)] where
  * at(x, kw) gives the column of v that position x meets through kernel column kw, or −1 (then 0).
@@ -294,16 +306,7 @@ function contracted(
  * at most 3/P: the difference of the two sides is a nonzero polynomial of degree 3 in (r, u, v)
  * (Schwartz–Zippel). Both sides: [reps].
  */
-function convSides(
-  g: ConvGeometry,
-  x: Int32Array,
-  w: Int32Array,
-  vec: ConvVectors,
-  reps: number,
-  p: number,
-  bound: number,
-  seen: Seen,
-): PendingSides<Float64Array, Float64Array> {
+const convSides: StructuredSides = (g, x, w, vec, reps, p, bound, seen) => {
   const { r, u, v } = vec;
   const f = wideKernels.fold(1, g.o, g.c * g.k * g.k, reps, w, r, p);
   const spread = spreadColumns(v, reps, g.ow, g.k, g.w, (ix, kw) => {
@@ -314,7 +317,7 @@ function convSides(
   const dims = { n: g.n, c: g.c, h: g.h, w: g.w, k: g.k, stride: g.stride, padding: g.padding };
   const rhs = wideKernels.convRows(dims, reps, hf, u, f, p);
   return { rhs, lhs: contracted(g.n, g.o, g.oh, g.ow, vec, reps, p, bound, seen), batch: 1, inner: 1 };
-}
+};
 
 /**
  * The grad-input convolution checked the same way, r over input channels, u over (image, input row), v over
@@ -322,16 +325,7 @@ function convSides(
  * with hb[kw,b,o,i] = Σ_j dY[b,o,i,j]·v_(j·s+kw−pad) (positions outside the input count 0). Missed with
  * probability at most 3/P. Both sides: [reps].
  */
-function convTSides(
-  g: ConvGeometry,
-  dy: Int32Array,
-  w: Int32Array,
-  vec: ConvVectors,
-  reps: number,
-  p: number,
-  bound: number,
-  seen: Seen,
-): PendingSides<Float64Array, Float64Array> {
+const convTSides: StructuredSides = (g, dy, w, vec, reps, p, bound, seen) => {
   const { r, u, v } = vec;
   const wg = wideKernels.fold(g.o, g.c, g.k * g.k, reps, w, r, p);
   const spread = spreadColumns(v, reps, g.w, g.k, g.ow, (jx, kw) => jx * g.stride + kw - g.padding);
@@ -339,4 +333,4 @@ function convTSides(
   const dims = { n: g.n, c: g.o, h: g.h, w: g.w, k: g.k, stride: g.stride, padding: g.padding };
   const rhs = wideKernels.convTRows(dims, reps, hb, u, wg, p);
   return { rhs, lhs: contracted(g.n, g.c, g.h, g.w, vec, reps, p, bound, seen), batch: 1, inner: 1 };
-}
+};
