@@ -19,7 +19,8 @@ import { Tensor } from '../../src/tensor/tensor.js';
 import { PadSet } from '../../src/verify/blinding.js';
 import { CryptoRng } from '../../src/verify/crypto-rng.js';
 import { DEFAULT_MODULUS, halfModulus } from '../../src/verify/field.js';
-import { LINEAR_OP_KINDS, type LinearOpKind } from '../../src/verify/product-geometry.js';
+import { structuredConv } from '../../src/verify/freivalds-wide.js';
+import { LINEAR_OP_KINDS, type LinearOpKind, productGeometry } from '../../src/verify/product-geometry.js';
 import { quantizeTensor } from '../../src/verify/quantize.js';
 import { randomCase, randomFloats } from '../verify/cases.js';
 import { floatReference } from '../verify/modp-reference.js';
@@ -117,6 +118,50 @@ describe('RemoteLinearOps', () => {
       });
     }
   }
+
+  it('checks long-row convolutions with structured vectors end to end: honest results pass, every wide lie is refused', async () => {
+    // Rows of 26–30 take the structured check ('auto'); the small random cases above take the folded one.
+    const rng = new SeededRng(56);
+    const geoms = [
+      { op: 'conv2d', params: { stride: 1, padding: 1 }, a: [2, 3, 26, 28], b: [4, 3, 3, 3] },
+      { op: 'conv2d', params: { stride: 2, padding: 1 }, a: [1, 2, 30, 27], b: [3, 2, 3, 3] },
+      {
+        op: 'conv2dGradInput',
+        params: { stride: 1, padding: 1, inputHW: [26, 28] },
+        a: [2, 4, 26, 28],
+        b: [4, 3, 3, 3],
+      },
+      {
+        op: 'conv2dGradInput',
+        params: { stride: 2, padding: 1, inputHW: [11, 12] },
+        a: [1, 3, 6, 6],
+        b: [3, 2, 3, 3],
+      },
+    ] as const;
+    for (const gm of geoms) {
+      const g = productGeometry(gm.op, gm.a, gm.b, gm.params);
+      assert.ok(structuredConv(g), `${gm.op} ${gm.a}: structured`);
+      const cs = { op: gm.op, g, aShape: [...gm.a], bShape: [...gm.b], params: gm.params };
+      const [a, b] = operands(cs, rng);
+      const honest = await call(
+        new RemoteLinearOps(new InProcessTransport(), { integrity: 'exact' }),
+        cs,
+        a,
+        b,
+      );
+      const want = await call(local, cs, a, b);
+      let worst = 0;
+      for (let i = 0; i < want.size; i++) worst = Math.max(worst, Math.abs(honest.data[i]! - want.data[i]!));
+      assert.ok(worst < 1e-3, `${gm.op}: honest result within quantization error (${worst})`);
+      for (const kind of WIDE_TAMPER_KINDS) {
+        const transport = new InProcessTransport({ tamper: kind });
+        const remote = new RemoteLinearOps(transport, { integrity: 'exact' });
+        if (kind === 'replay')
+          await assert.rejects(call(remote, cs, ...operands(cs, rng)), isCode('E_VERIFY'));
+        await assert.rejects(call(remote, cs, a, b), isCode('E_VERIFY'), `${gm.op}: ${kind}`);
+      }
+    }
+  });
 
   it('returns the verified second answer when only the first attempt lies (one retry, counted)', async () => {
     const rng = new SeededRng(54);
