@@ -422,7 +422,7 @@ Napi::Value QuantNorms(const Napi::CallbackInfo& info) {
 // (as an integer: −0 and 0 both store 0).
 inline double round_half_up(double y) { return std::floor(y + 0.5); }
 
-// q = ⌊v·scale + 0.5⌋ (rnd null) or ⌊v·scale + u·2^-32⌋ over [lo, hi) into out; false when an element did
+// q = ⌊v·scale + 0.5⌋ (rnd null) or ⌊v·scale + u·2^-16⌋ (u: 2 bytes per element) over [lo, hi) into out; false when an element did
 // not fit [−half, half] or was NaN (it stores 0). Every step is one float64 rounding at most (v·scale is
 // exact: a float32 times a power of two), so the fused multiply-adds of the AVX2 loop give exactly the
 // scalar loop's integers (the compiler did not vectorize that one: it ran at a third of this speed).
@@ -432,18 +432,17 @@ bool quantize_range(const float* v, int64_t lo, int64_t hi, double scale, double
   int64_t i = lo;
 #if defined(__AVX2__) && defined(__FMA__)
   const __m256d sc = _mm256_set1_pd(scale), hv = _mm256_set1_pd(half), sign = _mm256_set1_pd(-0.0);
-  const __m256d point5 = _mm256_set1_pd(0.5), two32 = _mm256_set1_pd(0x1p-32), off = _mm256_set1_pd(2147483648.0);
-  const __m128i flip = _mm_set1_epi32(static_cast<int32_t>(0x80000000u));
+  const __m256d point5 = _mm256_set1_pd(0.5), two16 = _mm256_set1_pd(0x1p-16);
   __m256d okall = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
   for (; i + 8 <= hi; i += 8) {
     const __m256 f = _mm256_loadu_ps(v + i);
     __m256d x[2] = {_mm256_cvtps_pd(_mm256_castps256_ps128(f)), _mm256_cvtps_pd(_mm256_extractf128_ps(f, 1))};
     for (int h = 0; h < 2; h++) {
       if (rnd != nullptr) {
-        // u as float64: (u XOR 2^31) is u − 2^31 as a signed int32, converted exactly, then + 2^31.
-        const __m128i u = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rnd + 4 * (i + 4 * h)));
-        const __m256d ud = _mm256_add_pd(_mm256_cvtepi32_pd(_mm_xor_si128(u, flip)), off);
-        x[h] = _mm256_floor_pd(_mm256_fmadd_pd(ud, two32, _mm256_mul_pd(x[h], sc)));
+        // Four uint16 widened to int32 (exact), then to float64 (exact).
+        const __m128i u16 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(rnd + 2 * (i + 4 * h)));
+        const __m256d ud = _mm256_cvtepi32_pd(_mm_cvtepu16_epi32(u16));
+        x[h] = _mm256_floor_pd(_mm256_fmadd_pd(ud, two16, _mm256_mul_pd(x[h], sc)));
       } else {
         x[h] = _mm256_floor_pd(_mm256_fmadd_pd(x[h], sc, point5));
       }
@@ -459,9 +458,9 @@ bool quantize_range(const float* v, int64_t lo, int64_t hi, double scale, double
   for (; i < hi; i++) {
     double x;
     if (rnd != nullptr) {
-      uint32_t u;
-      std::memcpy(&u, rnd + 4 * i, 4);  // little-endian hosts only (x86-64, arm64)
-      x = std::floor(double(v[i]) * scale + double(u) * 0x1p-32);
+      uint16_t u;
+      std::memcpy(&u, rnd + 2 * i, 2);  // little-endian hosts only (x86-64, arm64)
+      x = std::floor(double(v[i]) * scale + double(u) * 0x1p-16);
     } else {
       x = round_half_up(double(v[i]) * scale);
     }
@@ -474,7 +473,7 @@ bool quantize_range(const float* v, int64_t lo, int64_t hi, double scale, double
 
 // (v:F32, bits, half, random:Uint8Array|null, out:I32) → index of the first element whose integer does
 // not fit [−half, half] (or is not finite), else −1. Nearest: q = Math.round(v·2^bits). Stochastic
-// (random given, 4 bytes per element, little-endian): q = ⌊v·2^bits + u⌋ with u = uint32/2^32.
+// (random given, 2 bytes per element, little-endian): q = ⌊v·2^bits + u⌋ with u = uint16/2^16.
 Napi::Value Quantize(const Napi::CallbackInfo& info) {
   const char* fn = "quantQuantize";
   expect_args(info, 5, fn);
@@ -491,8 +490,8 @@ Napi::Value Quantize(const Napi::CallbackInfo& info) {
       throw Napi::TypeError::New(info.Env(), std::string(fn) + ": random must be a Uint8Array or null");
     }
     auto r = info[3].As<Napi::Uint8Array>();
-    if (static_cast<int64_t>(r.ElementLength()) != 4 * n) {
-      throw Napi::RangeError::New(info.Env(), std::string(fn) + ": random must hold 4 bytes per element");
+    if (static_cast<int64_t>(r.ElementLength()) != 2 * n) {
+      throw Napi::RangeError::New(info.Env(), std::string(fn) + ": random must hold 2 bytes per element");
     }
     rnd = r.Data();
   }
@@ -513,9 +512,9 @@ Napi::Value Quantize(const Napi::CallbackInfo& info) {
         const double y = rnd != nullptr ? 0.0 : round_half_up(double(v[i]) * scale);
         double x = y;
         if (rnd != nullptr) {
-          uint32_t u;
-          std::memcpy(&u, rnd + 4 * i, 4);
-          x = std::floor(double(v[i]) * scale + double(u) * 0x1p-32);
+          uint16_t u;
+          std::memcpy(&u, rnd + 2 * i, 2);
+          x = std::floor(double(v[i]) * scale + double(u) * 0x1p-16);
         }
         if (!(std::fabs(x) <= half)) bad = i;
       }

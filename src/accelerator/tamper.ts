@@ -1,10 +1,13 @@
 // A lying accelerator, for tests and the fault-injection benchmark only: a server option that corrupts
 // chosen replies the way a malicious or broken accelerator could. Data corruptions (flip-element,
-// change-row, scale, replay, add-modulus) produce well-formed frames that only a Freivalds check can
-// catch; the others (wrong-shape, garbage, never-reply, drop-mid-frame) must fail the client with
-// E_FRAME or E_NETWORK. Every mode works on every arith, except add-modulus: it adds p to one element of
-// a wide result — invisible to a check modulo p alone — and leaves the replies of other ariths honest
-// (a modp result plus p is out of range, refused without any check). Never enabled by the CLI.
+// change-row, scale, replay, add-modulus, non-integer) produce well-formed frames that only the trusted
+// side's check can catch; the others (wrong-shape, garbage, never-reply, drop-mid-frame) must fail the
+// client with E_FRAME or E_NETWORK. Every mode works on every arith, except two that only mean something
+// for a wide result and leave the replies of other ariths honest: add-modulus adds p to one element —
+// invisible to a check modulo p alone (a modp result plus p is out of range, refused without any check);
+// non-integer puts a value that is no integer of the wire's range (a fraction, NaN, ±Infinity, 2^60) in
+// one element — the client leaves wide values to the check, which validates every one of them.
+// Never enabled by the CLI.
 import { encodeResult, HALF_P } from '../protocol/linear-codec.js';
 import { type Arith, MODULUS_P, WIDE_RESULT_LIMIT, type WireTensor } from '../protocol/linear-request.js';
 import { SeededRng } from '../tensor/seeded-rng.js';
@@ -15,6 +18,7 @@ export const TAMPER_MODES = [
   'scale',
   'replay',
   'add-modulus',
+  'non-integer',
   'wrong-shape',
   'garbage',
   'never-reply',
@@ -86,10 +90,11 @@ export class Tamper {
       if (this.mode === 'replay' && this.previous === null) this.previous = copy(result);
       return honest();
     }
-    // Adding p means nothing outside arith wide: that reply goes out honest (and is not counted).
-    if (this.mode === 'add-modulus' && arith !== 'wide') return honest();
+    // Adding p or a fraction means nothing outside arith wide: that reply goes out honest (not counted).
+    if ((this.mode === 'add-modulus' || this.mode === 'non-integer') && arith !== 'wide') return honest();
     switch (this.mode) {
       case 'add-modulus':
+      case 'non-integer':
       case 'flip-element':
       case 'change-row':
       case 'scale': {
@@ -151,6 +156,9 @@ export class Tamper {
       const j = this.rng.nextInt(n);
       const v = data[j]!;
       data[j] = v + MODULUS_P < WIDE_RESULT_LIMIT ? v + MODULUS_P : v - MODULUS_P;
+    } else if (this.mode === 'non-integer') {
+      const j = this.rng.nextInt(n);
+      data[j] = nonInteger(data[j]!, this.tampered);
     } else if (this.mode === 'flip-element') {
       const j = this.rng.nextInt(n);
       data[j] = change(data[j]!);
@@ -163,6 +171,19 @@ export class Tamper {
     }
     return { shape: [...result.shape], data };
   }
+}
+
+/** The k-th of the values no wide result may hold, near v where that makes sense. */
+export function nonInteger(v: number, k: number): number {
+  const values = [
+    v + 0.5,
+    Number.NaN,
+    Number.POSITIVE_INFINITY,
+    Number.NEGATIVE_INFINITY,
+    2 ** 60,
+    -(2 ** 53),
+  ];
+  return values[k % values.length]!;
 }
 
 function zerosLike(t: WireTensor['data'], n: number): WireTensor['data'] {

@@ -34,7 +34,6 @@ import {
   encodeRequest,
   requestPayloadBytes,
   resultPayloadBytes,
-  wideValueError,
 } from '../protocol/linear-codec.js';
 import {
   type AcceleratorTransport,
@@ -47,7 +46,6 @@ import {
 import { OperandCache } from '../protocol/operand-cache.js';
 import { PayloadPool } from '../protocol/payload-pool.js';
 import { modpKernels } from '../verify/native-modp.js';
-import { wideKernels } from '../verify/native-wide.js';
 
 export interface AcceleratorTlsOptions {
   /** PEM CA certificate(s) to trust instead of the system's (a self-signed accelerator certificate). */
@@ -556,16 +554,15 @@ export class AcceleratorClient implements AcceleratorTransport {
   }
 }
 
-// decodeResult's per-value checks, natively and with its errors (E_FRAME): modp values centered
-// representatives, wide values integers below 2^53 in magnitude.
+// decodeResult's per-value checks for modp, natively and with its errors (E_FRAME): every value a centered
+// representative. Wide values are left to the check that every wide result goes through (prepareExact:
+// the fold over the result validates each value as an integer within the product's own bound, far below
+// the wire's 2^53, and refuses the result otherwise), which reads them anyway: a second pass here cost
+// ~10 ms per VGG19-BN training step. A wide result that is not checked is never used.
 function checkResultValues(data: LinearReply['result']['data'], arith: Arith): void {
   if (arith === 'modp') {
     const d = data as Int32Array;
     const i = modpKernels.firstOutOfRange(d, MODULUS_P);
     if (i >= 0) throw centeredValueError(d, i, 'result');
-  } else if (arith === 'wide') {
-    const d = data as Float64Array;
-    const i = wideKernels.firstNonInteger(d);
-    if (i >= 0) throw wideValueError(d, i, 'result');
   }
 }

@@ -94,7 +94,7 @@ export interface RemoteLinearOpsOptions {
    * `local` instead (counted in stats as `local`). Default 0: everything is offloaded.
    */
   readonly offloadMinIntensity?: number;
-  /** Where kept-inside products run (default: LocalLinearOps over the native kernels). */
+  /** Where kept-inside products run (default: LocalLinearOps over the native kernels; stats count the time a call takes to return its promise, all of it for these synchronous kernels). */
   readonly local?: LinearOps;
   /**
    * Ask the accelerator to keep each weight tensor of a forward product and reuse it for the grad-input
@@ -404,30 +404,31 @@ export class RemoteLinearOps implements LinearOps {
     this.localOps ??= new LocalLinearOps(kernels);
     const l = this.localOps;
     const cp = { stride: params.stride ?? 1, padding: params.padding ?? 0 };
-    let y: Tensor;
-    switch (g.op) {
-      case 'dense':
-        y = await l.dense(a, b, out);
-        break;
-      case 'denseGradInput':
-        y = await l.denseGradInput(a, b, out);
-        break;
-      case 'denseGradWeight':
-        y = await l.denseGradWeight(a, b, out);
-        break;
-      case 'conv2d':
-        y = await l.conv2d(a, b, cp, out);
-        break;
-      case 'conv2dGradInput':
-        y = await l.conv2dGradInput(a, b, cp, [g.h, g.w], out);
-        break;
-      case 'conv2dGradWeight':
-        y = await l.conv2dGradWeight(a, b, cp, g.k, out);
-        break;
-    }
+    const started = (): Promise<Tensor> => {
+      switch (g.op) {
+        case 'dense':
+          return l.dense(a, b, out);
+        case 'denseGradInput':
+          return l.denseGradInput(a, b, out);
+        case 'denseGradWeight':
+          return l.denseGradWeight(a, b, out);
+        case 'conv2d':
+          return l.conv2d(a, b, cp, out);
+        case 'conv2dGradInput':
+          return l.conv2dGradInput(a, b, cp, [g.h, g.w], out);
+        case 'conv2dGradWeight':
+          return l.conv2dGradWeight(a, b, cp, g.k, out);
+      }
+    };
+    const pending = started();
+    // Timed up to the call's return: LocalLinearOps computes before it hands back its promise, and the
+    // time to the promise's settling would also count what ran meanwhile (a Linear's backward starts its
+    // grad-weight product before it awaits its grad-input product).
+    const localMs = now() - t0;
+    const y = await pending;
     const sample = emptyTotals();
     sample.local = 1;
-    sample.localMs = now() - t0;
+    sample.localMs = localMs;
     this.recorder.record(g.op, label, sample);
     if (out === undefined || y === out) return y;
     out.data.set(y.data); // local ops that do not write into offered buffers

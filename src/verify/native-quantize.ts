@@ -87,7 +87,7 @@ export const quantKernels = {
     }
   },
   /**
-   * q = round(v·2^bits) (random null) or ⌊v·2^bits + u⌋ with u = uint32(random[4i..4i+3])/2^32; returns
+   * q = round(v·2^bits) (random null) or ⌊v·2^bits + u⌋ with u = uint16(random[2i..2i+1])/2^16; returns
    * the integers (into `into` when given: same length) and the index of the first element that does not
    * fit [−half, half] (−1 when all fit).
    */

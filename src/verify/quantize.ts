@@ -92,8 +92,9 @@ export type QuantImpl = 'native' | 'reference';
 
 /**
  * q = round(v·2^bits) as centered representatives (RangeError for a non-finite value or one that does
- * not fit (p−1)/2). Stochastic rounding draws 4 fresh bytes per element from `rng` (u = uint32/2^32, so
- * E[q] = v·2^bits up to 2^-32) and wipes them after use.
+ * not fit (p−1)/2). Stochastic rounding draws 2 fresh bytes per element from `rng` (u = uint16/2^16, so
+ * E[q] = ⌊v·2^bits·2^16⌋/2^16: v·2^bits less at most 2^-16 of one unit; |q − v·2^bits| < 1) and wipes
+ * them after use.
  */
 export function quantizeTensor(
   v: Float32Array,
@@ -110,7 +111,7 @@ export function quantizeTensor(
   let random: Uint8Array | null = null;
   if (rounding === 'stochastic') {
     if (!isCryptoRng(opts.rng)) throw new TypeError('stochastic rounding needs a CryptoRng');
-    random = opts.rng.fill(randomScratch(4 * v.length));
+    random = opts.rng.fill(randomScratch(2 * v.length));
   }
   try {
     return quantizeWith(v, bits, random, opts.p ?? DEFAULT_MODULUS, opts.impl ?? 'native', opts.alloc);
@@ -148,9 +149,9 @@ export function quantizeWith(
   if (out !== undefined && out.length !== v.length) {
     throw new RangeError(`quantization: an output buffer of ${out.length} for ${v.length} elements`);
   }
-  if (random !== null && random.length !== 4 * v.length) {
+  if (random !== null && random.length !== 2 * v.length) {
     throw new RangeError(
-      `quantization: ${random.length} random bytes for ${v.length} elements (need 4 each)`,
+      `quantization: ${random.length} random bytes for ${v.length} elements (need 2 each)`,
     );
   }
   if (impl === 'native') {
@@ -163,7 +164,7 @@ export function quantizeWith(
   if (random !== null) {
     const view = new DataView(random.buffer, random.byteOffset, random.byteLength);
     for (let i = 0; i < v.length; i++) {
-      const x = Math.floor(v[i]! * scale + view.getUint32(4 * i, true) * 2 ** -32);
+      const x = Math.floor(v[i]! * scale + view.getUint16(2 * i, true) * 2 ** -16);
       if (!(Math.abs(x) <= half)) throw fitError(v[i]!, bits, p);
       q[i] = x;
     }

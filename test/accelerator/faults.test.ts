@@ -101,23 +101,47 @@ describe('a tampering accelerator, seen from the client', { timeout: 60_000 }, (
     });
   });
 
-  test('add-modulus leaves f32 and modp replies honest (a modp value plus p would be out of range)', async () => {
+  test('non-integer puts a fraction, NaN, ±Infinity or a value beyond 2^53 in one element of a wide result, passed on to the check', async () => {
     await withTamper(
-      'add-modulus',
-      async (c, s) => {
-        for (const arith of ['f32', 'modp'] as const) {
-          const honest = (await computeLinear(kernels, makeRequest(new SeededRng(4), 'dense', arith, DIMS)))
-            .data;
-          assert.deepEqual(
-            (await c.call(makeRequest(new SeededRng(4), 'dense', arith, DIMS))).result.data,
-            honest,
-          );
+      'non-integer',
+      async (c) => {
+        const req = () => makeRequest(new SeededRng(4), 'conv2d', 'wide', DIMS);
+        const honest = (await computeLinear(kernels, req())).data;
+        const seen: number[] = [];
+        for (let k = 0; k < 6; k++) {
+          const got = (await c.call(req())).result.data;
+          const off: number[] = [];
+          for (let i = 0; i < got.length; i++) if (!Object.is(got[i], honest[i])) off.push(got[i]!);
+          assert.equal(off.length, 1);
+          assert.ok(!Number.isSafeInteger(off[0]!), `${off[0]}`);
+          seen.push(off[0]!);
         }
-        assert.equal(s.server.tamper?.tampered, 0);
+        assert.ok(seen.some(Number.isNaN) && seen.includes(Infinity) && seen.includes(-Infinity));
+        assert.ok(seen.some((v) => Number.isFinite(v) && !Number.isInteger(v)));
       },
       { every: 1 },
     );
   });
+
+  for (const mode of ['add-modulus', 'non-integer'] as const) {
+    test(`${mode} leaves f32 and modp replies honest (a modp value plus p would be out of range)`, async () => {
+      await withTamper(
+        mode,
+        async (c, s) => {
+          for (const arith of ['f32', 'modp'] as const) {
+            const honest = (await computeLinear(kernels, makeRequest(new SeededRng(4), 'dense', arith, DIMS)))
+              .data;
+            assert.deepEqual(
+              (await c.call(makeRequest(new SeededRng(4), 'dense', arith, DIMS))).result.data,
+              honest,
+            );
+          }
+          assert.equal(s.server.tamper?.tampered, 0);
+        },
+        { every: 1 },
+      );
+    });
+  }
 
   test('a reply of the wrong shape is refused from its header, before its payload is read (E_FRAME)', async () => {
     await withTamper('wrong-shape', async (c) => {

@@ -83,7 +83,7 @@ describe('RemoteLinearOps over the wire', { timeout: 60_000 }, () => {
     }
   });
 
-  for (const mode of ['flip-element', 'change-row', 'scale', 'replay'] as const) {
+  for (const mode of ['flip-element', 'change-row', 'scale', 'replay', 'non-integer'] as const) {
     test(`an accelerator that always lies (${mode}) is E_VERIFY, and nothing unverified is returned`, async () => {
       const s = await startServer({ tamper: { mode, from: mode === 'replay' ? 1 : 0, every: 1 } });
       const client = await AcceleratorClient.connect(s.address);

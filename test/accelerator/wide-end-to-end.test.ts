@@ -1,7 +1,8 @@
 // Arith wide end to end: exact integer products (far beyond p, below 2^53) from a live accelerator through
 // AcceleratorClient, an AcceleratorPool and the operand cache, equal to a BigInt reference; a peer that
-// cannot serve wide is refused before any request; a result past 2^53 or over the client's frame limit
-// (8 bytes per element) is refused with E_FRAME.
+// cannot serve wide is refused before any request; a result past 2^53 comes through the client (wide
+// values are the check's to validate) and the check's pass refuses it; a result over the client's frame
+// limit (8 bytes per element) is refused with E_FRAME.
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
@@ -13,6 +14,8 @@ import { MAX_DIM, MAX_RANK, PROTOCOL_VERSION } from '../../src/protocol/limits.j
 import { encodeRequest, HALF_P } from '../../src/protocol/linear-codec.js';
 import type { LinearRequest, WireTensor } from '../../src/protocol/linear-request.js';
 import { SeededRng } from '../../src/tensor/seeded-rng.js';
+import { FIELDS, WIDE_MODULUS } from '../../src/verify/field.js';
+import { wideKernels } from '../../src/verify/native-wide.js';
 import { concat } from '../protocol/requests.js';
 import { rawExchange, startServer, type TestServer } from './harness.js';
 import { largestAbsSum, referenceWide } from './modp-reference.js';
@@ -108,7 +111,7 @@ describe('arith wide through a live accelerator', { timeout: 60_000 }, () => {
     assert.equal(modp.stats.bytesCached, 0);
   });
 
-  test('a product whose sums pass 2^53 is computed, and its result refused by the client (E_FRAME)', async () => {
+  test('a product whose sums pass 2^53 is computed and passed on, and the pass of its check over it refuses it', async () => {
     const n = 300;
     const req: LinearRequest = {
       op: 'dense',
@@ -116,11 +119,20 @@ describe('arith wide through a live accelerator', { timeout: 60_000 }, () => {
       a: { shape: [1, n], data: new Int32Array(n).fill(HALF_P) },
       b: { shape: [1, n], data: new Int32Array(n).fill(-HALF_P) },
     };
-    await assert.rejects(
-      client.call(req),
-      isFrameError(/^result: value -\d+ at index 0 is not an integer in \(-2\^53, 2\^53\)$/),
+    const y = (await client.call(req)).result.data as Float64Array;
+    assert.ok(Math.abs(y[0]!) >= 2 ** 53, `${y[0]}`);
+    // What the check does with it: the fold over the result names element 0 as no admissible value.
+    const { bad } = wideKernels.foldResult(
+      1,
+      1,
+      1,
+      1,
+      y,
+      new Float64Array([1]),
+      FIELDS.wide.outputHalf,
+      WIDE_MODULUS,
     );
-    // The next call gets a fresh connection and an honest answer.
+    assert.equal(bad, 0);
     const ok = conv(new SeededRng(13));
     assertExact((await client.call(ok)).result, ok);
   });

@@ -94,7 +94,13 @@ describe('RemoteLinearOps', () => {
     for (const kind of mode === 'exact' ? WIDE_TAMPER_KINDS : TAMPER_KINDS) {
       it(`${mode} mode refuses a ${kind} lie with E_VERIFY after exactly one retry on a fresh connection`, async () => {
         const rng = new SeededRng(53);
-        for (const op of ['dense', 'conv2d', 'conv2dGradWeight'] as LinearOpKind[]) {
+        // Values that are no integers reach the check itself (the client does not validate wide values):
+        // every product kind, so every result-reading kernel, must refuse them.
+        const ops: LinearOpKind[] =
+          kind === 'non-integer'
+            ? ['dense', 'denseGradInput', 'denseGradWeight', 'conv2d', 'conv2dGradInput', 'conv2dGradWeight']
+            : ['dense', 'conv2d', 'conv2dGradWeight'];
+        for (const op of ops) {
           const transport = new InProcessTransport({ tamper: kind });
           const remote = new RemoteLinearOps(
             transport,

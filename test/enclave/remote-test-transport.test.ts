@@ -42,18 +42,21 @@ describe('InProcessTransport, arith wide', () => {
       assert.ok(diffs.length > 0, kind);
       if (kind === 'add-modulus') assert.deepEqual(diffs, [MODULUS_P]);
       if (kind === 'flip') assert.equal(diffs.length, 1);
-      if (kind !== 'range') for (const d of diffs) assert.ok(Number.isSafeInteger(d), `${kind}: ${d}`);
+      if (kind === 'non-integer') {
+        assert.equal(diffs.length, 1);
+        const v = [...got.data].find((x) => !Number.isSafeInteger(x));
+        assert.ok(v !== undefined, 'one value is no integer of the wire range');
+      } else if (kind !== 'range') for (const d of diffs) assert.ok(Number.isSafeInteger(d), `${kind}: ${d}`);
     }
   });
 
-  it('add-modulus leaves modp and f32 results honest', async () => {
+  it('add-modulus and non-integer leave modp and f32 results honest', async () => {
     for (const arith of ['modp', 'f32'] as const) {
       const req = () => makeRequest(new SeededRng(4), 'dense', arith, DIMS);
       const honest = (await new InProcessTransport().call(req())).result.data;
-      assert.deepEqual(
-        (await new InProcessTransport({ tamper: 'add-modulus' }).call(req())).result.data,
-        honest,
-      );
+      for (const tamper of ['add-modulus', 'non-integer'] as const) {
+        assert.deepEqual((await new InProcessTransport({ tamper }).call(req())).result.data, honest);
+      }
     }
   });
 });

@@ -5,6 +5,7 @@
 // out-of-range values, wrong dtype; for wide also add p to one element), on every call or only the
 // first (so that the retry on a fresh connection succeeds), and drop calls like a broken network.
 import { createHash } from 'node:crypto';
+import { nonInteger } from '../../src/accelerator/tamper.js';
 import { TeeError } from '../../src/errors.js';
 import { kernels } from '../../src/kernels/index.js';
 import type { LinearOps } from '../../src/kernels/linear-ops.js';
@@ -23,10 +24,11 @@ import { floatReference, modpReference } from '../verify/modp-reference.js';
 
 export const TAMPER_KINDS = ['flip', 'row', 'scale', 'replay', 'shape', 'range', 'dtype'] as const;
 /**
- * Lies about wide results: the above, and 'add-modulus' (p added to one element: the same residues mod
- * p, caught only modulo another prime). add-modulus leaves f32 and modp results honest.
+ * Lies about wide results: the above, 'add-modulus' (p added to one element: the same residues mod p,
+ * caught only modulo another prime) and 'non-integer' (one element a fraction, NaN, ±Infinity or beyond
+ * 2^53, in turn: the client leaves wide values to the check). Both leave f32 and modp results honest.
  */
-export const WIDE_TAMPER_KINDS = [...TAMPER_KINDS, 'add-modulus'] as const;
+export const WIDE_TAMPER_KINDS = [...TAMPER_KINDS, 'add-modulus', 'non-integer'] as const;
 export type TamperKind = (typeof WIDE_TAMPER_KINDS)[number];
 
 export interface TestTransportOptions {
@@ -52,6 +54,7 @@ export class InProcessTransport implements AcceleratorTransport {
   // Honest results of earlier calls, by op/arith/shape, with a digest of the operands they answered.
   private readonly previous = new Map<string, { sig: string; result: WireTensor }[]>();
   private tamperedOnce = false;
+  private nonIntegers = 0;
   private droppedOnce = false;
 
   constructor(opts: TestTransportOptions = {}) {
@@ -197,6 +200,12 @@ export class InProcessTransport implements AcceleratorTransport {
         if (!wide) return honest;
         const i = this.rng.nextInt(n);
         y[i]! += y[i]! + p < WIDE_RESULT_LIMIT ? p : -p;
+        return { shape: honest.shape, data: y };
+      }
+      case 'non-integer': {
+        if (!wide) return honest;
+        const i = this.rng.nextInt(n);
+        y[i] = nonInteger(y[i]!, this.nonIntegers++);
         return { shape: honest.shape, data: y };
       }
       case 'replay':

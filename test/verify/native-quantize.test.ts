@@ -164,7 +164,7 @@ describe('native quantization kernels against the TypeScript reference', () => {
       v[1] = -2.5 * 2 ** -bits;
       v[2] = 0.49999999999999994;
       assert.deepEqual(quantizeWith(v, bits, null, P, 'native'), quantizeWith(v, bits, null, P, 'reference'));
-      const random = new Uint8Array(randomBytes(4 * v.length));
+      const random = new Uint8Array(randomBytes(2 * v.length));
       assert.deepEqual(
         quantizeWith(v, bits, random, P, 'native'),
         quantizeWith(v, bits, random, P, 'reference'),
@@ -172,6 +172,24 @@ describe('native quantization kernels against the TypeScript reference', () => {
     }
     const half = halfModulus(P);
     for (const impl of ['native', 'reference'] as const) {
+      // Over all 2^16 values of the 2 random bytes, ⌊x + u/2^16⌋ rounds up exactly ⌊frac(x)·2^16⌋ times:
+      // E[q] is x rounded down to a multiple of 2^-16.
+      const every = new Uint8Array(2 ** 17);
+      for (let u = 0; u < 2 ** 16; u++) {
+        every[2 * u] = u & 0xff;
+        every[2 * u + 1] = u >> 8;
+      }
+      for (const x of [0.3, -0.3, 2.75, 12345 / 65536, -1 / 65536, 0.5 / 65536, 7]) {
+        const v = new Float32Array(2 ** 16).fill(x);
+        const q = quantizeWith(v, 0, every, P, impl);
+        const fx = Math.fround(x);
+        let ups = 0;
+        for (const e of q) {
+          assert.ok(e === Math.floor(fx) || e === Math.floor(fx) + 1, `${impl} ${x}: ${e}`);
+          ups += e - Math.floor(fx);
+        }
+        assert.equal(ups, Math.floor((fx - Math.floor(fx)) * 2 ** 16), `${impl} ${x}`);
+      }
       // The first element that does not fit is the one reported, inside the vector loop or its tail.
       for (const [len, at, later] of [
         [40, 9, 30],
@@ -179,7 +197,7 @@ describe('native quantization kernels against the TypeScript reference', () => {
         [37, 35, 36],
         [64, 17, -1],
       ] as const) {
-        for (const random of [null, new Uint8Array(randomBytes(4 * len))]) {
+        for (const random of [null, new Uint8Array(randomBytes(2 * len))]) {
           const v = randomFloats(len, rng, 100);
           v[at] = 123456789;
           if (later >= 0) v[later] = Number.NaN;
@@ -194,7 +212,8 @@ describe('native quantization kernels against the TypeScript reference', () => {
       }
       assert.throws(() => quantizeWith(new Float32Array([0, half + 1]), 0, null, P, impl), /does not fit/);
       assert.throws(() => quantizeWith(new Float32Array([Number.NaN]), 0, null, P, impl), /does not fit/);
-      assert.throws(() => quantizeWith(new Float32Array(2), 0, new Uint8Array(7), P, impl), /random bytes/);
+      assert.throws(() => quantizeWith(new Float32Array(2), 0, new Uint8Array(3), P, impl), /random bytes/);
+      assert.throws(() => quantizeWith(new Float32Array(2), 0, new Uint8Array(8), P, impl), /need 2 each/);
     }
   });
 
