@@ -424,17 +424,21 @@ class ServerConnection {
         if (frame === null) return;
         let req = decodeRequest(frame.payload);
         let refuse: string | undefined;
-        const c = req.bCache;
-        if (c?.mode === 'store') {
-          // Copied now, in request order (the payload goes to the compute thread and back to the pool).
-          this.cache.store(c.key, req.b.shape, req.b.data.byteLength, req.b.data.slice());
-        } else if (c?.mode === 'use') {
-          const e = this.cache.use(c.key, req.b.shape);
-          if (e === undefined || !(e.value instanceof (req.arith === 'f32' ? Float32Array : Int32Array))) {
-            refuse = `E_CACHE: no cached operand under key ${c.key} with this shape and arith`;
-          } else {
-            // A copy per use: the compute thread takes ownership of the buffers it is given.
-            req = { ...req, b: { shape: req.b.shape, data: e.value.slice() } };
+        // a first, then b: the client's mirror runs the same operations in the same order.
+        for (const which of ['a', 'b'] as const) {
+          const c = which === 'a' ? req.aCache : req.bCache;
+          const t = req[which];
+          if (c?.mode === 'store') {
+            // Copied now, in request order (the payload goes to the compute thread and back to the pool).
+            this.cache.store(c.key, t.shape, t.data.byteLength, t.data.slice());
+          } else if (c?.mode === 'use') {
+            const e = this.cache.use(c.key, t.shape);
+            if (e === undefined || !(e.value instanceof (req.arith === 'f32' ? Float32Array : Int32Array))) {
+              refuse ??= `E_CACHE: no cached operand ${which} under key ${c.key} with this shape and arith`;
+            } else if (refuse === undefined) {
+              // A copy per use: the compute thread takes ownership of the buffers it is given.
+              req = { ...req, [which]: { shape: t.shape, data: e.value.slice() } };
+            }
           }
         }
         if (refuse === undefined) this.checkLimits(req);

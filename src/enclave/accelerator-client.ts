@@ -94,20 +94,34 @@ interface PendingCall {
 }
 
 /**
- * The request as it goes on this link: the trusted side's cache hint becomes 'use' when the accelerator
- * holds b under its key (per the mirror) and the hint says b is unchanged, else 'store'; no hint or no
- * cache, neither. The mirror is updated exactly as the accelerator will update its cache.
+ * The request as it goes on this link: each of the trusted side's cache hints (a's, then b's: the
+ * accelerator's order) becomes 'use' when the accelerator holds that operand under its key (per the
+ * mirror) and the hint says it is unchanged, else 'store'; no hint or no cache, neither. The mirror is
+ * updated exactly as the accelerator will update its cache.
  */
 function withCache(link: Link, req: LinearRequest): { wire: LinearRequest; bytesCached: number } {
-  const { bCacheHint: hint, bCache: _ignored, ...plain } = req;
+  const { aCacheHint, bCacheHint, aCache: _a, bCache: _b, ...plain } = req;
   const mirror = link.cache;
-  if (hint === undefined || mirror === null || mirror.capacityBytes === 0)
+  if ((aCacheHint === undefined && bCacheHint === undefined) || mirror === null || mirror.capacityBytes === 0)
     return { wire: plain, bytesCached: 0 };
-  if (hint.reuse && mirror.use(hint.key, req.b.shape)?.value === req.arith) {
-    return { wire: { ...plain, bCache: { key: hint.key, mode: 'use' } }, bytesCached: req.b.data.byteLength };
+  let wire: LinearRequest = plain;
+  let bytesCached = 0;
+  for (const [which, hint] of [
+    ['a', aCacheHint],
+    ['b', bCacheHint],
+  ] as const) {
+    if (hint === undefined) continue;
+    const t = req[which];
+    const field = which === 'a' ? 'aCache' : 'bCache';
+    if (hint.reuse && mirror.use(hint.key, t.shape)?.value === req.arith) {
+      wire = { ...wire, [field]: { key: hint.key, mode: 'use' } };
+      bytesCached += t.data.byteLength;
+    } else {
+      mirror.store(hint.key, t.shape, t.data.byteLength, req.arith);
+      wire = { ...wire, [field]: { key: hint.key, mode: 'store' } };
+    }
   }
-  mirror.store(hint.key, req.b.shape, req.b.data.byteLength, req.arith);
-  return { wire: { ...plain, bCache: { key: hint.key, mode: 'store' } }, bytesCached: 0 };
+  return { wire, bytesCached };
 }
 
 /** The hello capability bit an accelerator must announce to be sent requests of each arith. */
@@ -130,6 +144,8 @@ class Link {
   /** What the accelerator's operand cache holds on this connection (the same policy, run here). */
   cache: OperandCache<Arith> | null = null;
   dead: TeeError | null = null;
+  /** Replaced by a fresh connection: closes once its pending calls are answered. */
+  retiring = false;
   bytesReceived = 0;
   private nextId = 1;
 
@@ -164,6 +180,8 @@ export class AcceleratorClient implements AcceleratorTransport {
   private readonly maxFrameBytes: number;
   private readonly replyBuffers: PayloadPool;
   private link: Link | null = null;
+  // Connections replaced by reconnect() that still have calls to answer.
+  private readonly retired = new Set<Link>();
   private opening: Promise<Link> | null = null;
   private closed = false;
   private totals = {
@@ -214,12 +232,41 @@ export class AcceleratorClient implements AcceleratorTransport {
   /** Drops the current connection (its pending calls fail with E_NETWORK) and opens a fresh one. */
   async reconnect(): Promise<void> {
     if (this.closed) throw networkError(`accelerator client for ${this.address} is closed`);
-    this.dropLink(networkError(`connection to accelerator ${this.address} replaced by a fresh one`));
+    this.retireLink();
     await this.connect();
+  }
+
+  // The current connection takes no new calls: those already on it finish there (each reply is checked by
+  // its caller like any other), then it closes. A caller's retry thus gets a fresh connection without
+  // failing the calls of others in flight on the old one (a layer's two backward products run together:
+  // one refused reply must not cost the other its answer, nor its retry).
+  private retireLink(): void {
+    const link = this.link;
+    this.link = null;
+    this.opening = null;
+    if (link === null) return;
+    link.retiring = true;
+    if (link.pending.length === 0 || link.dead !== null) this.closeRetired(link);
+    else this.retired.add(link);
+  }
+
+  private closeRetired(link: Link): void {
+    this.retired.delete(link);
+    this.totals.bytesReceived += link.bytesReceived;
+    link.bytesReceived = 0;
+    link.kill(networkError(`connection to accelerator ${this.address} replaced by a fresh one`));
+  }
+
+  // A retired connection whose last call was just answered closes (true: stop reading it).
+  private drained(link: Link): boolean {
+    if (!link.retiring || link.pending.length > 0) return false;
+    this.closeRetired(link);
+    return true;
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const r of [...this.retired]) this.closeRetired(r);
     const link = this.link;
     this.dropLink(networkError(`accelerator client for ${this.address} is closed`));
     if (link !== null && !link.socket.destroyed) {
@@ -516,6 +563,7 @@ export class AcceleratorClient implements AcceleratorTransport {
             call.settle(
               networkError(`accelerator ${this.address} failed ${call.op} #${call.id}: ${err.message}`),
             );
+            if (this.drained(link)) return;
             continue;
           }
           // The accelerator closes a connection after rejecting a frame: so does this side, at once.
@@ -543,6 +591,7 @@ export class AcceleratorClient implements AcceleratorTransport {
         this.totals.receiveMs += stats.receiveMs;
         this.totals.computeMs += computeMs;
         call.settle(null, { result, stats });
+        if (this.drained(link)) return;
       }
     } catch (e) {
       const err = isTeeError(e) ? e : frameError(`malformed reply: ${(e as Error).message}`);

@@ -2,7 +2,12 @@
 // except that an operand-cache reuse goes to the accelerator that received the latest request under its
 // key (docs/protocol.md "Operand cache"). The caller's retry follows reconnect(), which forgets that
 // accelerator's keys and restarts the round robin after it, so the retry goes to another one.
-import type { AcceleratorTransport, LinearReply, LinearRequest } from '../protocol/linear-request.js';
+import type {
+  AcceleratorTransport,
+  CacheHint,
+  LinearReply,
+  LinearRequest,
+} from '../protocol/linear-request.js';
 import { MAX_CACHE_ENTRIES } from '../protocol/operand-cache.js';
 import {
   AcceleratorClient,
@@ -94,23 +99,37 @@ export class AcceleratorPool implements AcceleratorTransport {
     return c;
   }
 
-  // Where a request goes, and the hint it goes with. `reuse` means "b is unchanged since the latest
-  // request under this key"; only the client that received that request may act on it (its own mirror
-  // then decides 'use' or 'store'). Any other client may hold an older copy under the same key from an
-  // earlier step, so a reuse request that cannot be routed is sent as a 'store' (b in full): a stale
-  // copy is never offered, even though the check would refuse its result. Routed requests do not take
-  // a round-robin turn, so products without hints still alternate evenly.
+  // Where a request goes, and the hints it goes with. `reuse` means "the operand is unchanged since the
+  // latest request under this key"; only the client that received that request may act on it (its own
+  // mirror then decides 'use' or 'store'). Any other client may hold an older copy under the same key
+  // from an earlier step, so a reuse hint that cannot be followed is sent as a 'store' (the operand in
+  // full): a stale copy is never offered, even though the check would refuse its result. A request goes
+  // where its first followable reuse hint (a's, then b's) points; its other keys then live there too.
+  // Routed requests do not take a round-robin turn, so products without hints still alternate evenly.
   private route(req: LinearRequest): { client: AcceleratorClient; req: LinearRequest } {
-    const hint = req.bCacheHint;
-    if (hint === undefined || this.clients.length === 1) return { client: this.roundRobin(), req };
-    let c = hint.reuse ? this.holders.get(hint.key) : undefined;
-    if (c === undefined) {
-      c = this.roundRobin();
-      if (hint.reuse) req = { ...req, bCacheHint: { key: hint.key, reuse: false } };
-    }
-    this.holders.delete(hint.key);
-    this.holders.set(hint.key, c);
-    if (this.holders.size > this.maxKeys) this.holders.delete(this.holders.keys().next().value!);
-    return { client: c, req };
+    const hints = [req.aCacheHint, req.bCacheHint];
+    if (hints.every((h) => h === undefined) || this.clients.length === 1)
+      return { client: this.roundRobin(), req };
+    let c: AcceleratorClient | undefined;
+    for (const h of hints) if (c === undefined && h?.reuse === true) c = this.holders.get(h.key);
+    c ??= this.roundRobin();
+    const follow = (h: CacheHint | undefined): CacheHint | undefined => {
+      if (h === undefined) return undefined;
+      const held = h.reuse && this.holders.get(h.key) === c;
+      this.holders.delete(h.key);
+      this.holders.set(h.key, c);
+      if (this.holders.size > this.maxKeys) this.holders.delete(this.holders.keys().next().value!);
+      return h.reuse && !held ? { key: h.key, reuse: false } : h;
+    };
+    const aCacheHint = follow(req.aCacheHint);
+    const bCacheHint = follow(req.bCacheHint);
+    return {
+      client: c,
+      req: {
+        ...req,
+        ...(aCacheHint === undefined ? {} : { aCacheHint }),
+        ...(bCacheHint === undefined ? {} : { bCacheHint }),
+      },
+    };
   }
 }

@@ -4,7 +4,7 @@
 //   exact: quantize (no-wrap bound asserted) → [blind with a one-time pad] → modp request (field p24)
 //          or wide request (field wide) → form check + Freivalds (mod p, or mod 2^50 − 27 for wide) →
 //          [unblind] → dequantize to float32 (docs/integrity.md).
-import type { LinearRequest } from '../protocol/linear-request.js';
+import type { CacheHint, LinearRequest } from '../protocol/linear-request.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { blind, unblind } from '../verify/blinding.js';
 import type { CryptoRng } from '../verify/crypto-rng.js';
@@ -69,13 +69,25 @@ export interface ExactPad {
   readonly pooled?: boolean;
 }
 
+/**
+ * Operand a shared by a layer's two backward products (their dy): the operand-cache hint it goes with,
+ * and in exact mode the integers the first product quantized it to (the second takes them as they are),
+ * or `keep` for the first product: its integers outlive it (the caller wipes and pools them after both).
+ */
+export interface SharedA {
+  readonly hint?: CacheHint;
+  readonly fixed?: { readonly data: Int32Array; readonly bits: number };
+  readonly keep?: boolean;
+}
+
 export function prepareFloat(
   g: ProductGeometry,
   a: Tensor,
   b: Tensor,
   params: ProductParams,
-  hint: { key: number; reuse: boolean } | undefined,
+  hint: CacheHint | undefined,
   o: FloatCheck,
+  shared: SharedA = {},
 ): Prepared {
   const req: LinearRequest = {
     op: g.op,
@@ -84,6 +96,7 @@ export function prepareFloat(
     a: { shape: [...a.shape], data: a.data },
     b: { shape: [...b.shape], data: b.data },
     ...(hint === undefined ? {} : { bCacheHint: hint }),
+    ...(shared.hint === undefined ? {} : { aCacheHint: shared.hint }),
   };
   return {
     req,
@@ -119,8 +132,9 @@ export function prepareExact(
   b: Float32Array,
   params: ProductParams,
   pad: ExactPad | null,
-  hint: { key: number; reuse: boolean } | undefined,
+  hint: CacheHint | undefined,
   o: ExactCheck,
+  shared: SharedA = {},
 ): Prepared {
   let q: QuantizedProduct;
   try {
@@ -133,6 +147,7 @@ export function prepareExact(
       // over the quantized integers is not needed to keep wrong values out (quantize.ts, `recheck`).
       recheck: o.field.name !== 'wide',
       ...(pad !== null ? { fixedB: pad.fixedB } : {}),
+      ...(shared.fixed !== undefined ? { fixedA: shared.fixed } : {}),
       ...(o.pool !== undefined ? { alloc: (n: number) => o.pool!.take(n) } : {}),
     });
   } catch (e) {
@@ -151,6 +166,7 @@ export function prepareExact(
     a: { shape: aShapeOf(g), data: aSend },
     b: { shape: bShapeOf(g), data: q.b },
     ...(hint === undefined ? {} : { bCacheHint: hint }),
+    ...(shared.hint === undefined ? {} : { aCacheHint: shared.hint }),
   };
   const decoded = (y: ResultData): Int32Array | Float64Array =>
     blinding !== undefined ? unblind(y as Int32Array, blinding.u, P) : (y as Int32Array | Float64Array);
@@ -195,9 +211,12 @@ export function prepareExact(
         blinding.r.fill(0);
         blinding.u.fill(0);
       }
-      q.a.fill(0);
-      // Back for reuse (a pool ignores arrays it did not hand out: pads' fixed weights).
-      o.pool?.give(q.a);
+      // Back for reuse (a pool ignores arrays it did not hand out: pads' fixed weights), unless they are
+      // shared with the layer's other backward product (its owner wipes and pools them after both).
+      if (shared.fixed === undefined && shared.keep !== true) {
+        q.a.fill(0);
+        o.pool?.give(q.a);
+      }
       if (pad === null || pad.pooled) o.pool?.give(q.b);
     },
   };

@@ -14,7 +14,7 @@
 // prepared-product.ts.
 import { TeeError } from '../errors.js';
 import { kernels } from '../kernels/index.js';
-import type { ConvParams, LinearOps } from '../kernels/linear-ops.js';
+import type { BackwardOuts, ConvParams, LinearOps } from '../kernels/linear-ops.js';
 import { LocalLinearOps } from '../kernels/local-linear-ops.js';
 import {
   type AcceleratorTransport,
@@ -56,6 +56,7 @@ import {
   prepareExact,
   prepareFloat,
   type ResultData,
+  type SharedA,
 } from './prepared-product.js';
 import { emptyTotals, type PhaseTotals, type RemoteStats, RemoteStatsRecorder } from './remote-stats.js';
 
@@ -102,6 +103,14 @@ export interface RemoteLinearOpsOptions {
    * Safe: every result is still checked against the weights held here.
    */
   readonly cacheWeights?: boolean;
+  /**
+   * A layer's two backward products (denseBackward / conv2dBackward) share their dy: in exact mode it is
+   * quantized once, at the grad-input product's scale (the grad-weight product fits its other operand's
+   * scale to it, or quantizes dy afresh when that cannot fit), and the accelerator keeps it from the
+   * grad-input request for the grad-weight one (protocol 4 operand cache; default true). Safe: both
+   * results are checked against the integers held here.
+   */
+  readonly cacheGradients?: boolean;
   /** Deadline of one accelerator call (ms), passed to the transport. */
   readonly deadlineMs?: number;
   /** Float mode: random vectors uniform in [−1, 1) (default) or ±1. */
@@ -173,6 +182,9 @@ export class RemoteLinearOps implements LinearOps {
   // Weight tensors (by identity) → their operand-cache key and, in exact mode, the scale their forward
   // product quantized them at (the grad-input product reuses that scale so that the integers match).
   private readonly weightKeys = new WeakMap<Float32Array, { key: number; bits?: number }>();
+  // A layer's dy in the operand cache, by the layer's weight tensor: one key per layer, replaced each step.
+  private readonly dyKeys = new WeakMap<Float32Array, number>();
+  private readonly cacheGradients: boolean;
   private nextKey = 1;
   private localOps: LinearOps | undefined;
   private readonly floatVectors: FloatVectors;
@@ -220,6 +232,7 @@ export class RemoteLinearOps implements LinearOps {
     this.maxInnerLength = opts.maxInnerLength ?? Number.POSITIVE_INFINITY;
     this.offloadMinIntensity = checkMinIntensity(opts.offloadMinIntensity ?? 0);
     this.cacheWeights = opts.cacheWeights ?? true;
+    this.cacheGradients = opts.cacheGradients ?? true;
     this.localOps = opts.local;
     this.floatVectors = opts.floatVectors ?? 'uniform';
     this.floatSlack = opts.floatSlack ?? 1;
@@ -293,6 +306,80 @@ export class RemoteLinearOps implements LinearOps {
     return this.run('conv2dGradWeight', dy, x, { ...conv(p), k }, undefined, out);
   }
 
+  // [denseGradInput(dy, w), denseGradWeight(dy, x)] with dy shared (cacheGradients)
+  denseBackward(dy: Tensor, w: Tensor, x: Tensor, outs: BackwardOuts = {}): Promise<[Tensor, Tensor]> {
+    return this.backwardPair(null, dy, w, x, undefined, outs);
+  }
+
+  // [conv2dGradInput(dy, w, …), conv2dGradWeight(dy, x, …)] with dy shared (cacheGradients)
+  conv2dBackward(
+    dy: Tensor,
+    w: Tensor,
+    x: Tensor,
+    p: ConvParams,
+    k: number,
+    outs: BackwardOuts = {},
+  ): Promise<[Tensor, Tensor]> {
+    return this.backwardPair({ p, k }, dy, w, x, undefined, outs);
+  }
+
+  /**
+   * A layer's grad-input and grad-weight products of one dy (conv when `conv` is given, else dense),
+   * started together as the layer would start them. With cacheGradients the first one shares its dy
+   * (the cache key, in exact mode its integers) with the second; those integers are wiped and pooled
+   * once both are done, whichever way they ended.
+   */
+  async backwardPair(
+    conv2: { p: ConvParams; k: number } | null,
+    dy: Tensor,
+    w: Tensor,
+    x: Tensor,
+    label: string | undefined,
+    outs: BackwardOuts,
+  ): Promise<[Tensor, Tensor]> {
+    const giParams: ProductParams =
+      conv2 === null ? {} : { ...conv(conv2.p), inputHW: [x.shape[2]!, x.shape[3]!] };
+    const gwParams: ProductParams = conv2 === null ? {} : { ...conv(conv2.p), k: conv2.k };
+    const [giOp, gwOp] =
+      conv2 === null
+        ? (['denseGradInput', 'denseGradWeight'] as const)
+        : (['conv2dGradInput', 'conv2dGradWeight'] as const);
+    if (!this.cacheGradients) {
+      return Promise.all([
+        this.run(giOp, dy, w, giParams, label, outs.dx),
+        this.run(gwOp, dy, x, gwParams, label, outs.dw),
+      ]);
+    }
+    const slot: DyShare = { key: this.dyKey(w.data), stored: false };
+    const done = await Promise.allSettled([
+      this.run(giOp, dy, w, giParams, label, outs.dx, { slot, first: true }),
+      this.run(gwOp, dy, x, gwParams, label, outs.dw, { slot, first: false }),
+    ]);
+    if (slot.ints !== undefined) {
+      slot.ints.fill(0);
+      this.pool.give(slot.ints);
+    }
+    const [gi, gw] = done;
+    if (gi.status === 'rejected') throw gi.reason;
+    if (gw.status === 'rejected') throw gw.reason;
+    return [gi.value, gw.value];
+  }
+
+  private dyKey(w: Float32Array): number {
+    let key = this.dyKeys.get(w);
+    if (key === undefined) {
+      key = this.takeKey();
+      this.dyKeys.set(w, key);
+    }
+    return key;
+  }
+
+  private takeKey(): number {
+    const key = this.nextKey;
+    this.nextKey = this.nextKey >= 0xffffffff ? 1 : this.nextKey + 1;
+    return key;
+  }
+
   /**
    * One product of `op` on a, b (LinearRequest's operand order), counted under `label`; written into
    * `out` (and `out` returned) when a buffer of the result's shape is offered.
@@ -304,6 +391,7 @@ export class RemoteLinearOps implements LinearOps {
     params: ProductParams,
     label: string | undefined,
     out?: Tensor,
+    share?: ShareRole,
   ): Promise<Tensor> {
     const t0 = now();
     const g = productGeometry(op, a.shape, b.shape, params);
@@ -333,7 +421,7 @@ export class RemoteLinearOps implements LinearOps {
     const sample = emptyTotals();
     const where = label === undefined ? op : `${op} (${label})`;
     const tq = now();
-    const preps = this.prepare(g, a, b, params, label);
+    const preps = this.prepare(g, a, b, params, label, share);
     sample.quantizeMs += now() - tq;
     try {
       let data: Float32Array;
@@ -526,17 +614,35 @@ export class RemoteLinearOps implements LinearOps {
     b: Tensor,
     params: ProductParams,
     label: string | undefined,
+    share?: ShareRole,
   ): Prepared[] {
-    if (this.integrity !== 'exact')
+    if (this.integrity !== 'exact') {
+      // dy's bytes as they are: the first product asks the accelerator to keep them, the second to reuse.
+      let shared: SharedA = {};
+      if (share?.first === true) {
+        share.slot.stored = true;
+        shared = { hint: { key: share.slot.key, reuse: false } };
+      } else if (share?.slot.stored === true) {
+        shared = { hint: { key: share.slot.key, reuse: true } };
+      }
       return [
-        prepareFloat(g, a, b, params, this.weightHint(g, b.data), {
-          verify: this.integrity === 'float',
-          rng: this.rng,
-          repetitions: this.repetitions ?? DEFAULT_REPETITIONS,
-          vectors: this.floatVectors,
-          slack: this.floatSlack,
-        }),
+        prepareFloat(
+          g,
+          a,
+          b,
+          params,
+          this.weightHint(g, b.data),
+          {
+            verify: this.integrity === 'float',
+            rng: this.rng,
+            repetitions: this.repetitions ?? DEFAULT_REPETITIONS,
+            vectors: this.floatVectors,
+            slack: this.floatSlack,
+          },
+          shared,
+        ),
       ];
+    }
     const pad = this.padFor(g, b, label);
     if (pad !== null) return [this.exact(g, a.data, b.data, params, pad)];
     // Cut over the inner dimension when maxInnerLength asks for it or when no scale fits p (doubling the
@@ -554,7 +660,7 @@ export class RemoteLinearOps implements LinearOps {
       }
       const preps: Prepared[] = [];
       try {
-        if (chunks === null) preps.push(this.prepareExactCached(g, a.data, b.data, params));
+        if (chunks === null) preps.push(this.prepareExactShared(g, a.data, b.data, params, share));
         else {
           for (const [j, c] of chunks.entries()) {
             preps.push(this.exact(geoms[j]!, c.a, c.b, c.params, null));
@@ -580,8 +686,7 @@ export class RemoteLinearOps implements LinearOps {
     if (g.op === 'dense' || g.op === 'conv2d') {
       let e = this.weightKeys.get(w);
       if (e === undefined) {
-        e = { key: this.nextKey };
-        this.nextKey = this.nextKey >= 0xffffffff ? 1 : this.nextKey + 1;
+        e = { key: this.takeKey() };
         this.weightKeys.set(w, e);
       }
       return { key: e.key, reuse: false };
@@ -593,6 +698,42 @@ export class RemoteLinearOps implements LinearOps {
     return undefined;
   }
 
+  // An uncut exact product of a backward pair: the first quantizes dy and keeps its integers for the
+  // second (and asks the accelerator to keep them); the second takes them as they are when its other
+  // operand can be fitted to their scale, else quantizes dy afresh. Outside a pair: prepareExactCached.
+  private prepareExactShared(
+    g: ProductGeometry,
+    a: Float32Array,
+    b: Float32Array,
+    params: ProductParams,
+    share: ShareRole | undefined,
+  ): Prepared {
+    if (share === undefined) return this.prepareExactCached(g, a, b, params);
+    const slot = share.slot;
+    if (share.first) {
+      const prep = this.prepareExactCached(g, a, b, params, {
+        hint: { key: slot.key, reuse: false },
+        keep: true,
+      });
+      slot.ints = prep.req.a.data as Int32Array;
+      slot.bits = prep.trace.aBits!;
+      slot.stored = true;
+      return prep;
+    }
+    if (slot.ints !== undefined && slot.bits !== undefined) {
+      try {
+        return this.prepareExactCached(g, a, b, params, {
+          hint: { key: slot.key, reuse: true },
+          fixed: { data: slot.ints, bits: slot.bits },
+        });
+      } catch (e) {
+        // No scale of the other operand fits dy's (a NaN fails again below, loudly).
+        if (!(e instanceof RangeError)) throw e;
+      }
+    }
+    return this.prepareExactCached(g, a, b, params);
+  }
+
   // An uncut exact product with the operand-cache hint: a forward stores its quantized weights (and
   // remembers their scale); a grad-input product quantizes the same weights at that scale — the same
   // integers when they are unchanged — and reuses them, unless no scale of dy then fits p.
@@ -601,28 +742,29 @@ export class RemoteLinearOps implements LinearOps {
     a: Float32Array,
     b: Float32Array,
     params: ProductParams,
+    shared: SharedA = {},
   ): Prepared {
     const hint = this.weightHint(g, b);
-    if (hint === undefined) return this.exact(g, a, b, params, null);
+    if (hint === undefined) return this.exact(g, a, b, params, null, undefined, shared);
     const entry = this.weightKeys.get(b)!;
     if (!hint.reuse) {
-      const prep = this.exact(g, a, b, params, null, hint);
+      const prep = this.exact(g, a, b, params, null, hint, shared);
       entry.bits = prep.trace.bBits;
       return prep;
     }
-    if (entry.bits === undefined) return this.exact(g, a, b, params, null);
+    if (entry.bits === undefined) return this.exact(g, a, b, params, null, undefined, shared);
     const bits = entry.bits;
     try {
       const fixed = {
         data: quantizeTensor(b, bits, 'nearest', { p: P, alloc: (n) => this.pool.take(n) }),
         bits,
       };
-      return this.exact(g, a, b, params, { fixedB: fixed, pooled: true }, hint);
+      return this.exact(g, a, b, params, { fixedB: fixed, pooled: true }, hint, shared);
     } catch (e) {
       // No fit at the forward's scale (or the weights changed so that they no longer fit it): quantize
       // afresh and send them in full; anything else (a NaN) fails there too.
       if (!(e instanceof RangeError)) throw e;
-      return this.exact(g, a, b, params, null);
+      return this.exact(g, a, b, params, null, undefined, shared);
     }
   }
 
@@ -634,14 +776,24 @@ export class RemoteLinearOps implements LinearOps {
     params: ProductParams,
     pad: ExactPad | null,
     hint?: { key: number; reuse: boolean },
+    shared: SharedA = {},
   ): Prepared {
-    return prepareExact(g, a, b, params, pad, hint, {
-      field: this.field,
-      quant: this.quant,
-      rng: this.rng,
-      pool: this.pool,
-      ...(this.repetitions === undefined ? {} : { repetitions: this.repetitions }),
-    });
+    return prepareExact(
+      g,
+      a,
+      b,
+      params,
+      pad,
+      hint,
+      {
+        field: this.field,
+        quant: this.quant,
+        rng: this.rng,
+        pool: this.pool,
+        ...(this.repetitions === undefined ? {} : { repetitions: this.repetitions }),
+      },
+      shared,
+    );
   }
 
   // The pad for a blinded forward, with the weights fixed as the pad set expects; null without pads.
@@ -722,6 +874,19 @@ class LabelledRemoteOps implements LinearOps {
   conv2dGradWeight(dy: Tensor, x: Tensor, p: ConvParams, k: number, out?: Tensor): Promise<Tensor> {
     return this.remote.run('conv2dGradWeight', dy, x, { ...conv(p), k }, this.label, out);
   }
+  denseBackward(dy: Tensor, w: Tensor, x: Tensor, outs: BackwardOuts = {}): Promise<[Tensor, Tensor]> {
+    return this.remote.backwardPair(null, dy, w, x, this.label, outs);
+  }
+  conv2dBackward(
+    dy: Tensor,
+    w: Tensor,
+    x: Tensor,
+    p: ConvParams,
+    k: number,
+    outs: BackwardOuts = {},
+  ): Promise<[Tensor, Tensor]> {
+    return this.remote.backwardPair({ p, k }, dy, w, x, this.label, outs);
+  }
 }
 
 // The trace of a product from the traces of its chunks: the smallest scales, the summed error bound
@@ -746,4 +911,19 @@ function conv(p: ConvParams): ProductParams {
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** A backward pair's dy: its cache key and, in exact mode, the integers the first product made of it. */
+interface DyShare {
+  readonly key: number;
+  /** The first product's request carries dy under `key` (so the second may ask to reuse it). */
+  stored: boolean;
+  ints?: Int32Array;
+  bits?: number;
+}
+
+/** Which product of a backward pair a call is. */
+interface ShareRole {
+  readonly slot: DyShare;
+  readonly first: boolean;
 }

@@ -36,4 +36,25 @@ export interface LinearOps {
   ): Promise<Tensor>;
   // dy [N,O,H',W'], x [N,C,H,W] → dw [O,C,k,k]
   conv2dGradWeight(dy: Tensor, x: Tensor, p: ConvParams, k: number, out?: Tensor): Promise<Tensor>;
+  /**
+   * Optional: a Linear layer's two backward products of one dy at once — [denseGradInput(dy, w),
+   * denseGradWeight(dy, x)], the same results as the two calls — so that ops which send their operands
+   * elsewhere (RemoteLinearOps) send dy once. Layers call it when present.
+   */
+  denseBackward?(dy: Tensor, w: Tensor, x: Tensor, outs?: BackwardOuts): Promise<[Tensor, Tensor]>;
+  /** Optional: the same for a Conv2d layer: [conv2dGradInput(dy, w, …), conv2dGradWeight(dy, x, …)]. */
+  conv2dBackward?(
+    dy: Tensor,
+    w: Tensor,
+    x: Tensor,
+    p: ConvParams,
+    k: number,
+    outs?: BackwardOuts,
+  ): Promise<[Tensor, Tensor]>;
+}
+
+/** Buffers offered for a backward pair's results (as `out` of the single products). */
+export interface BackwardOuts {
+  readonly dx?: Tensor;
+  readonly dw?: Tensor;
 }

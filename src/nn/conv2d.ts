@@ -16,7 +16,7 @@ import {
   shapeError,
 } from './checks.js';
 import { defaultBound, fillUniform, type InitOptions } from './init.js';
-import { Layer } from './layer.js';
+import { Layer, outs } from './layer.js';
 import type { Parameter } from './module.js';
 
 export interface Conv2dOptions extends BackendOptions, InitOptions {
@@ -98,18 +98,19 @@ export class Conv2d extends Layer {
     const { x, outShape } = savedOrThrow('Conv2d', this.saved);
     expectGradShape('Conv2d', dy, outShape);
     const inHW = [x.shape[2]!, x.shape[3]!] as const;
-    const [dx, dw] = await Promise.all([
-      this.inputGrad
-        ? this.linearOps.conv2dGradInput(
-            dy,
-            this.weight.value,
-            this.params,
-            inHW,
-            this.outputHint('dx', x.shape),
-          )
-        : Promise.resolve(this.zeroInputGrad(x.shape)),
-      this.linearOps.conv2dGradWeight(dy, x, this.params, this.kernelSize, this.gradHint(this.weight)),
-    ]);
+    const ops = this.linearOps;
+    const dxOut = this.inputGrad ? this.outputHint('dx', x.shape) : undefined;
+    const dwOut = this.gradHint(this.weight);
+    // Both products of one dy: as a pair where the ops take one (a remote accelerator then gets dy once).
+    const [dx, dw] =
+      this.inputGrad && ops.conv2dBackward !== undefined
+        ? await ops.conv2dBackward(dy, this.weight.value, x, this.params, this.kernelSize, outs(dxOut, dwOut))
+        : await Promise.all([
+            this.inputGrad
+              ? ops.conv2dGradInput(dy, this.weight.value, this.params, inHW, dxOut)
+              : Promise.resolve(this.zeroInputGrad(x.shape)),
+            ops.conv2dGradWeight(dy, x, this.params, this.kernelSize, dwOut),
+          ]);
     expectResultShape('Conv2d', 'conv2dGradInput', dx, x.shape);
     expectResultShape('Conv2d', 'conv2dGradWeight', dw, this.weight.shape);
     this.weight.addGrad(dw.data, this.kernels);

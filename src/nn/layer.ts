@@ -5,7 +5,7 @@
 // (gradients): within one step every layer runs forward and backward once, so nothing is overwritten
 // while it is still read. Off by default: then every call returns fresh tensors.
 import type { Kernels } from '../kernels/api.js';
-import type { LinearOps } from '../kernels/linear-ops.js';
+import type { BackwardOuts, LinearOps } from '../kernels/linear-ops.js';
 import type { Shape } from '../tensor/tensor.js';
 import { Tensor } from '../tensor/tensor.js';
 import { Workspace } from '../tensor/workspace.js';
@@ -158,4 +158,9 @@ export function heldBufferBytes(root: Module): number {
 /** Drops every saved activation of the model (after an eval forward, or an abandoned step). */
 export function releaseActivations(root: Module): void {
   for (const m of modulesOf(root)) if (m instanceof Layer) m.releaseSaved();
+}
+
+/** The buffers offered to a backward pair (LinearOps.denseBackward / conv2dBackward), those that exist. */
+export function outs(dx: Tensor | undefined, dw: Tensor | undefined): BackwardOuts {
+  return { ...(dx === undefined ? {} : { dx }), ...(dw === undefined ? {} : { dw }) };
 }

@@ -5,7 +5,7 @@ import { shapeStr, Tensor } from '../tensor/tensor.js';
 import type { BackendOptions } from './backend.js';
 import { expectGradShape, expectResultShape, positiveInt, savedOrThrow, shapeError } from './checks.js';
 import { defaultBound, fillUniform, type InitOptions } from './init.js';
-import { Layer } from './layer.js';
+import { Layer, outs } from './layer.js';
 import type { Parameter } from './module.js';
 
 export interface LinearOptions extends BackendOptions, InitOptions {
@@ -53,10 +53,17 @@ export class Linear extends Layer {
     const { x } = savedOrThrow('Linear', this.saved);
     const n = x.shape[0]!;
     expectGradShape('Linear', dy, [n, this.outFeatures]);
-    const [dx, dw] = await Promise.all([
-      this.linearOps.denseGradInput(dy, this.weight.value, this.outputHint('dx', x.shape)),
-      this.linearOps.denseGradWeight(dy, x, this.gradHint(this.weight)),
-    ]);
+    const dxOut = this.outputHint('dx', x.shape);
+    const dwOut = this.gradHint(this.weight);
+    const ops = this.linearOps;
+    // Both products of one dy: as a pair where the ops take one (a remote accelerator then gets dy once).
+    const [dx, dw] =
+      ops.denseBackward !== undefined
+        ? await ops.denseBackward(dy, this.weight.value, x, outs(dxOut, dwOut))
+        : await Promise.all([
+            ops.denseGradInput(dy, this.weight.value, dxOut),
+            ops.denseGradWeight(dy, x, dwOut),
+          ]);
     expectResultShape('Linear', 'denseGradInput', dx, x.shape);
     expectResultShape('Linear', 'denseGradWeight', dw, this.weight.shape);
     this.weight.addGrad(dw.data, this.kernels);

@@ -6,9 +6,11 @@ import { constants } from 'node:buffer';
  * Version of the wire protocol; a peer speaking another version is refused with E_FRAME. 2: the
  * operand cache (request flags and key, the accelerator's cache capacity in its hello). 3: arith wide
  * (exact integer products: arith id 2, float64 results of dtype 3, capability bit CAP_WIDE), refused at
- * the hello by a version-2 peer instead of at its first wide request.
+ * the hello by a version-2 peer instead of at its first wide request. 4: the cache holds a too (flags
+ * STORE_A / USE_A, a's key after b's: a 32-byte fixed request header), so that a layer's dy, sent with
+ * its grad-input product, is not sent again with its grad-weight product.
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** Default largest payload a side accepts: 1 GiB (a VGG19 activation batch of 64 at 224² is 0.8 GB). */
 export const DEFAULT_MAX_FRAME_BYTES = 2 ** 30;

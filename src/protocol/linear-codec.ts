@@ -35,10 +35,14 @@ export const HALF_P = (MODULUS_P - 1) / 2;
 
 const ARITH_IDS: Record<Arith, number> = { f32: 0, modp: 1, wide: 2 };
 const ARITHS_BY_ID: readonly Arith[] = ['f32', 'modp', 'wide'];
-const REQUEST_FIXED_BYTES = 28;
-/** Request flags (protocol 2): keep b under the key; b comes from the cache (no data bytes). */
+const REQUEST_FIXED_BYTES = 32;
+/** Request flags (protocol 2): keep b under its key; b comes from the cache (no data bytes). */
 export const FLAG_STORE_B = 1;
 export const FLAG_USE_B = 2;
+/** Request flags (protocol 4): the same for a, under a key of its own. */
+export const FLAG_STORE_A = 4;
+export const FLAG_USE_A = 8;
+const KNOWN_FLAGS = FLAG_STORE_B | FLAG_USE_B | FLAG_STORE_A | FLAG_USE_A;
 const RESULT_FIXED_BYTES = 8;
 
 export type RemoteErrorKind = 'frame' | 'compute';
@@ -116,23 +120,33 @@ function dataView(t: WireTensor): Buffer {
 export function requestPayloadBytes(req: LinearRequest): number {
   checkRequest(req);
   const dtype = operandDtype(req.arith);
-  const bAt = REQUEST_FIXED_BYTES + tensorHeaderBytes(req.a.shape.length, dtype, 0) + req.a.data.byteLength;
-  return (
-    bAt + tensorHeaderBytes(req.b.shape.length, dtype, bAt) + (usesCachedB(req) ? 0 : req.b.data.byteLength)
-  );
+  const bAt = REQUEST_FIXED_BYTES + tensorHeaderBytes(req.a.shape.length, dtype, 0) + aDataBytes(req);
+  return bAt + tensorHeaderBytes(req.b.shape.length, dtype, bAt) + bDataBytes(req);
 }
 
-function usesCachedB(req: LinearRequest): boolean {
-  return req.bCache?.mode === 'use';
+/** Data bytes of a on the wire: none when it comes from the accelerator's cache. */
+function aDataBytes(req: LinearRequest): number {
+  return req.aCache?.mode === 'use' ? 0 : req.a.data.byteLength;
 }
 
-function checkCacheField(req: LinearRequest): void {
-  const c = req.bCache;
+function bDataBytes(req: LinearRequest): number {
+  return req.bCache?.mode === 'use' ? 0 : req.b.data.byteLength;
+}
+
+function checkCacheField(c: LinearRequest['bCache'], which: 'a' | 'b'): void {
   if (c === undefined) return;
-  if (c.mode !== 'store' && c.mode !== 'use') throw frameError(`unknown cache mode '${String(c.mode)}'`);
-  if (!Number.isInteger(c.key) || c.key < 1 || c.key > 0xffffffff) {
-    throw frameError(`cache key must be an integer in [1, 2^32 − 1], got ${c.key}`);
+  if (c.mode !== 'store' && c.mode !== 'use') {
+    throw frameError(`unknown cache mode '${String(c.mode)}' for ${which}`);
   }
+  if (!Number.isInteger(c.key) || c.key < 1 || c.key > 0xffffffff) {
+    throw frameError(`cache key of ${which} must be an integer in [1, 2^32 − 1], got ${c.key}`);
+  }
+}
+
+function cacheFlags(req: LinearRequest): number {
+  const a = req.aCache === undefined ? 0 : req.aCache.mode === 'store' ? FLAG_STORE_A : FLAG_USE_A;
+  const b = req.bCache === undefined ? 0 : req.bCache.mode === 'store' ? FLAG_STORE_B : FLAG_USE_B;
+  return a | b;
 }
 
 /** Validates a request as the accelerator will and returns the shape of its product (E_FRAME). */
@@ -142,7 +156,8 @@ export function checkRequest(req: LinearRequest): number[] {
   const dtype = operandDtype(req.arith);
   checkTensor(req.a, dtype, req.arith, `${req.op}: a`);
   checkTensor(req.b, dtype, req.arith, `${req.op}: b`);
-  checkCacheField(req);
+  checkCacheField(req.aCache, 'a');
+  checkCacheField(req.bCache, 'b');
   return outputShape(req);
 }
 
@@ -158,7 +173,8 @@ export function resultPayloadBytes(shape: readonly number[], arith: Arith): numb
 }
 
 // request payload: op u8 | arith u8 | flags u16 | stride u32 | padding u32 | inputH u32 | inputW u32
-//                  | k u32 | cache key u32 | tensor a | tensor b (with no data bytes under FLAG_USE_B)
+//                  | k u32 | b's cache key u32 | a's cache key u32 | tensor a (with no data bytes under
+//                  FLAG_USE_A) | tensor b (with no data bytes under FLAG_USE_B)
 export function encodeRequest(id: number, req: LinearRequest): Buffer[] {
   const length = requestPayloadBytes(req);
   const dtype = operandDtype(req.arith);
@@ -166,23 +182,28 @@ export function encodeRequest(id: number, req: LinearRequest): Buffer[] {
   head.set(encodeHeader(FrameType.request, id, length), 0);
   head.writeUInt8(LINEAR_OPS.indexOf(req.op), 16);
   head.writeUInt8(ARITH_IDS[req.arith], 17);
-  const c = req.bCache;
-  head.writeUInt16LE(c === undefined ? 0 : c.mode === 'store' ? FLAG_STORE_B : FLAG_USE_B, 18);
+  head.writeUInt16LE(cacheFlags(req), 18);
   head.writeUInt32LE(req.stride ?? 0, 20);
   head.writeUInt32LE(req.padding ?? 0, 24);
   head.writeUInt32LE(req.inputHW?.[0] ?? 0, 28);
   head.writeUInt32LE(req.inputHW?.[1] ?? 0, 32);
   head.writeUInt32LE(req.k ?? 0, 36);
-  head.writeUInt32LE(c?.key ?? 0, 40);
-  writeTensorHeader(head, 44, REQUEST_FIXED_BYTES, req.a, dtype);
-  const bAt = head.length - 16 + req.a.data.byteLength;
+  head.writeUInt32LE(req.bCache?.key ?? 0, 40);
+  head.writeUInt32LE(req.aCache?.key ?? 0, 44);
+  writeTensorHeader(head, 16 + REQUEST_FIXED_BYTES, REQUEST_FIXED_BYTES, req.a, dtype);
+  const aBytes = aDataBytes(req);
+  // A cached operand's header says 0 data bytes (its shape is still sent: the accelerator checks it).
+  if (aBytes === 0) writeU64(head, 16 + REQUEST_FIXED_BYTES + 4 + 4 * req.a.shape.length, 0);
+  const bAt = head.length - 16 + aBytes;
   const bHead = Buffer.alloc(tensorHeaderBytes(req.b.shape.length, dtype, bAt));
   writeTensorHeader(bHead, 0, bAt, req.b, dtype);
-  if (usesCachedB(req)) {
-    writeU64(bHead, bHead.length - 8, 0);
-    return [head, dataView(req.a), bHead];
+  const parts = aBytes === 0 ? [head, bHead] : [head, dataView(req.a), bHead];
+  if (bDataBytes(req) === 0) {
+    writeU64(bHead, 4 + 4 * req.b.shape.length, 0);
+    return parts;
   }
-  return [head, dataView(req.a), bHead, dataView(req.b)];
+  parts.push(dataView(req.b));
+  return parts;
 }
 
 export function decodeRequest(payload: Buffer): LinearRequest {
@@ -198,19 +219,27 @@ export function decodeRequest(payload: Buffer): LinearRequest {
   const arith: Arith | undefined = ARITHS_BY_ID[arithId];
   if (arith === undefined) throw frameError(`unknown arith id ${arithId}`);
   const flags = payload.readUInt16LE(2);
-  if (flags !== 0 && flags !== FLAG_STORE_B && flags !== FLAG_USE_B) {
+  const aFlags = flags & (FLAG_STORE_A | FLAG_USE_A);
+  const bFlags = flags & (FLAG_STORE_B | FLAG_USE_B);
+  if (
+    (flags & ~KNOWN_FLAGS) !== 0 ||
+    aFlags === (FLAG_STORE_A | FLAG_USE_A) ||
+    bFlags === (FLAG_STORE_B | FLAG_USE_B)
+  ) {
     throw frameError(`unknown request flags ${flags}`);
   }
   const key = payload.readUInt32LE(24);
-  if ((flags === 0) !== (key === 0)) throw frameError(`cache key ${key} with request flags ${flags}`);
+  if ((bFlags === 0) !== (key === 0)) throw frameError(`cache key ${key} of b with request flags ${flags}`);
+  const aKey = payload.readUInt32LE(28);
+  if ((aFlags === 0) !== (aKey === 0)) throw frameError(`cache key ${aKey} of a with request flags ${flags}`);
   const stride = payload.readUInt32LE(4);
   const padding = payload.readUInt32LE(8);
   const inputH = payload.readUInt32LE(12);
   const inputW = payload.readUInt32LE(16);
   const k = payload.readUInt32LE(20);
   const dtype = operandDtype(arith);
-  const ta = decodeTensor(payload, REQUEST_FIXED_BYTES, `${op}: a`, dtype, arith);
-  const tb = decodeTensor(payload, ta.next, `${op}: b`, dtype, arith, flags === FLAG_USE_B);
+  const ta = decodeTensor(payload, REQUEST_FIXED_BYTES, `${op}: a`, dtype, arith, aFlags === FLAG_USE_A);
+  const tb = decodeTensor(payload, ta.next, `${op}: b`, dtype, arith, bFlags === FLAG_USE_B);
   if (tb.next !== payload.length) {
     throw frameError(`request has ${payload.length - tb.next} leftover bytes after its operands`);
   }
@@ -226,7 +255,10 @@ export function decodeRequest(payload: Buffer): LinearRequest {
       ? { inputHW: [inputH, inputW] as const }
       : {}),
     ...(op === 'conv2dGradWeight' || k !== 0 ? { k } : {}),
-    ...(flags === 0 ? {} : { bCache: { key, mode: flags === FLAG_STORE_B ? 'store' : 'use' } as const }),
+    ...(bFlags === 0 ? {} : { bCache: { key, mode: bFlags === FLAG_STORE_B ? 'store' : 'use' } as const }),
+    ...(aFlags === 0
+      ? {}
+      : { aCache: { key: aKey, mode: aFlags === FLAG_STORE_A ? 'store' : 'use' } as const }),
   };
   outputShape(req);
   return req;

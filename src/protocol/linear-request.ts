@@ -61,12 +61,26 @@ export interface LinearRequest {
    * Wire (protocol 2): keep b under `key` on this connection ('store', b's bytes are sent), or take b
    * from there ('use', only b's shape is sent). Set by AcceleratorClient from `bCacheHint`.
    */
-  readonly bCache?: { readonly key: number; readonly mode: 'store' | 'use' };
+  readonly bCache?: CacheField;
   /**
    * The trusted side's hint (not encoded): b is the tensor it calls `key`; `reuse` says b is unchanged
    * since the last request with this key, so a cached copy may stand in for it (operand-cache.ts).
    */
-  readonly bCacheHint?: { readonly key: number; readonly reuse: boolean };
+  readonly bCacheHint?: CacheHint;
+  /** Wire (protocol 4): the same for a (a grad-input product's dy, reused by its grad-weight product). */
+  readonly aCache?: CacheField;
+  /** The trusted side's hint for a (not encoded), as bCacheHint. */
+  readonly aCacheHint?: CacheHint;
+}
+
+export interface CacheField {
+  readonly key: number;
+  readonly mode: 'store' | 'use';
+}
+
+export interface CacheHint {
+  readonly key: number;
+  readonly reuse: boolean;
 }
 
 /** Timings and sizes of one call, for the per-op breakdown (milliseconds, bytes). */
@@ -77,7 +91,7 @@ export interface CallStats {
   readonly receiveMs: number;
   readonly bytesSent: number;
   readonly bytesReceived: number;
-  /** Bytes of b not sent because the accelerator had them cached (protocol 2). */
+  /** Bytes of operands not sent because the accelerator had them cached (protocol 2 for b, 4 for a). */
   readonly bytesCached?: number;
 }
 

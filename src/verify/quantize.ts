@@ -228,6 +228,11 @@ export interface QuantizeProductOptions {
   readonly outputHalf?: number;
   /** b already quantized (blinding pads fix the weights' integers): its data and scale bits. */
   readonly fixedB?: { readonly data: Int32Array; readonly bits: number };
+  /**
+   * a already quantized, from this same `a` at these scale bits with a's rounding (a layer's dy,
+   * quantized once for its grad-input and grad-weight products): only b's scale is chosen.
+   */
+  readonly fixedA?: { readonly data: Int32Array; readonly bits: number };
   /** Native kernels (default) or the TypeScript reference. */
   readonly impl?: QuantImpl;
   /** Where the operands' integers go (default new arrays). */
@@ -287,34 +292,49 @@ export function quantizeProduct(
     throw new RangeError(`${g.op}: cannot quantize an operand with a NaN or infinite value`);
   }
   const fixed = opts.fixedB;
-  let sa = capFor(roleA, config);
+  const fixedA = opts.fixedA;
+  if (fixedA !== undefined && fixedA.data.length !== a.length) {
+    throw new RangeError(`${g.op}: a fixed a of ${fixedA.data.length} integers for ${a.length} elements`);
+  }
+  let sa = fixedA !== undefined ? fixedA.bits : capFor(roleA, config);
   let sb = fixed !== undefined ? fixed.bits : capFor(roleB, config);
   // A gradient keeps at least minBits at the top: its cap is lifted up to where its largest element
   // fits on its own (the field bound below then decides).
-  if (roleA === 'gradient' && mA > 0 && intBits(2 ** sa * mA) < config.minBits) sa = Number.POSITIVE_INFINITY;
+  if (roleA === 'gradient' && mA > 0 && fixedA === undefined && intBits(2 ** sa * mA) < config.minBits) {
+    sa = Number.POSITIVE_INFINITY;
+  }
   if (roleB === 'gradient' && mB > 0 && fixed === undefined && intBits(2 ** sb * mB) < config.minBits) {
     sb = Number.POSITIVE_INFINITY;
   }
   // Each element must fit on its own (with the rounding error).
-  if (mA > 0) sa = Math.min(sa, Math.floor(Math.log2((half - 1) / mA)));
+  if (mA > 0 && fixedA === undefined) sa = Math.min(sa, Math.floor(Math.log2((half - 1) / mA)));
   if (mB > 0 && fixed === undefined) sb = Math.min(sb, Math.floor(Math.log2((half - 1) / mB)));
+  // One bit off the operand with the larger top integer, or off the one that is not fixed.
+  const lower = (): void => {
+    if (fixed !== undefined && fixedA !== undefined) {
+      throw new QuantizationFitError(`${g.op}: both operands' scales are fixed and the product does not fit`);
+    }
+    if (fixed !== undefined || (fixedA === undefined && 2 ** sa * mA >= 2 ** sb * mB)) sa--;
+    else sb--;
+  };
 
   for (let attempt = 0; attempt < 4; attempt++) {
     // Predicted bound: ‖q‖₂ ≤ 2^s·‖v‖₂ + δ·√len for every vector.
     for (let guard = 0; guard < 512; guard++) {
       const predicted = predictedNorm(na, sa, da) * predictedNorm(nb, sb, db);
       if (predicted <= outHalf) break;
-      if (fixed !== undefined || 2 ** sa * mA >= 2 ** sb * mB) sa--;
-      else sb--;
+      lower();
     }
-    checkPrecision(
-      g,
-      'a',
-      mA,
-      sa,
-      roleA === 'gradient' ? Number.POSITIVE_INFINITY : capFor(roleA, config),
-      config.minBits,
-    );
+    if (fixedA === undefined) {
+      checkPrecision(
+        g,
+        'a',
+        mA,
+        sa,
+        roleA === 'gradient' ? Number.POSITIVE_INFINITY : capFor(roleA, config),
+        config.minBits,
+      );
+    }
     if (fixed === undefined) {
       checkPrecision(
         g,
@@ -326,7 +346,10 @@ export function quantizeProduct(
       );
     }
     const alloc = opts.alloc;
-    const qa = quantizeTensor(a, sa, ra, { p, rng: opts.rng, impl, ...(alloc ? { alloc } : {}) });
+    const qa =
+      fixedA !== undefined
+        ? fixedA.data
+        : quantizeTensor(a, sa, ra, { p, rng: opts.rng, impl, ...(alloc ? { alloc } : {}) });
     const qb =
       fixed !== undefined
         ? fixed.data
@@ -356,8 +379,7 @@ export function quantizeProduct(
       };
     }
     // Only float rounding in the prediction can land here; one more bit off and try again.
-    if (fixed !== undefined || 2 ** sa * mA >= 2 ** sb * mB) sa--;
-    else sb--;
+    lower();
   }
   throw new QuantizationFitError(`${g.op}: quantization could not keep the product inside the field`);
 }

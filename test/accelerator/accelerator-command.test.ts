@@ -27,7 +27,7 @@ test('tee-offload accelerator listens, serves, and stops cleanly on SIGTERM', {
     child.stdout.on('data', (d: Buffer) => {
       out += d;
       const m =
-        /accelerator listening on 127\.0\.0\.1:(\d+) \(protocol 3, plain TCP, max frame 1073741824 bytes, threads 1/.exec(
+        /accelerator listening on 127\.0\.0\.1:(\d+) \(protocol 4, plain TCP, max frame 1073741824 bytes, threads 1/.exec(
           out,
         );
       if (m) resolve(Number(m[1]));

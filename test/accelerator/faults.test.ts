@@ -405,6 +405,33 @@ describe('slow and greedy clients', { timeout: 60_000 }, () => {
 });
 
 describe('connection failures, seen from the client', { timeout: 60_000 }, () => {
+  test('reconnect() gives the next call a fresh connection and lets the calls in flight finish on the old one', async () => {
+    const s = await startServer();
+    const c = await AcceleratorClient.connect(s.address);
+    try {
+      const rng = new SeededRng(31);
+      const dims = { n: 256, i: 1024, o: 1024, c: 1, h: 1, w: 1, k: 1, stride: 1, padding: 0 };
+      const big = makeRequest(rng, 'dense', 'f32', dims);
+      const want = (await computeLinear(kernels, big)).data;
+      const inFlight = c.call(big);
+      await new Promise((r) => setImmediate(r)); // the request is on the wire, its reply not yet back
+      await c.reconnect();
+      const after = makeRequest(rng, 'dense', 'f32', DIMS);
+      const [old, fresh] = await Promise.all([inFlight, c.call(after)]);
+      assert.deepEqual(old.result.data, want, 'answered on the old connection');
+      assert.deepEqual(fresh.result.data, (await computeLinear(kernels, after)).data);
+      assert.equal(c.stats().connects, 2);
+      assert.equal(c.stats().failures, 0);
+      // The old connection closed once drained: only the fresh one is open.
+      for (let i = 0; i < 100 && s.server.stats().openConnections > 1; i++)
+        await new Promise((r) => setTimeout(r, 10));
+      assert.equal(s.server.stats().openConnections, 1);
+    } finally {
+      await c.close();
+      await s.server.close();
+    }
+  });
+
   test('a refused connection is E_NETWORK', async () => {
     const s = await startServer();
     const port = s.port;

@@ -1,7 +1,8 @@
 // AcceleratorPool over two real accelerator servers: products without a cache hint alternate; a
 // grad-input product that reuses its forward's weights goes to the accelerator that stored them (a cache
 // hit); a reuse whose holder lost its cache, or is no longer known, sends the weights in full; and a
-// refused result is retried on a fresh connection and still gives the right answer.
+// refused result is retried on a fresh connection and still gives the right answer; a layer's backward
+// pair follows its weights, and its grad-weight product finds dy there.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AcceleratorPool } from '../../src/enclave/accelerator-pool.js';
@@ -86,6 +87,32 @@ describe('AcceleratorPool with two accelerators', { timeout: 60_000 }, () => {
         assert.equal(t.retries, 0);
         const tol = (traces.at(-1)!.errorBound ?? 0) + 1e-6;
         assertClose(dx, await local.conv2dGradInput(dh, w1, p, [8, 8]), tol);
+      } finally {
+        await pool.close();
+      }
+    });
+  }
+
+  for (const integrity of ['float', 'exact'] as const) {
+    it(`${integrity}: a backward pair goes where the forward stored the weights, dy kept there for the grad-weight product`, async () => {
+      await freshPool();
+      const traces: ProductTrace[] = [];
+      const remote = new RemoteLinearOps(pool, { integrity, onProduct: (t) => traces.push(t) });
+      try {
+        const rng = new SeededRng(6);
+        const x = rand(rng, [1, 4, 8, 8]);
+        const w = rand(rng, [6, 4, 3, 3], 0.2);
+        await remote.conv2d(rand(rng, [1, 4, 8, 8]), rand(rng, [6, 4, 3, 3]), p); // accelerator 0
+        await remote.conv2d(x, w, p); // accelerator 1 stores w
+        const dy = rand(rng, [1, 6, 8, 8], 0.01);
+        const [dx, dw] = await remote.conv2dBackward(dy, w, x, p, 3);
+        assert.deepEqual(served(), [1, 3], 'both backward products on the accelerator holding w');
+        const t = remote.stats().total;
+        assert.equal(t.bytesCached, (w.size + dy.size) * 4, 'w and dy from the cache');
+        assert.equal(t.retries, 0);
+        const [tGi, tGw] = traces.slice(-2);
+        assertClose(dx, await local.conv2dGradInput(dy, w, p, [8, 8]), (tGi!.errorBound ?? 0) + 1e-6);
+        assertClose(dw, await local.conv2dGradWeight(dy, x, p, 3), (tGw!.errorBound ?? 0) + 1e-6);
       } finally {
         await pool.close();
       }

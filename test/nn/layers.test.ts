@@ -56,6 +56,21 @@ class CountingOps implements LinearOps {
   }
 }
 
+/** CountingOps that also takes a layer's two backward products as a pair (as RemoteLinearOps does). */
+class PairOps extends CountingOps {
+  denseBackward(dy: Tensor, w: Tensor, x: Tensor): Promise<[Tensor, Tensor]> {
+    this.calls.set('denseBackward', (this.calls.get('denseBackward') ?? 0) + 1);
+    return Promise.all([this.denseGradInput(dy, w), this.denseGradWeight(dy, x)]);
+  }
+  conv2dBackward(dy: Tensor, w: Tensor, x: Tensor, p: ConvParams, k: number): Promise<[Tensor, Tensor]> {
+    this.calls.set('conv2dBackward', (this.calls.get('conv2dBackward') ?? 0) + 1);
+    return Promise.all([
+      this.conv2dGradInput(dy, w, p, [x.shape[2]!, x.shape[3]!]),
+      this.conv2dGradWeight(dy, x, p, k),
+    ]);
+  }
+}
+
 const ref = BACKENDS[0]!;
 
 function tinyNet(): Sequential {
@@ -162,6 +177,37 @@ describe('layers', () => {
       conv2dGradInput: 4,
       conv2dGradWeight: 4,
     });
+  });
+
+  it('hand both backward products to the ops as one pair where the ops take pairs (same results)', async () => {
+    const plain = tinyNet();
+    const paired = tinyNet();
+    const ops = new PairOps(ref.linearOps);
+    setLinearOps(paired, ops);
+    const x = randn([2, 3, 6, 6], 3);
+    const dy = randn([2, 5], 4);
+    await plain.forward(x);
+    await paired.forward(x);
+    const dxPlain = await plain.backward(dy);
+    const dxPaired = await paired.backward(dy);
+    assert.deepEqual(dxPaired.data, dxPlain.data);
+    const gp = plain.parameters();
+    paired.parameters().forEach((p, i) => {
+      assert.deepEqual(p.grad, gp[i]!.grad, `parameter ${i}`);
+    });
+    // Every conv and the linear as a pair; their products counted once each, as before.
+    assert.equal(ops.calls.get('conv2dBackward'), 4);
+    assert.equal(ops.calls.get('denseBackward'), 1);
+    assert.equal(ops.calls.get('conv2dGradWeight'), 4);
+    assert.equal(ops.calls.get('conv2dGradInput'), 4);
+    // A conv that skips its input gradient runs the grad-weight product alone.
+    const first = new Conv2d(3, 2, 3, { ...ref, padding: 1, inputGrad: false });
+    const ops2 = new PairOps(ref.linearOps);
+    first.linearOps = ops2;
+    await first.forward(x);
+    await first.backward(randn([2, 2, 6, 6], 5));
+    assert.equal(ops2.calls.get('conv2dBackward'), undefined);
+    assert.equal(ops2.calls.get('conv2dGradWeight'), 1);
   });
 
   it('give the same results on both backends (setKernels + setLinearOps)', async () => {

@@ -109,42 +109,54 @@ describe('request validation (E_FRAME)', () => {
   const cases: [string, (p: Buffer) => void, string][] = [
     ['an unknown op id', (p) => p.writeUInt8(6, 0), 'unknown op id 6'],
     ['an unknown arith id', (p) => p.writeUInt8(3, 1), 'unknown arith id 3'],
-    ['unknown flags', (p) => p.writeUInt16LE(4, 2), 'unknown request flags 4'],
-    ['a cache flag without a key', (p) => p.writeUInt16LE(1, 2), 'cache key 0 with request flags 1'],
-    ['a cache key without a flag', (p) => p.writeUInt32LE(9, 24), 'cache key 9 with request flags 0'],
+    ['unknown flags', (p) => p.writeUInt16LE(16, 2), 'unknown request flags 16'],
+    ['both cache flags of b', (p) => p.writeUInt16LE(3, 2), 'unknown request flags 3'],
+    ['both cache flags of a', (p) => p.writeUInt16LE(12, 2), 'unknown request flags 12'],
+    ['a cache flag without a key', (p) => p.writeUInt16LE(1, 2), 'cache key 0 of b with request flags 1'],
+    ['a cache key without a flag', (p) => p.writeUInt32LE(9, 24), 'cache key 9 of b with request flags 0'],
+    [
+      'a cache flag of a without a key',
+      (p) => p.writeUInt16LE(4, 2),
+      'cache key 0 of a with request flags 4',
+    ],
+    [
+      'a cache key of a without a flag',
+      (p) => p.writeUInt32LE(9, 28),
+      'cache key 9 of a with request flags 0',
+    ],
     ['a stride on a dense op', (p) => p.writeUInt32LE(2, 4), 'dense: takes no stride, got 2'],
     ['a kernel size on a dense op', (p) => p.writeUInt32LE(3, 20), 'dense: takes no k, got 3'],
-    ['an unknown dtype', (p) => p.writeUInt8(7, 29), 'dense: a: unknown dtype 7'],
+    ['an unknown dtype', (p) => p.writeUInt8(7, 33), 'dense: a: unknown dtype 7'],
     [
       'a dtype that does not match the arith',
-      (p) => p.writeUInt8(2, 29),
+      (p) => p.writeUInt8(2, 33),
       'dense: a: dtype i32 does not match arith f32',
     ],
-    ['a float64 operand', (p) => p.writeUInt8(3, 29), 'dense: a: dtype f64 does not match arith f32'],
+    ['a float64 operand', (p) => p.writeUInt8(3, 33), 'dense: a: dtype f64 does not match arith f32'],
     [
       'float32 operands under arith wide',
       (p) => p.writeUInt8(2, 1),
       'dense: a: dtype f32 does not match arith wide',
     ],
-    ['a rank above 4', (p) => p.writeUInt8(5, 28), 'dense: a: rank 5 exceeds the maximum of 4'],
+    ['a rank above 4', (p) => p.writeUInt8(5, 32), 'dense: a: rank 5 exceeds the maximum of 4'],
     [
       'non-zero tensor reserved bytes',
-      (p) => p.writeUInt16LE(9, 30),
+      (p) => p.writeUInt16LE(9, 34),
       'dense: a: tensor reserved bytes are not zero',
     ],
     [
       'a dimension above 2^31 − 1',
-      (p) => p.writeUInt32LE(2 ** 31, 32),
+      (p) => p.writeUInt32LE(2 ** 31, 36),
       `dense: a: dimension ${2 ** 31} exceeds ${MAX_DIM}`,
     ],
     [
       'dims whose product does not match the byte length',
-      (p) => p.writeUInt32LE(20, 40),
+      (p) => p.writeUInt32LE(20, 44),
       'dense: a: shape [2,3] needs 24 bytes, the frame says 20',
     ],
     [
       'a byte length beyond 2^53',
-      (p) => p.writeUInt32LE(0xffffffff, 44),
+      (p) => p.writeUInt32LE(0xffffffff, 48),
       `dense: a: shape [2,3] needs 24 bytes, the frame says ${0xffffffff * 2 ** 32 + 24}`,
     ],
     [
@@ -154,7 +166,7 @@ describe('request validation (E_FRAME)', () => {
     ],
     [
       'a dimension that disagrees with the byte length',
-      (p) => p.writeUInt32LE(4, 36),
+      (p) => p.writeUInt32LE(4, 40),
       'dense: a: shape [2,4] needs 32 bytes, the frame says 24',
     ],
   ];
@@ -182,14 +194,14 @@ describe('request validation (E_FRAME)', () => {
   test('rejects a payload shorter than the request header', () => {
     assert.throws(
       () => decodeRequest(Buffer.alloc(10)),
-      frameError('request payload of 10 bytes is shorter than its 28-byte header'),
+      frameError('request payload of 10 bytes is shorter than its 32-byte header'),
     );
   });
 
   test('rejects a payload that ends inside a tensor header', () => {
     const p = payloadOf(denseF32());
     assert.throws(
-      () => decodeRequest(p.subarray(0, 34)),
+      () => decodeRequest(p.subarray(0, 38)),
       frameError('dense: a: the payload ends inside its tensor header'),
     );
   });
@@ -476,8 +488,8 @@ describe('hello and header', () => {
     cacheMiB: 1024,
   };
 
-  test('speaks protocol 3: wide products (a version-2 peer is refused at its hello, not at a wide request)', () => {
-    assert.equal(PROTOCOL_VERSION, 3);
+  test('speaks protocol 4: the operand cache holds a too (a version-3 peer is refused at its hello)', () => {
+    assert.equal(PROTOCOL_VERSION, 4);
     assert.equal(CAP_WIDE, 4);
   });
 

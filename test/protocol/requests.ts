@@ -106,7 +106,7 @@ export function concat(parts: Buffer[]): Buffer {
 /** A request payload written field by field with no validation (to send what a client never would). */
 export function rawRequestPayload(req: LinearRequest): Buffer {
   const parts: Buffer[] = [];
-  const fixed = Buffer.alloc(28);
+  const fixed = Buffer.alloc(32);
   fixed.writeUInt8(LINEAR_OPS.indexOf(req.op), 0);
   fixed.writeUInt8(ARITHS.indexOf(req.arith), 1);
   fixed.writeUInt32LE(req.stride ?? 0, 4);
