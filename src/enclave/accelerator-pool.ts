@@ -1,7 +1,8 @@
 // Several accelerators behind one AcceleratorTransport (one `--accelerator` flag each): round robin,
 // except that an operand-cache reuse goes to the accelerator that received the latest request under its
-// key (docs/protocol.md "Operand cache"). The caller's retry follows reconnect(), which forgets that
-// accelerator's keys and restarts the round robin after it, so the retry goes to another one.
+// key (docs/protocol.md "Operand cache"). The caller's retry follows reconnect(failed request), which
+// forgets the keys of the accelerator that served it and restarts the round robin after it, so the retry
+// goes to another one.
 import type {
   AcceleratorTransport,
   CacheHint,
@@ -24,6 +25,8 @@ export class AcceleratorPool implements AcceleratorTransport {
   private next = 0;
   private last: AcceleratorClient | null = null;
   private readonly servedBy = new WeakMap<LinearReply, AcceleratorClient>();
+  // The accelerator each request (as the caller passed it) went to last: where its retry must not go.
+  private readonly sentTo = new WeakMap<LinearRequest, AcceleratorClient>();
   /**
    * Cache key → the client that received the latest request carrying that key, least recently used
    * first. Bounded by what the accelerators can hold between them (MAX_CACHE_ENTRIES per connection):
@@ -57,6 +60,7 @@ export class AcceleratorPool implements AcceleratorTransport {
   call(req: LinearRequest, opts?: { deadlineMs?: number }): Promise<LinearReply> {
     const { client: c, req: routed } = this.route(req);
     this.last = c;
+    this.sentTo.set(req, c);
     return c.call(routed, opts).then((reply) => {
       this.servedBy.set(reply, c);
       return reply;
@@ -69,13 +73,13 @@ export class AcceleratorPool implements AcceleratorTransport {
   }
 
   /**
-   * A fresh connection to the accelerator that served the latest call (the one whose answer failed).
-   * Its operand cache goes with the old connection, so its keys are forgotten, and the round robin
-   * resumes after it: the retry (even of a routed 'reuse' request, sent as a 'store') goes to another
+   * A fresh connection to the accelerator that served `failed` (without it: the latest call). Its
+   * operand cache goes with the old connection, so its keys are forgotten, and the round robin resumes
+   * after it: the retry (even of a routed 'reuse' request, sent as a 'store') goes to another
    * accelerator. With several accelerators an unreachable one is not an error here.
    */
-  async reconnect(): Promise<void> {
-    const c = this.last ?? this.clients[0]!;
+  async reconnect(failed?: LinearRequest): Promise<void> {
+    const c = (failed === undefined ? undefined : this.sentTo.get(failed)) ?? this.last ?? this.clients[0]!;
     for (const [key, holder] of this.holders) if (holder === c) this.holders.delete(key);
     this.next = (this.clients.indexOf(c) + 1) % this.clients.length;
     try {

@@ -538,7 +538,7 @@ export class RemoteLinearOps implements LinearOps {
       if (attempt === 2) {
         sample.retries++;
         try {
-          await this.transport.reconnect();
+          await this.transport.reconnect(prep.req);
         } catch (e) {
           lastError = e;
           lastKind = 'network';

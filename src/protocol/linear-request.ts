@@ -104,7 +104,11 @@ export interface LinearReply {
 export interface AcceleratorTransport {
   /** Rejects with TeeError E_NETWORK (connection, deadline) or E_FRAME (malformed reply). */
   call(req: LinearRequest, opts?: { deadlineMs?: number }): Promise<LinearReply>;
-  /** A fresh connection for the retry after a failed check (DESIGN.md: retried once). */
-  reconnect(): Promise<void>;
+  /**
+   * A fresh connection for the retry after a failed check (DESIGN.md: retried once). `failed`: the
+   * request whose attempt failed, so that a transport over several accelerators replaces the one that
+   * served it (other calls in flight may have gone elsewhere since).
+   */
+  reconnect(failed?: LinearRequest): Promise<void>;
   close(): Promise<void>;
 }

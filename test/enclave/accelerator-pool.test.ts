@@ -185,3 +185,34 @@ describe('AcceleratorPool with two accelerators', { timeout: 60_000 }, () => {
     }
   });
 });
+
+describe('AcceleratorPool retries with calls in flight on both accelerators', { timeout: 60_000 }, () => {
+  it('a refused reply is retried away from the accelerator that sent it, whichever call went out last', async () => {
+    // Accelerator 0 lies on every reply, accelerator 1 is honest. Two products go out together (round
+    // robin: 0, then 1); the first is refused and must be retried on 1, not on "the latest call's" 0.
+    const liar = await startServer({ threads: 1, tamper: { mode: 'flip-element', from: 0, every: 1 } });
+    const honest = await startServer({ threads: 1 });
+    const pool = await AcceleratorPool.connect([liar.address, honest.address]);
+    const traces: ProductTrace[] = [];
+    const remote = new RemoteLinearOps(pool, {
+      integrity: 'float',
+      cacheWeights: false,
+      onProduct: (t) => traces.push(t),
+    });
+    try {
+      const rng = new SeededRng(7);
+      const x1 = rand(rng, [1, 3, 8, 8]);
+      const x2 = rand(rng, [1, 3, 8, 8]);
+      const w = rand(rng, [4, 3, 3, 3], 0.3);
+      const [y1, y2] = await Promise.all([remote.conv2d(x1, w, p), remote.conv2d(x2, w, p)]);
+      assertClose(y1, await local.conv2d(x1, w, p), 1e-4);
+      assertClose(y2, await local.conv2d(x2, w, p), 1e-4);
+      assert.equal(remote.stats().total.retries, 1);
+      assert.deepEqual(traces.map((t) => t.attempts).sort(), [1, 2]);
+      assert.equal(liar.server.stats().ops, 1, 'the liar answered once, the retry went elsewhere');
+    } finally {
+      await pool.close();
+      await Promise.all([liar.server.close(), honest.server.close()]);
+    }
+  });
+});
