@@ -118,6 +118,56 @@ inline uint64_t to_residue(int64_t v, int64_t p) {
 
 // ---- int32 operand against limb rows: fold / matvecs / conv / convT / convW with a Limbs policy ----
 
+#ifdef TEE_VERIFY_AVX2
+// fold for short rows — a grad-input check's weights, [O, C, k²] folded over C with cols = k² (9, or 1) —
+// where the generic loop runs along rows of k² elements and barely vectorizes. Here the four lanes are four
+// limb rows: each element a[b,r,c] is broadcast and multiplied by row r's four limb coefficients, into one
+// accumulator per column (COLS registers). Terms are below 2^49 in magnitude; at most `budget` of them
+// between reductions, as in the generic loop, whose sums (exact integers) these equal. (Checking the
+// operand's range in this loop instead of in a pass of its own was slower: a layer's weights fit the
+// last-level cache, which the separate sequential pass fills for this one.)
+template <int COLS>
+void fold_short_rows(const Limbs& ar, int64_t batch, int64_t rows, int64_t lreps, const int32_t* a,
+                     const int32_t* rl, double* out) {
+  const int64_t groups = lreps / 4;
+  // Coefficients transposed to [group, row, 4 limb rows]: one 16-byte load per row.
+  std::vector<int32_t> rt(static_cast<size_t>(groups * rows * 4));
+  for (int64_t g = 0; g < groups; g++)
+    for (int64_t r = 0; r < rows; r++)
+      for (int l = 0; l < 4; l++) rt[static_cast<size_t>((g * rows + r) * 4 + l)] = rl[(g * 4 + l) * rows + r];
+  verify::for_tasks(batch, batch * rows * COLS * lreps, [&](int64_t b, int) {
+    const int32_t* ab = a + b * rows * COLS;
+    for (int64_t g = 0; g < groups; g++) {
+      __m256i acc[COLS];
+      for (int c = 0; c < COLS; c++) acc[c] = _mm256_setzero_si256();
+      const int32_t* rg = rt.data() + g * rows * 4;
+      int64_t terms = 0;
+      for (int64_t r = 0; r < rows; r++) {
+        const __m256i coef = _mm256_cvtepi32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rg + 4 * r)));
+        const int32_t* ar_ = ab + r * COLS;
+        for (int c = 0; c < COLS; c++) {
+          acc[c] = _mm256_add_epi64(acc[c], _mm256_mul_epi32(coef, _mm256_set1_epi64x(ar_[c])));
+        }
+        if (++terms >= ar.budget) {
+          for (int c = 0; c < COLS; c++) {
+            alignas(32) int64_t v[4];
+            _mm256_store_si256(reinterpret_cast<__m256i*>(v), acc[c]);
+            for (int l = 0; l < 4; l++) v[l] = ar.reduce(v[l]);
+            acc[c] = _mm256_load_si256(reinterpret_cast<const __m256i*>(v));
+          }
+          terms = 0;
+        }
+      }
+      for (int c = 0; c < COLS; c++) {
+        alignas(32) int64_t v[4];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(v), acc[c]);
+        for (int l = 0; l < 4; l++) out[(b * lreps + g * 4 + l) * COLS + c] = ar.finish(v[l]);
+      }
+    }
+  });
+}
+#endif
+
 // (batch, rows, cols, lreps, a:I32[batch·rows·cols], rl:I32[lreps·rows], P, out:F64[batch·lreps·cols])
 Napi::Value WideFold(const Napi::CallbackInfo& info) {
   const char* fn = "wideVerifyFold";
@@ -130,6 +180,13 @@ Napi::Value WideFold(const Napi::CallbackInfo& info) {
   double* out = array_arg<double>(info, 7, batch * lreps * cols, fn, "out");
   check_field(info, a, batch * rows * cols, kOperandLimit, fn, "a");
   check_limbs(info, rl, lreps * rows, fn, "rl");
+#ifdef TEE_VERIFY_AVX2
+  if (lreps % 4 == 0 && (cols == 9 || cols == 1)) {
+    if (cols == 9) fold_short_rows<9>(ar, batch, rows, lreps, a, rl, out);
+    else fold_short_rows<1>(ar, batch, rows, lreps, a, rl, out);
+    return info.Env().Undefined();
+  }
+#endif
   verify::fold(ar, batch, rows, cols, lreps, a, rl, out);
   return info.Env().Undefined();
 }

@@ -57,12 +57,33 @@ describe('native wide-field kernels (mod P = 2^50 − 27)', () => {
       }
   });
 
+  it('folds short rows exactly when every term is at its largest (sums past 2^63 without the reductions)', () => {
+    for (const [cols, reps] of [
+      [9, 2],
+      [1, 4],
+    ] as const) {
+      const rows = 20000;
+      const a = new Int32Array(2 * rows * cols).fill(OPERAND);
+      const r = new Float64Array(reps * rows).fill(P - 1);
+      assert.deepEqual(
+        [...wideKernels.fold(2, rows, cols, reps, a, r, P)],
+        foldRef(2, rows, cols, reps, a, r, P),
+      );
+    }
+  });
+
   it('fold and matvecs of operands match BigInt, also past the reduction budget (20 000 terms)', () => {
     for (const [batch, rows, cols, reps] of [
       [2, 7, 9, 1],
       [1, 5, 300, 2],
       [3, 1, 4, 3],
       [1, 20000, 3, 1],
+      // Short rows with whole groups of four limb rows (2 and 4 repetitions): the grad-input check's
+      // weight fold ([O, C, k²] over C) takes a path of its own for k² = 9 and 1.
+      [5, 64, 9, 2],
+      [3, 37, 1, 4],
+      [2, 20000, 9, 2],
+      [1, 3, 9, 4],
     ] as const) {
       const a = operands(batch * rows * cols, rng);
       const r = residues(reps * rows, rng);
@@ -376,6 +397,34 @@ describe('native wide-field kernels (mod P = 2^50 − 27)', () => {
       () => addon.wideVerifyFold!(1, 1, 1, 2, Int32Array.of(1), Int32Array.of(0, 1), 2 ** 50, out),
       RangeError,
     );
+    // The short-row path (four limb rows, 9 or 1 columns) checks its operand too, anywhere in it.
+    for (const [cols, at] of [
+      [9, 0],
+      [9, 2 * 3 * 9 - 1],
+      [1, 4],
+    ] as const) {
+      for (const v of [2 ** 24, -(2 ** 24)]) {
+        const a = new Int32Array(2 * 3 * cols).fill(5);
+        a[at] = v;
+        assert.throws(
+          () =>
+            addon.wideVerifyFold!(
+              2,
+              3,
+              cols,
+              4,
+              a,
+              new Int32Array(12).fill(1),
+              P,
+              new Float64Array(8 * cols),
+            ),
+          /wideVerifyFold: a/,
+          `${cols} ${at} ${v}`,
+        );
+        a[at] = v > 0 ? 2 ** 24 - 1 : -(2 ** 24 - 1);
+        addon.wideVerifyFold!(2, 3, cols, 4, a, new Int32Array(12).fill(1), P, new Float64Array(8 * cols));
+      }
+    }
     assert.throws(
       () => addon.wideVerifyCombine!(1, 1, 1, 1, Float64Array.of(P, 0), P, new Float64Array(1)),
       RangeError,
