@@ -8,6 +8,16 @@ import { FlipProxy } from '../../src/accelerator/flip-proxy.js';
 import { AcceleratorClient } from '../../src/enclave/accelerator-client.js';
 import { RemoteLinearOps } from '../../src/enclave/remote-linear-ops.js';
 import { isTeeError } from '../../src/errors.js';
+import { BatchNorm2d } from '../../src/nn/batch-norm.js';
+import { Conv2d } from '../../src/nn/conv2d.js';
+import { CrossEntropyLoss } from '../../src/nn/cross-entropy.js';
+import { Flatten } from '../../src/nn/flatten.js';
+import { setLinearOps } from '../../src/nn/layer.js';
+import { Linear } from '../../src/nn/linear.js';
+import { ReLU } from '../../src/nn/relu.js';
+import { Sequential } from '../../src/nn/sequential.js';
+import { SGD } from '../../src/nn/sgd.js';
+import { trainStep } from '../../src/nn/train-step.js';
 import { encodeRequest } from '../../src/protocol/linear-codec.js';
 import type { AcceleratorTransport } from '../../src/protocol/linear-request.js';
 import { SeededRng } from '../../src/tensor/seeded-rng.js';
@@ -199,6 +209,63 @@ test('a proxy with rate 0 forwards every byte faithfully', { timeout: 30_000 }, 
     for (let i = 0; i < 10; i++) await c.call(randomRequest(rng));
     assert.deepEqual(proxy.flipped, { up: 0, down: 0 });
     assert.equal(c.stats().failures, 0);
+  } finally {
+    await c.close();
+    await proxy.close();
+    await s.server.close();
+  }
+});
+
+test('through a bit-flipping proxy split training only ever takes verified steps, or stops one cleanly', {
+  timeout: 120_000,
+}, async () => {
+  const s = await startServer();
+  // Both directions: a flipped request reaches the accelerator (its product is then wrong, or the frame
+  // is refused), a flipped reply reaches the trusted side; either way the check or the framing refuses.
+  const proxy = await FlipProxy.start({
+    targetHost: '127.0.0.1',
+    targetPort: s.port,
+    rate: 1 / 60_000,
+    skipBytes: 32,
+    seed: 12,
+  });
+  const c = new AcceleratorClient(`127.0.0.1:${proxy.port}`, { deadlineMs: 5000 });
+  const rng = new SeededRng(13);
+  const net = new Sequential(
+    new Conv2d(3, 8, 3, { padding: 1, rng }),
+    new BatchNorm2d(8),
+    new ReLU({ inplace: true }),
+    new Flatten(),
+    new Linear(8 * 8 * 8, 5, { rng }),
+  );
+  const remote = new RemoteLinearOps(c);
+  setLinearOps(net, remote);
+  const opt = new SGD(net.parameters(), { lr: 0.05, momentum: 0.9 });
+  const loss = new CrossEntropyLoss();
+  const outcomes = { steps: 0, E_VERIFY: 0, E_NETWORK: 0, E_FRAME: 0 };
+  try {
+    for (let step = 0; step < 12; step++) {
+      const x = new Tensor([4, 3, 8, 8], randomFloats(4 * 3 * 8 * 8, rng, 1));
+      const before = net.parameters().map((p) => p.data.slice());
+      try {
+        await trainStep(net, loss, opt, x, [0, 1, 2, 3]);
+        outcomes.steps++;
+      } catch (e) {
+        assert.ok(isTeeError(e), String(e));
+        const code = e.code;
+        assert.ok(code === 'E_VERIFY' || code === 'E_NETWORK' || code === 'E_FRAME', String(e));
+        outcomes[code]++;
+        // Nothing of the failed step was applied.
+        net.parameters().forEach((p, i) => {
+          assert.deepEqual(p.data, before[i], `parameter ${i} after a failed step`);
+        });
+      }
+    }
+    // (Over six runs at 1/40 000: 6–8 of 12 steps completed, the others stopped by E_VERIFY.)
+    assert.ok(proxy.flipped.up + proxy.flipped.down > 3, JSON.stringify(proxy.flipped));
+    assert.ok(outcomes.steps >= 3, JSON.stringify(outcomes));
+    assert.ok(remote.stats().total.retries >= 1, 'some refused replies were retried');
+    for (const p of net.parameters()) assert.ok(p.data.every(Number.isFinite));
   } finally {
     await c.close();
     await proxy.close();
