@@ -512,3 +512,70 @@ describe('RemoteLinearOps with blinding pads (inference)', () => {
     );
   });
 });
+
+describe("RemoteLinearOps: a layer's backward pair", () => {
+  const p = { stride: 1, padding: 1 };
+  const rand = (shape: number[], rng: SeededRng, scale: number) =>
+    new Tensor(
+      shape,
+      randomFloats(
+        shape.reduce((a, b) => a * b, 1),
+        rng,
+        scale,
+      ),
+    );
+
+  it('shares nothing when its grad-input product is kept inside, cut, or refused, and still answers right', async () => {
+    const rng = new SeededRng(61);
+    const x = rand([2, 4, 6, 6], rng, 1);
+    const w = rand([5, 4, 3, 3], rng, 0.3);
+    const dy = rand([2, 5, 6, 6], rng, 0.05);
+    const want = [await local.conv2dGradInput(dy, w, p, [6, 6]), await local.conv2dGradWeight(dy, x, p, 3)];
+    const cases = [
+      // Placement keeps every product inside (nothing is sent).
+      { name: 'kept inside', opts: { offloadMinIntensity: 1e9 }, sent: 0 },
+      // Cut over the inner dimension (the grad-input product's 5·9 terms into pieces): no shared dy.
+      { name: 'cut', opts: { maxInnerLength: 20 }, sent: undefined },
+    ];
+    for (const c of cases) {
+      const transport = new InProcessTransport();
+      const remote = new RemoteLinearOps(transport, { integrity: 'exact', ...c.opts });
+      const [dx, dw] = await remote.conv2dBackward(dy, w, x, p, 3);
+      assertCloseTo(dx.data, want[0]!.data, 1e-3, `${c.name}: dx`);
+      assertCloseTo(dw.data, want[1]!.data, 1e-3, `${c.name}: dw`);
+      if (c.sent !== undefined) assert.equal(transport.calls, c.sent, c.name);
+      // No request of the pair asks to reuse a dy the accelerator was not given in the same pair.
+      for (const r of transport.requests) assert.notEqual(r.aCacheHint?.reuse, true, `${c.name}: ${r.op}`);
+    }
+    // A grad-input product that fails twice: the pair rejects (E_VERIFY), and its grad-weight product's
+    // answer is not returned either.
+    const liar = new InProcessTransport({ tamper: 'flip' });
+    await assert.rejects(new RemoteLinearOps(liar).conv2dBackward(dy, w, x, p, 3), isCode('E_VERIFY'));
+  });
+
+  it('exact: the grad-weight request carries the very integers of the grad-input request, with a reuse hint', async () => {
+    const rng = new SeededRng(62);
+    const x = rand([1, 3, 5, 5], rng, 1);
+    const w = rand([4, 3, 3, 3], rng, 0.3);
+    const dy = rand([1, 4, 5, 5], rng, 0.05);
+    const transport = new InProcessTransport();
+    const remote = new RemoteLinearOps(transport);
+    await remote.conv2dBackward(dy, w, x, p, 3);
+    const gi = transport.requests.find((r) => r.op === 'conv2dGradInput')!;
+    const gw = transport.requests.find((r) => r.op === 'conv2dGradWeight')!;
+    assert.deepEqual(gw.a.data, gi.a.data, 'dy quantized once');
+    assert.deepEqual(gi.aCacheHint, { key: gi.aCacheHint!.key, reuse: false });
+    assert.deepEqual(gw.aCacheHint, { key: gi.aCacheHint!.key, reuse: true });
+    // Off: two quantizations (stochastic: different integers, almost surely) and no hints.
+    const t2 = new InProcessTransport();
+    await new RemoteLinearOps(t2, { cacheGradients: false }).conv2dBackward(dy, w, x, p, 3);
+    const [gi2, gw2] = [t2.requests[0]!, t2.requests[1]!];
+    assert.equal(gi2.aCacheHint, undefined);
+    assert.equal(gw2.aCacheHint, undefined);
+    assert.notDeepEqual(gw2.a.data, gi2.a.data);
+  });
+});
+
+function assertCloseTo(got: Float32Array, want: Float32Array, tol: number, what: string): void {
+  for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i]! - want[i]!) <= tol, `${what}[${i}]`);
+}
