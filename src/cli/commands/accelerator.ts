@@ -51,8 +51,10 @@ over the binary protocol of docs/protocol.md. Everything it receives is treated 
 malformed frame closes that connection only. Runs until SIGINT or SIGTERM (or, when its parent
 started it with an IPC channel, until that parent is gone); one log line per connection on stderr.
 
-The accelerator is untrusted by design: it sees only blinded or quantized data and every product
-it returns is checked by the trusted side. TLS only keeps third parties off the wire.
+The accelerator is untrusted by design: every product it returns is checked by the trusted side.
+It sees the operands it is sent — one-time-padded activations in blinded inference, otherwise the
+activations, weights and gradients themselves (quantized in exact mode, float32 in float mode; see
+the README's privacy table). TLS only keeps third parties off the wire.
 
 options:
   --listen HOST:PORT   address to listen on (default 127.0.0.1:7070; port 0 picks a free one;
