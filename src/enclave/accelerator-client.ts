@@ -229,7 +229,10 @@ export class AcceleratorClient implements AcceleratorTransport {
     return p;
   }
 
-  /** Drops the current connection (its pending calls fail with E_NETWORK) and opens a fresh one. */
+  /**
+   * Opens a fresh connection for the calls that follow; the current one takes no new calls, answers those
+   * in flight on it (a timeout still fails them with E_NETWORK) and then closes.
+   */
   async reconnect(): Promise<void> {
     if (this.closed) throw networkError(`accelerator client for ${this.address} is closed`);
     this.retireLink();
@@ -244,6 +247,8 @@ export class AcceleratorClient implements AcceleratorTransport {
     const link = this.link;
     this.link = null;
     this.opening = null;
+    // Retired connections that died since (a timeout, the peer closing) are forgotten here.
+    for (const r of [...this.retired]) if (r.dead !== null) this.closeRetired(r);
     if (link === null) return;
     link.retiring = true;
     if (link.pending.length === 0 || link.dead !== null) this.closeRetired(link);
