@@ -18,6 +18,7 @@ import type { AcceleratorTransport, LinearReply, LinearRequest } from '../../src
 import { MAX_CACHE_ENTRIES, OperandCache } from '../../src/protocol/operand-cache.js';
 import { SeededRng } from '../../src/tensor/seeded-rng.js';
 import { Tensor } from '../../src/tensor/tensor.js';
+import { assertClose } from '../fixtures-util.js';
 import { startServer } from './harness.js';
 
 function rand(rng: SeededRng, shape: number[], scale = 1): Tensor {
@@ -232,8 +233,7 @@ class RecordingTransport implements AcceleratorTransport {
 }
 
 function within(got: Tensor, want: Tensor, bound: number, what: string): void {
-  for (let i = 0; i < want.size; i++)
-    assert.ok(Math.abs(got.data[i]! - want.data[i]!) <= bound + 1e-6, `${what}[${i}]`);
+  assertClose(got.data, want.data, bound + 1e-6, what);
 }
 
 describe("a layer's backward pair shares its dy (protocol 4)", { timeout: 60_000 }, () => {

@@ -22,6 +22,7 @@ import { DEFAULT_MODULUS, halfModulus } from '../../src/verify/field.js';
 import { structuredConv } from '../../src/verify/freivalds-wide.js';
 import { LINEAR_OP_KINDS, type LinearOpKind, productGeometry } from '../../src/verify/product-geometry.js';
 import { quantizeTensor } from '../../src/verify/quantize.js';
+import { assertClose } from '../fixtures-util.js';
 import { randomCase, randomFloats } from '../verify/cases.js';
 import { floatReference } from '../verify/modp-reference.js';
 import { call, operands } from './product-call.js';
@@ -541,8 +542,8 @@ describe("RemoteLinearOps: a layer's backward pair", () => {
       const transport = new InProcessTransport();
       const remote = new RemoteLinearOps(transport, { integrity: 'exact', ...c.opts });
       const [dx, dw] = await remote.conv2dBackward(dy, w, x, p, 3);
-      assertCloseTo(dx.data, want[0]!.data, 1e-3, `${c.name}: dx`);
-      assertCloseTo(dw.data, want[1]!.data, 1e-3, `${c.name}: dw`);
+      assertClose(dx.data, want[0]!.data, 1e-3, `${c.name}: dx`);
+      assertClose(dw.data, want[1]!.data, 1e-3, `${c.name}: dw`);
       if (c.sent !== undefined) assert.equal(transport.calls, c.sent, c.name);
       // No request of the pair asks to reuse a dy the accelerator was not given in the same pair.
       for (const r of transport.requests) assert.notEqual(r.aCacheHint?.reuse, true, `${c.name}: ${r.op}`);
@@ -575,7 +576,3 @@ describe("RemoteLinearOps: a layer's backward pair", () => {
     assert.notDeepEqual(gw2.a.data, gi2.a.data);
   });
 });
-
-function assertCloseTo(got: Float32Array, want: Float32Array, tol: number, what: string): void {
-  for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i]! - want[i]!) <= tol, `${what}[${i}]`);
-}
