@@ -18,6 +18,7 @@ import type { BackwardOuts, ConvParams, LinearOps } from '../kernels/linear-ops.
 import { LocalLinearOps } from '../kernels/local-linear-ops.js';
 import {
   type AcceleratorTransport,
+  type CacheHint,
   type LinearOpName,
   type LinearReply,
   MODULUS_P,
@@ -681,7 +682,7 @@ export class RemoteLinearOps implements LinearOps {
   // The operand-cache hint for b: a forward's weights are stored under their key, a grad-input product's
   // weights reuse them (the same tensor, unchanged since its forward in a normal step; if not, the check
   // fails and the retry on a fresh connection sends them in full).
-  private weightHint(g: ProductGeometry, w: Float32Array): { key: number; reuse: boolean } | undefined {
+  private weightHint(g: ProductGeometry, w: Float32Array): CacheHint | undefined {
     if (!this.cacheWeights) return undefined;
     if (g.op === 'dense' || g.op === 'conv2d') {
       let e = this.weightKeys.get(w);
@@ -775,7 +776,7 @@ export class RemoteLinearOps implements LinearOps {
     b: Float32Array,
     params: ProductParams,
     pad: ExactPad | null,
-    hint?: { key: number; reuse: boolean },
+    hint?: CacheHint,
     shared: SharedA = {},
   ): Prepared {
     return prepareExact(
