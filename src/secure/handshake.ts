@@ -8,9 +8,9 @@
 // hash) → one AES-256-GCM key and IV per direction. The client refuses the server unless its
 // evidence verifies (E_ATTEST) and refuses SIMULATED evidence unless allowSimulated is set.
 import {
+  createPrivateKey,
   createPublicKey,
   diffieHellman,
-  generateKeyPairSync,
   type KeyObject,
   randomBytes,
   timingSafeEqual,
@@ -107,9 +107,24 @@ interface Ephemeral {
   readonly publicKey: Uint8Array;
 }
 
+/** DER PKCS#8 prefix of an X25519 private key (RFC 8410): the raw 32 bytes follow it. */
+const X25519_PKCS8_PREFIX = Uint8Array.from([
+  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20,
+]);
+
+// 32 fresh bytes from crypto.randomBytes imported as the private key (X25519 clamps any 32 bytes), rather
+// than generateKeyPairSync: on Node 20 an export of a generated key can deadlock when a garbage collection
+// during it finalizes the key-generation job, which shares the key's lock (a test process hung so, on an
+// EC key's JWK export). An imported key has no such job.
 function ephemeral(): Ephemeral {
-  const { privateKey, publicKey } = generateKeyPairSync('x25519');
-  const der = asBytes(publicKey.export({ format: 'der', type: 'spki' }));
+  const pkcs8 = new Uint8Array(X25519_PKCS8_PREFIX.length + X25519_KEY_BYTES);
+  pkcs8.set(X25519_PKCS8_PREFIX, 0);
+  const secret = randomBytes(X25519_KEY_BYTES);
+  pkcs8.set(secret, X25519_PKCS8_PREFIX.length);
+  secret.fill(0);
+  const privateKey = createPrivateKey({ key: Buffer.from(pkcs8.buffer), format: 'der', type: 'pkcs8' });
+  pkcs8.fill(0);
+  const der = asBytes(createPublicKey(privateKey).export({ format: 'der', type: 'spki' }));
   return { privateKey, publicKey: der.slice(X25519_SPKI_PREFIX.length) };
 }
 

@@ -4,7 +4,7 @@
 // what the real vectors cannot: every TCB status, a DEBUG enclave, revoked certificates, a chosen
 // report_data, a TCB info signed by the wrong key. The verifier trusts it only through the
 // rootFingerprint option, which the CLI does not expose.
-import { createHash, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
+import { createECDH, createHash, createPrivateKey, createPublicKey, type KeyObject, sign } from 'node:crypto';
 
 type Bytes = Uint8Array;
 
@@ -73,8 +73,29 @@ export interface KeyPair {
   readonly privateKey: KeyObject;
 }
 
+// Not generateKeyPairSync: on Node 20 a JWK export of a generated EC key (the attestation key, below) can
+// deadlock when a garbage collection during the export finalizes the key-generation job, which shares the
+// key's lock (a test run hung there, in ExportJWKEcKey → GC → ~KeyGenJob). Keys made by ECDH and imported
+// have no such job.
 export function newKey(): KeyPair {
-  return generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const ecdh = createECDH('prime256v1');
+  ecdh.generateKeys();
+  const point = ecdh.getPublicKey(); // 0x04 ‖ x ‖ y
+  const d = Buffer.alloc(32);
+  const raw = ecdh.getPrivateKey();
+  raw.copy(d, 32 - raw.length);
+  const b64 = (b: Buffer) => b.toString('base64url');
+  const privateKey = createPrivateKey({
+    key: {
+      kty: 'EC',
+      crv: 'P-256',
+      x: b64(point.subarray(1, 33)),
+      y: b64(point.subarray(33, 65)),
+      d: b64(d),
+    },
+    format: 'jwk',
+  });
+  return { privateKey, publicKey: createPublicKey(privateKey) };
 }
 
 export interface CertSpec {
