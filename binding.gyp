@@ -27,6 +27,9 @@
         "native/wide_verify.cc",
         "native/modp_gemm.cc",
         "native/quantize.cc",
+        "native/gpu/linear.cc",
+        "native/gpu/device_cuda.cc",
+        "native/gpu/device_emulated.cc",
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
@@ -43,6 +46,8 @@
         ["tee_openblas==1", {"defines": ["USE_OPENBLAS"], "libraries": ["-lopenblas"]}],
         ["tee_onednn==1", {"defines": ["USE_ONEDNN"], "libraries": ["-ldnnl"]}],
         ["tee_openmp==1", {"cflags_cc": ["-fopenmp"], "ldflags": ["-fopenmp"]}],
+        # The GPU backend loads CUDA's libraries at run time (native/gpu/device_cuda.cc).
+        ["OS=='linux'", {"libraries": ["-ldl"]}],
       ],
     }
   ],

@@ -1,6 +1,7 @@
 // The tee-offload native addon: registers every kernel family's bindings and sets the default thread
 // count (all cores). Loaded by src/kernels/native.ts.
 #include "common.h"
+#include "gpu/linear.h"
 #include "modp_gemm.h"
 #include "modp_verify.h"
 #include "wide_verify.h"
@@ -28,6 +29,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tee::register_wide_verify(env, exports);
   tee::register_modp_gemm(env, exports);
   tee::register_quantize(env, exports);
+  tee::gpu::register_gpu(env, exports);
   tee::set_threads(tee::max_threads());
   return exports;
 }

@@ -5,8 +5,9 @@ import { Worker } from 'node:worker_threads';
 import { type ErrorCode, TeeError } from '../errors.js';
 import { kernels, nativeAvailable } from '../kernels/index.js';
 import type { LinearRequest, WireTensor } from '../protocol/linear-request.js';
-import { computeLinear } from './compute.js';
+import { computeLinear, defaultModpEngine } from './compute.js';
 import type { WorkerJob, WorkerReply } from './compute-worker.js';
+import { type GpuSpec, openGpu } from './gpu-linear.js';
 
 export interface ComputeOutcome {
   readonly result: WireTensor;
@@ -41,13 +42,18 @@ function toError(code: string, message: string): Error {
 }
 
 export class InlineBackend implements ComputeBackend {
-  constructor(threads?: number) {
+  private readonly gpu: boolean;
+
+  /** gpu: run the products on that GPU (opened here; E_NATIVE when it cannot be). */
+  constructor(threads?: number, gpu?: GpuSpec) {
     if (threads !== undefined) kernels.setThreads(threads);
+    if (gpu !== undefined) openGpu(gpu.kind, gpu);
+    this.gpu = gpu !== undefined;
   }
 
   async run(req: LinearRequest): Promise<ComputeOutcome> {
     const t0 = performance.now();
-    const result = await computeLinear(kernels, req);
+    const result = await computeLinear(kernels, req, defaultModpEngine(), this.gpu);
     const spent = [...new Set([req.a.data.buffer, req.b.data.buffer])].filter(
       (b): b is ArrayBuffer => b instanceof ArrayBuffer && b !== result.data.buffer,
     );
@@ -68,9 +74,14 @@ export class WorkerBackend implements ComputeBackend {
   private seq = 0;
   private closed = false;
   private readonly threads: number | undefined;
+  private readonly gpu: GpuSpec | undefined;
 
-  constructor(threads?: number) {
+  /** gpu: the worker runs the products on that GPU (opened here first, so that a failure shows now). */
+  constructor(threads?: number, gpu?: GpuSpec) {
     this.threads = threads;
+    this.gpu =
+      gpu === undefined ? undefined : { ...gpu, ...(gpu.libDirs ? { libDirs: [...gpu.libDirs] } : {}) };
+    if (gpu !== undefined) openGpu(gpu.kind, gpu);
     // Load the addon on this thread too, so that it stays mapped when the worker exits: a worker's
     // exit unloads the addons only it loaded, under OpenMP's still-running pool threads (SIGSEGV).
     nativeAvailable();
@@ -102,7 +113,7 @@ export class WorkerBackend implements ComputeBackend {
   private ensureWorker(): Worker {
     if (this.worker !== null) return this.worker;
     const w = new Worker(new URL('./compute-worker.js', import.meta.url), {
-      workerData: { threads: this.threads },
+      workerData: { threads: this.threads, gpu: this.gpu },
       // Flags that only make sense for a main script (node --input-type=module -e …) break a worker.
       execArgv: process.execArgv.filter((a) => !a.startsWith('--input-type')),
     });

@@ -5,7 +5,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { isTeeError } from '../errors.js';
 import { kernels } from '../kernels/index.js';
 import type { LinearRequest } from '../protocol/linear-request.js';
-import { computeLinear } from './compute.js';
+import { computeLinear, defaultModpEngine } from './compute.js';
+import { type GpuSpec, openGpu } from './gpu-linear.js';
 
 export interface WorkerJob {
   readonly seq: number;
@@ -24,13 +25,16 @@ export type WorkerReply =
 
 const port = parentPort;
 if (port === null) throw new Error('compute-worker.js must run as a worker thread');
-const threads = (workerData as { threads?: number } | undefined)?.threads;
-if (threads !== undefined) kernels.setThreads(threads);
+const data = workerData as { threads?: number; gpu?: GpuSpec } | undefined;
+if (data?.threads !== undefined) kernels.setThreads(data.threads);
+// The addon's device is the process's: the server opened it already, so this is a lookup.
+const gpu = data?.gpu;
+if (gpu !== undefined) openGpu(gpu.kind, gpu);
 
 port.on('message', async (job: WorkerJob) => {
   try {
     const t0 = performance.now();
-    const result = await computeLinear(kernels, job.req);
+    const result = await computeLinear(kernels, job.req, defaultModpEngine(), gpu !== undefined);
     const computeMs = performance.now() - t0;
     const out = result.data.buffer as ArrayBuffer;
     const spent = [...new Set([job.req.a.data.buffer, job.req.b.data.buffer])].filter(

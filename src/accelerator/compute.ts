@@ -7,6 +7,7 @@ import { LocalLinearOps } from '../kernels/local-linear-ops.js';
 import type { LinearRequest, WireTensor } from '../protocol/linear-request.js';
 import { convShape, outputShape } from '../protocol/linear-shapes.js';
 import { Tensor } from '../tensor/tensor.js';
+import { computeLinearGpu } from './gpu-linear.js';
 import {
   conv2dExact,
   conv2dGradInputExact,
@@ -41,11 +42,17 @@ export function defaultModpEngine(): ModpEngine {
   return nativeModpAvailable() ? 'native' : 'ts';
 }
 
+/**
+ * One request's product. gpu: on the GPU that openGpu (gpu-linear.ts) opened in this process, instead
+ * of the CPU kernels.
+ */
 export async function computeLinear(
   kernels: Kernels,
   req: LinearRequest,
   modp: ModpEngine = defaultModpEngine(),
+  gpu = false,
 ): Promise<WireTensor> {
+  if (gpu) return computeLinearGpu(req);
   const shape = outputShape(req);
   if (req.arith !== 'f32') return { shape, data: exactProduct(kernels, req, req.arith, modp) };
   const ops = new LocalLinearOps(kernels);

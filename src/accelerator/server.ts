@@ -33,6 +33,7 @@ import { DEFAULT_CACHE_BYTES, OperandCache } from '../protocol/operand-cache.js'
 import { PayloadPool } from '../protocol/payload-pool.js';
 import { type ComputeBackend, InlineBackend, WorkerBackend } from './backend.js';
 import { workspaceBytes } from './compute.js';
+import { type GpuInfo, type GpuSpec, openedGpu } from './gpu-linear.js';
 import { Tamper, type TamperAction, type TamperOptions } from './tamper.js';
 
 export interface AcceleratorServerOptions {
@@ -56,6 +57,8 @@ export interface AcceleratorServerOptions {
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
   /** 'worker' (default): products run on one worker thread; 'inline': on the main thread. */
   readonly compute?: 'worker' | 'inline';
+  /** Run the products on this GPU (gpu-linear.ts) instead of the CPU kernels; opened at construction. */
+  readonly gpu?: GpuSpec;
   /**
    * Operand cache per connection (protocol 2, docs/protocol.md "Operand cache"), in bytes; announced in
    * the hello, rounded down to whole MiB (default 1 GiB; 0: no cache).
@@ -103,6 +106,8 @@ export class AcceleratorServer {
   readonly cacheBytes: number;
   readonly tls: boolean;
   readonly backend: ComputeBackend;
+  /** The GPU the products run on, or null (CPU kernels). */
+  readonly gpu: GpuInfo | null;
   readonly tamper: Tamper | null;
   readonly log: (line: string) => void;
   /** Request payload buffers kept for reuse (at most maxFrameBytes idle). */
@@ -146,7 +151,10 @@ export class AcceleratorServer {
       throw new RangeError(`threads must be an integer >= 1, got ${opts.threads}`);
     }
     this.backend =
-      opts.compute === 'inline' ? new InlineBackend(opts.threads) : new WorkerBackend(opts.threads);
+      opts.compute === 'inline'
+        ? new InlineBackend(opts.threads, opts.gpu)
+        : new WorkerBackend(opts.threads, opts.gpu);
+    this.gpu = opts.gpu === undefined ? null : openedGpu();
     this.tamper = opts.tamper ? new Tamper(opts.tamper) : null;
     this.payloads = new PayloadPool(this.maxFrameBytes);
     this.log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));

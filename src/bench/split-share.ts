@@ -8,6 +8,8 @@
 // Run: node dist/src/bench/split-share.js [model ...] [--batch B] [--integrity exact|float] [--field wide|p24] [--threads T]
 //        [--steps S] [--offload-min-intensity X (default 4; 0 offloads everything)] [--max-inner K]
 //        [--no-cache-gradients (each layer's dy quantized and sent for both backward products)]
+//        [--accelerator-backend cpu|cuda (where the accelerator computes; default cpu)]
+//        [--accelerator-threads T (the accelerator's CPU threads; default --threads)]
 
 import { AcceleratorClient } from '../enclave/accelerator-client.js';
 import { DEFAULT_OFFLOAD_MIN_INTENSITY } from '../enclave/placement.js';
@@ -107,11 +109,13 @@ async function main(): Promise<void> {
   const steps = Number(flag('steps', '3'));
   const minIntensity = Number(flag('offload-min-intensity', String(DEFAULT_OFFLOAD_MIN_INTENSITY)));
   const maxInner = flag('max-inner', '');
+  const accBackend = flag('accelerator-backend', 'cpu');
+  const accThreads = Number(flag('accelerator-threads', String(threads)));
   const noCacheGradients = args.indexOf('--no-cache-gradients');
   if (noCacheGradients >= 0) args.splice(noCacheGradients, 1);
   const models = args.length > 0 ? args : ['resnet18', 'alexnet', 'vgg19_bn'];
   kernels.setThreads(threads);
-  const acc = await startAcceleratorServer(threads);
+  const acc = await startAcceleratorServer(accThreads, ['--backend', accBackend]);
   try {
     for (const model of models) {
       const native = await stepTimes(model, batch, steps, null);
@@ -132,7 +136,7 @@ async function main(): Promise<void> {
       const floor = median(native.cpuMs.map((c, i) => c - native.productMs[i]!));
       const per = (v: number) => (v / steps).toFixed(v / steps < 10 ? 1 : 0);
       console.log(
-        `${model} 224² b${batch} ${integrity}${integrity === 'exact' ? ` (field ${field})` : ''} (offload ≥ ${minIntensity} flop/B${noCacheGradients >= 0 ? ', dy sent twice' : ''}): native ${n.toFixed(0)} ms/step; split ${median(split.wallMs).toFixed(0)} ms/step wall, ` +
+        `${model} 224² b${batch} ${integrity} (accelerator: ${accBackend}, ${accThreads} threads)${integrity === 'exact' ? ` (field ${field})` : ''} (offload ≥ ${minIntensity} flop/B${noCacheGradients >= 0 ? ', dy sent twice' : ''}): native ${n.toFixed(0)} ms/step; split ${median(split.wallMs).toFixed(0)} ms/step wall, ` +
           `trusted-side CPU ${trusted.toFixed(0)} ms/step = ${((100 * trusted) / n).toFixed(1)}% of native ` +
           `(floor: the native step less its linear products, ${floor.toFixed(0)} ms = ${((100 * floor) / n).toFixed(1)}%); ` +
           `per step: quantize ${per(t.quantizeMs)} ms, verify ${per(t.verifyMs)} ms, dequantize ${per(t.dequantizeMs)} ms, ` +

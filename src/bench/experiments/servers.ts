@@ -74,10 +74,13 @@ export interface StartedServer {
 }
 
 /** `tee-offload accelerator --listen 127.0.0.1:0 --threads T`; resolves once it prints its address. */
-export async function startAcceleratorServer(threads: number): Promise<StartedServer> {
+export async function startAcceleratorServer(
+  threads: number,
+  extraArgs: readonly string[] = [],
+): Promise<StartedServer> {
   const child = spawn(
     process.execPath,
-    [CLI, 'accelerator', '--listen', '127.0.0.1:0', '--threads', String(threads)],
+    [CLI, 'accelerator', '--listen', '127.0.0.1:0', '--threads', String(threads), ...extraArgs],
     // The IPC channel carries no messages: it closes when this process dies, and the child then stops.
     { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
   );

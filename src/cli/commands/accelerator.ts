@@ -1,5 +1,6 @@
 // `tee-offload accelerator`: runs the untrusted accelerator server until SIGINT/SIGTERM (docs/protocol.md).
 import { readFileSync } from 'node:fs';
+import type { GpuKind, GpuSpec } from '../../accelerator/gpu-linear.js';
 import { startAcceleratorServer } from '../../accelerator/server.js';
 import { TeeError } from '../../errors.js';
 import { formatAddress, parseAddress } from '../../protocol/address.js';
@@ -44,6 +45,7 @@ export const acceleratorCommand: Command = {
   summary: 'run the untrusted accelerator server that computes linear products for split mode',
   help: `usage: tee-offload accelerator [--listen HOST:PORT] [--threads T] [--max-frame-bytes B]
                              [--tls-cert CERT.pem --tls-key KEY.pem]
+                             [--backend cpu|cuda|emulated] [--cuda-libs DIR[:DIR...]]
 
 Serves the six linear products (dense, conv2d and their gradients) in float32, exactly modulo
 p = 2^24 - 3, and as exact integer products (the wide field) to trusted processes (tee-offload train/infer --mode split --accelerator ...),
@@ -63,7 +65,14 @@ options:
   --max-frame-bytes B  largest request accepted, with K/M/G suffixes (default 1G); a larger frame
                        closes its connection (E_FRAME)
   --tls-cert CERT.pem  serve TLS with this certificate chain (needs --tls-key)
-  --tls-key KEY.pem    private key of --tls-cert`,
+  --tls-key KEY.pem    private key of --tls-cert
+  --backend B          where the products run: cpu (default: the native CPU kernels), cuda (the
+                       first CUDA GPU: cuBLAS GEMMs and NVRTC-compiled kernels, float32 products in
+                       true float32 and exact ones in float64, bit for bit the CPU's results), or
+                       emulated (the GPU backend's code on the CPU, single-threaded and slow: for
+                       testing that code path where there is no GPU)
+  --cuda-libs DIRS     colon-separated folders holding libcuda, libnvrtc and libcublas, searched
+                       before the dynamic loader's path (default: $TEE_OFFLOAD_CUDA_LIBS)`,
   async run(argv) {
     const { values: v } = parseFlags(argv, {
       listen: { type: 'string' },
@@ -72,6 +81,8 @@ options:
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       compute: { type: 'string' },
+      backend: { type: 'string' },
+      'cuda-libs': { type: 'string' },
     });
     const str = (k: string) => v[k] as string | undefined;
     let address: ReturnType<typeof parseAddress>;
@@ -90,6 +101,18 @@ options:
     if (compute !== 'worker' && compute !== 'inline') {
       throw new UsageError(`--compute must be worker or inline, got '${compute}'`);
     }
+    const backend = str('backend') ?? 'cpu';
+    if (backend !== 'cpu' && backend !== 'cuda' && backend !== 'emulated') {
+      throw new UsageError(`--backend must be cpu, cuda or emulated, got '${backend}'`);
+    }
+    const libs = str('cuda-libs') ?? process.env.TEE_OFFLOAD_CUDA_LIBS;
+    if (libs !== undefined && backend !== 'cuda' && str('cuda-libs') !== undefined) {
+      throw new UsageError('--cuda-libs needs --backend cuda');
+    }
+    const gpu: GpuSpec | undefined =
+      backend === 'cpu'
+        ? undefined
+        : { kind: backend as GpuKind, ...(libs ? { libDirs: libs.split(':').filter((d) => d !== '') } : {}) };
     const tls =
       cert !== undefined && key !== undefined
         ? { cert: readPem(cert, 'certificate'), key: readPem(key, 'key') }
@@ -99,6 +122,7 @@ options:
       port: address.port,
       maxFrameBytes,
       compute,
+      ...(gpu !== undefined ? { gpu } : {}),
       ...(threads !== undefined ? { threads } : {}),
       ...(tls !== undefined ? { tls } : {}),
     });
@@ -106,7 +130,8 @@ options:
     console.log(
       `accelerator listening on ${formatAddress({ host: bound.address, port: bound.port })} ` +
         `(protocol ${PROTOCOL_VERSION}, ${tls ? 'TLS' : 'plain TCP'}, max frame ${maxFrameBytes} bytes, ` +
-        `threads ${threads ?? 'all'}, compute on ${compute === 'worker' ? 'a worker thread' : 'the main thread'})`,
+        `threads ${threads ?? 'all'}, compute on ${compute === 'worker' ? 'a worker thread' : 'the main thread'}, ` +
+        `products on ${server.gpu === null ? 'the CPU' : `${server.gpu.name} (${server.gpu.kind}${server.gpu.kind === 'cuda' ? `, sm ${server.gpu.computeCapability}, ${(server.gpu.memoryBytes / 2 ** 30).toFixed(0)} GiB` : ''})`})`,
     );
     const signal = await untilStopped();
     await server.close();
