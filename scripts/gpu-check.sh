@@ -29,6 +29,10 @@ if [ "${GPU_CHECK_QUICK:-0}" = 1 ]; then
 fi
 run node dist/src/bench/gpu-products.js vgg19_bn resnet18 alexnet --batch 1 --reps 3
 run node dist/src/bench/gpu-products.js vgg19_bn resnet18 --batch 4 --reps 3 --arith wide
-run node dist/src/bench/split-share.js vgg19_bn resnet18 alexnet --steps 2 --accelerator-backend cuda
-run node dist/src/bench/split-share.js vgg19_bn resnet18 alexnet --steps 2 --accelerator-backend cpu --accelerator-threads $((cores - 1))
+for b in 1 4; do
+  models="vgg19_bn resnet18 alexnet"
+  [ $b = 4 ] && models=vgg19_bn
+  run node dist/src/bench/split-share.js $models --batch $b --steps 2 --accelerator-backend cuda
+  run node dist/src/bench/split-share.js $models --batch $b --steps 2 --accelerator-backend cpu --accelerator-threads $((cores - 1))
+done
 exit $status

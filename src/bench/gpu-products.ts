@@ -17,6 +17,7 @@ import { CrossEntropyLoss } from '../nn/cross-entropy.js';
 import { setLinearOps } from '../nn/layer.js';
 import { SGD } from '../nn/sgd.js';
 import { trainStep } from '../nn/train-step.js';
+import { HALF_P } from '../protocol/linear-codec.js';
 import type { Arith, LinearOpName, LinearRequest, WireTensor } from '../protocol/linear-request.js';
 import { SeededRng } from '../tensor/seeded-rng.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -109,8 +110,8 @@ function tensor(rng: SeededRng, shape: readonly number[], arith: Arith, bound: n
 }
 
 function request(rng: SeededRng, s: Shape, arith: Arith): LinearRequest {
-  // Wide: Σ|a·b| ≤ inner · bound² ≤ 2^47.
-  const bound = Math.max(1, Math.floor(Math.sqrt(2 ** 47 / innerTerms(s))));
+  // Wide: Σ|a·b| ≤ inner · bound² ≤ 2^47, and operands centered mod p.
+  const bound = Math.min(HALF_P, Math.max(1, Math.floor(Math.sqrt(2 ** 47 / innerTerms(s)))));
   const { a, b, op, ...rest } = s;
   return { op, arith, a: tensor(rng, a, arith, bound), b: tensor(rng, b, arith, bound), ...rest };
 }

@@ -14,7 +14,6 @@ import { loadResults } from './load-results.js';
 import { matrixChart } from './matrix-chart.js';
 import { matrixPhasesChart } from './matrix-phases-chart.js';
 import { peerChart } from './peer-chart.js';
-import { renderSvg, svgToPng } from './render-chart.js';
 import { stepTimeChart } from './step-time-chart.js';
 
 /** Every chart the report can write: those not written this time are removed from outDir. */
@@ -43,6 +42,9 @@ function write(path: string, data: string | Buffer): void {
 }
 
 export async function writeReport(resultsDir: string, outDir: string): Promise<ReportResult> {
+  // The chart renderer (vega, resvg) is loaded only here: every other command, the accelerator server
+  // among them, starts without it.
+  const { renderSvg, svgToPng } = await import('./render-chart.js');
   if (typeof resultsDir !== 'string' || resultsDir === '') throw new TypeError('resultsDir must be a path');
   if (typeof outDir !== 'string' || outDir === '') throw new TypeError('outDir must be a path');
   const results = loadResults(resultsDir);
