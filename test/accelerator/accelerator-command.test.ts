@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { test } from 'node:test';
+import { computeLinear } from '../../src/accelerator/compute.js';
+import { openGpu } from '../../src/accelerator/gpu-linear.js';
 import { acceleratorCommand, bytesFlag } from '../../src/cli/commands/accelerator.js';
 import { AcceleratorClient } from '../../src/enclave/accelerator-client.js';
 import { isTeeError } from '../../src/errors.js';
+import { kernels } from '../../src/kernels/index.js';
 import { SeededRng } from '../../src/tensor/seeded-rng.js';
 import { makeRequest } from '../protocol/requests.js';
 
@@ -69,7 +72,70 @@ test('tee-offload accelerator refuses bad flags with a usage error', async () =>
   await usage(['--max-frame-bytes', '12'], /^--max-frame-bytes must be a byte count/);
   await usage(['--threads', '0'], /^--threads must be an integer ≥ 1/);
   await usage(['--bogus'], /bogus/);
+  await usage(['--backend', 'gpu'], /^--backend must be cpu, cuda or emulated, got 'gpu'$/);
+  await usage(['--cuda-libs', '/opt/cuda/lib64'], /^--cuda-libs needs --backend cuda$/);
   assert.match(acceleratorCommand.help, /--max-frame-bytes B/);
+  assert.match(acceleratorCommand.help, /--backend B/);
+});
+
+test('tee-offload accelerator --backend cuda without a usable CUDA stops with E_NATIVE naming what is missing', async (t) => {
+  try {
+    openGpu('cuda');
+    t.skip('a CUDA GPU opens here');
+    return;
+  } catch {
+    // no CUDA: the case under test
+  }
+  await assert.rejects(
+    acceleratorCommand.run(['--listen', '127.0.0.1:0', '--backend', 'cuda', '--cuda-libs', '/nonexistent']),
+    (e) =>
+      isTeeError(e, 'E_NATIVE') &&
+      /cannot open the cuda GPU backend: CUDA: no (driver|NVRTC|cuBLAS) library/.test(e.message),
+  );
+});
+
+test('tee-offload accelerator --backend emulated serves products and says where they run', {
+  timeout: 30_000,
+}, async () => {
+  const script = `import(${JSON.stringify(COMMAND_JS)}).then(async (m) => { process.exitCode = await m.acceleratorCommand.run(process.argv.slice(1)); });`;
+  const child = spawn(
+    process.execPath,
+    ['--input-type=module', '-e', script, '--', '--listen', '127.0.0.1:0', '--backend', 'emulated'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      out += d;
+      const m =
+        /listening on 127\.0\.0\.1:(\d+) .*products on CPU emulation of the GPU backend \(emulated\)\)/.exec(
+          out,
+        );
+      if (m) resolve(Number(m[1]));
+    });
+    child.on('exit', () => reject(new Error(`exited early: ${out}`)));
+  });
+  const c = await AcceleratorClient.connect(`127.0.0.1:${port}`);
+  const req = makeRequest(new SeededRng(2), 'conv2d', 'wide', {
+    n: 2,
+    i: 1,
+    o: 3,
+    c: 2,
+    h: 5,
+    w: 5,
+    k: 3,
+    stride: 1,
+    padding: 1,
+  });
+  const got = (await c.call(req)).result;
+  const want = await computeLinear(kernels, req);
+  assert.deepEqual(Array.from(got.data), Array.from(want.data));
+  await c.close();
+  const code = await new Promise<number | null>((resolve) => {
+    child.on('exit', (status) => resolve(status));
+    child.kill('SIGTERM');
+  });
+  assert.equal(code, 0);
 });
 
 test('byte counts take binary suffixes', () => {
