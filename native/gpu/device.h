@@ -83,7 +83,10 @@ class Buffer {
 // Opens the first CUDA device. lib_dirs are searched before the loader's own path for libcuda,
 // libnvrtc and libcublas; kernel_source is kernels.cuh's text. Throws DeviceError with the reason
 // (no driver, no device, a library missing, a compile error).
-std::unique_ptr<Device> open_cuda(const std::vector<std::string>& lib_dirs, const std::string& kernel_source);
+// staging: large copies through page-locked buffers (false: plain copies from pageable memory, for A/B
+// measurements).
+std::unique_ptr<Device> open_cuda(const std::vector<std::string>& lib_dirs, const std::string& kernel_source,
+                                  bool staging = true);
 
 std::unique_ptr<Device> open_emulated();
 

@@ -3,7 +3,8 @@
 // for the GEMMs. Nothing here needs CUDA's headers or libraries at build time, so the addon builds and
 // loads everywhere; open_cuda() fails with a DeviceError that names what is missing.
 //
-// Everything runs on the legacy default stream, in order; copies to the host synchronize. cuBLAS runs in
+// Everything runs on the legacy default stream, in order; copies to the host synchronize (large ones
+// are pipelined through two page-locked staging buffers, waited for chunk by chunk). cuBLAS runs in
 // pedantic math mode: float32 products in true float32 (never TF32, whose 10-bit mantissa the float
 // integrity check's error bound does not allow for), float64 in IEEE float64 — on integer operands whose
 // partial sums stay below 2^53 every summation order gives the exact sum, which the exact ariths rely on.
@@ -26,6 +27,7 @@ using CUcontext = struct CUctx_st*;
 using CUmodule = struct CUmod_st*;
 using CUfunction = struct CUfunc_st*;
 using CUstream = struct CUstream_st*;
+using CUevent = struct CUevent_st*;
 using CUdeviceptr = unsigned long long;
 using nvrtcResult = int;
 using nvrtcProgram = struct _nvrtcProgram*;
@@ -58,6 +60,12 @@ struct Driver {
   CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,
                              CUstream, void**, void**);
   CUresult (*cuGetErrorString)(CUresult, const char**);
+  CUresult (*cuMemAllocHost)(void**, size_t);
+  CUresult (*cuMemcpyHtoDAsync)(CUdeviceptr, const void*, size_t, CUstream);
+  CUresult (*cuMemcpyDtoHAsync)(void*, CUdeviceptr, size_t, CUstream);
+  CUresult (*cuEventCreate)(CUevent*, unsigned);
+  CUresult (*cuEventRecord)(CUevent, CUstream);
+  CUresult (*cuEventSynchronize)(CUevent);
 };
 
 struct Nvrtc {
@@ -105,7 +113,7 @@ void sym(void* lib, const char* what, std::initializer_list<const char*> names, 
 
 class CudaDevice final : public Device {
  public:
-  CudaDevice(const std::vector<std::string>& dirs, const std::string& source) {
+  CudaDevice(const std::vector<std::string>& dirs, const std::string& source, bool staging) {
     load_libraries(dirs);
     check(drv_.cuInit(0), "cuInit");
     int count = 0;
@@ -125,6 +133,7 @@ class CudaDevice final : public Device {
     check(drv_.cuDevicePrimaryCtxRetain(&ctx_, dev_), "cuDevicePrimaryCtxRetain");
     current();
     compile_kernels(source);
+    if (staging) open_staging();
     if (blas_.create(&handle_) != 0) throw DeviceError("cuBLAS: cublasCreate failed");
     if (blas_.setMathMode(handle_, kCublasPedanticMath) != 0) throw DeviceError("cuBLAS: cublasSetMathMode failed");
   }
@@ -165,13 +174,52 @@ class CudaDevice final : public Device {
     if (cached_bytes_ > kMaxCachedBytes) trim_locked();
   }
 
+  // Large copies go through two page-locked staging buffers, pipelined: the host copies one chunk
+  // while the DMA engine moves the other (copies from pageable memory are staged by the driver anyway,
+  // slower). Small ones, or all when no staging memory could be had, are plain synchronous copies.
   void upload(dptr dst, const void* src, size_t bytes) override {
     current();
-    if (bytes) check(drv_.cuMemcpyHtoD(dst, src, bytes), "cuMemcpyHtoD");
+    if (bytes == 0) return;
+    if (bytes < kStageMin || !staged_) {
+      check(drv_.cuMemcpyHtoD(dst, src, bytes), "cuMemcpyHtoD");
+      return;
+    }
+    const char* from = static_cast<const char*>(src);
+    bool pending[2] = {false, false};
+    int i = 0;
+    for (size_t off = 0; off < bytes; off += kStageBytes, i ^= 1) {
+      const size_t len = std::min(kStageBytes, bytes - off);
+      if (pending[i]) check(drv_.cuEventSynchronize(stage_done_[i]), "cuEventSynchronize");
+      std::memcpy(stage_[i], from + off, len);
+      check(drv_.cuMemcpyHtoDAsync(dst + off, stage_[i], len, nullptr), "cuMemcpyHtoDAsync");
+      check(drv_.cuEventRecord(stage_done_[i], nullptr), "cuEventRecord");
+      pending[i] = true;
+    }
+    for (int j = 0; j < 2; ++j) {
+      if (pending[j]) check(drv_.cuEventSynchronize(stage_done_[j]), "cuEventSynchronize");
+    }
   }
   void download(void* dst, dptr src, size_t bytes) override {
     current();
-    if (bytes) check(drv_.cuMemcpyDtoH(dst, src, bytes), "cuMemcpyDtoH");
+    if (bytes == 0) return;
+    if (bytes < kStageMin || !staged_) {
+      check(drv_.cuMemcpyDtoH(dst, src, bytes), "cuMemcpyDtoH");
+      return;
+    }
+    char* to = static_cast<char*>(dst);
+    const size_t chunks = (bytes + kStageBytes - 1) / kStageBytes;
+    auto issue = [&](size_t c) {
+      const size_t off = c * kStageBytes, len = std::min(kStageBytes, bytes - off);
+      check(drv_.cuMemcpyDtoHAsync(stage_[c & 1], src + off, len, nullptr), "cuMemcpyDtoHAsync");
+      check(drv_.cuEventRecord(stage_done_[c & 1], nullptr), "cuEventRecord");
+    };
+    issue(0);
+    for (size_t c = 0; c < chunks; ++c) {
+      if (c + 1 < chunks) issue(c + 1);  // the other buffer: its previous chunk was copied out already
+      check(drv_.cuEventSynchronize(stage_done_[c & 1]), "cuEventSynchronize");
+      const size_t off = c * kStageBytes, len = std::min(kStageBytes, bytes - off);
+      std::memcpy(to + off, stage_[c & 1], len);
+    }
   }
   void zero(dptr p, size_t bytes) override {
     current();
@@ -219,6 +267,17 @@ class CudaDevice final : public Device {
 
  private:
   static constexpr size_t kMaxCachedBytes = size_t(8) << 30;
+  static constexpr size_t kStageBytes = size_t(8) << 20;  // each of the two staging buffers
+  static constexpr size_t kStageMin = size_t(1) << 20;    // smaller copies go direct
+
+  // Two page-locked buffers and their completion events; without them copies stay pageable.
+  void open_staging() {
+    for (int i = 0; i < 2; ++i) {
+      if (drv_.cuMemAllocHost(&stage_[i], kStageBytes) != 0) return;
+      if (drv_.cuEventCreate(&stage_done_[i], 0) != 0) return;
+    }
+    staged_ = true;
+  }
 
   // Sizes round up to a power of two below 1 MiB, to a whole MiB above: few classes, little waste.
   static size_t size_class(size_t bytes) {
@@ -286,6 +345,12 @@ class CudaDevice final : public Device {
     sym(cuda, "libcuda", {"cuModuleGetFunction"}, drv_.cuModuleGetFunction);
     sym(cuda, "libcuda", {"cuLaunchKernel"}, drv_.cuLaunchKernel);
     sym(cuda, "libcuda", {"cuGetErrorString"}, drv_.cuGetErrorString);
+    sym(cuda, "libcuda", {"cuMemAllocHost_v2"}, drv_.cuMemAllocHost);
+    sym(cuda, "libcuda", {"cuMemcpyHtoDAsync_v2"}, drv_.cuMemcpyHtoDAsync);
+    sym(cuda, "libcuda", {"cuMemcpyDtoHAsync_v2"}, drv_.cuMemcpyDtoHAsync);
+    sym(cuda, "libcuda", {"cuEventCreate"}, drv_.cuEventCreate);
+    sym(cuda, "libcuda", {"cuEventRecord"}, drv_.cuEventRecord);
+    sym(cuda, "libcuda", {"cuEventSynchronize"}, drv_.cuEventSynchronize);
 
     tried.clear();
     void* rtc = open_lib(dirs,
@@ -349,6 +414,9 @@ class CudaDevice final : public Device {
   CUmodule module_ = nullptr;
   cublasHandle_t handle_ = nullptr;
   int sms_ = 1;
+  void* stage_[2] = {nullptr, nullptr};
+  CUevent stage_done_[2] = {nullptr, nullptr};
+  bool staged_ = false;
   CUfunction k_i32_to_f64_ = nullptr, k_im2col_f32_ = nullptr, k_im2col_f64_ = nullptr, k_col2im_f32_ = nullptr,
              k_col2im_f64_ = nullptr, k_reduce_modp_ = nullptr, k_f64_to_i32_ = nullptr;
   std::mutex pool_mutex_;
@@ -358,8 +426,9 @@ class CudaDevice final : public Device {
 
 }  // namespace
 
-std::unique_ptr<Device> open_cuda(const std::vector<std::string>& lib_dirs, const std::string& kernel_source) {
-  return std::make_unique<CudaDevice>(lib_dirs, kernel_source);
+std::unique_ptr<Device> open_cuda(const std::vector<std::string>& lib_dirs, const std::string& kernel_source,
+                                  bool staging) {
+  return std::make_unique<CudaDevice>(lib_dirs, kernel_source, staging);
 }
 
 }  // namespace tee::gpu

@@ -7,9 +7,10 @@
 // (gpuOpen's columnBytes, default 1 GiB; one image at a time when even one is larger).
 //
 // JavaScript (src/accelerator/gpu-linear.ts):
-//   gpuOpen(kind, kernelSource, libDirs, columnBytes) → { kind, name, memoryBytes, computeCapability }
-//       kind "cuda" or "emulated"; opens the process's one device (again: the same device's info);
-//       columnBytes: the im2col budget above
+//   gpuOpen(kind, kernelSource, libDirs, columnBytes, staging) → { kind, name, memoryBytes, computeCapability }
+//       kind "cuda" or "emulated"; opens the process's one device (again: the same device's info, unless
+//       staging differs); columnBytes: the im2col budget above; staging: large copies through page-locked
+//       buffers (default true)
 //   gpuLinear(op, arith, dims, a, b, out)
 //       op 0..5: dense, denseGradInput, denseGradWeight, conv2d, conv2dGradInput, conv2dGradWeight;
 //       arith 0 f32 (Float32Array operands and out), 1 modp (Int32Array operands and out), 2 wide (Int32Array
@@ -33,6 +34,7 @@ constexpr const char* kCentered = "outside the centered range [-8388606, 8388606
 std::mutex g_mutex;  // one product at a time on the process's device
 std::unique_ptr<Device> g_device;
 int64_t g_column_bytes = kDefaultColumnBytes;  // set by gpuOpen
+bool g_staging = true;                          // the open CUDA device's copies are staged
 
 enum Op { kDense, kDenseGI, kDenseGW, kConv, kConvGI, kConvGW };
 enum Arith { kF32, kModp, kWide };
@@ -184,9 +186,12 @@ Napi::Value GpuOpen(const Napi::CallbackInfo& info) {
     if (!(cb >= 1 && cb <= 9.0e15)) throw Napi::RangeError::New(env, "gpuOpen: columnBytes must be >= 1");
     g_column_bytes = int64_t(cb);
   }
-  if (!g_device || g_device->info().kind != kind) {
+  const bool staging = !(info.Length() > 4 && info[4].IsBoolean()) || info[4].As<Napi::Boolean>().Value();
+  if (!g_device || g_device->info().kind != kind || (kind == "cuda" && staging != g_staging)) {
     try {
-      g_device = kind == "cuda" ? open_cuda(dirs, source) : open_emulated();
+      g_device.reset();
+      g_device = kind == "cuda" ? open_cuda(dirs, source, staging) : open_emulated();
+      g_staging = staging;
     } catch (const std::exception& e) {
       throw Napi::Error::New(env, e.what());
     }

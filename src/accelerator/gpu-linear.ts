@@ -27,6 +27,8 @@ export interface GpuOpenOptions {
   readonly libDirs?: readonly string[];
   /** Most bytes of im2col columns a convolution builds at once, over a group of images (default 1 GiB). */
   readonly columnBytes?: number;
+  /** CUDA: large copies through page-locked staging buffers (default true; false for A/B measurements). */
+  readonly staging?: boolean;
 }
 
 /** Which GPU a compute backend uses (structured-clonable: it travels to the compute worker). */
@@ -37,7 +39,13 @@ export interface GpuSpec extends GpuOpenOptions {
 type Out = Float32Array | Int32Array | Float64Array;
 
 interface GpuAddon {
-  gpuOpen(kind: GpuKind, kernelSource: string, libDirs: string[], columnBytes: number): GpuInfo;
+  gpuOpen(
+    kind: GpuKind,
+    kernelSource: string,
+    libDirs: string[],
+    columnBytes: number,
+    staging: boolean,
+  ): GpuInfo;
   gpuLinear(op: number, arith: number, dims: number[], a: Out, b: Out, out: Out): void;
 }
 
@@ -90,8 +98,13 @@ export function openGpu(kind: GpuKind, opts: GpuOpenOptions = {}): GpuInfo {
   if (!Number.isSafeInteger(columnBytes) || columnBytes < 1)
     throw new RangeError(`columnBytes must be a positive integer, got ${columnBytes}`);
   try {
-    const source = kind === 'cuda' && opened?.kind !== 'cuda' ? kernelSource() : '';
-    opened = addon.gpuOpen(kind, source, [...(opts.libDirs ?? [])], columnBytes);
+    opened = addon.gpuOpen(
+      kind,
+      kind === 'cuda' ? kernelSource() : '',
+      [...(opts.libDirs ?? [])],
+      columnBytes,
+      opts.staging ?? true,
+    );
   } catch (e) {
     if (e instanceof TeeError) throw e;
     throw new TeeError('E_NATIVE', `cannot open the ${kind} GPU backend: ${(e as Error).message}`);

@@ -7,6 +7,7 @@
 // largest difference relative to the product's scale).
 // Run: node dist/src/bench/gpu-products.js [model ...] [--batch B] [--size S] [--reps R] [--threads T]
 //        [--backend cuda|emulated] [--cuda-libs DIR[:DIR]] [--arith f32,wide]
+//        [--staging both (A/B: each GPU product with and without page-locked staging of its copies) | off]
 import { computeLinear } from '../accelerator/compute.js';
 import { computeLinearGpu, type GpuKind, openGpu } from '../accelerator/gpu-linear.js';
 import { kernels } from '../kernels/index.js';
@@ -169,9 +170,13 @@ async function main(): Promise<void> {
   const kind = flag('backend', 'cuda') as GpuKind;
   const libs = flag('cuda-libs', process.env.TEE_OFFLOAD_CUDA_LIBS ?? '');
   const ariths = flag('arith', 'f32,wide').split(',') as Arith[];
+  const staging = flag('staging', 'on');
+  if (staging !== 'on' && staging !== 'off' && staging !== 'both')
+    throw new Error('--staging must be on, off or both');
   const models = args.length > 0 ? args : ['vgg19_bn', 'resnet18', 'alexnet'];
   kernels.setThreads(threads);
-  const info = openGpu(kind, libs ? { libDirs: libs.split(':').filter((d) => d !== '') } : {});
+  const libOpts = libs ? { libDirs: libs.split(':').filter((d) => d !== '') } : {};
+  const info = openGpu(kind, { ...libOpts, staging: staging !== 'off' });
   console.log(
     `GPU backend: ${info.name} (${info.kind}, sm ${info.computeCapability}, ${(info.memoryBytes / 2 ** 30).toFixed(0)} GiB); ` +
       `CPU backend: ${threads} threads; ${reps} runs each, medians`,
@@ -180,26 +185,43 @@ async function main(): Promise<void> {
     const shapes = await stepShapes(model, batch, size);
     for (const arith of ariths) {
       const rng = new SeededRng(11);
-      const byOp = new Map<string, { n: number; cpu: number; gpu: number; worst: number }>();
+      const byOp = new Map<
+        string,
+        { n: number; cpu: number; gpu: number; pageable: number; worst: number }
+      >();
       for (const s of shapes) {
         const req = request(rng, s, arith);
         computeLinearGpu(req); // warm-up: the device's allocations, cuBLAS's kernel choice
         const [cpuMs, c] = await timeIt(reps, () => computeLinear(kernels, req));
         const [gpuMs, g] = await timeIt(reps, () => computeLinearGpu(req));
-        const row = byOp.get(s.op) ?? { n: 0, cpu: 0, gpu: 0, worst: 0 };
+        let pageableMs = 0;
+        if (staging === 'both') {
+          openGpu(kind, { ...libOpts, staging: false });
+          computeLinearGpu(req);
+          const [ms, p] = await timeIt(reps, () => computeLinearGpu(req));
+          pageableMs = ms;
+          if (compare(arith, p, g) !== 0)
+            throw new Error(`${s.op}: the unstaged result differs from the staged one`);
+          openGpu(kind, { ...libOpts, staging: true });
+          computeLinearGpu(req);
+        }
+        const row = byOp.get(s.op) ?? { n: 0, cpu: 0, gpu: 0, pageable: 0, worst: 0 };
         row.n++;
         row.cpu += cpuMs;
         row.gpu += gpuMs;
+        row.pageable += pageableMs;
         row.worst =
           arith === 'f32' ? Math.max(row.worst, compare(arith, g, c)) : row.worst + compare(arith, g, c);
         byOp.set(s.op, row);
       }
       let cpu = 0;
       let gpu = 0;
+      let pageable = 0;
       let bad = 0;
       for (const [op, r] of byOp) {
         cpu += r.cpu;
         gpu += r.gpu;
+        pageable += r.pageable;
         if (arith !== 'f32') bad += r.worst;
         const agree =
           arith === 'f32'
@@ -207,12 +229,12 @@ async function main(): Promise<void> {
             : `${r.worst} elements differ`;
         console.log(
           `  ${model} ${size}² b${batch} ${arith} ${op}: ${r.n} products, CPU ${r.cpu.toFixed(1)} ms, GPU ${r.gpu.toFixed(1)} ms ` +
-            `(${(r.cpu / r.gpu).toFixed(1)}×); ${agree}`,
+            `(${(r.cpu / r.gpu).toFixed(1)}×${staging === 'both' ? `; unstaged copies ${r.pageable.toFixed(1)} ms` : ''}); ${agree}`,
         );
       }
       console.log(
         `${model} ${size}² b${batch} ${arith}: one step's ${shapes.length} products: CPU ${cpu.toFixed(0)} ms, GPU ${gpu.toFixed(0)} ms ` +
-          `(${(cpu / gpu).toFixed(1)}×, copies to and from the device included)` +
+          `(${(cpu / gpu).toFixed(1)}×, copies to and from the device included${staging === 'both' ? `; ${pageable.toFixed(0)} ms with unstaged copies` : staging === 'off' ? ', unstaged' : ''})` +
           (arith === 'f32'
             ? ''
             : `; ${bad === 0 ? 'every result bit-identical to the CPU' : `${bad} elements DIFFER`}`),

@@ -150,6 +150,39 @@ function suite(kind: GpuKind, skip: string | false): void {
       }
     });
 
+    test('copies larger than the staging buffers (several 8 MiB chunks, a partial last one) round-trip exactly', async () => {
+      openGpu(kind, dirs ? { libDirs: dirs } : {});
+      const rng = new SeededRng(21);
+      // dense: 12 MB and 8 MB operands up; dense grad-weight: a 72 MB float64 result down.
+      const big: LinearRequest[] = [
+        {
+          op: 'dense',
+          arith: 'wide',
+          a: tensor(rng, [3, 1_000_003], 'f32'),
+          b: tensor(rng, [2, 1_000_003], 'f32'),
+        },
+        {
+          op: 'denseGradWeight',
+          arith: 'wide',
+          a: tensor(rng, [2, 3001], 'wide'),
+          b: tensor(rng, [2, 2999], 'wide'),
+        },
+        {
+          op: 'denseGradWeight',
+          arith: 'f32',
+          a: tensor(rng, [2, 2001], 'f32'),
+          b: tensor(rng, [2, 1999], 'f32'),
+        },
+      ];
+      // The first as exact operands too small for any sum to leave 2^47: |v| ≤ 2^11.
+      const small = (t: WireTensor): WireTensor => ({
+        shape: t.shape,
+        data: Int32Array.from(t.data as Float32Array, (v) => Math.round(v * 2048)),
+      });
+      big[0] = { ...big[0]!, a: small(big[0]!.a), b: small(big[0]!.b) };
+      for (const req of big) await assertMatchesCpu(req);
+    });
+
     test('an operand outside the centered range is E_FRAME, naming the op, operand and index', () => {
       openGpu(kind, dirs ? { libDirs: dirs } : {});
       const rng = new SeededRng(3);
