@@ -174,9 +174,9 @@ class CudaDevice final : public Device {
     if (cached_bytes_ > kMaxCachedBytes) trim_locked();
   }
 
-  // Large copies go through two page-locked staging buffers, pipelined: the host copies one chunk
-  // while the DMA engine moves the other (copies from pageable memory are staged by the driver anyway,
-  // slower). Small ones, or all when no staging memory could be had, are plain synchronous copies.
+  // Large copies (kStageMin and up) go through two page-locked staging buffers, pipelined: the host
+  // copies one chunk while the DMA engine moves the other. Smaller ones, or all when no staging memory
+  // could be had, are plain synchronous copies from pageable memory (staged by the driver itself).
   void upload(dptr dst, const void* src, size_t bytes) override {
     current();
     if (bytes == 0) return;
@@ -268,7 +268,11 @@ class CudaDevice final : public Device {
  private:
   static constexpr size_t kMaxCachedBytes = size_t(8) << 30;
   static constexpr size_t kStageBytes = size_t(8) << 20;  // each of the two staging buffers
-  static constexpr size_t kStageMin = size_t(1) << 20;    // smaller copies go direct
+  // Smaller copies go direct: on the lent H100 the driver's own path from pageable memory was faster up
+  // to a few tens of MB (VGG19-BN's conv weight gradients, ≤ 19 MB each: 62 ms direct vs 121 ms staged
+  // per step) and slower for the classifier's 150–800 MB operands and results (VGG19-BN's three
+  // weight-gradient products, wide: 853 ms direct vs 699 ms staged).
+  static constexpr size_t kStageMin = size_t(64) << 20;
 
   // Two page-locked buffers and their completion events; without them copies stay pageable.
   void open_staging() {

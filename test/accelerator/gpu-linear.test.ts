@@ -174,7 +174,7 @@ function suite(kind: GpuKind, skip: string | false): void {
           b: tensor(rng, [2, 1999], 'f32'),
         },
       ];
-      // The first as exact operands too small for any sum to leave 2^47: |v| ≤ 2^11.
+      // The first as exact operands too small for any sum to leave 2^47: |v| ≤ 2^11 (9·10^6·2^22 < 2^46).
       const small = (t: WireTensor): WireTensor => ({
         shape: t.shape,
         data: Int32Array.from(t.data as Float32Array, (v) => Math.round(v * 2048)),
