@@ -31,6 +31,8 @@ export interface ExperimentOptions {
   /** crypto: bytes encrypted (default the prototype's 184,442,413). */
   readonly bytes?: number;
   readonly quick?: boolean;
+  /** Where the started accelerator computes (`tee-offload accelerator --backend`; default 'cpu'). */
+  readonly acceleratorBackend?: 'cpu' | 'cuda';
   /** peer: false skips PyTorch (records carry `skipped`). */
   readonly torch?: boolean;
   /** The command line, for the file (default: this process's argv). */

@@ -53,7 +53,8 @@ export async function runExperiment<E extends ExperimentName>(
   }
   const log = options.log ?? (() => {});
   const env = options.env ?? process.env;
-  const servers = new ExperimentServers(threads, (l) => log(`[${name}] ${l}`));
+  const acceleratorBackend = options.acceleratorBackend ?? 'cpu';
+  const servers = new ExperimentServers(threads, (l) => log(`[${name}] ${l}`), acceleratorBackend);
   const ctx: ExperimentContext = {
     options,
     threads,
@@ -76,7 +77,7 @@ export async function runExperiment<E extends ExperimentName>(
       finishedAt: new Date().toISOString(),
       command: options.command ?? process.argv.slice(1).join(' '),
       machine: { ...machine, kernels: { ...machine.kernels, threads } },
-      settings: { ...r.settings, threads, repeats, warmup, quick },
+      settings: { ...r.settings, threads, repeats, warmup, quick, acceleratorBackend },
       records: r.records,
     };
     // What we write is what the report reads: check it here, where a mistake is ours.

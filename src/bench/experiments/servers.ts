@@ -131,13 +131,19 @@ export class ExperimentServers {
   constructor(
     private readonly threads: number,
     private readonly log: (line: string) => void,
+    private readonly backend: 'cpu' | 'cuda' = 'cpu',
   ) {}
 
   /** The accelerator's HOST:PORT (started on first call; a failed start is rethrown on every call). */
   async accelerator(): Promise<string> {
     this.accel ??= (async () => {
-      this.log(`starting an accelerator (${this.threads} threads)`);
-      const s = await startAcceleratorServer(this.threads);
+      this.log(
+        `starting an accelerator (${this.backend === 'cuda' ? 'CUDA GPU' : `${this.threads} threads`})`,
+      );
+      const s = await startAcceleratorServer(
+        this.threads,
+        this.backend === 'cpu' ? [] : ['--backend', this.backend],
+      );
       this.log(`accelerator listening on ${s.address}`);
       return s;
     })();

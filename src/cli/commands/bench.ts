@@ -61,6 +61,8 @@ const EXPERIMENTS_HELP = [
   '                       T[,T…] the thread counts compared (default 1,2)',
   '  --rows R[,R…]        matrix rows (default 2304,4608,9216,18432,23040; --quick 2304,4608)',
   '  --bytes N            crypto payload (default 184442413)',
+  '  --accelerator-backend cpu|cuda   where the started accelerator computes (default cpu; cuda:',
+  "                       its products on a CUDA GPU, the prototype's GPU rows; docs/gpu.md)",
   '  --no-torch           peer: do not start PyTorch',
   '  --quick              64² inputs, fewer repeats, no warm-up, two matrix sizes',
   '  --out DIR            where the JSON goes (default results/)',
@@ -132,6 +134,7 @@ function parse(argv: string[]) {
         quick: { type: 'boolean' },
         only: { type: 'string' },
         'no-torch': { type: 'boolean' },
+        'accelerator-backend': { type: 'string' },
         'allow-reference': { type: 'boolean' },
         retakes: { type: 'string' },
         'quiet-wait': { type: 'string' },
@@ -175,6 +178,10 @@ export const benchCommand: Command = {
       const names = suite === 'all' ? [...EXPERIMENT_NAMES] : [suite];
       return runExperimentsFromCli(names, values, argv, log, print);
     }
+    if (values['accelerator-backend'] !== undefined)
+      throw new UsageError(
+        '--accelerator-backend is an option of the experiments (modes, breakdown, matrix, …)',
+      );
     const suites = ['kernels', 'profile', 'table', 'crypto-suite', 'protocol', ...EXPERIMENT_NAMES, 'all'];
     if (positionals.length !== 1 || suite === undefined || !suites.includes(suite)) {
       throw new UsageError(`bench: expected one of ${suites.join(', ')}, got '${positionals.join(' ')}'`);
@@ -271,6 +278,9 @@ function experimentOptions(names: readonly ExperimentName[], v: Values): Omit<Ex
   const batches = intList(v.batches ?? v.batch, v.batch !== undefined ? 'batch' : 'batches');
   const models = parseList(v.models, 'models');
   const rows = intList(v.rows, 'rows');
+  const backend = v['accelerator-backend'];
+  if (backend !== undefined && backend !== 'cpu' && backend !== 'cuda')
+    throw new UsageError(`--accelerator-backend must be cpu or cuda, got '${backend}'`);
   return {
     ...(models ? { models } : {}),
     ...(sizes ? { sizes } : {}),
@@ -284,6 +294,7 @@ function experimentOptions(names: readonly ExperimentName[], v: Values): Omit<Ex
     ...(v.bytes === undefined ? {} : { bytes: intFlag(v.bytes, 'bytes', 1) }),
     ...(v.quick ? { quick: true } : {}),
     ...(v['no-torch'] ? { torch: false } : {}),
+    ...(backend === undefined ? {} : { acceleratorBackend: backend }),
     env: process.env,
   };
 }

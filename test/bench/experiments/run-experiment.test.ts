@@ -57,6 +57,32 @@ describe('bench experiments (tiny sizes)', () => {
     }
   });
 
+  it('modes --accelerator-backend cuda: the accelerator is started on the GPU; without one, its modes record why', async () => {
+    const f = await runExperiment('modes', {
+      ...tiny,
+      models: ['resnet18'],
+      modes: ['native', 'split-float'],
+      workloads: ['step'],
+      acceleratorBackend: 'cuda',
+    });
+    assert.deepEqual(experimentFileProblems(roundTrip(f)), []);
+    assert.equal(stopAllServersSync(), 0, 'no helper process outlives the experiment');
+    assert.equal((f.settings as { acceleratorBackend?: string }).acceleratorBackend, 'cuda');
+    const rs = f.records as ModesRecord[];
+    const native = rs.find((r) => r.mode === 'native')!;
+    assert.equal(native.error, undefined, native.error);
+    const split = rs.find((r) => r.mode === 'split-float')!;
+    if (split.error !== undefined) {
+      // No CUDA here: the accelerator stopped at start, naming what it lacks.
+      assert.match(
+        split.error,
+        /cannot open the cuda GPU backend: CUDA: no (driver|NVRTC|cuBLAS) library|the driver sees no GPU/,
+      );
+    } else {
+      assert.ok(split.medianMs! > 0);
+    }
+  });
+
   it('breakdown: a split-float step by kind and by layer, with bytes and checks', async () => {
     const f = await runExperiment('breakdown', { ...tiny, models: ['resnet18'], modes: ['split-float'] });
     assert.deepEqual(experimentFileProblems(roundTrip(f)), []);
