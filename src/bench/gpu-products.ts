@@ -22,6 +22,7 @@ import { HALF_P } from '../protocol/linear-codec.js';
 import type { Arith, LinearOpName, LinearRequest, WireTensor } from '../protocol/linear-request.js';
 import { SeededRng } from '../tensor/seeded-rng.js';
 import { Tensor } from '../tensor/tensor.js';
+import { flagReader } from './script-flags.js';
 
 interface Shape {
   readonly op: LinearOpName;
@@ -156,13 +157,7 @@ function compare(arith: Arith, g: WireTensor, c: WireTensor): number {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const flag = (name: string, dflt: string) => {
-    const i = args.indexOf(`--${name}`);
-    if (i < 0) return dflt;
-    const v = args[i + 1]!;
-    args.splice(i, 2);
-    return v;
-  };
+  const flag = flagReader(args);
   const batch = Number(flag('batch', '1'));
   const size = Number(flag('size', '224'));
   const reps = Number(flag('reps', '3'));

@@ -27,6 +27,7 @@ import { SeededRng } from '../tensor/seeded-rng.js';
 import { Tensor } from '../tensor/tensor.js';
 import { exactField } from '../verify/field.js';
 import { startAcceleratorServer } from './experiments/servers.js';
+import { flagReader } from './script-flags.js';
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -95,13 +96,7 @@ async function stepTimes(
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const flag = (name: string, dflt: string) => {
-    const i = args.indexOf(`--${name}`);
-    if (i < 0) return dflt;
-    const v = args[i + 1]!;
-    args.splice(i, 2);
-    return v;
-  };
+  const flag = flagReader(args);
   const batch = Number(flag('batch', '1'));
   const integrity = flag('integrity', 'exact') as IntegrityMode;
   const field = exactField(flag('field', 'wide')).name;

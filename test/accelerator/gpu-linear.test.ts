@@ -39,22 +39,14 @@ function tensor(rng: SeededRng, shape: number[], arith: Arith): WireTensor {
   return { shape, data: d };
 }
 
-interface Conv {
-  readonly n: number;
-  readonly c: number;
-  readonly h: number;
-  readonly w: number;
-  readonly o: number;
-  readonly k: number;
-  readonly s: number;
-  readonly p: number;
-}
+/** [n, c, h, w, o, k, stride, padding] */
+type Geometry = readonly [number, number, number, number, number, number, number, number];
 
-const CONVS: Conv[] = [
-  { n: 3, c: 16, h: 9, w: 9, o: 5, k: 3, s: 1, p: 1 }, // C·k² = 144: two mod-p chunks
-  { n: 2, c: 3, h: 11, w: 10, o: 4, k: 5, s: 2, p: 2 }, // stride 2, non-square
-  { n: 2, c: 8, h: 7, w: 7, o: 6, k: 1, s: 1, p: 0 }, // 1×1
-  { n: 1, c: 2, h: 15, w: 15, o: 3, k: 11, s: 4, p: 2 }, // AlexNet's first layer's shape
+const CONVS: Geometry[] = [
+  [3, 16, 9, 9, 5, 3, 1, 1], // C·k² = 144: two mod-p chunks
+  [2, 3, 11, 10, 4, 5, 2, 2], // stride 2, non-square
+  [2, 8, 7, 7, 6, 1, 1, 0], // 1×1
+  [1, 2, 15, 15, 3, 11, 4, 2], // AlexNet's first layer's shape
 ];
 
 function requests(rng: SeededRng, arith: Arith): LinearRequest[] {
@@ -64,20 +56,20 @@ function requests(rng: SeededRng, arith: Arith): LinearRequest[] {
     { op: 'denseGradInput', arith, a: tensor(rng, [3, 200], arith), b: tensor(rng, [200, 7], arith) },
     { op: 'denseGradWeight', arith, a: tensor(rng, [130, 6], arith), b: tensor(rng, [130, 9], arith) },
   ];
-  for (const g of CONVS) {
-    const oh = Math.floor((g.h + 2 * g.p - g.k) / g.s) + 1;
-    const ow = Math.floor((g.w + 2 * g.p - g.k) / g.s) + 1;
-    const x = [g.n, g.c, g.h, g.w];
-    const w = [g.o, g.c, g.k, g.k];
-    const dy = [g.n, g.o, oh, ow];
-    const conv = { stride: g.s, padding: g.p };
-    r.push({ op: 'conv2d', arith, a: tensor(rng, x, arith), b: tensor(rng, w, arith), ...conv });
+  for (const [n, c, h, w, o, k, s, p] of CONVS) {
+    const oh = Math.floor((h + 2 * p - k) / s) + 1;
+    const ow = Math.floor((w + 2 * p - k) / s) + 1;
+    const x = [n, c, h, w];
+    const wt = [o, c, k, k];
+    const dy = [n, o, oh, ow];
+    const conv = { stride: s, padding: p };
+    r.push({ op: 'conv2d', arith, a: tensor(rng, x, arith), b: tensor(rng, wt, arith), ...conv });
     r.push({
       op: 'conv2dGradInput',
       arith,
       a: tensor(rng, dy, arith),
-      b: tensor(rng, w, arith),
-      inputHW: [g.h, g.w],
+      b: tensor(rng, wt, arith),
+      inputHW: [h, w],
       ...conv,
     });
     r.push({
@@ -85,7 +77,7 @@ function requests(rng: SeededRng, arith: Arith): LinearRequest[] {
       arith,
       a: tensor(rng, dy, arith),
       b: tensor(rng, x, arith),
-      k: g.k,
+      k,
       ...conv,
     });
   }
