@@ -147,6 +147,25 @@ test('train --steps 2 on a batch file reproduces PyTorch’s parameters and Batc
   assert.ok(checked > 60, `checked ${checked} tensors`);
 });
 
+test('info reports the kernels and whether a CUDA GPU is usable (here: none, and why)', () => {
+  const r = cli('info', '--json', '--cuda-libs', '/nonexistent');
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as {
+    blas: string;
+    threads: number;
+    gpu: { available: boolean; reason?: string };
+  };
+  assert.ok(j.threads >= 1);
+  if (j.gpu.available) return; // a machine with CUDA: nothing more to check here
+  assert.match(
+    j.gpu.reason!,
+    /^CUDA: (no driver library|the driver sees no GPU|no NVRTC library|no cuBLAS library)/,
+  );
+  const text = cli('info');
+  assert.equal(text.code, 0);
+  assert.match(text.stdout, /^gpu {9}none usable \(CUDA: /m);
+});
+
 test('models lists every model with parameter counts', () => {
   const r = cli('models', '--num-classes', '10', '--json');
   assert.equal(r.code, 0);

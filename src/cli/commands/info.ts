@@ -1,5 +1,7 @@
-// `tee-offload info`: which kernels are in use (BLAS, convolution), thread counts and CPU features.
+// `tee-offload info`: which kernels are in use (BLAS, convolution), thread counts, CPU features, and
+// whether this machine's accelerator could compute on a CUDA GPU (`accelerator --backend cuda`).
 import { cpus, totalmem } from 'node:os';
+import { openGpu } from '../../accelerator/gpu-linear.js';
 import { kernels } from '../../kernels/index.js';
 import type { Command } from '../command.js';
 import { intFlag, parseFlags } from '../parse.js';
@@ -11,14 +13,23 @@ export const infoCommand: Command = {
     'usage: tee-offload info [--threads T] [--json]',
     '',
     'Prints which GEMM (OpenBLAS or the built-in fallback) and which convolution engine (oneDNN or',
-    'im2col + GEMM) the native addon was built with, the thread count in use and the CPU features.',
+    'im2col + GEMM) the native addon was built with, the thread count in use and the CPU features,',
+    'and whether `tee-offload accelerator --backend cuda` would find a GPU here: it opens the first',
+    'CUDA device as the accelerator would (loading the driver, NVRTC and cuBLAS, compiling the',
+    'kernels), or says what is missing (docs/gpu.md).',
     '',
     'options:',
-    '  --threads T   set the kernel thread count first (default: all cores)',
-    '  --json        print one JSON object instead of text',
+    '  --threads T       set the kernel thread count first (default: all cores)',
+    '  --cuda-libs DIRS  colon-separated folders of libcuda, libnvrtc and libcublas to try first',
+    '                    (default: $TEE_OFFLOAD_CUDA_LIBS)',
+    '  --json            print one JSON object instead of text',
   ].join('\n'),
   async run(argv) {
-    const { values } = parseFlags(argv, { threads: { type: 'string' }, json: { type: 'boolean' } });
+    const { values } = parseFlags(argv, {
+      threads: { type: 'string' },
+      json: { type: 'boolean' },
+      'cuda-libs': { type: 'string' },
+    });
     if (values.threads !== undefined) kernels.setThreads(intFlag(values.threads as string, 'threads', 1));
     const k = kernels.info();
     const cpu = cpus()[0]?.model ?? 'unknown';
@@ -33,6 +44,7 @@ export const infoCommand: Command = {
       maxThreads: k.maxThreads,
       cpuFeatures: k.cpuFeatures,
       deterministic: k.deterministic,
+      gpu: probeGpu((values['cuda-libs'] as string | undefined) ?? process.env.TEE_OFFLOAD_CUDA_LIBS),
     };
     if (values.json) {
       console.log(JSON.stringify(report));
@@ -51,6 +63,39 @@ export const infoCommand: Command = {
       `determinism ${k.deterministic ? 'on: results do not depend on the thread count' : 'off: last bits may change with the thread count'}`,
     );
     console.log(`cpu flags   ${k.cpuFeatures.join(' ')}`);
+    const g = report.gpu;
+    console.log(
+      g.available
+        ? `gpu         ${g.name} (CUDA, sm ${g.computeCapability}, ${g.memoryGiB} GiB): accelerator --backend cuda can use it`
+        : `gpu         none usable (${g.reason})`,
+    );
     return 0;
   },
 };
+
+type GpuReport =
+  | {
+      readonly available: true;
+      readonly name: string;
+      readonly computeCapability: string;
+      readonly memoryGiB: number;
+    }
+  | { readonly available: false; readonly reason: string };
+
+/** Opens the first CUDA GPU as `accelerator --backend cuda` would, or says why it cannot. */
+function probeGpu(libs: string | undefined): GpuReport {
+  try {
+    const g = openGpu('cuda', libs ? { libDirs: libs.split(':').filter((d) => d !== '') } : {});
+    return {
+      available: true,
+      name: g.name,
+      computeCapability: g.computeCapability,
+      memoryGiB: Math.round(g.memoryBytes / 2 ** 30),
+    };
+  } catch (e) {
+    return {
+      available: false,
+      reason: (e as Error).message.replace(/^cannot open the cuda GPU backend: /, ''),
+    };
+  }
+}
