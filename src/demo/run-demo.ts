@@ -38,6 +38,8 @@ export interface DemoOptions {
   readonly field?: ExactFieldName;
   /** Kernel threads of every process (default: all cores). */
   readonly threads?: number;
+  /** Where the accelerator computes (`accelerator --backend`; default 'cpu'). */
+  readonly acceleratorBackend?: 'cpu' | 'cuda';
   /** Generated images even when Fashion-MNIST is installed (tests). */
   readonly forceGenerated?: boolean;
   /** Where Fashion-MNIST is looked for (default: Debian's directory). */
@@ -258,8 +260,14 @@ export async function runDemo(o: DemoOptions): Promise<DemoOutcome> {
     o.log(
       `[2/6] encrypted ${(enc.bytes / 2 ** 20).toFixed(1)} MiB with AES-256-GCM under a fresh key in ${enc.ms.toFixed(0)} ms; only the encrypted files leave this process`,
     );
-    accelerator = await startAcceleratorServer(o.threads ?? availableParallelism());
-    o.log(`[3/6] accelerator (untrusted) listening on ${accelerator.address}`);
+    const onGpu = o.acceleratorBackend === 'cuda';
+    accelerator = await startAcceleratorServer(
+      o.threads ?? availableParallelism(),
+      onGpu ? ['--backend', 'cuda'] : [],
+    );
+    o.log(
+      `[3/6] accelerator (untrusted${onGpu ? ', on the CUDA GPU' : ''}) listening on ${accelerator.address}`,
+    );
     o.log(
       `[4/6] split mode: a trusted process (direct launcher: no SGX on this machine, so its attestation is SIMULATED and accepted only because this is the demo) receives the encrypted data and its key over the attested channel, trains ${settings.model} with every Conv2d/Linear product on the accelerator, ${o.integrity === 'exact' ? 'quantized to integers, computed exactly and checked' : 'in float32 and checked'} with Freivalds${o.integrity === 'exact' ? ((o.field ?? 'wide') === 'wide' ? ' modulo 2^50 − 27' : ' modulo 2^24 − 3') : ''}`,
     );

@@ -8,12 +8,15 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { openGpu } from '../../src/accelerator/gpu-linear.js';
 import { EXPERIMENT_SCHEMA } from '../../src/bench/experiments/schema.js';
+import { demoCommand } from '../../src/cli/commands/demo.js';
 import { parseIdx } from '../../src/data/idx.js';
 import { encodeIdx, writeDemoData } from '../../src/demo/demo-data.js';
 import { splitFirstLossTolerance, splitRunMode, writeDemoResults } from '../../src/demo/demo-results.js';
 import { type DemoOutcome, runDemo } from '../../src/demo/run-demo.js';
 import { formatSummary } from '../../src/demo/summary.js';
+import { isTeeError } from '../../src/errors.js';
 import { writeReport } from '../../src/report/write-report.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tee-offload-demo-test-'));
@@ -40,6 +43,47 @@ describe('demo data', () => {
     const labels = parseIdx(readFileSync(join(dir, 'gen', 'train-labels-idx1-ubyte')), 1, 'labels');
     assert.equal(labels.dims[0], 20);
     assert.ok(new Set(labels.data).size > 1, 'more than one class');
+  });
+});
+
+describe('demo --accelerator-backend', () => {
+  it("refuses an unknown backend; cuda without a usable GPU stops with the accelerator's reason", async (t) => {
+    await assert.rejects(
+      demoCommand.run(['--accelerator-backend', 'gpu']),
+      (e) =>
+        isTeeError(e, 'E_USAGE') && /--accelerator-backend must be cpu or cuda, got 'gpu'/.test(e.message),
+    );
+    try {
+      openGpu('cuda');
+      t.skip('a CUDA GPU opens here');
+      return;
+    } catch {
+      // no CUDA: the case under test
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'tee-offload-demo-gpu-'));
+    try {
+      await assert.rejects(
+        runDemo({
+          model: 'resnet18',
+          trainImages: 8,
+          testImages: 4,
+          epochs: 1,
+          batchSize: 4,
+          lr: 0.01,
+          seed: 1,
+          integrity: 'float',
+          threads: 1,
+          acceleratorBackend: 'cuda',
+          forceGenerated: true,
+          workDir: dir,
+          log: () => {},
+          reporter: () => ({ start() {}, progress() {}, end() {}, log() {} }) as never,
+        }),
+        (e) => isTeeError(e, 'E_NETWORK') && /cannot open the cuda GPU backend/.test(e.message),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -48,6 +48,8 @@ options:
                        primes) or p24 (~8 bits, modulo 2^24 − 3)
   --seed S             weight init and shuffling (default 1)
   --threads T          kernel threads of every process (default: all cores)
+  --accelerator-backend cpu|cuda   where the demo's accelerator computes (default cpu; cuda: on
+                       the first CUDA GPU, docs/gpu.md)
   --generated          use generated images even when Fashion-MNIST is installed
   --work-dir DIR       keep the data, key, encrypted files and trained weights here (default: a
                        temporary directory, removed at the end)
@@ -65,6 +67,7 @@ options:
       field: { type: 'string' },
       seed: { type: 'string' },
       threads: { type: 'string' },
+      'accelerator-backend': { type: 'string' },
       generated: { type: 'boolean' },
       'work-dir': { type: 'string' },
       'no-report': { type: 'boolean' },
@@ -81,6 +84,9 @@ options:
     if (field !== undefined && integrity !== 'exact')
       throw new UsageError('--field is for --integrity exact');
     const threads = str('threads') === undefined ? undefined : intFlag(str('threads'), 'threads', 1);
+    const backend = str('accelerator-backend') ?? 'cpu';
+    if (backend !== 'cpu' && backend !== 'cuda')
+      throw new UsageError(`--accelerator-backend must be cpu or cuda, got '${backend}'`);
     const out = resolve(str('out') ?? 'report');
     const startedAt = new Date().toISOString();
     const t0 = performance.now();
@@ -102,6 +108,7 @@ options:
         integrity,
         ...(field === undefined ? {} : { field }),
         ...(threads === undefined ? {} : { threads }),
+        ...(backend === 'cpu' ? {} : { acceleratorBackend: backend }),
         ...(v.generated === true ? { forceGenerated: true } : {}),
         ...(str('work-dir') === undefined ? {} : { workDir: resolve(str('work-dir')!) }),
         log,
@@ -122,6 +129,7 @@ options:
           repeats: 1,
           warmup: 1,
           ...(threads === undefined ? {} : { threads }),
+          ...(backend === 'cpu' ? {} : { acceleratorBackend: backend }),
           command,
         });
         if (b.records.every((r) => r.error === undefined)) breakdownFile = writeExperimentFile(resultsDir, b);
