@@ -9,6 +9,10 @@
 
 #include "common.h"
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 namespace tee {
 
 namespace {
@@ -36,6 +40,39 @@ PoolShape pool_shape(const Napi::CallbackInfo& info, const char* fn) {
   return g;
 }
 
+#if defined(__AVX2__)
+// The even elements of the 16 floats at p: p[0], p[2], …, p[14] (p[15] is read too).
+inline __m256 even_lanes(const float* p) {
+  const __m256 lo = _mm256_loadu_ps(p), hi = _mm256_loadu_ps(p + 8);
+  const __m256 sh = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));  // p0 p2 p8 p10 | p4 p6 p12 p14
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(sh), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+// Stride 2: eight adjacent outputs of row oy, from ox on, whose windows lie inside the row with one element
+// to spare (the loads read 16 floats). The same scan as the scalar loop, lane by lane — rows ky0..ky1,
+// columns 0..k, a value replaces the best when greater or NaN — so values and argmax are bit-identical.
+inline void max_pool_s2_x8(const float* xp, int64_t w, int64_t k, int64_t p, int64_t iy0, int64_t ky0, int64_t ky1,
+                           int64_t ox, float* y, int32_t* am) {
+  const int64_t ix0 = 2 * ox - p;
+  __m256 best = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  const __m256i lane2 = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+  __m256i idx = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int32_t>((iy0 + ky0) * w + ix0)), lane2);
+  for (int64_t ky = ky0; ky < ky1; ky++) {
+    const int64_t base = (iy0 + ky) * w + ix0;
+    for (int64_t kx = 0; kx < k; kx++) {
+      const __m256 v = even_lanes(xp + base + kx);
+      const __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+      best = _mm256_blendv_ps(best, v, take);
+      const __m256i at = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int32_t>(base + kx)), lane2);
+      idx = _mm256_castps_si256(
+          _mm256_blendv_ps(_mm256_castsi256_ps(idx), _mm256_castsi256_ps(at), take));
+    }
+  }
+  _mm256_storeu_ps(y, best);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(am), idx);
+}
+#endif
+
 // x [n,c,h,w] → y [n,c,oh,ow], argmax [n,c,oh,ow]
 Napi::Value MaxPoolForward(const Napi::CallbackInfo& info) {
   const char* fn = "maxPool2dForward";
@@ -54,7 +91,23 @@ Napi::Value MaxPoolForward(const Napi::CallbackInfo& info) {
     for (int64_t oy = 0; oy < g.oh; oy++) {
       const int64_t iy0 = oy * g.s - g.p;
       const int64_t ky0 = std::max<int64_t>(0, -iy0), ky1 = std::min(g.k, g.h - iy0);
+      // Outputs [vx0, vx1) go eight at a time (stride 2, windows inside the row with one element to spare).
+      int64_t vx0 = 0, vx1 = 0;
+#if defined(__AVX2__)
+      if (g.s == 2) {
+        vx0 = (g.p + 1) / 2;                       // first ox with 2·ox − p ≥ 0
+        const int64_t last = (g.w - 1 + g.p - g.k) / 2;  // last ox with 2·ox − p + k ≤ w − 1
+        for (vx1 = vx0; vx1 + 7 <= last; vx1 += 8) {
+          max_pool_s2_x8(xp, g.w, g.k, g.p, iy0, ky0, ky1, vx1, yp + oy * g.ow + vx1, ap + oy * g.ow + vx1);
+        }
+        if (vx1 == vx0) vx0 = vx1 = 0;
+      }
+#endif
       for (int64_t ox = 0; ox < g.ow; ox++) {
+        if (ox == vx0 && vx1 > vx0) {
+          ox = vx1 - 1;
+          continue;
+        }
         const int64_t ix0 = ox * g.s - g.p;
         const int64_t kx0 = std::max<int64_t>(0, -ix0), kx1 = std::min(g.k, g.w - ix0);
         float best = -std::numeric_limits<float>::infinity();

@@ -29,6 +29,11 @@ const POOLS: PoolGeom[] = [
   pool(1, 2, 4, 6, 4, 1, 2), // padding = k/2
   pool(3, 1, 1, 1, 1, 1, 0),
   pool(8, 32, 32, 32, 2, 2, 0), // large enough for several threads
+  // Wide enough for the eight-output stride-2 path (AVX2 builds), with a scalar tail and edges:
+  pool(1, 3, 40, 37, 2, 2, 0),
+  pool(2, 2, 35, 35, 3, 2, 1), // ResNet's stem pool: padded left edge and top row
+  pool(1, 2, 41, 40, 3, 2, 0), // AlexNet's
+  pool(1, 1, 20, 35, 2, 2, 1),
 ];
 
 function randomPool(rng: SeededRng): PoolGeom {
@@ -83,6 +88,33 @@ test('maxPool2d propagates NaN as PyTorch does', () => {
   nativeKernels.maxPool2dForward(g, new Float32Array([1, Number.NaN, 3, 2]), y, am);
   assert.ok(Number.isNaN(y[0]));
   assert.equal(am[0], 1);
+});
+
+test('maxPool2d: NaN, −∞ and ties in wide planes (the vector path) give the reference values and argmax', () => {
+  const rng = new SeededRng(13);
+  for (const g of [pool(2, 3, 24, 53, 2, 2, 0), pool(1, 2, 23, 49, 3, 2, 1), pool(1, 2, 27, 51, 3, 2, 0)]) {
+    const x = randomInts(rng, g.n * g.c * g.h * g.w, 3);
+    for (let i = 0; i < x.length; i++) {
+      const u = rng.nextFloat();
+      if (u < 0.03) x[i] = Number.NaN;
+      else if (u < 0.06) x[i] = Number.NEGATIVE_INFINITY;
+    }
+    // One window all −∞, one with two NaNs (the later one is the argmax, as in the scalar scan).
+    x.fill(Number.NEGATIVE_INFINITY, 0, 4);
+    x[g.w + 2] = Number.NaN;
+    x[g.w + 3] = Number.NaN;
+    const ys =
+      g.n * g.c * convOutSize(g.h, g.k, g.stride, g.padding) * convOutSize(g.w, g.k, g.stride, g.padding);
+    const [y, ey] = [new Float32Array(ys), new Float32Array(ys)];
+    const [am, eam] = [new Int32Array(ys), new Int32Array(ys)];
+    for (const threads of [1, 2]) {
+      nativeKernels.setThreads(threads);
+      nativeKernels.maxPool2dForward(g, x, y, am);
+      referenceKernels.maxPool2dForward(g, x, ey, eam);
+      assertIdentical(y, ey, `y ${JSON.stringify(g)}`);
+      assertIdentical(am, eam, `argmax ${JSON.stringify(g)}`);
+    }
+  }
 });
 
 test('maxPool2d backward rejects an argmax outside its plane', () => {
