@@ -234,17 +234,28 @@ Napi::Value GpuLinear(const Napi::CallbackInfo& info) {
       d[i] = int64_t(v);
     }
     int64_t a_len, b_len, y_len;
+    // Element counts from dims below 2^31 each: checked products, so that no count wraps around and
+    // matches an array by accident (the server has checked the shapes already; this addon does not rely on it).
+    const auto mul = [](std::initializer_list<int64_t> f) {
+      int64_t r = 1;
+      for (int64_t v : f) {
+        if (v != 0 && r > (int64_t(1) << 53) / v) throw std::range_error("gpuLinear: dims too large");
+        r *= v;
+      }
+      return r;
+    };
     if (op < kConv) {
       const int64_t n = d[0], p = d[1], q = d[2];  // dense: [n,i,o]; gradients: [n,o,i]
-      a_len = n * p;
-      b_len = op == kDense ? q * p : op == kDenseGI ? p * q : n * q;
-      y_len = op == kDense ? n * q : op == kDenseGI ? n * q : p * q;
+      a_len = mul({n, p});
+      b_len = op == kDenseGW ? mul({n, q}) : mul({p, q});
+      y_len = op == kDenseGW ? mul({p, q}) : mul({n, q});
     } else {
       const int64_t n = d[0], c = d[1], h = d[2], w = d[3], o = d[4], k = d[5], s = d[6], p = d[7];
       if (k < 1 || s < 1 || h + 2 * p < k || w + 2 * p < k)
         throw std::range_error("gpuLinear: convolution geometry out of range");
       const int64_t oh = (h + 2 * p - k) / s + 1, ow = (w + 2 * p - k) / s + 1;
-      const int64_t x_len = n * c * h * w, w_len = o * c * k * k, y2 = n * o * oh * ow;
+      const int64_t x_len = mul({n, c, h, w}), w_len = mul({o, c, k, k}), y2 = mul({n, o, oh, ow});
+      mul({c, k, k, oh, ow});  // one image's columns
       if (op == kConv) a_len = x_len, b_len = w_len, y_len = y2;
       else if (op == kConvGI) a_len = y2, b_len = w_len, y_len = x_len;
       else a_len = y2, b_len = x_len, y_len = w_len;

@@ -213,6 +213,29 @@ function suite(kind: GpuKind, skip: string | false): void {
   });
 }
 
+test('the GPU binding refuses arrays that do not match their shapes, and element counts that overflow', () => {
+  openGpu('emulated');
+  const t = (shape: number[], n: number) => ({ shape, data: new Float32Array(n) });
+  assert.throws(
+    () => computeLinearGpu({ op: 'dense', arith: 'f32', a: t([3, 4], 11), b: t([5, 4], 20) }),
+    (e: unknown) =>
+      isTeeError(e) && e.code === 'E_NATIVE' && /operand lengths do not match the dims/.test(e.message),
+  );
+  // A one-element output from 2^30 channels of 4096² images: 2^54 elements per operand.
+  assert.throws(
+    () =>
+      computeLinearGpu({
+        op: 'conv2d',
+        arith: 'f32',
+        a: t([1, 2 ** 30, 4096, 4096], 1),
+        b: t([1, 2 ** 30, 4096, 4096], 1),
+        stride: 1,
+        padding: 0,
+      }),
+    (e: unknown) => isTeeError(e) && e.code === 'E_NATIVE' && /dims too large/.test(e.message),
+  );
+});
+
 suite('emulated', false);
 suite('cuda', cudaUnavailable());
 
