@@ -468,10 +468,107 @@ bool conv_s1_fast(const Ar& ar, const Geom& g, const S* x, const V* wf, typename
   return true;
 }
 
-// conv with the fast path where it applies (stride 1, 1 to 3 vectors), else the general loop; false (and
-// nothing computed) when lim ≥ 0 and some |x| > lim.
+
+// ---- stride s > 1 as stride 1: the polyphase components of the padded input ----
+// With P = min(s, k) phases per axis and k' = ⌈k/s⌉:
+//   x'[n][c·P² + ph·P + pw][i][j] = xpad[n][c][s·i + ph][s·j + pw]   (xpad: x inside `pad` zeros; zeros beyond)
+//   w'[r][c·P² + ph·P + pw][a][b] = w[r][c][s·a + ph][s·b + pw]       (0 where s·a + ph ≥ k or s·b + pw ≥ k)
+// for i < oh + k' − 1, j < ow + k' − 1. A stride-1, unpadded convolution of x' with w' is the stride-s
+// convolution of x with w: each tap (kh, kw) = (s·a + ph, s·b + pw) appears exactly once, the added taps
+// multiply zero weights. Exact sums are the same sums; a float64 sum only gains exact zero terms (its
+// rounding bound is unchanged). The stride-1 kernels vectorize where the strided loops gather.
+struct Polyphase {
+  int64_t s, phases, kp, hq, wq;  // phases = P; hq × wq: each phase plane
+  explicit Polyphase(const Geom& g)
+      : s(g.s),
+        phases(std::min(g.s, g.k)),
+        kp((g.k + g.s - 1) / g.s),
+        hq(g.oh + (g.k + g.s - 1) / g.s - 1),
+        wq(g.ow + (g.k + g.s - 1) / g.s - 1) {}
+  // The stride-1 geometry over x' (input planes c·P², hq × wq, kernel k', no padding; same output).
+  Geom geom(const Geom& g) const {
+    Geom t = g;
+    t.c = g.c * phases * phases;
+    t.h = hq;
+    t.w = wq;
+    t.k = kp;
+    t.s = 1;
+    t.pad = 0;
+    return t;
+  }
+  // Where tap (kh, kw) of input channel ci goes in w' [reps][c·P²][k'][k'] (per vector r: plus r·c·P²·k'²).
+  int64_t tap(int64_t ci, int64_t kh, int64_t kw) const {
+    return ((ci * phases * phases + (kh % s) * phases + (kw % s)) * kp + kh / s) * kp + kw / s;
+  }
+};
+
+// Whether a strided kernel goes through its polyphase form: measured (1 thread, ResNet-18/AlexNet layers) to
+// win with AVX2 from two vectors on (the wide check's two limbs, the float check's two repetitions) or from
+// k ≥ 5, up to the fast paths' vector counts; one vector over a small kernel stays with the strided loop
+// (the two input copies cost more than its few multiply-adds).
+inline bool use_polyphase(const Geom& g, int64_t max_reps) {
+#ifdef TEE_VERIFY_AVX2
+  return g.s > 1 && g.reps <= max_reps && (g.reps >= 2 || g.k >= 5);
+#else
+  (void)g;
+  (void)max_reps;
+  return false;
+#endif
+}
+
+// x' (above) in a buffer reused across calls on this thread.
+template <typename S>
+const S* polyphase_input(const S* x, const Geom& g, const Polyphase& pp) {
+  static thread_local std::vector<S> buf;
+  const int64_t pp2 = pp.phases * pp.phases;
+  const int64_t planes = g.n * g.c * pp2;
+  const size_t need = static_cast<size_t>(planes * pp.hq * pp.wq);
+  if (buf.size() < need) buf.resize(need);
+  S* dst = buf.data();
+  for_tasks(planes, static_cast<int64_t>(need), [&](int64_t t, int) {
+    const int64_t plane = t / pp2, ph = (t % pp2) / pp.phases, pw = t % pp.phases;  // plane = n·c + ci
+    const S* xc = x + plane * g.h * g.w;
+    S* d = dst + t * pp.hq * pp.wq;
+    for (int64_t i = 0; i < pp.hq; i++) {
+      S* row = d + i * pp.wq;
+      const int64_t iy = pp.s * i + ph - g.pad;
+      if (iy < 0 || iy >= g.h) {
+        std::fill(row, row + pp.wq, S(0));
+        continue;
+      }
+      const S* xr = xc + iy * g.w;
+      for (int64_t j = 0; j < pp.wq; j++) {
+        const int64_t ix = pp.s * j + pw - g.pad;
+        row[j] = (ix >= 0 && ix < g.w) ? xr[ix] : S(0);
+      }
+    }
+  });
+  return dst;
+}
+
 template <class Ar, typename S, typename V>
-bool conv_any(const Ar& ar, const Geom& g, const S* x, const V* wf, typename Ar::Out* out, int32_t lim = -1) {
+bool conv_any(const Ar& ar, const Geom& g, const S* x, const V* wf, typename Ar::Out* out, int32_t lim = -1);
+
+// conv with stride > 1 through its polyphase form (above).
+template <class Ar, typename S, typename V>
+bool conv_strided(const Ar& ar, const Geom& g, const S* x, const V* wf, typename Ar::Out* out, int32_t lim) {
+  if (!in_range(x, g.n * g.c * g.h * g.w, lim)) return false;
+  const Polyphase pp(g);
+  const Geom t = pp.geom(g);
+  std::vector<V> w(static_cast<size_t>(g.reps * t.c * t.k * t.k), V(0));
+  const int64_t per = t.c * t.k * t.k;
+  for (int64_t j = 0; j < g.reps; j++)
+    for (int64_t ci = 0; ci < g.c; ci++)
+      for (int64_t kh = 0; kh < g.k; kh++)
+        for (int64_t kw = 0; kw < g.k; kw++) w[j * per + pp.tap(ci, kh, kw)] = wf[((j * g.c + ci) * g.k + kh) * g.k + kw];
+  return conv_any(ar, t, polyphase_input(x, g, pp), w.data(), out, -1);
+}
+
+// conv with the fast path where it applies (stride 1, 1 to 3 vectors; stride > 1 through its polyphase form),
+// else the general loop; false (and nothing computed) when lim ≥ 0 and some |x| > lim.
+template <class Ar, typename S, typename V>
+bool conv_any(const Ar& ar, const Geom& g, const S* x, const V* wf, typename Ar::Out* out, int32_t lim) {
+  if (use_polyphase(g, 3)) return conv_strided(ar, g, x, wf, out, lim);
   if (g.s == 1) {
     switch (g.reps) {
       case 1:
@@ -540,10 +637,59 @@ void conv_t(const Ar& ar, const Geom& g, const S* dy, const V* wg, typename Ar::
   });
 }
 
-// convT with stride 1 is a stride-1 convolution of dy, padded by k−1−pad, with the kernel flipped and
-// its two channel axes swapped: wg [o,reps,k,k] → [reps,o,k,k] reversed in (kh, kw).
 template <class Ar, typename S, typename V>
-bool conv_t_any(const Ar& ar, const Geom& g, const S* dy, const V* wg, typename Ar::Out* out, int32_t lim = -1) {
+bool conv_t_any(const Ar& ar, const Geom& g, const S* dy, const V* wg, typename Ar::Out* out, int32_t lim = -1);
+
+// convT with stride s > 1, output phase by output phase: the outputs iy with iy + pad ≡ ph (mod s) take
+// only the taps kh = s·a + ph, so out[s·q + ph − pad] = Σ_{o,a} dy[q − a]·wg[s·a + ph], a stride-1
+// transposed convolution of dy with that sub-kernel (k' × k', zeros where s·a + ph ≥ k), q < oh + k' − 1.
+// Outputs no tap reaches (phases ph ≥ k, rows past the last window) are zero. Sums as the strided loop's.
+template <class Ar, typename S, typename V>
+bool conv_t_strided(const Ar& ar, const Geom& g, const S* dy, const V* wg, typename Ar::Out* out, int32_t lim) {
+  if (!in_range(dy, g.n * g.c * g.oh * g.ow, lim)) return false;
+  using Out = typename Ar::Out;
+  const int64_t s = g.s, k = g.k, o = g.c, kp = (k + s - 1) / s, phases = std::min(s, k);
+  Geom t = g;  // dy [n,o,oh,ow] → [n,reps,hq,wq]
+  t.h = g.oh + kp - 1;
+  t.w = g.ow + kp - 1;
+  t.k = kp;
+  t.s = 1;
+  t.pad = 0;
+  std::fill(out, out + g.n * g.reps * g.h * g.w, Out(0));
+  std::vector<V> w(static_cast<size_t>(o * g.reps * kp * kp));
+  std::vector<Out> part(static_cast<size_t>(g.n * g.reps * t.h * t.w));
+  for (int64_t ph = 0; ph < phases; ph++) {
+    for (int64_t pw = 0; pw < phases; pw++) {
+      std::fill(w.begin(), w.end(), V(0));
+      for (int64_t oc = 0; oc < o; oc++)
+        for (int64_t j = 0; j < g.reps; j++)
+          for (int64_t a = 0; s * a + ph < k; a++)
+            for (int64_t b = 0; s * b + pw < k; b++)
+              w[((oc * g.reps + j) * kp + a) * kp + b] = wg[((oc * g.reps + j) * k + s * a + ph) * k + s * b + pw];
+      if (!conv_t_any(ar, t, dy, w.data(), part.data(), -1)) return false;
+      for (int64_t nj = 0; nj < g.n * g.reps; nj++) {
+        for (int64_t q = 0; q < t.h; q++) {
+          const int64_t iy = s * q + ph - g.pad;
+          if (iy < 0 || iy >= g.h) continue;
+          const Out* src = part.data() + (nj * t.h + q) * t.w;
+          Out* dst = out + (nj * g.h + iy) * g.w;
+          for (int64_t r = 0; r < t.w; r++) {
+            const int64_t ix = s * r + pw - g.pad;
+            if (ix >= 0 && ix < g.w) dst[ix] = src[r];
+          }
+        }
+      }
+    }
+  }
+  return true;
+}
+
+// convT with stride 1 is a stride-1 convolution of dy, padded by k−1−pad, with the kernel flipped and
+// its two channel axes swapped: wg [o,reps,k,k] → [reps,o,k,k] reversed in (kh, kw). Stride > 1: by output
+// phase (conv_t_strided).
+template <class Ar, typename S, typename V>
+bool conv_t_any(const Ar& ar, const Geom& g, const S* dy, const V* wg, typename Ar::Out* out, int32_t lim) {
+  if (use_polyphase(g, 3)) return conv_t_strided(ar, g, dy, wg, out, lim);
   if (g.s == 1 && g.pad <= g.k - 1 && g.reps <= 3) {
     const int64_t o = g.c, k = g.k;
     std::vector<V> flipped(static_cast<size_t>(g.reps * o * k * k));
@@ -604,7 +750,7 @@ void conv_w(const Ar& ar, const Geom& g, const V* dyf, const S* x, typename Ar::
   });
 }
 
-// Weight-gradient correlation, stride 1, k ∈ {1, 3}, 1 or 2 vectors: for one input channel and one
+// Weight-gradient correlation, stride 1, k ∈ {1, 2, 3, 4}, 1 or 2 vectors: for one input channel and one
 // kernel row kh, the R·K sums over (n, oy, ox) advance together, four columns at a time, sharing every
 // load of dyf and of the padded input.
 #ifdef TEE_VERIFY_AVX2
@@ -695,15 +841,47 @@ bool conv_w_fast(const Ar& ar, const Geom& g, const V* dyf, const S* x, typename
 #endif
 
 template <class Ar, typename V, typename S>
-bool conv_w_any(const Ar& ar, const Geom& g, const V* dyf, const S* x, typename Ar::Out* out, int32_t lim = -1) {
+bool conv_w_any(const Ar& ar, const Geom& g, const V* dyf, const S* x, typename Ar::Out* out, int32_t lim = -1);
+
+// Weight-gradient correlation with stride > 1 through the polyphase input (Polyphase above): the stride-1
+// correlation of dyf with x' gives w' [reps][c·P²][k'][k'], whose taps (kh, kw) are read back into
+// [reps][c][k][k] (the added taps are dropped).
+template <class Ar, typename V, typename S>
+bool conv_w_strided(const Ar& ar, const Geom& g, const V* dyf, const S* x, typename Ar::Out* out, int32_t lim) {
+  if (!in_range(x, g.n * g.c * g.h * g.w, lim)) return false;
+  const Polyphase pp(g);
+  const Geom t = pp.geom(g);
+  const int64_t per = t.c * t.k * t.k;
+  std::vector<typename Ar::Out> wq(static_cast<size_t>(g.reps * per));
+  if (!conv_w_any(ar, t, dyf, polyphase_input(x, g, pp), wq.data(), -1)) return false;
+  for (int64_t j = 0; j < g.reps; j++)
+    for (int64_t ci = 0; ci < g.c; ci++)
+      for (int64_t kh = 0; kh < g.k; kh++)
+        for (int64_t kw = 0; kw < g.k; kw++) out[((j * g.c + ci) * g.k + kh) * g.k + kw] = wq[j * per + pp.tap(ci, kh, kw)];
+  return true;
+}
+
+template <class Ar, typename V, typename S>
+bool conv_w_any(const Ar& ar, const Geom& g, const V* dyf, const S* x, typename Ar::Out* out, int32_t lim) {
+  if (use_polyphase(g, 2) && (g.k + g.s - 1) / g.s <= 4) return conv_w_strided(ar, g, dyf, x, out, lim);
 #ifdef TEE_VERIFY_AVX2
-  if (g.s == 1 && g.reps <= 2 && (g.k == 1 || g.k == 3)) {
+  // k ≤ 4 covers the stride-1 kernels and the polyphase forms of strided ones (3×3 s2 → k' = 2, 7×7 s2 → 4,
+  // 11×11 s4 → 3).
+  if (g.s == 1 && g.reps <= 2 && g.k >= 1 && g.k <= 4) {
     if (g.reps == 1) {
-      if (g.k == 1) return conv_w_fast<Ar, V, S, 1, 1>(ar, g, dyf, x, out, lim);
-      return conv_w_fast<Ar, V, S, 1, 3>(ar, g, dyf, x, out, lim);
+      switch (g.k) {
+        case 1: return conv_w_fast<Ar, V, S, 1, 1>(ar, g, dyf, x, out, lim);
+        case 2: return conv_w_fast<Ar, V, S, 1, 2>(ar, g, dyf, x, out, lim);
+        case 3: return conv_w_fast<Ar, V, S, 1, 3>(ar, g, dyf, x, out, lim);
+        default: return conv_w_fast<Ar, V, S, 1, 4>(ar, g, dyf, x, out, lim);
+      }
     }
-    if (g.k == 1) return conv_w_fast<Ar, V, S, 2, 1>(ar, g, dyf, x, out, lim);
-    return conv_w_fast<Ar, V, S, 2, 3>(ar, g, dyf, x, out, lim);
+    switch (g.k) {
+      case 1: return conv_w_fast<Ar, V, S, 2, 1>(ar, g, dyf, x, out, lim);
+      case 2: return conv_w_fast<Ar, V, S, 2, 2>(ar, g, dyf, x, out, lim);
+      case 3: return conv_w_fast<Ar, V, S, 2, 3>(ar, g, dyf, x, out, lim);
+      default: return conv_w_fast<Ar, V, S, 2, 4>(ar, g, dyf, x, out, lim);
+    }
   }
 #endif
   if (!in_range(x, g.n * g.c * g.h * g.w, lim)) return false;

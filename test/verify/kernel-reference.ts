@@ -151,4 +151,16 @@ export const GEOMS: Dims[] = [
   { n: 2, c: 1, h: 4, w: 4, k: 1, stride: 2, padding: 0 },
   { n: 1, c: 2, h: 9, w: 9, k: 5, stride: 2, padding: 2 },
   { n: 1, c: 1, h: 3, w: 3, k: 3, stride: 1, padding: 0 },
+  // Strided geometries, computed through their polyphase (stride-1) forms: ResNet's stem, AlexNet's first
+  // layer, kernels smaller than the stride, an even kernel, rows past the 16-column blocks with a tail.
+  { n: 1, c: 2, h: 23, w: 21, k: 7, stride: 2, padding: 3 },
+  { n: 2, c: 1, h: 19, w: 23, k: 11, stride: 4, padding: 2 },
+  { n: 1, c: 3, h: 17, w: 18, k: 1, stride: 3, padding: 0 },
+  { n: 1, c: 2, h: 13, w: 14, k: 2, stride: 3, padding: 1 },
+  { n: 2, c: 2, h: 20, w: 37, k: 3, stride: 2, padding: 1 },
+  { n: 1, c: 3, h: 9, w: 10, k: 4, stride: 2, padding: 2 },
+  { n: 1, c: 1, h: 7, w: 7, k: 5, stride: 3, padding: 0 },
 ];
+
+/** The strided ones among GEOMS. */
+export const STRIDED_GEOMS: Dims[] = GEOMS.filter((g) => g.stride > 1);

@@ -7,7 +7,16 @@ import { SeededRng } from '../../src/tensor/seeded-rng.js';
 import { f64Kernels, modpKernels } from '../../src/verify/native-modp.js';
 import { convOut } from '../../src/verify/product-geometry.js';
 import { randomField, randomFloats } from './cases.js';
-import { convRef, convTRef, convWRef, foldRef, GEOMS, matvecsRef, mod } from './kernel-reference.js';
+import {
+  convRef,
+  convTRef,
+  convWRef,
+  foldRef,
+  GEOMS,
+  matvecsRef,
+  mod,
+  STRIDED_GEOMS,
+} from './kernel-reference.js';
 
 const P = 16777213;
 
@@ -171,8 +180,12 @@ describe('native verification kernels (float64)', () => {
   const rng = new SeededRng(12);
 
   it('fold/matvecs/conv/convT/convW agree with the exact kernels on small integers, abs folds |operand|', () => {
-    const g = { n: 2, c: 3, h: 6, w: 5, k: 3, stride: 2, padding: 1 };
-    const reps = 2;
+    for (const g of [{ n: 2, c: 3, h: 6, w: 5, k: 3, stride: 2, padding: 1 }, ...STRIDED_GEOMS]) {
+      for (const reps of [1, 2, 4]) floatAgreesWithExact(g, reps);
+    }
+  });
+
+  function floatAgreesWithExact(g: (typeof STRIDED_GEOMS)[number], reps: number): void {
     const oh = convOut(g.h, g.k, g.stride, g.padding);
     const ow = convOut(g.w, g.k, g.stride, g.padding);
     const small = (n: number): Int32Array => randomField(n, P, rng, 50);
@@ -211,7 +224,7 @@ describe('native verification kernels (float64)', () => {
       [...f64Kernels.matvecs(4, 9, 2, toF(a), toD(u), false)],
       center(modpKernels.matvecs(4, 9, 2, a, u, P)),
     );
-  });
+  }
 
   it('finds the first NaN or infinity', () => {
     const v = randomFloats(100, rng);
