@@ -71,12 +71,17 @@ describe('layer fixtures through RemoteLinearOps', () => {
     assert.ok(files.length >= 8, `${files.length} fixtures`);
   });
 
-  for (const mode of ['float', 'exact'] as Mode[]) {
+  for (const [mode, gpu] of [
+    ['float', false],
+    ['exact', false],
+    ['float', true],
+    ['exact', true],
+  ] as [Mode, boolean][]) {
     for (const path of files) {
       const f = new Fixture(path);
-      it(`matches PyTorch on ${f.name} in ${mode} mode (${mode === 'float' ? 'fixture tolerance' : 'plus the quantization bound'})`, async () => {
+      it(`matches PyTorch on ${f.name} in ${mode} mode (${mode === 'float' ? 'fixture tolerance' : 'plus the quantization bound'})${gpu ? ', products on the GPU backend (emulated)' : ''}`, async () => {
         const bounds = new Map<string, number>();
-        const remote = new RemoteLinearOps(new InProcessTransport(), {
+        const remote = new RemoteLinearOps(new InProcessTransport(gpu ? { gpu: 'emulated' } : {}), {
           integrity: mode,
           onProduct: (t) => bounds.set(productKind(t.op), t.errorBound ?? 0),
         });

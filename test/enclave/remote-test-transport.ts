@@ -5,6 +5,7 @@
 // out-of-range values, wrong dtype; for wide also add p to one element), on every call or only the
 // first (so that the retry on a fresh connection succeeds), and drop calls like a broken network.
 import { createHash } from 'node:crypto';
+import { computeLinearGpu, openGpu } from '../../src/accelerator/gpu-linear.js';
 import { nonInteger } from '../../src/accelerator/tamper.js';
 import { TeeError } from '../../src/errors.js';
 import { kernels } from '../../src/kernels/index.js';
@@ -39,6 +40,11 @@ export interface TestTransportOptions {
   readonly networkFailures?: 'none' | 'first' | 'all';
   /** f32 backend (default LocalLinearOps over the engine's kernels). */
   readonly ops?: LinearOps;
+  /**
+   * Compute every product (all ariths, p = 2^24 − 3) on the accelerator's GPU backend instead: its CPU
+   * emulation (the same orchestration and kernel source the CUDA device runs).
+   */
+  readonly gpu?: 'emulated';
   readonly p?: number;
 }
 
@@ -120,6 +126,10 @@ export class InProcessTransport implements AcceleratorTransport {
   }
 
   private async compute(req: LinearRequest): Promise<WireTensor> {
+    if (this.opts.gpu !== undefined) {
+      openGpu(this.opts.gpu);
+      return computeLinearGpu(req);
+    }
     const params = { stride: req.stride, padding: req.padding, inputHW: req.inputHW, k: req.k };
     // Plain float64 sums of int32 operands: exact while every partial sum stays below 2^53.
     if (req.arith === 'wide') return floatReference(req.op, req.a, req.b, params);
