@@ -1,12 +1,15 @@
 // The GPU device emulated on the CPU: host memory stands in for device memory, each kernel of
-// kernels.cuh runs in a loop over its indices, and GEMM follows cuBLAS's column-major conventions with a
-// plain loop (float products accumulate in float, as a GPU's would; integers in float64 are exact in any
-// order). Slow and single-threaded on purpose: it exists so that tests check linear.cc's layouts, strides
-// and chunking, and the kernels' index arithmetic, on machines without a GPU.
+// kernels.cuh runs in a loop over its indices, and GEMM follows cuBLAS's column-major conventions on the
+// engine's row-major GEMM (a column-major product is the row-major product of the transposes, operands
+// swapped; float products accumulate in float, as a GPU's would; integers in float64 are exact in any
+// order). It exists so that tests check linear.cc's layouts, leading dimensions, strides and chunking,
+// and the kernels' index arithmetic, on machines without a GPU.
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 
+#include "../common.h"
+#include "../gemm.h"
 #include "device.h"
 
 namespace tee::gpu {
@@ -17,20 +20,14 @@ T* at(dptr p) {
   return reinterpret_cast<T*>(static_cast<uintptr_t>(p));
 }
 
-template <typename T>
-void gemm_one(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb,
-              double beta, T* c, int64_t ldc) {
-  for (int64_t j = 0; j < n; ++j) {
-    for (int64_t i = 0; i < m; ++i) {
-      T sum = 0;
-      for (int64_t l = 0; l < k; ++l) {
-        const T av = ta ? a[i * lda + l] : a[l * lda + i];
-        const T bv = tb ? b[l * ldb + j] : b[j * ldb + l];
-        sum += av * bv;
-      }
-      T& out = c[j * ldc + i];
-      out = beta == 0 ? sum : static_cast<T>(beta) * out + sum;
-    }
+// Column-major C (m×n, ldc) = op(A)·op(B) + beta·C is row-major Cᵀ (n×m, ldc) = op(B)ᵀ·op(A)ᵀ: a
+// column-major matrix is the row-major buffer of its transpose, so op(B)ᵀ is B's buffer transposed iff tb.
+void gemm_one(Prec prec, bool ta, bool tb, int64_t m, int64_t n, int64_t k, dptr a, int64_t lda, dptr b,
+              int64_t ldb, double beta, dptr c, int64_t ldc) {
+  if (prec == Prec::F64) {
+    gemm_f64(tb, ta, n, m, k, 1.0, at<double>(b), ldb, at<double>(a), lda, beta, at<double>(c), ldc, threads());
+  } else {
+    gemm_f32(tb, ta, n, m, k, 1.0f, at<float>(b), ldb, at<float>(a), lda, float(beta), at<float>(c), ldc, threads());
   }
 }
 
@@ -57,15 +54,9 @@ class EmulatedDevice final : public Device {
 
   void gemm(Prec prec, bool ta, bool tb, int64_t m, int64_t n, int64_t k, dptr a, int64_t lda, int64_t sa, dptr b,
             int64_t ldb, int64_t sb, double beta, dptr c, int64_t ldc, int64_t sc, int64_t batch) override {
-    for (int64_t i = 0; i < batch; ++i) {
-      if (prec == Prec::F64) {
-        gemm_one(ta, tb, m, n, k, at<double>(a) + i * sa, lda, at<double>(b) + i * sb, ldb, beta,
-                 at<double>(c) + i * sc, ldc);
-      } else {
-        gemm_one(ta, tb, m, n, k, at<float>(a) + i * sa, lda, at<float>(b) + i * sb, ldb, beta,
-                 at<float>(c) + i * sc, ldc);
-      }
-    }
+    const size_t es = elem_bytes(prec);
+    for (int64_t i = 0; i < batch; ++i)
+      gemm_one(prec, ta, tb, m, n, k, a + i * sa * es, lda, b + i * sb * es, ldb, beta, c + i * sc * es, ldc);
   }
 
   bool i32_to_f64(int64_t n, dptr src, dptr dst) override {

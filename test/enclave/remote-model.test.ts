@@ -98,93 +98,107 @@ function assertRelative(got: ArrayLike<number>, expected: Float32Array, rel: num
 }
 
 describe('ResNet-18 through RemoteLinearOps', () => {
-  it('float mode reproduces the PyTorch fixture resnet18_64_b4_s1: eval logits, two SGD steps, gradients', async () => {
-    const f = new Fixture(fixturePath('models', 'resnet18_64_b4_s1.safetensors'));
-    const seed = f.num('seed');
-    const model = createModel(f.meta.model!, { numClasses: f.num('num_classes'), dropout: f.num('dropout') });
-    fixtureInitModel(model.stateEntries(), seed);
-    const remote = new RemoteLinearOps(new InProcessTransport(), { integrity: 'float' });
-    useRemoteLinearOps(model, remote);
-    const input = new Tensor(f.shape('input'), fixtureInit('input', f.f32('input').length, 1, seed));
-    const labels = f.i64('labels');
+  for (const gpu of [false, true])
+    it(`float mode reproduces the PyTorch fixture resnet18_64_b4_s1: eval logits, two SGD steps, gradients${gpu ? ' (products on the GPU backend, emulated)' : ''}`, async () => {
+      const f = new Fixture(fixturePath('models', 'resnet18_64_b4_s1.safetensors'));
+      const seed = f.num('seed');
+      const model = createModel(f.meta.model!, {
+        numClasses: f.num('num_classes'),
+        dropout: f.num('dropout'),
+      });
+      fixtureInitModel(model.stateEntries(), seed);
+      const remote = new RemoteLinearOps(new InProcessTransport(gpu ? { gpu: 'emulated' } : {}), {
+        integrity: 'float',
+      });
+      useRemoteLinearOps(model, remote);
+      const input = new Tensor(f.shape('input'), fixtureInit('input', f.f32('input').length, 1, seed));
+      const labels = f.i64('labels');
 
-    assertRelative(
-      (await predict(model, input)).data,
-      f.f32('logits_eval_before'),
-      1e-3,
-      'logits_eval_before',
-    );
-    const loss = new CrossEntropyLoss();
-    const opt = new SGD(model.parameters(), {
-      lr: f.num('lr'),
-      momentum: f.num('momentum'),
-      weightDecay: f.num('weight_decay'),
-    });
-    const step0 = await trainStep(model, loss, opt, input, labels);
-    assertRelative(step0.logits.data, f.f32('logits_train_step0'), 1e-3, 'logits_train_step0');
-    assertRelative([step0.loss], f.f32('loss_step0'), 1e-3, 'loss_step0');
-    const params = new Map(model.namedParameters());
-    const norms = f.names().filter((n) => n.startsWith('grad_norm.'));
-    let gMax = 0;
-    for (const n of norms) gMax = Math.max(gMax, f.f32(n)[0]!);
-    for (const n of norms) {
-      const name = n.slice('grad_norm.'.length);
-      const p = params.get(name)!;
-      const sample = f.f32(`grad_sample.${name}`);
-      const got = Array.from(f.i64(`grad_idx.${name}`), (i) => p.grad[Number(i)]!);
-      assertClose(got, sample, 1e-2 * Math.max(maxAbs(sample), 1e-5 * gMax), `grad_sample.${name}`);
-    }
-    const step1 = await trainStep(model, loss, opt, input, labels);
-    assertRelative([step1.loss], f.f32('loss_step1'), 1e-3, 'loss_step1');
-    assertRelative((await predict(model, input)).data, f.f32('logits_eval_after'), 1e-3, 'logits_eval_after');
-
-    const s = remote.stats();
-    assert.equal(s.total.failures, 0);
-    assert.ok(
-      s.byLayer.conv1 && s.byLayer['layer4.1.conv2'] && s.byLayer.fc,
-      'per-layer stats under torchvision names',
-    );
-    assert.equal(s.byLayer.fc!.calls, 2 + 2 * 3, 'fc: 2 eval forwards + 2 steps × 3 products');
-  });
-
-  it('exact mode keeps every product of a ResNet-18 training step within its documented bound', async (t) => {
-    // Every product the model asks for is also computed here in float64 from the same operands, and the
-    // dequantized exact-mode result must lie within that product's errorBound (docs/integrity.md).
-    const rng = new SeededRng(61);
-    const model = createModel('resnet18', { numClasses: 10 });
-    const traces: ProductTrace[] = [];
-    const remote = new RemoteLinearOps(new InProcessTransport(), { onProduct: (tr) => traces.push(tr) });
-    let checked = 0;
-    let worst = 0;
-    const checkedOps = checking(remote, (op, a, b, params, got) => {
-      // A layer's two backward products run concurrently: take this op's own trace.
-      const tr = traces.filter((x) => x.op === op).at(-1)!;
-      const want = floatReference(
-        op,
-        { shape: a.shape, data: a.data },
-        { shape: b.shape, data: b.data },
-        params,
-      ).data;
-      for (let i = 0; i < got.size; i++) {
-        const err = Math.abs(got.data[i]! - want[i]!);
-        worst = Math.max(worst, err / tr.errorBound!);
-        assert.ok(err <= tr.errorBound!, `${op}: |${got.data[i]} − ${want[i]}| > ${tr.errorBound}`);
+      assertRelative(
+        (await predict(model, input)).data,
+        f.f32('logits_eval_before'),
+        1e-3,
+        'logits_eval_before',
+      );
+      const loss = new CrossEntropyLoss();
+      const opt = new SGD(model.parameters(), {
+        lr: f.num('lr'),
+        momentum: f.num('momentum'),
+        weightDecay: f.num('weight_decay'),
+      });
+      const step0 = await trainStep(model, loss, opt, input, labels);
+      assertRelative(step0.logits.data, f.f32('logits_train_step0'), 1e-3, 'logits_train_step0');
+      assertRelative([step0.loss], f.f32('loss_step0'), 1e-3, 'loss_step0');
+      const params = new Map(model.namedParameters());
+      const norms = f.names().filter((n) => n.startsWith('grad_norm.'));
+      let gMax = 0;
+      for (const n of norms) gMax = Math.max(gMax, f.f32(n)[0]!);
+      for (const n of norms) {
+        const name = n.slice('grad_norm.'.length);
+        const p = params.get(name)!;
+        const sample = f.f32(`grad_sample.${name}`);
+        const got = Array.from(f.i64(`grad_idx.${name}`), (i) => p.grad[Number(i)]!);
+        assertClose(got, sample, 1e-2 * Math.max(maxAbs(sample), 1e-5 * gMax), `grad_sample.${name}`);
       }
-      checked++;
+      const step1 = await trainStep(model, loss, opt, input, labels);
+      assertRelative([step1.loss], f.f32('loss_step1'), 1e-3, 'loss_step1');
+      assertRelative(
+        (await predict(model, input)).data,
+        f.f32('logits_eval_after'),
+        1e-3,
+        'logits_eval_after',
+      );
+
+      const s = remote.stats();
+      assert.equal(s.total.failures, 0);
+      assert.ok(
+        s.byLayer.conv1 && s.byLayer['layer4.1.conv2'] && s.byLayer.fc,
+        'per-layer stats under torchvision names',
+      );
+      assert.equal(s.byLayer.fc!.calls, 2 + 2 * 3, 'fc: 2 eval forwards + 2 steps × 3 products');
     });
-    setLinearOps(model, checkedOps);
-    const input = new Tensor([2, 3, 32, 32], randomFloats(2 * 3 * 32 * 32, rng, 2));
-    const labels = new BigInt64Array([3n, 7n]);
-    const loss = new CrossEntropyLoss();
-    const opt = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
-    const step = await trainStep(model, loss, opt, input, labels);
-    assert.ok(Number.isFinite(step.loss));
-    // 20 convolutions and fc, three products each, less the stem's input gradient (nobody needs it).
-    assert.equal(checked, 21 * 3 - 1);
-    t.diagnostic(`worst error / bound over ${checked} products: ${worst.toFixed(4)}`);
-    const bits = traces.map((tr) => `${tr.aBits}+${tr.bBits}`);
-    t.diagnostic(`scale bits (a+b) of the first products: ${bits.slice(0, 6).join(' ')}`);
-  });
+
+  for (const gpu of [false, true])
+    it(`exact mode keeps every product of a ResNet-18 training step within its documented bound${gpu ? ' (products on the GPU backend, emulated)' : ''}`, async (t) => {
+      // Every product the model asks for is also computed here in float64 from the same operands, and the
+      // dequantized exact-mode result must lie within that product's errorBound (docs/integrity.md).
+      const rng = new SeededRng(61);
+      const model = createModel('resnet18', { numClasses: 10 });
+      const traces: ProductTrace[] = [];
+      const remote = new RemoteLinearOps(new InProcessTransport(gpu ? { gpu: 'emulated' } : {}), {
+        onProduct: (tr) => traces.push(tr),
+      });
+      let checked = 0;
+      let worst = 0;
+      const checkedOps = checking(remote, (op, a, b, params, got) => {
+        // A layer's two backward products run concurrently: take this op's own trace.
+        const tr = traces.filter((x) => x.op === op).at(-1)!;
+        const want = floatReference(
+          op,
+          { shape: a.shape, data: a.data },
+          { shape: b.shape, data: b.data },
+          params,
+        ).data;
+        for (let i = 0; i < got.size; i++) {
+          const err = Math.abs(got.data[i]! - want[i]!);
+          worst = Math.max(worst, err / tr.errorBound!);
+          assert.ok(err <= tr.errorBound!, `${op}: |${got.data[i]} − ${want[i]}| > ${tr.errorBound}`);
+        }
+        checked++;
+      });
+      setLinearOps(model, checkedOps);
+      const input = new Tensor([2, 3, 32, 32], randomFloats(2 * 3 * 32 * 32, rng, 2));
+      const labels = new BigInt64Array([3n, 7n]);
+      const loss = new CrossEntropyLoss();
+      const opt = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
+      const step = await trainStep(model, loss, opt, input, labels);
+      assert.ok(Number.isFinite(step.loss));
+      // 20 convolutions and fc, three products each, less the stem's input gradient (nobody needs it).
+      assert.equal(checked, 21 * 3 - 1);
+      t.diagnostic(`worst error / bound over ${checked} products: ${worst.toFixed(4)}`);
+      const bits = traces.map((tr) => `${tr.aBits}+${tr.bBits}`);
+      t.diagnostic(`scale bits (a+b) of the first products: ${bits.slice(0, 6).join(' ')}`);
+    });
 
   it('exact-mode ResNet-18 logits stay close to the native float32 model (reported)', async (t) => {
     const rng = new SeededRng(62);
