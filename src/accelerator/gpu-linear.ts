@@ -3,11 +3,9 @@
 // loads CUDA's libraries only when a CUDA device is opened, so it builds and loads on any machine;
 // openGpu('cuda') fails with E_NATIVE naming what is missing (driver, GPU, NVRTC or cuBLAS). The kernels
 // (native/gpu/kernels.cuh) are compiled by NVRTC for the device's own architecture when it is opened.
-import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { TeeError } from '../errors.js';
+import { packageFile, requireAddon } from '../native-addon.js';
 import type { Arith, LinearOpName, LinearRequest, WireTensor } from '../protocol/linear-request.js';
 import { convShape, outputShape } from '../protocol/linear-shapes.js';
 
@@ -59,27 +57,15 @@ const OP_ID: Record<LinearOpName, number> = {
 };
 const ARITH_ID: Record<Arith, number> = { f32: 0, modp: 1, wide: 2 };
 
-const here = dirname(fileURLToPath(import.meta.url));
-// dist/src/accelerator → the package root, or src/accelerator when run as TypeScript.
-const roots = [resolve(here, '..', '..', '..'), resolve(here, '..', '..')];
-
 function loadAddon(): GpuAddon {
-  const found = roots
-    .flatMap((r) => [
-      resolve(r, 'build', 'Release', 'tee_offload.node'),
-      resolve(r, 'build', 'Debug', 'tee_offload.node'),
-    ])
-    .find((p) => existsSync(p));
-  if (found === undefined)
-    throw new TeeError('E_NATIVE', 'the native addon is not built: run `npm run build`');
-  const a = createRequire(import.meta.url)(found) as Partial<GpuAddon>;
+  const a = requireAddon() as Partial<GpuAddon>;
   if (typeof a.gpuOpen !== 'function' || typeof a.gpuLinear !== 'function')
     throw new TeeError('E_NATIVE', 'the native addon predates the GPU backend: run `npm run build`');
   return a as GpuAddon;
 }
 
 function kernelSource(): string {
-  const path = roots.map((r) => resolve(r, 'native', 'gpu', 'kernels.cuh')).find((p) => existsSync(p));
+  const path = packageFile('native', 'gpu', 'kernels.cuh');
   if (path === undefined)
     throw new TeeError('E_NATIVE', 'native/gpu/kernels.cuh is missing from the package');
   return readFileSync(path, 'utf8');

@@ -4,11 +4,8 @@
 // the addon is missing or was built before these products, nativeModpAvailable() is false and the
 // accelerator uses the TypeScript twin (modp-ops.ts). An operand outside the centered range is E_FRAME,
 // as in the twin.
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { TeeError } from '../errors.js';
+import { requireAddon } from '../native-addon.js';
 import type { ConvShape } from '../protocol/linear-shapes.js';
 import type { ExactArith, ExactData } from './modp-ops.js';
 
@@ -32,22 +29,13 @@ let addon: ModpAddon | null | undefined;
 
 function load(): ModpAddon | null {
   if (addon !== undefined) return addon;
-  // dist/src/accelerator/native-modp.js → <root>/build/Release (also from src/accelerator as TS).
-  const here = dirname(fileURLToPath(import.meta.url));
-  const found = [resolve(here, '..', '..', '..'), resolve(here, '..', '..')]
-    .flatMap((r) => [
-      resolve(r, 'build', 'Release', 'tee_offload.node'),
-      resolve(r, 'build', 'Debug', 'tee_offload.node'),
-    ])
-    .find((p) => existsSync(p));
   addon = null;
-  if (found === undefined) return null;
   try {
-    const a = createRequire(import.meta.url)(found) as Partial<ModpAddon>;
+    const a = requireAddon() as Partial<ModpAddon>;
     if (typeof a.modpGemm === 'function' && typeof a.wideConv2dGradWeight === 'function')
       addon = a as ModpAddon;
   } catch {
-    // A broken addon: the compute path reports E_NATIVE through kernels/ when it needs the kernels.
+    // Not built, or broken: the compute path reports E_NATIVE through kernels/ when it needs the kernels.
   }
   return addon;
 }

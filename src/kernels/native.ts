@@ -2,11 +2,8 @@
 // type and length against the geometry before a pointer reaches C++ (TeeError E_SHAPE with the exact
 // sizes), and implements `Kernels`. A missing addon throws E_NATIVE on first use, not at import, so
 // that commands which never compute still run. Typed arrays are passed zero-copy.
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { TeeError } from '../errors.js';
+import { requireAddon } from '../native-addon.js';
 import type { AdaptiveGeom, ChannelGeom, ConvGeom, KernelInfo, Kernels, PoolGeom } from './api.js';
 import { convOutSize } from './api.js';
 
@@ -93,37 +90,11 @@ type PoolArgs = [number, number, number, number, number, number, number];
 type AdaptiveArgs = [number, number, number, number, number, number];
 type ChannelArgs = [number, number, number];
 
-const ADDON_FILE = 'tee_offload.node';
 let addon: Addon | null = null;
-
-function candidatePaths(): string[] {
-  // dist/src/kernels/native.js → <root>/build/Release (also works from src/kernels when run as TS).
-  const here = dirname(fileURLToPath(import.meta.url));
-  const roots = [resolve(here, '..', '..', '..'), resolve(here, '..', '..')];
-  return roots.flatMap((r) => [
-    resolve(r, 'build', 'Release', ADDON_FILE),
-    resolve(r, 'build', 'Debug', ADDON_FILE),
-  ]);
-}
 
 function load(): Addon {
   if (addon !== null) return addon;
-  const paths = candidatePaths();
-  const found = paths.find((p) => existsSync(p));
-  if (found === undefined) {
-    throw new TeeError(
-      'E_NATIVE',
-      `the native addon is not built (looked for ${paths[0]}): run \`npm run build\` ` +
-        '(needs a C++17 compiler, make and python3; OpenBLAS and oneDNN are optional)',
-    );
-  }
-  try {
-    addon = createRequire(import.meta.url)(found) as Addon;
-  } catch (e) {
-    throw new TeeError('E_NATIVE', `the native addon ${found} failed to load: ${(e as Error).message}`, {
-      cause: e,
-    });
-  }
+  addon = requireAddon() as Addon;
   const info = addon.info();
   const missing = [info.openblasBuilt ? '' : 'OpenBLAS', info.onednnBuilt ? '' : 'oneDNN'].filter(
     (s) => s !== '',

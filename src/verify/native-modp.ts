@@ -2,11 +2,8 @@
 // operands with |v| < p, results in [0, p)) and float64 (Float32Array operands, Float64Array vectors;
 // `abs` folds |operand| for the τ bound). Loads the same addon file as kernels/native.ts, lazily; a
 // missing or stale addon is E_NATIVE on first use. Each function allocates and returns its output.
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { TeeError } from '../errors.js';
+import { requireAddon } from '../native-addon.js';
 import { convOut } from './product-geometry.js';
 
 type I32 = Int32Array;
@@ -47,37 +44,13 @@ interface VerifyAddon {
   f32VerifyFinite(a: F32): number;
 }
 
-const ADDON_FILE = 'tee_offload.node';
 let addon: VerifyAddon | null = null;
 
 function load(): VerifyAddon {
   if (addon !== null) return addon;
-  // dist/src/verify/native-modp.js → <root>/build/Release (also from src/verify when run as TS).
-  const here = dirname(fileURLToPath(import.meta.url));
-  const paths = [resolve(here, '..', '..', '..'), resolve(here, '..', '..')].flatMap((r) => [
-    resolve(r, 'build', 'Release', ADDON_FILE),
-    resolve(r, 'build', 'Debug', ADDON_FILE),
-  ]);
-  const found = paths.find((p) => existsSync(p));
-  if (found === undefined) {
-    throw new TeeError(
-      'E_NATIVE',
-      `the native addon is not built (looked for ${paths[0]}): run \`npm run build\``,
-    );
-  }
-  let a: Partial<VerifyAddon>;
-  try {
-    a = createRequire(import.meta.url)(found) as Partial<VerifyAddon>;
-  } catch (e) {
-    throw new TeeError('E_NATIVE', `the native addon ${found} failed to load: ${(e as Error).message}`, {
-      cause: e,
-    });
-  }
+  const a = requireAddon() as Partial<VerifyAddon>;
   if (typeof a.modpVerifyFold !== 'function' || typeof a.f64VerifyConvW !== 'function') {
-    throw new TeeError(
-      'E_NATIVE',
-      `the native addon ${found} has no verification kernels: run \`npm run build\``,
-    );
+    throw new TeeError('E_NATIVE', 'the native addon has no verification kernels: run `npm run build`');
   }
   addon = a as VerifyAddon;
   return addon;
