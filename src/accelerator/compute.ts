@@ -3,6 +3,7 @@
 // twin (modp-ops.ts). Synchronous in effect: the caller decides which thread runs it (backend.ts: a
 // worker or inline).
 import type { Kernels } from '../kernels/api.js';
+import { callLinearOp } from '../kernels/linear-ops.js';
 import { LocalLinearOps } from '../kernels/local-linear-ops.js';
 import type { LinearRequest, WireTensor } from '../protocol/linear-request.js';
 import { convShape, outputShape } from '../protocol/linear-shapes.js';
@@ -55,31 +56,9 @@ export async function computeLinear(
   if (gpu) return computeLinearGpu(req);
   const shape = outputShape(req);
   if (req.arith !== 'f32') return { shape, data: exactProduct(kernels, req, req.arith, modp) };
-  const ops = new LocalLinearOps(kernels);
   const a = new Tensor(req.a.shape, req.a.data as Float32Array);
   const b = new Tensor(req.b.shape, req.b.data as Float32Array);
-  const p = { stride: req.stride ?? 1, padding: req.padding ?? 0 };
-  let y: Tensor;
-  switch (req.op) {
-    case 'dense':
-      y = await ops.dense(a, b);
-      break;
-    case 'denseGradInput':
-      y = await ops.denseGradInput(a, b);
-      break;
-    case 'denseGradWeight':
-      y = await ops.denseGradWeight(a, b);
-      break;
-    case 'conv2d':
-      y = await ops.conv2d(a, b, p);
-      break;
-    case 'conv2dGradInput':
-      y = await ops.conv2dGradInput(a, b, p, req.inputHW!);
-      break;
-    case 'conv2dGradWeight':
-      y = await ops.conv2dGradWeight(a, b, p, req.k!);
-      break;
-  }
+  const y = await callLinearOp(new LocalLinearOps(kernels), req.op, a, b, req);
   return { shape: [...y.shape], data: y.data };
 }
 

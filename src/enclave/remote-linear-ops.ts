@@ -14,7 +14,7 @@
 // prepared-product.ts.
 import { TeeError } from '../errors.js';
 import { kernels } from '../kernels/index.js';
-import type { BackwardOuts, ConvParams, LinearOps } from '../kernels/linear-ops.js';
+import { type BackwardOuts, type ConvParams, callLinearOp, type LinearOps } from '../kernels/linear-ops.js';
 import { LocalLinearOps } from '../kernels/local-linear-ops.js';
 import {
   type AcceleratorTransport,
@@ -491,24 +491,10 @@ export class RemoteLinearOps implements LinearOps {
     out: Tensor | undefined,
   ): Promise<Tensor> {
     this.localOps ??= new LocalLinearOps(kernels);
-    const l = this.localOps;
-    const cp = { stride: params.stride ?? 1, padding: params.padding ?? 0 };
-    const started = (): Promise<Tensor> => {
-      switch (g.op) {
-        case 'dense':
-          return l.dense(a, b, out);
-        case 'denseGradInput':
-          return l.denseGradInput(a, b, out);
-        case 'denseGradWeight':
-          return l.denseGradWeight(a, b, out);
-        case 'conv2d':
-          return l.conv2d(a, b, cp, out);
-        case 'conv2dGradInput':
-          return l.conv2dGradInput(a, b, cp, [g.h, g.w], out);
-        case 'conv2dGradWeight':
-          return l.conv2dGradWeight(a, b, cp, g.k, out);
-      }
-    };
+    const { stride, padding } = params;
+    const conv = 'k' in g ? { inputHW: [g.h, g.w] as const, k: g.k } : {};
+    const started = (): Promise<Tensor> =>
+      callLinearOp(this.localOps!, g.op, a, b, { stride, padding, ...conv }, out);
     const pending = started();
     // Timed up to the call's return: LocalLinearOps computes before it hands back its promise, and the
     // time to the promise's settling would also count what ran meanwhile (a Linear's backward starts its

@@ -58,3 +58,48 @@ export interface BackwardOuts {
   readonly dx?: Tensor;
   readonly dw?: Tensor;
 }
+
+/** The six products by name (the names the wire protocol and the checks use). */
+export type LinearOpKey =
+  | 'dense'
+  | 'denseGradInput'
+  | 'denseGradWeight'
+  | 'conv2d'
+  | 'conv2dGradInput'
+  | 'conv2dGradWeight';
+
+/** What a product held by name needs beyond its operands: conv params, grad-input's input size, grad-weight's k. */
+export interface LinearCallParams {
+  readonly stride?: number;
+  readonly padding?: number;
+  readonly inputHW?: readonly [number, number];
+  readonly k?: number;
+}
+
+/** Calls the product `op` of `ops`: the one dispatch for code that holds a product by name. */
+export function callLinearOp(
+  ops: LinearOps,
+  op: LinearOpKey,
+  a: Tensor,
+  b: Tensor,
+  params: LinearCallParams = {},
+  out?: Tensor,
+): Promise<Tensor> {
+  const p = { stride: params.stride ?? 1, padding: params.padding ?? 0 };
+  switch (op) {
+    case 'dense':
+      return ops.dense(a, b, out);
+    case 'denseGradInput':
+      return ops.denseGradInput(a, b, out);
+    case 'denseGradWeight':
+      return ops.denseGradWeight(a, b, out);
+    case 'conv2d':
+      return ops.conv2d(a, b, p, out);
+    case 'conv2dGradInput':
+      if (params.inputHW === undefined) throw new RangeError('conv2dGradInput needs inputHW');
+      return ops.conv2dGradInput(a, b, p, params.inputHW, out);
+    case 'conv2dGradWeight':
+      if (params.k === undefined) throw new RangeError('conv2dGradWeight needs k');
+      return ops.conv2dGradWeight(a, b, p, params.k, out);
+  }
+}

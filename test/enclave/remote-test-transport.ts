@@ -9,7 +9,7 @@ import { computeLinearGpu, openGpu } from '../../src/accelerator/gpu-linear.js';
 import { nonInteger } from '../../src/accelerator/tamper.js';
 import { TeeError } from '../../src/errors.js';
 import { kernels } from '../../src/kernels/index.js';
-import type { LinearOps } from '../../src/kernels/linear-ops.js';
+import { callLinearOp, type LinearOps } from '../../src/kernels/linear-ops.js';
 import { LocalLinearOps } from '../../src/kernels/local-linear-ops.js';
 import type {
   AcceleratorTransport,
@@ -144,28 +144,7 @@ export class InProcessTransport implements AcceleratorTransport {
     }
     const a = new Tensor(req.a.shape, req.a.data as Float32Array);
     const b = new Tensor(req.b.shape, req.b.data as Float32Array);
-    const cp = { stride: req.stride ?? 1, padding: req.padding ?? 0 };
-    let y: Tensor;
-    switch (req.op) {
-      case 'dense':
-        y = await this.ops.dense(a, b);
-        break;
-      case 'denseGradInput':
-        y = await this.ops.denseGradInput(a, b);
-        break;
-      case 'denseGradWeight':
-        y = await this.ops.denseGradWeight(a, b);
-        break;
-      case 'conv2d':
-        y = await this.ops.conv2d(a, b, cp);
-        break;
-      case 'conv2dGradInput':
-        y = await this.ops.conv2dGradInput(a, b, cp, req.inputHW!);
-        break;
-      case 'conv2dGradWeight':
-        y = await this.ops.conv2dGradWeight(a, b, cp, req.k!);
-        break;
-    }
+    const y = await callLinearOp(this.ops, req.op, a, b, req);
     return { shape: [...y.shape], data: y.data };
   }
 
