@@ -60,6 +60,7 @@ describe('native wide-field kernels (mod P = 2^50 − 27)', () => {
   it('folds short rows exactly when every term is at its largest (sums past 2^63 without the reductions)', () => {
     for (const [cols, reps] of [
       [9, 2],
+      [9, 1],
       [1, 4],
     ] as const) {
       const rows = 20000;
@@ -79,8 +80,11 @@ describe('native wide-field kernels (mod P = 2^50 − 27)', () => {
       [3, 1, 4, 3],
       [1, 20000, 3, 1],
       // Short rows with whole groups of four limb rows (2 and 4 repetitions): the grad-input check's
-      // weight fold ([O, C, k²] over C) takes a path of its own for k² = 9 and 1.
+      // weight fold ([O, C, k²] over C) takes a path of its own for k² = 9 and 1; with one repetition
+      // (two limb rows) another for k² = 9, lanes over the taps.
       [5, 64, 9, 2],
+      [6, 1, 9, 1],
+      [3, 20000, 9, 1],
       [3, 37, 1, 4],
       [2, 20000, 9, 2],
       [1, 3, 9, 4],
