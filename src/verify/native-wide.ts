@@ -63,6 +63,7 @@ interface WideAddon {
     p: number,
     out: F64,
   ): number;
+  wideVerifySetIfma(on: boolean): boolean;
 }
 
 function addon(): WideAddon {
@@ -239,6 +240,13 @@ export const wideKernels = {
     const out = new Float64Array(reps);
     addon().wideVerifyBilinear(n, reps, rows, cols, y, u, v, p, out);
     return out;
+  },
+  /**
+   * Whether the AVX-512 IFMA kernels may run (default true; they run only where the CPU has them): returns
+   * whether they are in use now. Same residues either way; the tests and benchmarks compare the two paths.
+   */
+  setIfma(on: boolean): boolean {
+    return addon().wideVerifySetIfma(on);
   },
   /** Index of the first element that is not an integer of magnitude below 2^53 (NaN, ±Inf fail), or −1. */
   firstNonInteger(y: F64): number {
