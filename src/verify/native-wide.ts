@@ -64,6 +64,16 @@ interface WideAddon {
     out: F64,
   ): number;
   wideVerifySetIfma(on: boolean): boolean;
+  wideVerifyFoldIfma(
+    batch: number,
+    rows: number,
+    cols: number,
+    reps: number,
+    a: I32,
+    r: F64,
+    p: number,
+    out: F64,
+  ): boolean;
 }
 
 function addon(): WideAddon {
@@ -116,6 +126,8 @@ export interface ResultSide {
 export const wideKernels = {
   // a [batch,rows,cols], r [reps,rows] → [batch,reps,cols]
   fold(batch: number, rows: number, cols: number, reps: number, a: I32, r: F64, p: number): F64 {
+    const direct = new Float64Array(batch * reps * cols);
+    if (addon().wideVerifyFoldIfma(batch, rows, cols, reps, a, r, p, direct)) return direct;
     const out = new Float64Array(batch * 2 * reps * cols);
     addon().wideVerifyFold(batch, rows, cols, 2 * reps, a, splitLimbs(r, 1, reps, rows), p, out);
     return combine(batch, reps, 1, cols, out, p);
