@@ -359,6 +359,66 @@ Napi::Value WideMatvecs(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+#ifdef TEE_WIDE_IFMA
+// matvecs on IFMA, out[j,i] = Σ_l a[i,l]·u[j,l] mod P with u residues (< 2^50) and the row's operands taken
+// to [0, P): eight columns per step, G vectors at a time sharing each load of the row. Each lane's low and
+// high sums take at most kMatvecChunk/8 = 128 products (< 2^59 and < 2^55) before the chunk's lanes are
+// summed (< 2^62) and reduced, so neither the lanes nor their sums overflow. A row's last columns come in a
+// masked load (zeros beyond the row).
+constexpr int64_t kMatvecChunk = 1024;
+
+TEE_IFMA_TARGET inline uint64_t lane_sum(__m512i v) {
+  alignas(64) uint64_t t[8];
+  _mm512_store_si512(t, v);
+  return ((t[0] + t[1]) + (t[2] + t[3])) + ((t[4] + t[5]) + (t[6] + t[7]));
+}
+
+template <int G>
+TEE_IFMA_TARGET void ifma_matvecs_rows(int64_t m, int64_t kk, int64_t j0, const int32_t* a, const uint64_t* u,
+                                       const Mod& md, double* out, int64_t i0, int64_t i1) {
+  const __m512i pv = _mm512_set1_epi64(md.p), zero = _mm512_setzero_si512();
+  const uint64_t w52 = to_residue(int64_t(1) << 52, md.p);
+  for (int64_t i = i0; i < i1; i++) {
+    const int32_t* row = a + i * kk;
+    uint64_t res[G] = {};
+    for (int64_t c0 = 0; c0 < kk; c0 += kMatvecChunk) {
+      const int64_t c1 = std::min(kk, c0 + kMatvecChunk);
+      __m512i lo[G], hi[G];
+      for (int g = 0; g < G; g++) lo[g] = hi[g] = zero;
+      for (int64_t l = c0; l < c1; l += 8) {
+        const __mmask8 live = l + 8 <= c1 ? __mmask8(0xff) : __mmask8((1u << (c1 - l)) - 1);
+        __m512i x = _mm512_maskz_cvtepi32_epi64(0xff, _mm256_maskz_loadu_epi32(live, row + l));
+        x = _mm512_mask_add_epi64(x, _mm512_cmplt_epi64_mask(x, zero), x, pv);
+        for (int g = 0; g < G; g++) {
+          const __m512i uv = _mm512_maskz_loadu_epi64(live, u + (j0 + g) * kk + l);
+          lo[g] = _mm512_madd52lo_epu64(lo[g], x, uv);
+          hi[g] = _mm512_madd52hi_epu64(hi[g], x, uv);
+        }
+      }
+      for (int g = 0; g < G; g++) {
+        const uint64_t sl = lane_sum(lo[g]), sh = lane_sum(hi[g]);
+        const uint64_t t = md.add(md.reduce(static_cast<int64_t>(sl)), md.mul(md.reduce(static_cast<int64_t>(sh)), w52));
+        res[g] = md.add(res[g], t);
+      }
+    }
+    for (int g = 0; g < G; g++) out[(j0 + g) * m + i] = double(res[g]);
+  }
+}
+
+void ifma_matvecs(int64_t m, int64_t kk, int64_t reps, const int32_t* a, const uint64_t* u, int64_t p, double* out) {
+  const int64_t rb = std::max<int64_t>(1, std::min<int64_t>(64, m / (4 * std::max(1, threads()))));
+  const int64_t blocks = (m + rb - 1) / rb;
+  const Mod md(p);
+  verify::for_tasks(blocks, m * kk * reps, [&](int64_t task, int) {
+    const int64_t i0 = task * rb, i1 = std::min(m, i0 + rb);
+    int64_t j = 0;
+    for (; j + 3 <= reps; j += 3) ifma_matvecs_rows<3>(m, kk, j, a, u, md, out, i0, i1);
+    for (; j + 2 <= reps; j += 2) ifma_matvecs_rows<2>(m, kk, j, a, u, md, out, i0, i1);
+    for (; j < reps; j++) ifma_matvecs_rows<1>(m, kk, j, a, u, md, out, i0, i1);
+  });
+}
+#endif
+
 // (m, kk, reps, a:I32[m·kk], ul:I32[2reps·kk], P, out:F64[reps·m]): matvecs whose limb channels come back
 // combined, out[j,i] = Σ_l a[i,l]·(ul[2j,l] + 2^25·ul[2j+1,l]) mod P.
 Napi::Value WideMatvecsCombined(const Napi::CallbackInfo& info) {
@@ -371,6 +431,19 @@ Napi::Value WideMatvecsCombined(const Napi::CallbackInfo& info) {
   double* out = array_arg<double>(info, 6, reps * m, fn, "out");
   check_field(info, a, m * kk, kOperandLimit, fn, "a");
   check_limbs(info, ul, 2 * reps * kk, fn, "ul");
+#ifdef TEE_WIDE_IFMA
+  if (use_ifma()) {
+    // The vectors back as residues (lo + 2^25·hi, below P since the limbs came from residues; reduced anyway).
+    const Mod md(p);
+    std::vector<uint64_t> u(static_cast<size_t>(reps * kk));
+    for (int64_t j = 0; j < reps; j++)
+      for (int64_t l = 0; l < kk; l++)
+        u[static_cast<size_t>(j * kk + l)] = md.reduce(int64_t(ul[2 * j * kk + l]) + (int64_t(ul[(2 * j + 1) * kk + l]) << kLimbBits));
+    ifma_matvecs(m, kk, reps, a, u.data(), p, out);
+    u.assign(u.size(), 0);
+    return info.Env().Undefined();
+  }
+#endif
 #ifdef TEE_VERIFY_AVX2
   limb_matvecs<true>(m, kk, 2 * reps, a, ul, p, out);
 #else

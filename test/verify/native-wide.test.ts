@@ -82,6 +82,15 @@ for (const ifma of [false, true]) {
       }
     });
 
+    it('matvecs of operands are exact when every term is at its largest (5 000 columns of ±(2^24 − 1) against P − 1)', () => {
+      for (const sign of [1, -1]) {
+        const kk = 5000;
+        const a = new Int32Array(3 * kk).fill(sign * OPERAND);
+        const u = new Float64Array(3 * kk).fill(P - 1);
+        assert.deepEqual([...wideKernels.matvecs(3, kk, 3, a, u, P)], matvecsRef(3, kk, 3, a, u, P));
+      }
+    });
+
     it('fold and matvecs of operands match BigInt, also past the reduction budget (20 000 terms)', () => {
       for (const [batch, rows, cols, reps] of [
         [2, 7, 9, 1],
@@ -97,6 +106,9 @@ for (const ifma of [false, true]) {
         [3, 37, 1, 4],
         [2, 20000, 9, 2],
         [1, 3, 9, 4],
+        // Matvecs over rows longer than the IFMA path's 1024-column chunks, with a masked last step.
+        [1, 2, 3001, 1],
+        [2, 3, 2053, 3],
       ] as const) {
         const a = operands(batch * rows * cols, rng);
         const r = residues(reps * rows, rng);
