@@ -132,6 +132,11 @@ bool ifma_available() {
 }
 std::atomic<bool> g_ifma_on{true};
 bool use_ifma() { return g_ifma_on.load(std::memory_order_relaxed) && ifma_available(); }
+constexpr uint64_t kLow52 = (uint64_t(1) << 52) - 1;
+// The IFMA kernels multiply non-negative representatives below 2^52: a value v with |v| < limit (≤ 2^47) is
+// taken as v + lift, lift = (⌊limit/P⌋ + 1)·P ≡ 0 (mod P), which lies in [0, limit + P + limit) ⊂ [0, 2^52) for
+// any P < 2^50 (adding P alone would leave negatives for a small modulus, such as the tests' P = 251).
+inline int64_t lift(int64_t limit, int64_t p) { return (limit / p + 1) * p; }
 #else
 bool ifma_available() { return false; }
 bool use_ifma() { return false; }
@@ -233,6 +238,75 @@ void fold_taps9_pair(const Limbs& ar, int64_t batch, int64_t rows, const int32_t
     v[1][8] = t18;
     for (int l = 0; l < 2; l++)
       for (int c = 0; c < 9; c++) out[(b * 2 + l) * 9 + c] = ar.finish(v[l][c]);
+  });
+}
+#endif
+
+#ifdef TEE_WIDE_IFMA
+// fold of short rows on IFMA — a grad-input check's weights [O, C, K] over C, K = 9 (3×3) or 1 — with the
+// lanes along the flattened row W[o] (C·K elements) against the coefficients spread to match,
+// rs[j][c·K + t] = r[j][c]: eight elements per step, step q of every period of K steps going to accumulator
+// q (LCM(8, K) = 8K elements), so lane l of accumulator q only ever holds column (8q + l) mod K. A chunk of
+// 128 periods keeps each lane below 128·2^52 = 2^59; the K·8 lanes then sum by column (< 2^62) and reduce.
+template <int K>
+TEE_IFMA_TARGET void ifma_fold_short_row(int64_t rows, int64_t reps, const int32_t* row, const uint64_t* rs,
+                                         const Mod& md, uint64_t w52, double* out) {
+  const int64_t len = rows * K;
+  constexpr int64_t kPeriod = 8 * K;
+  constexpr int64_t kChunk = kPeriod * 128;
+  const int64_t up = lift(kOperandLimit, md.p);
+  const __m512i liftv = _mm512_set1_epi64(up), zero = _mm512_setzero_si512();
+    for (int64_t j = 0; j < reps; j++) {
+      const uint64_t* rj = rs + j * len;
+      uint64_t res[K] = {};
+      for (int64_t c0 = 0; c0 < len; c0 += kChunk) {
+        const int64_t c1 = std::min(len, c0 + kChunk);
+        __m512i lo[K], hi[K];
+        for (int q = 0; q < K; q++) lo[q] = hi[q] = zero;
+        int64_t l = c0;
+        for (; l + kPeriod <= c1; l += kPeriod) {
+          for (int q = 0; q < K; q++) {
+            __m512i x = _mm512_maskz_cvtepi32_epi64(0xff, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + l + 8 * q)));
+            x = _mm512_add_epi64(x, liftv);
+            const __m512i rv = _mm512_loadu_si512(rj + l + 8 * q);
+            lo[q] = _mm512_madd52lo_epu64(lo[q], x, rv);
+            hi[q] = _mm512_madd52hi_epu64(hi[q], x, rv);
+          }
+        }
+        uint64_t sl[K] = {}, sh[K] = {};
+        for (int q = 0; q < K; q++) {
+          alignas(64) uint64_t tl[8], th[8];
+          _mm512_store_si512(tl, lo[q]);
+          _mm512_store_si512(th, hi[q]);
+          for (int k = 0; k < 8; k++) {
+            sl[(8 * q + k) % K] += tl[k];
+            sh[(8 * q + k) % K] += th[k];
+          }
+        }
+        // The chunk's last partial period, one element at a time (fewer than 8K terms per column).
+        for (; l < c1; l++) {
+          const int32_t v = row[l];
+          const unsigned __int128 t =
+              static_cast<unsigned __int128>(static_cast<uint64_t>(v + up)) * rj[l];
+          sl[(l - c0) % K] += static_cast<uint64_t>(t) & kLow52;
+          sh[(l - c0) % K] += static_cast<uint64_t>(t >> 52);
+        }
+        for (int t = 0; t < K; t++) {
+          const uint64_t v = md.add(md.reduce(static_cast<int64_t>(sl[t])),
+                                    md.mul(md.reduce(static_cast<int64_t>(sh[t])), w52));
+          res[t] = md.add(res[t], v);
+        }
+      }
+      for (int t = 0; t < K; t++) out[j * K + t] = double(res[t]);
+    }
+}
+
+template <int K>
+void ifma_fold_short(int64_t batch, int64_t rows, int64_t reps, const int32_t* a, const uint64_t* rs,
+                     const Mod& md, double* out) {
+  const uint64_t w52 = to_residue(int64_t(1) << 52, md.p);
+  verify::for_tasks(batch, batch * rows * K * reps * 2, [&](int64_t b, int) {
+    ifma_fold_short_row<K>(rows, reps, a + b * rows * K, rs, md, w52, out + b * reps * K);
   });
 }
 #endif
@@ -360,8 +434,8 @@ Napi::Value WideMatvecs(const Napi::CallbackInfo& info) {
 }
 
 #ifdef TEE_WIDE_IFMA
-// matvecs on IFMA, out[j,i] = Σ_l a[i,l]·u[j,l] mod P with u residues (< 2^50) and the row's operands taken
-// to [0, P): eight columns per step, G vectors at a time sharing each load of the row. Each lane's low and
+// matvecs on IFMA, out[j,i] = Σ_l a[i,l]·u[j,l] mod P with u residues (< 2^50) and the row's operands lifted
+// (lift, above): eight columns per step, G vectors at a time sharing each load of the row. Each lane's low and
 // high sums take at most kMatvecChunk/8 = 128 products (< 2^59 and < 2^55) before the chunk's lanes are
 // summed (< 2^62) and reduced, so neither the lanes nor their sums overflow. A row's last columns come in a
 // masked load (zeros beyond the row).
@@ -376,7 +450,7 @@ TEE_IFMA_TARGET inline uint64_t lane_sum(__m512i v) {
 template <int G>
 TEE_IFMA_TARGET void ifma_matvecs_rows(int64_t m, int64_t kk, int64_t j0, const int32_t* a, const uint64_t* u,
                                        const Mod& md, double* out, int64_t i0, int64_t i1) {
-  const __m512i pv = _mm512_set1_epi64(md.p), zero = _mm512_setzero_si512();
+  const __m512i liftv = _mm512_set1_epi64(lift(kOperandLimit, md.p)), zero = _mm512_setzero_si512();
   const uint64_t w52 = to_residue(int64_t(1) << 52, md.p);
   for (int64_t i = i0; i < i1; i++) {
     const int32_t* row = a + i * kk;
@@ -388,7 +462,7 @@ TEE_IFMA_TARGET void ifma_matvecs_rows(int64_t m, int64_t kk, int64_t j0, const 
       for (int64_t l = c0; l < c1; l += 8) {
         const __mmask8 live = l + 8 <= c1 ? __mmask8(0xff) : __mmask8((1u << (c1 - l)) - 1);
         __m512i x = _mm512_maskz_cvtepi32_epi64(0xff, _mm256_maskz_loadu_epi32(live, row + l));
-        x = _mm512_mask_add_epi64(x, _mm512_cmplt_epi64_mask(x, zero), x, pv);
+        x = _mm512_add_epi64(x, liftv);
         for (int g = 0; g < G; g++) {
           const __m512i uv = _mm512_maskz_loadu_epi64(live, u + (j0 + g) * kk + l);
           lo[g] = _mm512_madd52lo_epu64(lo[g], x, uv);
@@ -1121,7 +1195,6 @@ int64_t fold_result_block(const FoldResultArgs& a, int64_t b, int64_t c0, int64_
 }
 
 #ifdef TEE_WIDE_IFMA
-constexpr uint64_t kLow52 = (uint64_t(1) << 52) - 1;
 // Rows between reductions of the IFMA sums: a low half is below 2^52, so 2^11 of them on top of a reduced
 // sum (< 2^50) stay below 2^64; high halves are below 2^48.
 constexpr int64_t kIfmaBudgetRows = int64_t(1) << 11;
@@ -1130,12 +1203,14 @@ constexpr int64_t kIfmaPrefetchAhead = 256;
 
 // Rows of the source of an IFMA fold: the untrusted result (float64, validated: an integer within ±bound,
 // a refused element counts as 0) or an operand (int32 already range-checked). Either way an element comes out
-// as its residue in [0, P): eight at a time (with the lanes that passed) or one at a time.
+// lifted to a non-negative representative below 2^52 (lift, above): eight at a time (with the lanes that
+// passed) or one at a time.
 // (Scalars only: the vector constants are made inside the IFMA-targeted functions, where they inline.)
 struct ResultRows {
   using T = double;
   double bound;
   int64_t p;
+  int64_t up;  // lift(⌊bound⌋ + 1, p)
   TEE_IFMA_TARGET __m512i load8(const double* y, __mmask8* okall) const {
     const __m512d v = _mm512_loadu_pd(y);
     const __mmask8 ok = _mm512_cmp_pd_mask(_mm512_abs_pd(v), _mm512_set1_pd(bound), _CMP_LE_OQ) &
@@ -1143,13 +1218,13 @@ struct ResultRows {
                                            _CMP_EQ_OQ);
     *okall &= ok;
     const __m512i q = _mm512_maskz_cvtpd_epi64(ok, v);
-    return _mm512_mask_add_epi64(q, _mm512_cmplt_epi64_mask(q, _mm512_setzero_si512()), q, _mm512_set1_epi64(p));
+    return _mm512_add_epi64(q, _mm512_set1_epi64(up));
   }
   uint64_t load1(const double* y, bool* ok) const {
     const bool fine = valid_y(*y, bound);
     *ok &= fine;
     const int64_t q = fine ? static_cast<int64_t>(*y) : 0;
-    return static_cast<uint64_t>(q < 0 ? q + p : q);
+    return static_cast<uint64_t>(q + up);
   }
   int64_t first_invalid_in(const double* y, int64_t n) const { return first_invalid(y, 0, n, bound); }
 };
@@ -1157,11 +1232,12 @@ struct ResultRows {
 struct OperandRows {
   using T = int32_t;
   int64_t p;
+  int64_t up;  // lift(2^24, p)
   TEE_IFMA_TARGET __m512i load8(const int32_t* a, __mmask8*) const {
     const __m512i q = _mm512_maskz_cvtepi32_epi64(0xff, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a)));
-    return _mm512_mask_add_epi64(q, _mm512_cmplt_epi64_mask(q, _mm512_setzero_si512()), q, _mm512_set1_epi64(p));
+    return _mm512_add_epi64(q, _mm512_set1_epi64(up));
   }
-  uint64_t load1(const int32_t* a, bool*) const { return static_cast<uint64_t>(*a < 0 ? *a + p : *a); }
+  uint64_t load1(const int32_t* a, bool*) const { return static_cast<uint64_t>(*a + up); }
   int64_t first_invalid_in(const int32_t*, int64_t) const { return -1; }
 };
 
@@ -1279,7 +1355,7 @@ Napi::Value WideFoldResult(const Napi::CallbackInfo& info) {
   check_residues(info, r, a.reps * a.rows, a.p, fn, "r");
 #ifdef TEE_WIDE_IFMA
   if (use_ifma()) {
-    const int64_t first = fold_ifma(ResultRows{a.bound, a.p}, a.y, a.batch, a.rows, a.cols, a.reps, r, a.p, a.out);
+    const int64_t first = fold_ifma(ResultRows{a.bound, a.p, lift(static_cast<int64_t>(a.bound) + 1, a.p)}, a.y, a.batch, a.rows, a.cols, a.reps, r, a.p, a.out);
     return Napi::Number::New(info.Env(), double(first));
   }
 #endif
@@ -1330,13 +1406,25 @@ Napi::Value WideFoldIfma(const Napi::CallbackInfo& info) {
   const double* r = array_arg<double>(info, 5, reps * rows, fn, "r");
   const int64_t p = wide_modulus_arg(info, 6, fn);
   double* out = array_arg<double>(info, 7, batch * reps * cols, fn, "out");
-  // Short rows (a grad-input check's weights, 9 or 1 columns) stay with the limb paths: there the vectors
-  // would span one row each, and fold_taps9_pair was faster (512×512×3×3: 0.48 vs 1.09 ms).
-  if (!use_ifma() || cols < kIfmaMinCols) return Napi::Boolean::New(info.Env(), false);
+  // Rows of 9 or 1 columns (a grad-input check's weights) run along the flattened rows; other short rows stay
+  // with the limb paths (vectors along the columns would span one row each).
+  const bool short_rows = cols == 9 || cols == 1;
+  if (!use_ifma() || (cols < kIfmaMinCols && !short_rows)) return Napi::Boolean::New(info.Env(), false);
 #ifdef TEE_WIDE_IFMA
   check_field(info, a, batch * rows * cols, kOperandLimit, fn, "a");
   check_residues(info, r, reps * rows, p, fn, "r");
-  fold_ifma(OperandRows{p}, a, batch, rows, cols, reps, r, p, out);
+  if (short_rows) {
+    std::vector<uint64_t> rs(static_cast<size_t>(reps * rows * cols));
+    for (int64_t j = 0; j < reps; j++)
+      for (int64_t c = 0; c < rows; c++)
+        for (int64_t t = 0; t < cols; t++) rs[static_cast<size_t>((j * rows + c) * cols + t)] = static_cast<uint64_t>(r[j * rows + c]);
+    const Mod md(p);
+    if (cols == 9) ifma_fold_short<9>(batch, rows, reps, a, rs.data(), md, out);
+    else ifma_fold_short<1>(batch, rows, reps, a, rs.data(), md, out);
+    rs.assign(rs.size(), 0);
+  } else {
+    fold_ifma(OperandRows{p, lift(kOperandLimit, p)}, a, batch, rows, cols, reps, r, p, out);
+  }
 #endif
   return Napi::Boolean::New(info.Env(), true);
 }

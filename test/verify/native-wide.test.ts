@@ -17,7 +17,7 @@ const BOUND = 2 ** 47 - 1;
 
 function residues(count: number, rng: SeededRng, p = P): Float64Array {
   const out = new Float64Array(count);
-  const edges = [0, 1, p - 1, 2 ** 25 - 1, 2 ** 25, p - 2 ** 25];
+  const edges = p > 2 ** 26 ? [0, 1, p - 1, 2 ** 25 - 1, 2 ** 25, p - 2 ** 25] : [0, 1, p - 1];
   for (let i = 0; i < count; i++) {
     out[i] = i < edges.length ? edges[i]! : Math.floor(rng.nextFloat() * p);
   }
@@ -121,6 +121,35 @@ for (const ifma of [false, true]) {
           [...wideKernels.matvecs(batch * rows, cols, reps, a, u, P)],
           matvecsRef(batch * rows, cols, reps, a, u, P),
         );
+      }
+    });
+
+    it('folds and matvecs stay exact for a small modulus (P = 251, 65521: operands and results far above P)', () => {
+      for (const q of [251, 65521]) {
+        for (const [batch, rows, cols, reps] of [
+          [3, 40, 9, 1],
+          [2, 17, 1, 2],
+          [1, 13, 130, 1],
+          [2, 5, 67, 2],
+        ] as const) {
+          const a = operands(batch * rows * cols, rng);
+          const r = residues(reps * rows, rng, q);
+          assert.deepEqual(
+            [...wideKernels.fold(batch, rows, cols, reps, a, r, q)],
+            foldRef(batch, rows, cols, reps, a, r, q),
+            `fold mod ${q} ${[batch, rows, cols, reps]}`,
+          );
+          const u = residues(reps * cols, rng, q);
+          assert.deepEqual(
+            [...wideKernels.matvecs(batch * rows, cols, reps, a, u, q)],
+            matvecsRef(batch * rows, cols, reps, a, u, q),
+            `matvecs mod ${q}`,
+          );
+          const y = results(batch * rows * cols, rng);
+          const f = wideKernels.foldResult(batch, rows, cols, reps, y, r, BOUND, q);
+          assert.equal(f.bad, -1);
+          assert.deepEqual([...f.out], foldRef(batch, rows, cols, reps, y, r, q), `foldResult mod ${q}`);
+        }
       }
     });
 
