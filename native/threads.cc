@@ -51,6 +51,8 @@ std::vector<std::string> cpu_features() {
       {"avx512f", __builtin_cpu_supports("avx512f") != 0},
       {"avx512bw", __builtin_cpu_supports("avx512bw") != 0},
       {"avx512vl", __builtin_cpu_supports("avx512vl") != 0},
+      {"avx512dq", __builtin_cpu_supports("avx512dq") != 0},
+      {"avx512ifma", __builtin_cpu_supports("avx512ifma") != 0},
       {"avx512vnni", __builtin_cpu_supports("avx512vnni") != 0},
   };
   std::vector<std::string> out;

@@ -63,7 +63,7 @@ interface WideAddon {
     p: number,
     out: F64,
   ): number;
-  wideVerifySetIfma(on: boolean): boolean;
+  wideVerifySetIfma(on?: boolean): boolean;
   wideVerifyFoldIfma(
     batch: number,
     rows: number,
@@ -259,6 +259,10 @@ export const wideKernels = {
    */
   setIfma(on: boolean): boolean {
     return addon().wideVerifySetIfma(on);
+  },
+  /** Whether the wide check's kernels run on AVX-512 IFMA now (the CPU has it and it is not switched off). */
+  ifmaInUse(): boolean {
+    return addon().wideVerifySetIfma();
   },
   /** Index of the first element that is not an integer of magnitude below 2^53 (NaN, ±Inf fail), or −1. */
   firstNonInteger(y: F64): number {

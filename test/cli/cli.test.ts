@@ -153,9 +153,14 @@ test('info reports the kernels and whether a CUDA GPU is usable (here: none, and
   const j = JSON.parse(r.stdout) as {
     blas: string;
     threads: number;
+    cpuFeatures: string[];
+    wideCheckIfma: boolean;
     gpu: { available: boolean; reason?: string };
   };
   assert.ok(j.threads >= 1);
+  // The wide check runs on IFMA only where the CPU has it.
+  if (j.wideCheckIfma) assert.ok(j.cpuFeatures.includes('avx512ifma'), j.cpuFeatures.join(' '));
+  assert.match(cli('info').stdout, /^checks {6}wide field on (AVX-512 IFMA|25-bit limbs)/m);
   if (j.gpu.available) return; // a machine with CUDA: nothing more to check here
   assert.match(
     j.gpu.reason!,

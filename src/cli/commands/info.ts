@@ -3,6 +3,7 @@
 import { cpus, totalmem } from 'node:os';
 import { openGpu } from '../../accelerator/gpu-linear.js';
 import { kernels } from '../../kernels/index.js';
+import { wideKernels } from '../../verify/native-wide.js';
 import type { Command } from '../command.js';
 import { intFlag, parseFlags } from '../parse.js';
 
@@ -44,6 +45,7 @@ export const infoCommand: Command = {
       maxThreads: k.maxThreads,
       cpuFeatures: k.cpuFeatures,
       deterministic: k.deterministic,
+      wideCheckIfma: ifmaInUse(),
       gpu: probeGpu((values['cuda-libs'] as string | undefined) ?? process.env.TEE_OFFLOAD_CUDA_LIBS),
     };
     if (values.json) {
@@ -63,6 +65,9 @@ export const infoCommand: Command = {
       `determinism ${k.deterministic ? 'on: results do not depend on the thread count' : 'off: last bits may change with the thread count'}`,
     );
     console.log(`cpu flags   ${k.cpuFeatures.join(' ')}`);
+    console.log(
+      `checks      ${report.wideCheckIfma ? 'wide field on AVX-512 IFMA (52-bit multiply-adds)' : 'wide field on 25-bit limbs (no AVX-512 IFMA in use)'}`,
+    );
     const g = report.gpu;
     console.log(
       g.available
@@ -72,6 +77,15 @@ export const infoCommand: Command = {
     return 0;
   },
 };
+
+/** Whether the wide check's kernels use AVX-512 IFMA (false where the addon or the CPU lacks them). */
+function ifmaInUse(): boolean {
+  try {
+    return wideKernels.ifmaInUse();
+  } catch {
+    return false;
+  }
+}
 
 type GpuReport =
   | {
