@@ -12,6 +12,12 @@
 
 #include "verify_kernels.h"
 
+// GCC 12's AVX-512 intrinsics (the unmasked forms pass an undefined vector to their masked builtins) set off
+// -Wmaybe-uninitialized once inlined into the IFMA kernels below: a false positive of the headers.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 namespace tee {
 
 namespace {
@@ -447,16 +453,37 @@ TEE_IFMA_TARGET inline uint64_t lane_sum(__m512i v) {
   return ((t[0] + t[1]) + (t[2] + t[3])) + ((t[4] + t[5]) + (t[6] + t[7]));
 }
 
+// How a row is cut and its lanes combined. A lifted operand is below 2^51 and a residue below 2^50, so each
+// step adds below 2^52 to a lane's low sum and below 2^49 to its high sum. Where w52 = 2^52 mod P is small
+// (108 for P = 2^50 − 27) the lanes combine as lo + w52·hi before one horizontal sum: chunks of n steps with
+// 8·n·(2^52 + w52·2^49) < 2^63 (17 steps for the default P) — a short row pays one reduction per vector
+// instead of two and a modular product. Otherwise chunks of kMatvecChunk columns, lo and hi apart.
+struct MatvecChunks {
+  uint64_t w52;
+  bool fused;
+  int64_t len;
+  explicit MatvecChunks(int64_t p) : w52(to_residue(int64_t(1) << 52, p)), fused(false), len(kMatvecChunk) {
+    if (w52 < (uint64_t(1) << 12)) {
+      const uint64_t step = (uint64_t(1) << 52) + (w52 << 49);
+      const int64_t n = static_cast<int64_t>((uint64_t(1) << 63) / (8 * step));
+      if (n >= 4) {
+        fused = true;
+        len = 8 * std::min<int64_t>(n - 1, kMatvecChunk / 8);
+      }
+    }
+  }
+};
+
 template <int G>
-TEE_IFMA_TARGET void ifma_matvecs_rows(int64_t m, int64_t kk, int64_t j0, const int32_t* a, const uint64_t* u,
-                                       const Mod& md, double* out, int64_t i0, int64_t i1) {
+TEE_IFMA_TARGET void ifma_matvecs_each(int64_t m, int64_t kk, int64_t j0, const int32_t* a, const uint64_t* u,
+                                       const Mod& md, const MatvecChunks& ch, double* out, int64_t i0, int64_t i1) {
   const __m512i liftv = _mm512_set1_epi64(lift(kOperandLimit, md.p)), zero = _mm512_setzero_si512();
-  const uint64_t w52 = to_residue(int64_t(1) << 52, md.p);
+  const __m512i w52v = _mm512_set1_epi64(static_cast<int64_t>(ch.w52));
   for (int64_t i = i0; i < i1; i++) {
     const int32_t* row = a + i * kk;
     uint64_t res[G] = {};
-    for (int64_t c0 = 0; c0 < kk; c0 += kMatvecChunk) {
-      const int64_t c1 = std::min(kk, c0 + kMatvecChunk);
+    for (int64_t c0 = 0; c0 < kk; c0 += ch.len) {
+      const int64_t c1 = std::min(kk, c0 + ch.len);
       __m512i lo[G], hi[G];
       for (int g = 0; g < G; g++) lo[g] = hi[g] = zero;
       for (int64_t l = c0; l < c1; l += 8) {
@@ -470,8 +497,14 @@ TEE_IFMA_TARGET void ifma_matvecs_rows(int64_t m, int64_t kk, int64_t j0, const 
         }
       }
       for (int g = 0; g < G; g++) {
-        const uint64_t sl = lane_sum(lo[g]), sh = lane_sum(hi[g]);
-        const uint64_t t = md.add(md.reduce(static_cast<int64_t>(sl)), md.mul(md.reduce(static_cast<int64_t>(sh)), w52));
+        uint64_t t;
+        if (ch.fused) {
+          // lo + (2^52 mod P)·hi per lane, one sum and one reduction (MatvecChunks bounds it below 2^63).
+          t = md.reduce(static_cast<int64_t>(lane_sum(_mm512_add_epi64(lo[g], _mm512_mullo_epi64(hi[g], w52v)))));
+        } else {
+          const uint64_t sl = lane_sum(lo[g]), sh = lane_sum(hi[g]);
+          t = md.add(md.reduce(static_cast<int64_t>(sl)), md.mul(md.reduce(static_cast<int64_t>(sh)), ch.w52));
+        }
         res[g] = md.add(res[g], t);
       }
     }
@@ -479,16 +512,85 @@ TEE_IFMA_TARGET void ifma_matvecs_rows(int64_t m, int64_t kk, int64_t j0, const 
   }
 }
 
+// Σ of each vector's eight lanes, for eight vectors at once: lane r of the result is the sum of v[r]'s lanes
+// (pairs of lanes, then 128-bit halves, then 256-bit halves added across the vectors).
+TEE_IFMA_TARGET inline __m512i lane_sums8(const __m512i* v) {
+  __m512i s[4], t[2];
+  for (int k = 0; k < 4; k++)
+    s[k] = _mm512_add_epi64(_mm512_unpacklo_epi64(v[2 * k], v[2 * k + 1]), _mm512_unpackhi_epi64(v[2 * k], v[2 * k + 1]));
+  for (int k = 0; k < 2; k++)
+    t[k] = _mm512_add_epi64(_mm512_shuffle_i64x2(s[2 * k], s[2 * k + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                            _mm512_shuffle_i64x2(s[2 * k], s[2 * k + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+  return _mm512_add_epi64(_mm512_shuffle_i64x2(t[0], t[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                          _mm512_shuffle_i64x2(t[0], t[1], _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+// v mod P lane by lane for 0 ≤ v < 2^63 and P ≥ 2^40 (so v/P < 2^23 and the float64 quotient is off by at
+// most one): q = ⌊v·(1/P)⌋, r = v − q·P in [−P, 2P), one correction each way.
+TEE_IFMA_TARGET inline __m512i reduce8(__m512i v, __m512i pv, __m512d inv) {
+  const __m512i q = _mm512_cvttpd_epu64(_mm512_mul_pd(_mm512_cvtepu64_pd(v), inv));
+  __m512i r = _mm512_sub_epi64(v, _mm512_mullo_epi64(q, pv));
+  r = _mm512_mask_add_epi64(r, _mm512_cmplt_epi64_mask(r, _mm512_setzero_si512()), r, pv);
+  return _mm512_mask_sub_epi64(r, _mm512_cmpge_epi64_mask(r, pv), r, pv);
+}
+
+// Short rows (one chunk each) eight at a time: each row's lanes combined as lo + w52·hi (MatvecChunks), the
+// eight rows' lane sums in one vector, reduced in one vector.
+template <int G>
+TEE_IFMA_TARGET void ifma_matvecs_short(int64_t m, int64_t kk, int64_t j0, const int32_t* a, const uint64_t* u,
+                                        const Mod& md, const MatvecChunks& ch, double* out, int64_t i0, int64_t i1) {
+  const __m512i liftv = _mm512_set1_epi64(lift(kOperandLimit, md.p)), zero = _mm512_setzero_si512();
+  const __m512i w52v = _mm512_set1_epi64(static_cast<int64_t>(ch.w52)), pv = _mm512_set1_epi64(md.p);
+  const __m512d inv = _mm512_set1_pd(md.inv);
+  int64_t i = i0;
+  for (; i + 8 <= i1; i += 8) {
+    __m512i comb[G][8];
+    for (int r = 0; r < 8; r++) {
+      const int32_t* row = a + (i + r) * kk;
+      __m512i lo[G], hi[G];
+      for (int g = 0; g < G; g++) lo[g] = hi[g] = zero;
+      for (int64_t l = 0; l < kk; l += 8) {
+        const __mmask8 live = l + 8 <= kk ? __mmask8(0xff) : __mmask8((1u << (kk - l)) - 1);
+        __m512i x = _mm512_maskz_cvtepi32_epi64(0xff, _mm256_maskz_loadu_epi32(live, row + l));
+        x = _mm512_add_epi64(x, liftv);
+        for (int g = 0; g < G; g++) {
+          const __m512i uv = _mm512_maskz_loadu_epi64(live, u + (j0 + g) * kk + l);
+          lo[g] = _mm512_madd52lo_epu64(lo[g], x, uv);
+          hi[g] = _mm512_madd52hi_epu64(hi[g], x, uv);
+        }
+      }
+      for (int g = 0; g < G; g++) comb[g][r] = _mm512_add_epi64(lo[g], _mm512_mullo_epi64(hi[g], w52v));
+    }
+    for (int g = 0; g < G; g++) {
+      alignas(64) uint64_t res[8];
+      _mm512_store_si512(res, reduce8(lane_sums8(comb[g]), pv, inv));
+      for (int r = 0; r < 8; r++) out[(j0 + g) * m + i + r] = double(res[r]);
+    }
+  }
+  if (i < i1) ifma_matvecs_each<G>(m, kk, j0, a, u, md, ch, out, i, i1);
+}
+
+template <int G>
+void ifma_matvecs_rows(int64_t m, int64_t kk, int64_t j0, const int32_t* a, const uint64_t* u, const Mod& md,
+                       const MatvecChunks& ch, double* out, int64_t i0, int64_t i1) {
+  if (ch.fused && kk <= ch.len && md.p >= (int64_t(1) << 40)) {
+    ifma_matvecs_short<G>(m, kk, j0, a, u, md, ch, out, i0, i1);
+  } else {
+    ifma_matvecs_each<G>(m, kk, j0, a, u, md, ch, out, i0, i1);
+  }
+}
+
 void ifma_matvecs(int64_t m, int64_t kk, int64_t reps, const int32_t* a, const uint64_t* u, int64_t p, double* out) {
   const int64_t rb = std::max<int64_t>(1, std::min<int64_t>(64, m / (4 * std::max(1, threads()))));
   const int64_t blocks = (m + rb - 1) / rb;
   const Mod md(p);
+  const MatvecChunks ch(p);
   verify::for_tasks(blocks, m * kk * reps, [&](int64_t task, int) {
     const int64_t i0 = task * rb, i1 = std::min(m, i0 + rb);
     int64_t j = 0;
-    for (; j + 3 <= reps; j += 3) ifma_matvecs_rows<3>(m, kk, j, a, u, md, out, i0, i1);
-    for (; j + 2 <= reps; j += 2) ifma_matvecs_rows<2>(m, kk, j, a, u, md, out, i0, i1);
-    for (; j < reps; j++) ifma_matvecs_rows<1>(m, kk, j, a, u, md, out, i0, i1);
+    for (; j + 3 <= reps; j += 3) ifma_matvecs_rows<3>(m, kk, j, a, u, md, ch, out, i0, i1);
+    for (; j + 2 <= reps; j += 2) ifma_matvecs_rows<2>(m, kk, j, a, u, md, ch, out, i0, i1);
+    for (; j < reps; j++) ifma_matvecs_rows<1>(m, kk, j, a, u, md, ch, out, i0, i1);
   });
 }
 #endif

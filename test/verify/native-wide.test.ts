@@ -82,12 +82,18 @@ for (const ifma of [false, true]) {
       }
     });
 
-    it('matvecs of operands are exact when every term is at its largest (5 000 columns of ±(2^24 − 1) against P − 1)', () => {
-      for (const sign of [1, -1]) {
-        const kk = 5000;
-        const a = new Int32Array(3 * kk).fill(sign * OPERAND);
-        const u = new Float64Array(3 * kk).fill(P - 1);
-        assert.deepEqual([...wideKernels.matvecs(3, kk, 3, a, u, P)], matvecsRef(3, kk, 3, a, u, P));
+    it('matvecs of operands are exact when every term is at its largest (±(2^24 − 1) against P − 1, long and short rows)', () => {
+      // Long rows (chunked), and short ones (8 rows at a time on IFMA: up to one chunk, 136 columns).
+      for (const [m, kk] of [
+        [3, 5000],
+        [17, 136],
+        [9, 57],
+      ] as const) {
+        for (const sign of [1, -1]) {
+          const a = new Int32Array(m * kk).fill(sign * OPERAND);
+          const u = new Float64Array(3 * kk).fill(P - 1);
+          assert.deepEqual([...wideKernels.matvecs(m, kk, 3, a, u, P)], matvecsRef(m, kk, 3, a, u, P));
+        }
       }
     });
 
