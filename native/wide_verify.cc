@@ -711,6 +711,72 @@ struct ResidueSum {
   }
 };
 
+#ifdef TEE_WIDE_IFMA
+// One tap of WideCorrResidues on IFMA (stride 1 or 2): along each output row, eight residue pairs per step
+// into lane sums of the 52-bit halves of their products (residues are below 2^50), the input's row taken
+// every st-th element (two loads and a permutation for st = 2); lanes are reduced into two residues every
+// 2^11 steps (a lane then holds below 2^11·2^52 = 2^63).
+// The lanes of two IFMA sums (each below 2^63) reduced into two residues, and cleared.
+TEE_IFMA_TARGET inline void flush_lanes(__m512i* lo, __m512i* hi, uint64_t* rlo, uint64_t* rhi, const Mod& md) {
+  alignas(64) uint64_t tl[8], th[8];
+  _mm512_store_si512(tl, *lo);
+  _mm512_store_si512(th, *hi);
+  for (int l = 0; l < 8; l++) {
+    *rlo = md.add(*rlo, md.reduce(static_cast<int64_t>(tl[l])));
+    *rhi = md.add(*rhi, md.reduce(static_cast<int64_t>(th[l])));
+  }
+  *lo = *hi = _mm512_setzero_si512();
+}
+
+TEE_IFMA_TARGET double corr_tap_ifma(int64_t n, int64_t reps, int64_t h, int64_t w, int64_t st, int64_t pad,
+                                     int64_t oh, int64_t ow, const double* dyf, const double* xs, const Mod& md,
+                                     int64_t j, int64_t kh, int64_t kw) {
+  const __m512i zero = _mm512_setzero_si512();
+  const __m512i even = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
+  __m512i lo = zero, hi = zero;
+  uint64_t rlo = 0, rhi = 0;
+  int64_t steps = 0;
+  // Output columns whose input column ox·st + kw − pad lies inside [0, w).
+  const int64_t o0 = std::max<int64_t>(0, (pad - kw + st - 1) / st);
+  const int64_t o1 = std::min<int64_t>(ow, (w - 1 - kw + pad) / st + 1);
+  for (int64_t b = 0; b < n; b++) {
+    const double* d = dyf + (b * reps + j) * oh * ow;
+    const double* x = xs + (b * reps + j) * h * w;
+    for (int64_t oy = 0; oy < oh; oy++) {
+      const int64_t iy = oy * st + kh - pad;
+      if (iy < 0 || iy >= h || o0 >= o1) continue;
+      const double* dr = d + oy * ow;
+      const double* xr = x + iy * w + o0 * st + kw - pad;
+      for (int64_t ox = o0; ox < o1; ox += 8) {
+        const int64_t cnt = std::min<int64_t>(8, o1 - ox);
+        const __mmask8 live = __mmask8((1u << cnt) - 1);
+        const __m512i dv = _mm512_cvtpd_epu64(_mm512_maskz_loadu_pd(live, dr + ox));
+        __m512d xv;
+        if (st == 1) {
+          xv = _mm512_maskz_loadu_pd(live, xr + (ox - o0));
+        } else {
+          // Elements 0, 2, …, 2(cnt − 1) of the next 2·cnt − 1 input columns.
+          const int64_t span = 2 * cnt - 1;
+          const __mmask8 m0 = __mmask8(span >= 8 ? 0xff : (1u << span) - 1);
+          const __mmask8 m1 = __mmask8(span > 8 ? (1u << (span - 8)) - 1 : 0);
+          const double* q = xr + 2 * (ox - o0);
+          xv = _mm512_permutex2var_pd(_mm512_maskz_loadu_pd(m0, q), even, _mm512_maskz_loadu_pd(m1, q + 8));
+        }
+        const __m512i xi = _mm512_cvtpd_epu64(xv);
+        lo = _mm512_madd52lo_epu64(lo, dv, xi);
+        hi = _mm512_madd52hi_epu64(hi, dv, xi);
+        if (++steps == kResidueBudget) {
+          flush_lanes(&lo, &hi, &rlo, &rhi, md);
+          steps = 0;
+        }
+      }
+    }
+  }
+  flush_lanes(&lo, &hi, &rlo, &rhi, md);
+  return double(md.add(rlo, md.mul(rhi, to_residue(int64_t(1) << 52, md.p))));
+}
+#endif
+
 // (n, reps, h, w, k, s, pad, dyf:F64[n·reps·oh·ow], xs:F64[n·reps·h·w], P, out:F64[reps·k·k]), residues in
 // [0, P): out[j,kh,kw] = Σ_b Σ_(oy,ox) dyf[b,j,oy,ox]·xs[b,j,oy·s+kh−pad,ox·s+kw−pad] mod P (zero outside
 // the input) — the correlation of a folded dY with a folded X, one plane each.
@@ -728,6 +794,16 @@ Napi::Value WideCorrResidues(const Napi::CallbackInfo& info) {
   double* out = array_arg<double>(info, 10, reps * k * k, fn, "out");
   check_residues(info, dyf, n * reps * oh * ow, p, fn, "dyf");
   check_residues(info, xs, n * reps * h * w, p, fn, "xs");
+#ifdef TEE_WIDE_IFMA
+  if (use_ifma() && st <= 2) {
+    const Mod md(p);
+    verify::for_tasks(reps * k * k, n * reps * k * k * oh * ow, [&](int64_t task, int) {
+      const int64_t j = task / (k * k), kh = (task / k) % k, kw = task % k;
+      out[task] = corr_tap_ifma(n, reps, h, w, st, pad, oh, ow, dyf, xs, md, j, kh, kw);
+    });
+    return info.Env().Undefined();
+  }
+#endif
   verify::for_tasks(reps * k * k, n * reps * k * k * oh * ow, [&](int64_t task, int) {
     const int64_t j = task / (k * k), kh = (task / k) % k, kw = task % k;
     ResidueSum acc;

@@ -299,10 +299,14 @@ for (const ifma of [false, true]) {
           assert.deepEqual(got, want, `corr ${JSON.stringify(g)} reps ${reps}`);
         }
       }
-      // Long enough to pass the int64 reduction budget (2^11 pairs) several times, at the largest residues.
-      const big = { n: 1, c: 1, h: 90, w: 90, k: 1, stride: 1, padding: 0 };
-      const top = new Float64Array(8100).fill(P - 1);
-      assert.deepEqual([...wideKernels.corrResidues(big, 1, top, top, P)], convWRef(big, 1, top, top, P));
+      // Long enough to pass the reduction budgets (2^11 pairs; on IFMA 2^11 steps of eight) several times, at
+      // the largest residues.
+      const big = { n: 1, c: 1, h: 200, w: 200, k: 1, stride: 1, padding: 0 };
+      // P − 1 squared has tiny low 52 bits; (2^26 − 1)² has them near 2^52 (the IFMA lanes' worst case).
+      for (const v of [P - 1, 2 ** 26 - 1]) {
+        const top = new Float64Array(40000).fill(v);
+        assert.deepEqual([...wideKernels.corrResidues(big, 1, top, top, P)], convWRef(big, 1, top, top, P));
+      }
       for (const [reps, rows, cols] of [
         [1, 1, 1],
         [2, 5, 9],
