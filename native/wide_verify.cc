@@ -143,6 +143,9 @@ constexpr uint64_t kLow52 = (uint64_t(1) << 52) - 1;
 // taken as v + lift, lift = (⌊limit/P⌋ + 1)·P ≡ 0 (mod P), which lies in [0, limit + P + limit) ⊂ [0, 2^52) for
 // any P < 2^50 (adding P alone would leave negatives for a small modulus, such as the tests' P = 251).
 inline int64_t lift(int64_t limit, int64_t p) { return (limit / p + 1) * p; }
+// Products a lane may take between reductions: each adds below 2^52 to a low-half sum, so 2^11 of them stay
+// below 2^63.
+constexpr int64_t kIfmaLaneSteps = int64_t(1) << 11;
 #else
 bool ifma_available() { return false; }
 bool use_ifma() { return false; }
@@ -447,6 +450,15 @@ Napi::Value WideMatvecs(const Napi::CallbackInfo& info) {
 // masked load (zeros beyond the row).
 constexpr int64_t kMatvecChunk = 1024;
 
+// Two vectors of 16 lanes' sums (each below 2^63) reduced into 16 residues r[0..15], and cleared.
+TEE_IFMA_TARGET inline void flush_lanes16(__m512i* a, __m512i* b, uint64_t* r, const Mod& md) {
+  alignas(64) uint64_t t[16];
+  _mm512_store_si512(t, *a);
+  _mm512_store_si512(t + 8, *b);
+  for (int l = 0; l < 16; l++) r[l] = md.add(r[l], md.reduce(static_cast<int64_t>(t[l])));
+  *a = *b = _mm512_setzero_si512();
+}
+
 TEE_IFMA_TARGET inline uint64_t lane_sum(__m512i v) {
   alignas(64) uint64_t t[8];
   _mm512_store_si512(t, v);
@@ -648,6 +660,128 @@ Napi::Value WideConv(const Napi::CallbackInfo& info) {
   check_limbs(info, wl, g.reps * g.c * g.k * g.k, fn, "wl");
   if (!conv_any(ar, g, x, wl, out, kOperandMax)) range_error(info, fn, "x");
   return info.Env().Undefined();
+}
+
+#ifdef TEE_WIDE_IFMA
+// A stride-1 check convolution on IFMA, out[b,j,oy,ox] = Σ_(c,kh,kw) wf[j,c,kh,kw]·x[b,c,oy+kh−pad,ox+kw−pad]
+// mod P, over the zero-padded input (pad_input; padding zeros lift to a multiple of P): one output row of 16
+// columns per block, its input (lifted, below 2^51) against each folded weight (a residue) broadcast, the
+// products' 52-bit halves summed in four vectors and reduced every 2^11 taps.
+TEE_IFMA_TARGET void conv_row_ifma(const int32_t* xrow, int64_t c, int64_t k, int64_t plane, int64_t wp, int64_t ow,
+                                   const uint64_t* wj, const Mod& md, int64_t lifted, uint64_t w52, double* orow) {
+  const __m512i liftv = _mm512_set1_epi64(lifted);
+  for (int64_t ox0 = 0; ox0 < ow; ox0 += 16) {
+    __m512i lo0 = _mm512_setzero_si512(), lo1 = lo0, hi0 = lo0, hi1 = lo0;
+    uint64_t rl[16] = {}, rh[16] = {};
+    int64_t steps = 0;
+    for (int64_t ci = 0; ci < c; ci++) {
+      for (int64_t kh = 0; kh < k; kh++) {
+        const int32_t* xs = xrow + ci * plane + kh * wp + ox0;
+        const uint64_t* wt = wj + (ci * k + kh) * k;
+        for (int64_t kw = 0; kw < k; kw++) {
+          const __m512i xv = _mm512_loadu_si512(xs + kw);
+          const __m512i x0 = _mm512_add_epi64(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(xv)), liftv);
+          const __m512i x1 = _mm512_add_epi64(_mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(xv, 1)), liftv);
+          const __m512i wv = _mm512_set1_epi64(static_cast<int64_t>(wt[kw]));
+          lo0 = _mm512_madd52lo_epu64(lo0, x0, wv);
+          hi0 = _mm512_madd52hi_epu64(hi0, x0, wv);
+          lo1 = _mm512_madd52lo_epu64(lo1, x1, wv);
+          hi1 = _mm512_madd52hi_epu64(hi1, x1, wv);
+          if (++steps == kIfmaLaneSteps) {
+            flush_lanes16(&lo0, &lo1, rl, md);
+            flush_lanes16(&hi0, &hi1, rh, md);
+            steps = 0;
+          }
+        }
+      }
+    }
+    flush_lanes16(&lo0, &lo1, rl, md);
+    flush_lanes16(&hi0, &hi1, rh, md);
+    const int64_t n = std::min<int64_t>(16, ow - ox0);
+    for (int64_t l = 0; l < n; l++) orow[ox0 + l] = double(md.add(rl[l], md.mul(rh[l], w52)));
+  }
+}
+
+// The stride-1 convolution on IFMA for every image and output row; false (nothing computed) when some |x|
+// exceeds the operand range.
+bool conv_ifma(const Geom& g, const int32_t* x, const uint64_t* wf, int64_t p, double* out) {
+  constexpr int64_t BW = 16;
+  const int64_t blocks = (g.ow + BW - 1) / BW;
+  const int64_t hp = g.h + 2 * g.pad;
+  const int64_t wp = blocks * BW + g.k - 1;
+  bool ok = true;
+  const int32_t* xpd = verify::pad_input(x, g.n, g.c, g.h, g.w, g.pad, hp, wp, kOperandMax, &ok);
+  if (!ok) return false;
+  const Mod md(p);
+  const int64_t lifted = lift(kOperandLimit, p);
+  const uint64_t w52 = to_residue(int64_t(1) << 52, p);
+  verify::for_tasks(g.n * g.oh, g.n * g.c * g.k * g.k * g.oh * g.ow * g.reps, [&](int64_t task, int) {
+    const int64_t ni = task / g.oh, oy = task % g.oh;
+    for (int64_t j = 0; j < g.reps; j++) {
+      conv_row_ifma(xpd + (ni * g.c * hp + oy) * wp, g.c, g.k, hp * wp, wp, g.ow, wf + j * g.c * g.k * g.k, md, lifted,
+                    w52, out + ((ni * g.reps + j) * g.oh + oy) * g.ow);
+    }
+  });
+  return true;
+}
+#endif
+
+// (n, c, h, w, reps, k, s, pad, x:I32[n·c·h·w], wf:F64[reps·c·k·k] residues, P, out:F64[n·reps·oh·ow]) → true
+// with out = the convolution's residues where IFMA is in use and s = 1, false (nothing done) otherwise: then
+// the caller takes the limb path (wideVerifyConv and a combine).
+Napi::Value WideConvIfma(const Napi::CallbackInfo& info) {
+  const char* fn = "wideVerifyConvIfma";
+  expect_args(info, 12, fn);
+  const Geom g = geom_args(info, fn);
+  const int32_t* x = array_arg<int32_t>(info, 8, g.n * g.c * g.h * g.w, fn, "x");
+  const double* wf = array_arg<double>(info, 9, g.reps * g.c * g.k * g.k, fn, "wf");
+  const int64_t p = wide_modulus_arg(info, 10, fn);
+  double* out = array_arg<double>(info, 11, g.n * g.reps * g.oh * g.ow, fn, "out");
+  if (!use_ifma() || g.s != 1) return Napi::Boolean::New(info.Env(), false);
+#ifdef TEE_WIDE_IFMA
+  check_residues(info, wf, g.reps * g.c * g.k * g.k, p, fn, "wf");
+  std::vector<uint64_t> w(static_cast<size_t>(g.reps * g.c * g.k * g.k));
+  for (size_t i = 0; i < w.size(); i++) w[i] = static_cast<uint64_t>(wf[i]);
+  const bool fine = conv_ifma(g, x, w.data(), p, out);
+  w.assign(w.size(), 0);
+  if (!fine) range_error(info, fn, "x");
+#endif
+  return Napi::Boolean::New(info.Env(), true);
+}
+
+// (n, o, h, w, reps, k, s, pad, dy:I32[n·o·oh·ow], wg:F64[o·reps·k·k] residues, P, out:F64[n·reps·h·w]): the
+// transposed convolution on IFMA for s = 1 (a convolution of dy with the flipped weights, padding k − 1 − pad),
+// as WideConvIfma: false when it does not apply.
+Napi::Value WideConvTIfma(const Napi::CallbackInfo& info) {
+  const char* fn = "wideVerifyConvTIfma";
+  expect_args(info, 12, fn);
+  const Geom g = geom_args(info, fn);
+  const int32_t* dy = array_arg<int32_t>(info, 8, g.n * g.c * g.oh * g.ow, fn, "dy");
+  const double* wg = array_arg<double>(info, 9, g.c * g.reps * g.k * g.k, fn, "wg");
+  const int64_t p = wide_modulus_arg(info, 10, fn);
+  double* out = array_arg<double>(info, 11, g.n * g.reps * g.h * g.w, fn, "out");
+  if (!use_ifma() || g.s != 1 || g.pad > g.k - 1) return Napi::Boolean::New(info.Env(), false);
+#ifdef TEE_WIDE_IFMA
+  check_residues(info, wg, g.c * g.reps * g.k * g.k, p, fn, "wg");
+  const int64_t o = g.c, k = g.k;
+  std::vector<uint64_t> flipped(static_cast<size_t>(g.reps * o * k * k));
+  for (int64_t oc = 0; oc < o; oc++)
+    for (int64_t j = 0; j < g.reps; j++)
+      for (int64_t kh = 0; kh < k; kh++)
+        for (int64_t kw = 0; kw < k; kw++)
+          flipped[static_cast<size_t>(((j * o + oc) * k + (k - 1 - kh)) * k + (k - 1 - kw))] =
+              static_cast<uint64_t>(wg[((oc * g.reps + j) * k + kh) * k + kw]);
+  Geom t = g;
+  t.h = g.oh;
+  t.w = g.ow;
+  t.pad = k - 1 - g.pad;
+  t.oh = g.h;
+  t.ow = g.w;
+  const bool fine = conv_ifma(t, dy, flipped.data(), p, out);
+  flipped.assign(flipped.size(), 0);
+  if (!fine) range_error(info, fn, "dy");
+#endif
+  return Napi::Boolean::New(info.Env(), true);
 }
 
 // (n, o, h, w, lreps, k, s, pad, dy:I32[n·o·oh·ow], wl:I32[o·lreps·k·k], P, out:F64[n·lreps·h·w])
@@ -1632,6 +1766,8 @@ void register_wide_verify(Napi::Env env, Napi::Object exports) {
   exports.Set("wideVerifyFoldResult", Napi::Function::New(env, WideFoldResult, "wideVerifyFoldResult"));
   exports.Set("wideVerifySetIfma", Napi::Function::New(env, WideSetIfma, "wideVerifySetIfma"));
   exports.Set("wideVerifyFoldIfma", Napi::Function::New(env, WideFoldIfma, "wideVerifyFoldIfma"));
+  exports.Set("wideVerifyConvIfma", Napi::Function::New(env, WideConvIfma, "wideVerifyConvIfma"));
+  exports.Set("wideVerifyConvTIfma", Napi::Function::New(env, WideConvTIfma, "wideVerifyConvTIfma"));
   exports.Set("wideVerifyCorrResidues", Napi::Function::New(env, WideCorrResidues, "wideVerifyCorrResidues"));
   exports.Set("wideVerifyDotResidues", Napi::Function::New(env, WideDotResidues, "wideVerifyDotResidues"));
   exports.Set("wideVerifyRowsCheck", Napi::Function::New(env, WideRowsCheck, "wideVerifyRowsCheck"));

@@ -64,6 +64,8 @@ interface WideAddon {
     out: F64,
   ): number;
   wideVerifySetIfma(on?: boolean): boolean;
+  wideVerifyConvIfma(...args: [...Dims8, I32, F64, number, F64]): boolean;
+  wideVerifyConvTIfma(...args: [...Dims8, I32, F64, number, F64]): boolean;
   wideVerifyFoldIfma(
     batch: number,
     rows: number,
@@ -141,6 +143,8 @@ export const wideKernels = {
   // x [n,c,h,w], wf [reps,c,k,k] → [n,reps,oh,ow]
   conv(g: CheckConvDims, reps: number, x: I32, wf: F64, p: number): F64 {
     const plane = outPlane(g);
+    const direct = new Float64Array(g.n * reps * plane);
+    if (addon().wideVerifyConvIfma(...dims(g, reps), x, wf, p, direct)) return direct;
     const out = new Float64Array(g.n * 2 * reps * plane);
     addon().wideVerifyConv(...dims(g, 2 * reps), x, splitLimbs(wf, 1, reps, g.c * g.k * g.k), p, out);
     return combine(g.n, reps, 1, plane, out, p);
@@ -148,6 +152,8 @@ export const wideKernels = {
   // dy [n,c,oh,ow] (c = O), wg [c,reps,k,k] → [n,reps,h,w]
   convT(g: CheckConvDims, reps: number, dy: I32, wg: F64, p: number): F64 {
     const plane = g.h * g.w;
+    const direct = new Float64Array(g.n * reps * plane);
+    if (addon().wideVerifyConvTIfma(...dims(g, reps), dy, wg, p, direct)) return direct;
     const out = new Float64Array(g.n * 2 * reps * plane);
     addon().wideVerifyConvT(...dims(g, 2 * reps), dy, splitLimbs(wg, g.c, reps, g.k * g.k), p, out);
     return combine(g.n, reps, 1, plane, out, p);

@@ -186,6 +186,23 @@ for (const ifma of [false, true]) {
           );
         }
       }
+      // 1 200 channels × 9 taps per output: past every reduction budget (IFMA lanes: 2^11 taps), an output row
+      // wider than one 16-column block.
+      const g = { n: 1, c: 1200, h: 4, w: 19, k: 3, stride: 1, padding: 1 };
+      const x = operands(g.c * g.h * g.w, rng);
+      const wf = residues(g.c * 9, rng);
+      assert.deepEqual(
+        [...wideKernels.conv(g, 1, x, wf, P)],
+        convRef(g, 1, x, wf, P),
+        'conv, 1 200 channels',
+      );
+      const dy = operands(g.c * g.h * g.w, rng);
+      const wg = residues(g.c * 9, rng);
+      assert.deepEqual(
+        [...wideKernels.convT(g, 1, dy, wg, P)],
+        convTRef(g, 1, dy, wg, P),
+        'convT, 1 200 channels',
+      );
     });
 
     it('folds and multiplies the result (float64 integers up to ±(2^47 − 1)) exactly, widths across vector edges', () => {
