@@ -687,24 +687,37 @@ bool conv_t_strided(const Ar& ar, const Geom& g, const S* dy, const V* wg, typen
 // convT with stride 1 is a stride-1 convolution of dy, padded by k−1−pad, with the kernel flipped and
 // its two channel axes swapped: wg [o,reps,k,k] → [reps,o,k,k] reversed in (kh, kw). Stride > 1: by output
 // phase (conv_t_strided).
+// A stride-1 transposed convolution (pad ≤ k − 1) as a convolution of dy: wg [o,reps,k,k] flipped into
+// [reps,o,k,k] (converted to W), and the geometry over dy's planes with padding k − 1 − pad.
+template <typename V, typename W>
+std::vector<W> flipped_taps(const Geom& g, const V* wg) {
+  const int64_t o = g.c, k = g.k;
+  std::vector<W> flipped(static_cast<size_t>(g.reps * o * k * k));
+  for (int64_t oc = 0; oc < o; oc++)
+    for (int64_t j = 0; j < g.reps; j++)
+      for (int64_t kh = 0; kh < k; kh++)
+        for (int64_t kw = 0; kw < k; kw++)
+          flipped[static_cast<size_t>(((j * o + oc) * k + (k - 1 - kh)) * k + (k - 1 - kw))] =
+              static_cast<W>(wg[((oc * g.reps + j) * k + kh) * k + kw]);
+  return flipped;
+}
+
+inline Geom transposed_as_conv(const Geom& g) {
+  Geom t = g;
+  t.h = g.oh;
+  t.w = g.ow;
+  t.pad = g.k - 1 - g.pad;
+  t.oh = g.h;
+  t.ow = g.w;
+  return t;
+}
+
 template <class Ar, typename S, typename V>
 bool conv_t_any(const Ar& ar, const Geom& g, const S* dy, const V* wg, typename Ar::Out* out, int32_t lim) {
   if (use_polyphase(g, 3)) return conv_t_strided(ar, g, dy, wg, out, lim);
   if (g.s == 1 && g.pad <= g.k - 1 && g.reps <= 3) {
-    const int64_t o = g.c, k = g.k;
-    std::vector<V> flipped(static_cast<size_t>(g.reps * o * k * k));
-    for (int64_t oc = 0; oc < o; oc++)
-      for (int64_t j = 0; j < g.reps; j++)
-        for (int64_t kh = 0; kh < k; kh++)
-          for (int64_t kw = 0; kw < k; kw++)
-            flipped[((j * o + oc) * k + (k - 1 - kh)) * k + (k - 1 - kw)] = wg[((oc * g.reps + j) * k + kh) * k + kw];
-    Geom t = g;
-    t.h = g.oh;
-    t.w = g.ow;
-    t.pad = k - 1 - g.pad;
-    t.oh = g.h;
-    t.ow = g.w;
-    return conv_any(ar, t, dy, flipped.data(), out, lim);
+    const std::vector<V> flipped = flipped_taps<V, V>(g, wg);
+    return conv_any(ar, transposed_as_conv(g), dy, flipped.data(), out, lim);
   }
   if (!in_range(dy, g.n * g.c * g.oh * g.ow, lim)) return false;
   conv_t(ar, g, dy, wg, out);

@@ -726,6 +726,17 @@ bool conv_ifma(const Geom& g, const int32_t* x, const uint64_t* wf, int64_t p, d
 }
 #endif
 
+#ifdef TEE_WIDE_IFMA
+// conv_ifma with the weights' residues in *w, wiped afterwards; a RangeError naming `what` when an operand is
+// out of range.
+void conv_ifma_or_throw(const Napi::CallbackInfo& info, const char* fn, const char* what, const Geom& g,
+                        const int32_t* x, std::vector<uint64_t>* w, int64_t p, double* out) {
+  const bool fine = conv_ifma(g, x, w->data(), p, out);
+  w->assign(w->size(), 0);
+  if (!fine) range_error(info, fn, what);
+}
+#endif
+
 // (n, c, h, w, reps, k, s, pad, x:I32[n·c·h·w], wf:F64[reps·c·k·k] residues, P, out:F64[n·reps·oh·ow]) → true
 // with out = the convolution's residues where IFMA is in use and s = 1, false (nothing done) otherwise: then
 // the caller takes the limb path (wideVerifyConv and a combine).
@@ -740,11 +751,8 @@ Napi::Value WideConvIfma(const Napi::CallbackInfo& info) {
   if (!use_ifma() || g.s != 1) return Napi::Boolean::New(info.Env(), false);
 #ifdef TEE_WIDE_IFMA
   check_residues(info, wf, g.reps * g.c * g.k * g.k, p, fn, "wf");
-  std::vector<uint64_t> w(static_cast<size_t>(g.reps * g.c * g.k * g.k));
-  for (size_t i = 0; i < w.size(); i++) w[i] = static_cast<uint64_t>(wf[i]);
-  const bool fine = conv_ifma(g, x, w.data(), p, out);
-  w.assign(w.size(), 0);
-  if (!fine) range_error(info, fn, "x");
+  std::vector<uint64_t> w(wf, wf + g.reps * g.c * g.k * g.k);
+  conv_ifma_or_throw(info, fn, "x", g, x, &w, p, out);
 #endif
   return Napi::Boolean::New(info.Env(), true);
 }
@@ -763,23 +771,8 @@ Napi::Value WideConvTIfma(const Napi::CallbackInfo& info) {
   if (!use_ifma() || g.s != 1 || g.pad > g.k - 1) return Napi::Boolean::New(info.Env(), false);
 #ifdef TEE_WIDE_IFMA
   check_residues(info, wg, g.c * g.reps * g.k * g.k, p, fn, "wg");
-  const int64_t o = g.c, k = g.k;
-  std::vector<uint64_t> flipped(static_cast<size_t>(g.reps * o * k * k));
-  for (int64_t oc = 0; oc < o; oc++)
-    for (int64_t j = 0; j < g.reps; j++)
-      for (int64_t kh = 0; kh < k; kh++)
-        for (int64_t kw = 0; kw < k; kw++)
-          flipped[static_cast<size_t>(((j * o + oc) * k + (k - 1 - kh)) * k + (k - 1 - kw))] =
-              static_cast<uint64_t>(wg[((oc * g.reps + j) * k + kh) * k + kw]);
-  Geom t = g;
-  t.h = g.oh;
-  t.w = g.ow;
-  t.pad = k - 1 - g.pad;
-  t.oh = g.h;
-  t.ow = g.w;
-  const bool fine = conv_ifma(t, dy, flipped.data(), p, out);
-  flipped.assign(flipped.size(), 0);
-  if (!fine) range_error(info, fn, "dy");
+  std::vector<uint64_t> flipped = verify::flipped_taps<double, uint64_t>(g, wg);
+  conv_ifma_or_throw(info, fn, "dy", verify::transposed_as_conv(g), dy, &flipped, p, out);
 #endif
   return Napi::Boolean::New(info.Env(), true);
 }
