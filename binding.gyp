@@ -25,6 +25,7 @@
         "native/cross_entropy.cc",
         "native/modp_verify.cc",
         "native/wide_verify.cc",
+        "native/wide_ifma.cc",
         "native/modp_gemm.cc",
         "native/quantize.cc",
         "native/gpu/linear.cc",
