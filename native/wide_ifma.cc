@@ -164,10 +164,28 @@ struct MatvecChunks {
   }
 };
 
+// Columns [c0, c1) of one row (lifted by liftv) against G vectors u[g·kk + ·]: the lanes' low and high sums
+// (lo, hi cleared first); the last step loads under a mask (zeros beyond c1).
+template <int G>
+TEE_IFMA_TARGET inline void chunk_sums(const int32_t* row, int64_t c0, int64_t c1, int64_t kk, const uint64_t* u,
+                                       __m512i liftv, __m512i (&lo)[G], __m512i (&hi)[G]) {
+  for (int g = 0; g < G; g++) lo[g] = hi[g] = _mm512_setzero_si512();
+  for (int64_t l = c0; l < c1; l += 8) {
+    const __mmask8 live = l + 8 <= c1 ? __mmask8(0xff) : __mmask8((1u << (c1 - l)) - 1);
+    __m512i x = _mm512_maskz_cvtepi32_epi64(0xff, _mm256_maskz_loadu_epi32(live, row + l));
+    x = _mm512_add_epi64(x, liftv);
+    for (int g = 0; g < G; g++) {
+      const __m512i uv = _mm512_maskz_loadu_epi64(live, u + g * kk + l);
+      lo[g] = _mm512_madd52lo_epu64(lo[g], x, uv);
+      hi[g] = _mm512_madd52hi_epu64(hi[g], x, uv);
+    }
+  }
+}
+
 template <int G>
 TEE_IFMA_TARGET void ifma_matvecs_each(int64_t m, int64_t kk, int64_t j0, const int32_t* a, const uint64_t* u,
                                        const Mod& md, const MatvecChunks& ch, double* out, int64_t i0, int64_t i1) {
-  const __m512i liftv = _mm512_set1_epi64(lift(kOperandLimit, md.p)), zero = _mm512_setzero_si512();
+  const __m512i liftv = _mm512_set1_epi64(lift(kOperandLimit, md.p));
   const __m512i w52v = _mm512_set1_epi64(static_cast<int64_t>(ch.w52));
   for (int64_t i = i0; i < i1; i++) {
     const int32_t* row = a + i * kk;
@@ -175,17 +193,7 @@ TEE_IFMA_TARGET void ifma_matvecs_each(int64_t m, int64_t kk, int64_t j0, const 
     for (int64_t c0 = 0; c0 < kk; c0 += ch.len) {
       const int64_t c1 = std::min(kk, c0 + ch.len);
       __m512i lo[G], hi[G];
-      for (int g = 0; g < G; g++) lo[g] = hi[g] = zero;
-      for (int64_t l = c0; l < c1; l += 8) {
-        const __mmask8 live = l + 8 <= c1 ? __mmask8(0xff) : __mmask8((1u << (c1 - l)) - 1);
-        __m512i x = _mm512_maskz_cvtepi32_epi64(0xff, _mm256_maskz_loadu_epi32(live, row + l));
-        x = _mm512_add_epi64(x, liftv);
-        for (int g = 0; g < G; g++) {
-          const __m512i uv = _mm512_maskz_loadu_epi64(live, u + (j0 + g) * kk + l);
-          lo[g] = _mm512_madd52lo_epu64(lo[g], x, uv);
-          hi[g] = _mm512_madd52hi_epu64(hi[g], x, uv);
-        }
-      }
+      chunk_sums<G>(row, c0, c1, kk, u + j0 * kk, liftv, lo, hi);
       for (int g = 0; g < G; g++) {
         uint64_t t;
         if (ch.fused) {
@@ -229,7 +237,7 @@ TEE_IFMA_TARGET inline __m512i reduce8(__m512i v, __m512i pv, __m512d inv) {
 template <int G>
 TEE_IFMA_TARGET void ifma_matvecs_short(int64_t m, int64_t kk, int64_t j0, const int32_t* a, const uint64_t* u,
                                         const Mod& md, const MatvecChunks& ch, double* out, int64_t i0, int64_t i1) {
-  const __m512i liftv = _mm512_set1_epi64(lift(kOperandLimit, md.p)), zero = _mm512_setzero_si512();
+  const __m512i liftv = _mm512_set1_epi64(lift(kOperandLimit, md.p));
   const __m512i w52v = _mm512_set1_epi64(static_cast<int64_t>(ch.w52)), pv = _mm512_set1_epi64(md.p);
   const __m512d inv = _mm512_set1_pd(md.inv);
   int64_t i = i0;
@@ -238,17 +246,7 @@ TEE_IFMA_TARGET void ifma_matvecs_short(int64_t m, int64_t kk, int64_t j0, const
     for (int r = 0; r < 8; r++) {
       const int32_t* row = a + (i + r) * kk;
       __m512i lo[G], hi[G];
-      for (int g = 0; g < G; g++) lo[g] = hi[g] = zero;
-      for (int64_t l = 0; l < kk; l += 8) {
-        const __mmask8 live = l + 8 <= kk ? __mmask8(0xff) : __mmask8((1u << (kk - l)) - 1);
-        __m512i x = _mm512_maskz_cvtepi32_epi64(0xff, _mm256_maskz_loadu_epi32(live, row + l));
-        x = _mm512_add_epi64(x, liftv);
-        for (int g = 0; g < G; g++) {
-          const __m512i uv = _mm512_maskz_loadu_epi64(live, u + (j0 + g) * kk + l);
-          lo[g] = _mm512_madd52lo_epu64(lo[g], x, uv);
-          hi[g] = _mm512_madd52hi_epu64(hi[g], x, uv);
-        }
-      }
+      chunk_sums<G>(row, 0, kk, kk, u + j0 * kk, liftv, lo, hi);
       for (int g = 0; g < G; g++) comb[g][r] = _mm512_add_epi64(lo[g], _mm512_mullo_epi64(hi[g], w52v));
     }
     for (int g = 0; g < G; g++) {
