@@ -549,19 +549,27 @@ const S* polyphase_input(const S* x, const Geom& g, const Polyphase& pp) {
 template <class Ar, typename S, typename V>
 bool conv_any(const Ar& ar, const Geom& g, const S* x, const V* wf, typename Ar::Out* out, int32_t lim = -1);
 
+// w' (above) from folded weights wf [reps,c,k,k]: [reps][c·P²][k'][k'], converted to W, zeros at the added taps.
+template <typename V, typename W>
+std::vector<W> polyphase_taps(const Geom& g, const Polyphase& pp, const V* wf) {
+  const Geom t = pp.geom(g);
+  std::vector<W> w(static_cast<size_t>(g.reps * t.c * t.k * t.k), W(0));
+  const int64_t per = t.c * t.k * t.k;
+  for (int64_t j = 0; j < g.reps; j++)
+    for (int64_t ci = 0; ci < g.c; ci++)
+      for (int64_t kh = 0; kh < g.k; kh++)
+        for (int64_t kw = 0; kw < g.k; kw++)
+          w[static_cast<size_t>(j * per + pp.tap(ci, kh, kw))] = static_cast<W>(wf[((j * g.c + ci) * g.k + kh) * g.k + kw]);
+  return w;
+}
+
 // conv with stride > 1 through its polyphase form (above).
 template <class Ar, typename S, typename V>
 bool conv_strided(const Ar& ar, const Geom& g, const S* x, const V* wf, typename Ar::Out* out, int32_t lim) {
   if (!in_range(x, g.n * g.c * g.h * g.w, lim)) return false;
   const Polyphase pp(g);
-  const Geom t = pp.geom(g);
-  std::vector<V> w(static_cast<size_t>(g.reps * t.c * t.k * t.k), V(0));
-  const int64_t per = t.c * t.k * t.k;
-  for (int64_t j = 0; j < g.reps; j++)
-    for (int64_t ci = 0; ci < g.c; ci++)
-      for (int64_t kh = 0; kh < g.k; kh++)
-        for (int64_t kw = 0; kw < g.k; kw++) w[j * per + pp.tap(ci, kh, kw)] = wf[((j * g.c + ci) * g.k + kh) * g.k + kw];
-  return conv_any(ar, t, polyphase_input(x, g, pp), w.data(), out, -1);
+  const std::vector<V> w = polyphase_taps<V, V>(g, pp, wf);
+  return conv_any(ar, pp.geom(g), polyphase_input(x, g, pp), w.data(), out, -1);
 }
 
 // conv with the fast path where it applies (stride 1, 1 to 3 vectors; stride > 1 through its polyphase form),

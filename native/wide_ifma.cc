@@ -342,6 +342,69 @@ bool conv_ifma(const Geom& g, const int32_t* x, const uint64_t* wf, int64_t p, d
   });
   return true;
 }
+
+// Small output planes with several images: the lanes run over images instead of output columns (a row of 7,
+// 4, 2 or 1 columns would leave most of a 16-column block empty). The input is copied once, padded and
+// transposed to xt[c][row][col][image] (range-checked on the way); then every output position takes, per tap,
+// the next eight images' inputs against the folded weight. Same sums, in the same lanes' arithmetic.
+TEE_IFMA_TARGET void conv_images_ifma(const int32_t* xt, int64_t n, int64_t c, int64_t k, int64_t hp, int64_t wp,
+                                      int64_t oy, int64_t ox, int64_t b0, const uint64_t* wj, const Mod& md,
+                                      int64_t lifted, uint64_t w52, uint64_t* res) {
+  const __m512i liftv = _mm512_set1_epi64(lifted);
+  const __mmask8 live = b0 + 8 <= n ? __mmask8(0xff) : __mmask8((1u << (n - b0)) - 1);
+  __m512i lo = _mm512_setzero_si512(), hi = lo, spare = lo;
+  uint64_t rl[16] = {}, rh[16] = {};
+  int64_t steps = 0;
+  for (int64_t ci = 0; ci < c; ci++) {
+    for (int64_t kh = 0; kh < k; kh++) {
+      const int32_t* xs = xt + ((ci * hp + oy + kh) * wp + ox) * n + b0;
+      const uint64_t* wt = wj + (ci * k + kh) * k;
+      for (int64_t kw = 0; kw < k; kw++) {
+        const __m512i x = _mm512_add_epi64(
+            _mm512_maskz_cvtepi32_epi64(0xff, _mm256_maskz_loadu_epi32(live, xs + kw * n)), liftv);
+        const __m512i wv = _mm512_set1_epi64(static_cast<int64_t>(wt[kw]));
+        lo = _mm512_madd52lo_epu64(lo, x, wv);
+        hi = _mm512_madd52hi_epu64(hi, x, wv);
+        if (++steps == kIfmaLaneSteps) {
+          flush_lanes16(&lo, &spare, rl, md);
+          flush_lanes16(&hi, &spare, rh, md);
+          steps = 0;
+        }
+      }
+    }
+  }
+  flush_lanes16(&lo, &spare, rl, md);
+  flush_lanes16(&hi, &spare, rh, md);
+  for (int l = 0; l < 8; l++) res[l] = md.add(rl[l], md.mul(rh[l], w52));
+}
+
+bool conv_images(const Geom& g, const int32_t* x, const uint64_t* wf, int64_t p, double* out) {
+  const int64_t hp = g.h + 2 * g.pad, wp = g.w + 2 * g.pad;
+  std::vector<int32_t> xt(static_cast<size_t>(g.c * hp * wp * g.n), 0);
+  int32_t bad = 0;
+  for (int64_t b = 0; b < g.n; b++)
+    for (int64_t ci = 0; ci < g.c; ci++)
+      for (int64_t iy = 0; iy < g.h; iy++)
+        for (int64_t ix = 0; ix < g.w; ix++) {
+          const int32_t v = x[((b * g.c + ci) * g.h + iy) * g.w + ix];
+          bad |= (v > kOperandMax) | (v < -kOperandMax);
+          xt[static_cast<size_t>(((ci * hp + iy + g.pad) * wp + ix + g.pad) * g.n + b)] = v;
+        }
+  if (bad != 0) return false;
+  const Mod md(p);
+  const int64_t lifted = lift(kOperandLimit, p);
+  const uint64_t w52 = to_residue(int64_t(1) << 52, p);
+  const int64_t groups = (g.n + 7) / 8, plane = g.oh * g.ow;
+  verify::for_tasks(plane * groups * g.reps, g.n * g.c * g.k * g.k * plane * g.reps, [&](int64_t task, int) {
+    const int64_t j = task / (plane * groups), pos = (task / groups) % plane, b0 = (task % groups) * 8;
+    uint64_t res[8];
+    conv_images_ifma(xt.data(), g.n, g.c, g.k, hp, wp, pos / g.ow, pos % g.ow, b0, wf + j * g.c * g.k * g.k, md,
+                     lifted, w52, res);
+    for (int64_t b = b0; b < std::min(g.n, b0 + 8); b++) out[(b * g.reps + j) * plane + pos] = double(res[b - b0]);
+  });
+  return true;
+}
+
 // One tap of WideCorrResidues on IFMA (stride 1 or 2): along each output row, eight residue pairs per step
 // into lane sums of the 52-bit halves of their products (residues are below 2^50), the input's row taken
 // every st-th element (two loads and a permutation for st = 2); lanes are reduced into two residues every
@@ -594,7 +657,10 @@ void corr(int64_t n, int64_t reps, int64_t h, int64_t w, int64_t k, int64_t st, 
 }
 
 bool conv(const verify::Geom& g, const int32_t* x, const uint64_t* wf, int64_t p, double* out) {
-  return conv_ifma(g, x, wf, p, out);
+  // Lanes over output columns fill ow/(16·⌈ow/16⌉) of each block, lanes over images n/(8·⌈n/8⌉): the fuller.
+  const double by_columns = double(g.ow) / double(16 * ((g.ow + 15) / 16));
+  const double by_images = double(g.n) / double(8 * ((g.n + 7) / 8));
+  return by_images > by_columns ? conv_images(g, x, wf, p, out) : conv_ifma(g, x, wf, p, out);
 }
 
 #else

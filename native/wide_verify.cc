@@ -368,8 +368,8 @@ void conv_ifma_or_throw(const Napi::CallbackInfo& info, const char* fn, const ch
 }
 
 // (n, c, h, w, reps, k, s, pad, x:I32[n·c·h·w], wf:F64[reps·c·k·k] residues, P, out:F64[n·reps·oh·ow]) → true
-// with out = the convolution's residues where IFMA is in use and s = 1, false (nothing done) otherwise: then
-// the caller takes the limb path (wideVerifyConv and a combine).
+// with out = the convolution's residues where IFMA is in use (stride > 1 through the polyphase form), false
+// (nothing done) otherwise: then the caller takes the limb path (wideVerifyConv and a combine).
 Napi::Value WideConvIfma(const Napi::CallbackInfo& info) {
   const char* fn = "wideVerifyConvIfma";
   expect_args(info, 12, fn);
@@ -378,10 +378,18 @@ Napi::Value WideConvIfma(const Napi::CallbackInfo& info) {
   const double* wf = array_arg<double>(info, 9, g.reps * g.c * g.k * g.k, fn, "wf");
   const int64_t p = wide_modulus_arg(info, 10, fn);
   double* out = array_arg<double>(info, 11, g.n * g.reps * g.oh * g.ow, fn, "out");
-  if (!wide_ifma::in_use() || g.s != 1) return Napi::Boolean::New(info.Env(), false);
+  if (!wide_ifma::in_use()) return Napi::Boolean::New(info.Env(), false);
   check_residues(info, wf, g.reps * g.c * g.k * g.k, p, fn, "wf");
-  std::vector<uint64_t> w(wf, wf + g.reps * g.c * g.k * g.k);
-  conv_ifma_or_throw(info, fn, "x", g, x, &w, p, out);
+  if (g.s == 1) {
+    std::vector<uint64_t> w(wf, wf + g.reps * g.c * g.k * g.k);
+    conv_ifma_or_throw(info, fn, "x", g, x, &w, p, out);
+  } else {
+    // Stride s > 1 as a stride-1 convolution of the input's polyphase components (verify_kernels.h).
+    if (!verify::in_range(x, g.n * g.c * g.h * g.w, kOperandMax)) range_error(info, fn, "x");
+    const verify::Polyphase pp(g);
+    std::vector<uint64_t> w = verify::polyphase_taps<double, uint64_t>(g, pp, wf);
+    conv_ifma_or_throw(info, fn, "x", pp.geom(g), verify::polyphase_input(x, g, pp), &w, p, out);
+  }
   return Napi::Boolean::New(info.Env(), true);
 }
 

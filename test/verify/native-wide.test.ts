@@ -203,6 +203,30 @@ for (const ifma of [false, true]) {
         convTRef(g, 1, dy, wg, P),
         'convT, 1 200 channels',
       );
+      // Small planes with several images (on IFMA the lanes run over images): a partial last group of eight,
+      // and 1 000 channels × 9 taps, past the lane budget (random low halves near 2^51 would wrap a lane).
+      for (const s of [
+        { n: 9, c: 5, h: 3, w: 3, k: 3, stride: 1, padding: 1 },
+        { n: 8, c: 1000, h: 1, w: 1, k: 3, stride: 1, padding: 1 },
+        { n: 12, c: 3, h: 1, w: 1, k: 1, stride: 1, padding: 0 },
+      ]) {
+        for (const reps of [1, 2]) {
+          const xs = operands(s.n * s.c * s.h * s.w, rng);
+          const ws = residues(reps * s.c * s.k * s.k, rng);
+          assert.deepEqual(
+            [...wideKernels.conv(s, reps, xs, ws, P)],
+            convRef(s, reps, xs, ws, P),
+            `conv ${JSON.stringify(s)}`,
+          );
+          const ds = operands(s.n * s.c * s.h * s.w, rng);
+          const gs = residues(s.c * reps * s.k * s.k, rng);
+          assert.deepEqual(
+            [...wideKernels.convT(s, reps, ds, gs, P)],
+            convTRef(s, reps, ds, gs, P),
+            `convT ${JSON.stringify(s)}`,
+          );
+        }
+      }
     });
 
     it('folds and multiplies the result (float64 integers up to ±(2^47 − 1)) exactly, widths across vector edges', () => {
