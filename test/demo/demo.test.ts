@@ -14,7 +14,7 @@ import { demoCommand } from '../../src/cli/commands/demo.js';
 import { parseIdx } from '../../src/data/idx.js';
 import { encodeIdx, writeDemoData } from '../../src/demo/demo-data.js';
 import { splitFirstLossTolerance, splitRunMode, writeDemoResults } from '../../src/demo/demo-results.js';
-import { type DemoOutcome, runDemo } from '../../src/demo/run-demo.js';
+import { type DemoOutcome, runDemo, splitCores } from '../../src/demo/run-demo.js';
 import { formatSummary } from '../../src/demo/summary.js';
 import { isTeeError } from '../../src/errors.js';
 import { writeReport } from '../../src/report/write-report.js';
@@ -210,5 +210,15 @@ describe('demo end to end (reduced)', { timeout: 600_000 }, () => {
     for (const f of r.files) assert.ok(statSync(f).size > 100, `${f} is not empty`);
     const html = readFileSync(join(out, 'index.html'), 'utf8');
     assert.ok(html.includes('split-exact') && html.includes('enclave'));
+  });
+});
+
+describe('demo threads in split mode', () => {
+  it('shares the cores between the trusted process and a CPU accelerator; --threads sets both', () => {
+    assert.deepEqual(splitCores(2, false), { trusted: 1, accelerator: 1 });
+    assert.deepEqual(splitCores(1, false), { trusted: 1, accelerator: 1 });
+    assert.deepEqual(splitCores(16, false), { trusted: 4, accelerator: 12 });
+    assert.deepEqual(splitCores(16, true), { trusted: 16, accelerator: 16 });
+    assert.deepEqual(splitCores(16, false, 3), { trusted: 3, accelerator: 3 });
   });
 });

@@ -21,7 +21,7 @@ import { floatFlag, intFlag, parseFlags } from '../parse.js';
 
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'split-mode training of Fashion-MNIST with verified offloading, compared with native (≈ 2 min)',
+  summary: 'split-mode training of Fashion-MNIST with verified offloading, compared with native (≈ 1 min)',
   help: `usage: tee-offload demo [--out DIR] [options]
 
 Runs the whole system on this machine, offline, in a couple of minutes:
@@ -30,8 +30,8 @@ Runs the whole system on this machine, offline, in a couple of minutes:
   2. starts an untrusted accelerator and a trusted process (direct launcher: no SGX here, so the
      attestation is SIMULATED, and accepted only because this is the demo) on loopback;
   3. uploads the encrypted data, trains ResNet-18 in split mode — every Conv2d/Linear product on the
-     accelerator, quantized to integers, computed exactly and checked with Freivalds modulo two
-     primes — and evaluates on the test images;
+     accelerator, quantized to integers, computed exactly and checked with Freivalds modulo
+     2^50 − 27 — and evaluates on the test images;
   4. trains the same way in enclave mode and natively, from the same seed, and compares;
   5. writes the measurements (JSON) and a report with charts to --out, and prints a summary.
 
@@ -44,10 +44,11 @@ options:
   --lr LR              SGD learning rate, momentum 0.9, weight decay 5e-4 (default 0.01)
   --model M            any model that accepts 28×28 (default resnet18)
   --integrity I        exact (default) or float
-  --field F            exact's field: wide (default: ~20 bits per operand, checked modulo two
-                       primes) or p24 (~8 bits, modulo 2^24 − 3)
+  --field F            exact's field: wide (default: ~20 bits per operand, checked modulo
+                       2^50 − 27) or p24 (~8 bits, modulo 2^24 − 3)
   --seed S             weight init and shuffling (default 1)
-  --threads T          kernel threads of every process (default: all cores)
+  --threads T          kernel threads of every process (default: all cores; in split mode the trusted
+                       process gets a quarter of them, at least one, and the accelerator the rest)
   --accelerator-backend cpu|cuda   where the demo's accelerator computes (default cpu; cuda: on
                        the first CUDA GPU, docs/gpu.md)
   --generated          use generated images even when Fashion-MNIST is installed
