@@ -82,6 +82,12 @@ function addon(): WideAddon {
   return verifyAddonModule() as WideAddon;
 }
 
+// Whether the IFMA kernels may take a product (asked first, so that a CPU without them allocates nothing
+// for their direct output).
+function ifmaInUse(): boolean {
+  return addon().wideVerifySetIfma();
+}
+
 const LIMB = 2 ** 25;
 
 /** Residues v [outer, reps, inner] → limbs [outer, 2·reps, inner]: for each vector its low 25 bits, then the rest. */
@@ -128,8 +134,10 @@ export interface ResultSide {
 export const wideKernels = {
   // a [batch,rows,cols], r [reps,rows] → [batch,reps,cols]
   fold(batch: number, rows: number, cols: number, reps: number, a: I32, r: F64, p: number): F64 {
-    const direct = new Float64Array(batch * reps * cols);
-    if (addon().wideVerifyFoldIfma(batch, rows, cols, reps, a, r, p, direct)) return direct;
+    if (ifmaInUse()) {
+      const direct = new Float64Array(batch * reps * cols);
+      if (addon().wideVerifyFoldIfma(batch, rows, cols, reps, a, r, p, direct)) return direct;
+    }
     const out = new Float64Array(batch * 2 * reps * cols);
     addon().wideVerifyFold(batch, rows, cols, 2 * reps, a, splitLimbs(r, 1, reps, rows), p, out);
     return combine(batch, reps, 1, cols, out, p);
@@ -143,8 +151,10 @@ export const wideKernels = {
   // x [n,c,h,w], wf [reps,c,k,k] → [n,reps,oh,ow]
   conv(g: CheckConvDims, reps: number, x: I32, wf: F64, p: number): F64 {
     const plane = outPlane(g);
-    const direct = new Float64Array(g.n * reps * plane);
-    if (addon().wideVerifyConvIfma(...dims(g, reps), x, wf, p, direct)) return direct;
+    if (ifmaInUse()) {
+      const direct = new Float64Array(g.n * reps * plane);
+      if (addon().wideVerifyConvIfma(...dims(g, reps), x, wf, p, direct)) return direct;
+    }
     const out = new Float64Array(g.n * 2 * reps * plane);
     addon().wideVerifyConv(...dims(g, 2 * reps), x, splitLimbs(wf, 1, reps, g.c * g.k * g.k), p, out);
     return combine(g.n, reps, 1, plane, out, p);
@@ -152,8 +162,10 @@ export const wideKernels = {
   // dy [n,c,oh,ow] (c = O), wg [c,reps,k,k] → [n,reps,h,w]
   convT(g: CheckConvDims, reps: number, dy: I32, wg: F64, p: number): F64 {
     const plane = g.h * g.w;
-    const direct = new Float64Array(g.n * reps * plane);
-    if (addon().wideVerifyConvTIfma(...dims(g, reps), dy, wg, p, direct)) return direct;
+    if (ifmaInUse()) {
+      const direct = new Float64Array(g.n * reps * plane);
+      if (addon().wideVerifyConvTIfma(...dims(g, reps), dy, wg, p, direct)) return direct;
+    }
     const out = new Float64Array(g.n * 2 * reps * plane);
     addon().wideVerifyConvT(...dims(g, 2 * reps), dy, splitLimbs(wg, g.c, reps, g.k * g.k), p, out);
     return combine(g.n, reps, 1, plane, out, p);
@@ -268,7 +280,7 @@ export const wideKernels = {
   },
   /** Whether the wide check's kernels run on AVX-512 IFMA now (the CPU has it and it is not switched off). */
   ifmaInUse(): boolean {
-    return addon().wideVerifySetIfma();
+    return ifmaInUse();
   },
   /** Index of the first element that is not an integer of magnitude below 2^53 (NaN, ±Inf fail), or −1. */
   firstNonInteger(y: F64): number {
