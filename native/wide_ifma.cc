@@ -608,6 +608,47 @@ int64_t fold_ifma(const Src& src, const typename Src::T* x, int64_t batch, int64
   return first;
 }
 
+// rows_sums on IFMA: per channel and kernel row, the row's residues (exact in float64, converted eight at a
+// time) against the coefficient broadcast, into low and high sums per column kept in memory; every 2^11
+// channels the sums are reduced into z.
+TEE_IFMA_TARGET void rows_sums_ifma(const double* m, int64_t chans, int64_t len, int64_t k, const uint64_t* coef,
+                                    const Mod& md, uint64_t* z) {
+  std::vector<uint64_t> acc(static_cast<size_t>(2 * k * len), 0);  // [kh][lo, hi][len]
+  std::fill(z, z + k * len, uint64_t(0));
+  const uint64_t w52 = to_residue(int64_t(1) << 52, md.p);
+  auto flush = [&]() {
+    for (int64_t kh = 0; kh < k; kh++) {
+      uint64_t* lo = acc.data() + 2 * kh * len;
+      for (int64_t r = 0; r < len; r++) {
+        const uint64_t v = md.add(md.reduce(static_cast<int64_t>(lo[r])),
+                                  md.mul(md.reduce(static_cast<int64_t>(lo[len + r])), w52));
+        z[kh * len + r] = md.add(z[kh * len + r], v);
+        lo[r] = lo[len + r] = 0;
+      }
+    }
+  };
+  int64_t since = 0;
+  for (int64_t c = 0; c < chans; c++) {
+    const double* mr = m + c * len;
+    for (int64_t kh = 0; kh < k; kh++) {
+      const __m512i cv = _mm512_set1_epi64(static_cast<int64_t>(coef[kh * chans + c]));
+      uint64_t* lo = acc.data() + 2 * kh * len;
+      uint64_t* hi = lo + len;
+      for (int64_t r = 0; r < len; r += 8) {
+        const __mmask8 live = r + 8 <= len ? __mmask8(0xff) : __mmask8((1u << (len - r)) - 1);
+        const __m512i x = _mm512_cvtpd_epu64(_mm512_maskz_loadu_pd(live, mr + r));
+        _mm512_mask_storeu_epi64(lo + r, live, _mm512_madd52lo_epu64(_mm512_maskz_loadu_epi64(live, lo + r), x, cv));
+        _mm512_mask_storeu_epi64(hi + r, live, _mm512_madd52hi_epu64(_mm512_maskz_loadu_epi64(live, hi + r), x, cv));
+      }
+    }
+    if (++since == kIfmaLaneSteps) {
+      flush();
+      since = 0;
+    }
+  }
+  flush();
+}
+
 }  // namespace
 
 bool available() {
@@ -656,6 +697,11 @@ void corr(int64_t n, int64_t reps, int64_t h, int64_t w, int64_t k, int64_t st, 
   });
 }
 
+void rows_sums(const double* m, int64_t chans, int64_t len, int64_t k, const uint64_t* coef, int64_t p,
+               uint64_t* z) {
+  rows_sums_ifma(m, chans, len, k, coef, Mod(p), z);
+}
+
 bool conv(const verify::Geom& g, const int32_t* x, const uint64_t* wf, int64_t p, double* out) {
   // Lanes over output columns fill ow/(16·⌈ow/16⌉) of each block, lanes over images n/(8·⌈n/8⌉): the fuller.
   const double by_columns = double(g.ow) / double(16 * ((g.ow + 15) / 16));
@@ -675,6 +721,7 @@ void fold_operand(int64_t, int64_t, int64_t, int64_t, const int32_t*, const doub
 void matvecs(int64_t, int64_t, int64_t, const int32_t*, const uint64_t*, int64_t, double*) {}
 void corr(int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, const double*,
           const double*, int64_t, double*) {}
+void rows_sums(const double*, int64_t, int64_t, int64_t, const uint64_t*, int64_t, uint64_t*) {}
 bool conv(const verify::Geom&, const int32_t*, const uint64_t*, int64_t, double*) { return false; }
 #endif
 

@@ -31,6 +31,10 @@ void matvecs(int64_t m, int64_t kk, int64_t reps, const int32_t* a, const uint64
 // WideCorrResidues for strides 1 and 2: out[j,kh,kw] over residue planes dyf and xs.
 void corr(int64_t n, int64_t reps, int64_t h, int64_t w, int64_t k, int64_t st, int64_t pad, int64_t oh,
           int64_t ow, const double* dyf, const double* xs, int64_t p, double* out);
+// The rows check's channel sums (wide_verify.cc rows_check): z[kh,r] = Σ_c coef[kh,c]·m[c,r] mod P for
+// residues m [chans, len] (float64) and coef [k, chans].
+void rows_sums(const double* m, int64_t chans, int64_t len, int64_t k, const uint64_t* coef, int64_t p,
+               uint64_t* z);
 // A stride-1 convolution of x with residue weights wf [reps,c,k,k] (g.s must be 1); false (nothing
 // computed) when some |x| ≥ 2^24.
 bool conv(const verify::Geom& g, const int32_t* x, const uint64_t* wf, int64_t p, double* out);

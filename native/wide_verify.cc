@@ -634,76 +634,88 @@ uint64_t shifted_dot(LimbView A, int64_t la, LimbView B, int64_t lb, int64_t s, 
 struct RowsCheck {
   int64_t n, chans, len, ulen, k, s, pad;
   bool forward;                        // which side carries the shift
-  LimbView m;                          // [k, n, chans, len] limbs of one repetition's M
+  bool ifma;                           // the sums on IFMA (from mres) or on limbs (from m)
+  LimbView m;                          // [k, n, chans, len] limbs of one repetition's M (without IFMA)
+  const double* mres;                  // the same as residues (with IFMA)
   const double* u;                     // [n, ulen] residues of one repetition
   std::function<uint64_t(int64_t ch, int64_t kh, int64_t kw)> coef;
 };
+
+// z[kh,r] = Σ_c coef[kh,c]·m[c,r] mod P on 25-bit limbs: per column three int64 sums (lo·lo, the cross
+// terms, hi·hi), reduced into z every kResidueBudget channels.
+void rows_sums_limbs(LimbView mb, int64_t chans, int64_t len, int64_t k, const uint64_t* cres, const Mod& md,
+                     uint64_t* z) {
+  const uint64_t w1 = md.reduce(kLimbBase), w2 = md.mul(w1, w1);
+  std::vector<int32_t> cl(static_cast<size_t>(k * chans)), ch(cl.size());
+  for (size_t i = 0; i < cl.size(); i++) {
+    cl[i] = static_cast<int32_t>(cres[i] & (kLimbBase - 1));
+    ch[i] = static_cast<int32_t>(cres[i] >> kLimbBits);
+  }
+  // acc[(kh·3 + part)·len + row]
+  std::vector<int64_t> acc(static_cast<size_t>(3 * k * len), 0);
+  auto flush = [&] {
+    for (int64_t kh = 0; kh < k; kh++)
+      for (int64_t r = 0; r < len; r++) {
+        int64_t* a = acc.data() + kh * 3 * len + r;
+        uint64_t& zz = z[kh * len + r];
+        const uint64_t mid = md.mul(md.reduce(a[len]), w1), hi = md.mul(md.reduce(a[2 * len]), w2);
+        zz = md.add(zz, md.add(md.reduce(a[0]), md.add(mid, hi)));
+        a[0] = a[len] = a[2 * len] = 0;
+      }
+  };
+  int64_t since = 0;
+  for (int64_t c = 0; c < chans; c++) {
+    const int32_t* m0 = mb.lo + c * len;
+    const int32_t* m1 = mb.hi + c * len;
+    for (int64_t kh = 0; kh < k; kh++) {
+      const int64_t c0 = cl[static_cast<size_t>(kh * chans + c)], c1 = ch[static_cast<size_t>(kh * chans + c)];
+      int64_t* lo = acc.data() + kh * 3 * len;
+      int64_t* mid = lo + len;
+      int64_t* hi = mid + len;
+      int64_t r = 0;
+#ifdef TEE_VERIFY_AVX2
+      const __m256i v0 = _mm256_set1_epi64x(c0), v1 = _mm256_set1_epi64x(c1);
+      for (; r + 4 <= len; r += 4) {
+        const __m256i x0 = _mm256_cvtepu32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(m0 + r)));
+        const __m256i x1 = _mm256_cvtepu32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(m1 + r)));
+        __m256i* pl = reinterpret_cast<__m256i*>(lo + r);
+        __m256i* pm = reinterpret_cast<__m256i*>(mid + r);
+        __m256i* ph = reinterpret_cast<__m256i*>(hi + r);
+        _mm256_storeu_si256(pl, _mm256_add_epi64(_mm256_loadu_si256(pl), _mm256_mul_epu32(x0, v0)));
+        const __m256i cross = _mm256_add_epi64(_mm256_mul_epu32(x0, v1), _mm256_mul_epu32(x1, v0));
+        _mm256_storeu_si256(pm, _mm256_add_epi64(_mm256_loadu_si256(pm), cross));
+        _mm256_storeu_si256(ph, _mm256_add_epi64(_mm256_loadu_si256(ph), _mm256_mul_epu32(x1, v1)));
+      }
+#endif
+      for (; r < len; r++) {
+        const int64_t x0 = m0[r], x1 = m1[r];
+        lo[r] += x0 * c0;
+        mid[r] += x0 * c1 + x1 * c0;
+        hi[r] += x1 * c1;
+      }
+    }
+    if (++since == kResidueBudget) {
+      flush();
+      since = 0;
+    }
+  }
+  flush();
+}
 
 uint64_t rows_check(const RowsCheck& rc, const Mod& md) {
   const int64_t k = rc.k, len = rc.len, chans = rc.chans;
   const int64_t tasks = k * rc.n;
   std::vector<uint64_t> part(static_cast<size_t>(tasks), 0);
-  const uint64_t w1 = md.reduce(kLimbBase), w2 = md.mul(w1, w1);
   verify::for_tasks(tasks, tasks * k * chans * len, [&](int64_t t, int) {
     const int64_t kw = t / rc.n, b = t % rc.n;
-    std::vector<int32_t> cl(static_cast<size_t>(k * chans)), ch(cl.size());
+    std::vector<uint64_t> cres(static_cast<size_t>(k * chans));
     for (int64_t kh = 0; kh < k; kh++)
-      for (int64_t c = 0; c < chans; c++) {
-        const uint64_t v = rc.coef(c, kh, kw);
-        cl[static_cast<size_t>(kh * chans + c)] = static_cast<int32_t>(v & (kLimbBase - 1));
-        ch[static_cast<size_t>(kh * chans + c)] = static_cast<int32_t>(v >> kLimbBits);
-      }
-    // acc[(kh·3 + part)·len + row]
-    std::vector<int64_t> acc(static_cast<size_t>(3 * k * len), 0);
+      for (int64_t c = 0; c < chans; c++) cres[static_cast<size_t>(kh * chans + c)] = rc.coef(c, kh, kw);
+    // z[kh, row]: the rows of image b through kernel column kw, summed over channels with the coefficients.
     std::vector<uint64_t> z(static_cast<size_t>(k * len), 0);
-    const LimbView mb = rc.m.at((kw * rc.n + b) * chans * len);
-    auto flush = [&] {
-      for (int64_t kh = 0; kh < k; kh++)
-        for (int64_t r = 0; r < len; r++) {
-          int64_t* a = acc.data() + kh * 3 * len + r;
-          uint64_t& zz = z[static_cast<size_t>(kh * len + r)];
-          const uint64_t mid = md.mul(md.reduce(a[len]), w1), hi = md.mul(md.reduce(a[2 * len]), w2);
-          zz = md.add(zz, md.add(md.reduce(a[0]), md.add(mid, hi)));
-          a[0] = a[len] = a[2 * len] = 0;
-        }
-    };
-    int64_t since = 0;
-    for (int64_t c = 0; c < chans; c++) {
-      const int32_t* m0 = mb.lo + c * len;
-      const int32_t* m1 = mb.hi + c * len;
-      for (int64_t kh = 0; kh < k; kh++) {
-        const int64_t c0 = cl[static_cast<size_t>(kh * chans + c)], c1 = ch[static_cast<size_t>(kh * chans + c)];
-        int64_t* lo = acc.data() + kh * 3 * len;
-        int64_t* mid = lo + len;
-        int64_t* hi = mid + len;
-        int64_t r = 0;
-#ifdef TEE_VERIFY_AVX2
-        const __m256i v0 = _mm256_set1_epi64x(c0), v1 = _mm256_set1_epi64x(c1);
-        for (; r + 4 <= len; r += 4) {
-          const __m256i x0 = _mm256_cvtepu32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(m0 + r)));
-          const __m256i x1 = _mm256_cvtepu32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(m1 + r)));
-          __m256i* pl = reinterpret_cast<__m256i*>(lo + r);
-          __m256i* pm = reinterpret_cast<__m256i*>(mid + r);
-          __m256i* ph = reinterpret_cast<__m256i*>(hi + r);
-          _mm256_storeu_si256(pl, _mm256_add_epi64(_mm256_loadu_si256(pl), _mm256_mul_epu32(x0, v0)));
-          const __m256i cross = _mm256_add_epi64(_mm256_mul_epu32(x0, v1), _mm256_mul_epu32(x1, v0));
-          _mm256_storeu_si256(pm, _mm256_add_epi64(_mm256_loadu_si256(pm), cross));
-          _mm256_storeu_si256(ph, _mm256_add_epi64(_mm256_loadu_si256(ph), _mm256_mul_epu32(x1, v1)));
-        }
-#endif
-        for (; r < len; r++) {
-          const int64_t x0 = m0[r], x1 = m1[r];
-          lo[r] += x0 * c0;
-          mid[r] += x0 * c1 + x1 * c0;
-          hi[r] += x1 * c1;
-        }
-      }
-      if (++since == kResidueBudget) {
-        flush();
-        since = 0;
-      }
-    }
-    flush();
+    const int64_t at = (kw * rc.n + b) * chans * len;
+    if (rc.ifma) wide_ifma::rows_sums(rc.mres + at, chans, len, k, cres.data(), md.p, z.data());
+    else rows_sums_limbs(rc.m.at(at), chans, len, k, cres.data(), md, z.data());
     // Σ_kh Σ_a against u, shifted on the side that carries the stride.
     const double* ub = rc.u + b * rc.ulen;
     uint64_t sum = 0;
@@ -749,10 +761,23 @@ Napi::Value WideRowsCheck(const Napi::CallbackInfo& info) {
   check_residues(info, m, mlen, p, fn, "m");
   check_residues(info, u, reps * n * ulen, p, fn, "u");
   check_residues(info, coef, reps * chans * k * k, p, fn, "coef");
-  const LimbRows ml(m, mlen);
+  // The limb rows only where the limb kernel runs (the IFMA one takes the residues).
+  const bool ifma = wide_ifma::in_use();
+  const LimbRows ml(m, ifma ? 0 : mlen);
   const Mod md(p);
   for (int64_t j = 0; j < reps; j++) {
-    const RowsCheck rc{n,       chans, len, ulen, k, st, pad, forward, view(ml).at(j * k * n * chans * len),
+    const int64_t off = ifma ? 0 : j * k * n * chans * len;
+    const RowsCheck rc{n,
+                       chans,
+                       len,
+                       ulen,
+                       k,
+                       st,
+                       pad,
+                       forward,
+                       ifma,
+                       view(ml).at(off),
+                       m + j * k * n * chans * len,
                        u + j * n * ulen,
                        [&](int64_t ch, int64_t kh, int64_t kw) {
                          return static_cast<uint64_t>(coef[((j * chans + ch) * k + kh) * k + kw]);

@@ -386,12 +386,15 @@ for (const ifma of [false, true]) {
     it('sums rows against shifted row vectors and folded results against rows ⊗ columns exactly (the structured conv checks)', () => {
       const big = (a: Float64Array, i: number): bigint => BigInt(a[i]!);
       const mod = (v: bigint): number => Number(v % BigInt(P));
-      // The last two at the largest residues: 9 000 rows, and 4 500 channels (past the channel fold's
-      // reduction budget of 2^11).
+      // The last three at the largest residues: 9 000 rows, and 4 500 channels (past the channel fold's
+      // reduction budget of 2^11), once with P − 1 (the largest limbs) and once with 2^26 − 1 (products whose
+      // low 52 bits are near 2^52: the IFMA lanes' worst case).
       const long = [
         { n: 1, c: 1, h: 9000, w: 1, k: 1, stride: 1, padding: 0 },
         { n: 1, c: 4500, h: 5, w: 1, k: 3, stride: 1, padding: 1 },
+        { n: 1, c: 4500, h: 6, w: 1, k: 3, stride: 1, padding: 1 },
       ];
+      const topValue = (g: (typeof long)[number]): number => (g === long[2] ? 2 ** 26 - 1 : P - 1);
       for (const g of [...GEOMS, ...long]) {
         const oh = convOut(g.h, g.k, g.stride, g.padding);
         const top = long.includes(g);
@@ -399,7 +402,7 @@ for (const ifma of [false, true]) {
           // convRows: out[j] = Σ f[j,c,kh,kw]·u[j,b,oy]·hf[j,kw,b,c,oy·s+kh−pad]; convTRows (g.c as o):
           // out[j] = Σ wg[o,j,kh,kw]·hb[j,kw,b,o,i]·u[j,b,i·s+kh−pad].
           const fill = (n: number): Float64Array =>
-            top ? new Float64Array(n).fill(P - 1) : residues(n, rng);
+            top ? new Float64Array(n).fill(topValue(g as (typeof long)[number])) : residues(n, rng);
           const hf = fill(reps * g.k * g.n * g.c * g.h);
           const uf = fill(reps * g.n * oh);
           const f = fill(reps * g.c * g.k * g.k);
