@@ -316,17 +316,6 @@ Napi::Value WideMatvecsCombined(const Napi::CallbackInfo& info) {
   double* out = array_arg<double>(info, 6, reps * m, fn, "out");
   check_field(info, a, m * kk, kOperandLimit, fn, "a");
   check_limbs(info, ul, 2 * reps * kk, fn, "ul");
-  if (wide_ifma::in_use()) {
-    // The vectors back as residues (lo + 2^25·hi, below P since the limbs came from residues; reduced anyway).
-    const Mod md(p);
-    std::vector<uint64_t> u(static_cast<size_t>(reps * kk));
-    for (int64_t j = 0; j < reps; j++)
-      for (int64_t l = 0; l < kk; l++)
-        u[static_cast<size_t>(j * kk + l)] = md.reduce(int64_t(ul[2 * j * kk + l]) + (int64_t(ul[(2 * j + 1) * kk + l]) << kLimbBits));
-    wide_ifma::matvecs(m, kk, reps, a, u.data(), p, out);
-    u.assign(u.size(), 0);
-    return info.Env().Undefined();
-  }
 #ifdef TEE_VERIFY_AVX2
   limb_matvecs<true>(m, kk, 2 * reps, a, ul, p, out);
 #else
@@ -1154,6 +1143,26 @@ Napi::Value WideFoldIfma(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), true);
 }
 
+// (m, kk, reps, a:I32[m·kk], u:F64[reps·kk] residues, P, out:F64[reps·m]) → true with out[j,i] = Σ_l a[i,l]·u[j,l]
+// mod P where the IFMA kernels are in use, false (nothing done) otherwise: then the caller splits u into limbs
+// for wideVerifyMatvecsCombined.
+Napi::Value WideMatvecsIfma(const Napi::CallbackInfo& info) {
+  const char* fn = "wideVerifyMatvecsIfma";
+  expect_args(info, 7, fn);
+  const int64_t m = dim_arg(info, 0, fn), kk = dim_arg(info, 1, fn), reps = dim_arg(info, 2, fn);
+  const int32_t* a = array_arg<int32_t>(info, 3, m * kk, fn, "a");
+  const double* u = array_arg<double>(info, 4, reps * kk, fn, "u");
+  const int64_t p = wide_modulus_arg(info, 5, fn);
+  double* out = array_arg<double>(info, 6, reps * m, fn, "out");
+  if (!wide_ifma::in_use()) return Napi::Boolean::New(info.Env(), false);
+  check_field(info, a, m * kk, kOperandLimit, fn, "a");
+  check_residues(info, u, reps * kk, p, fn, "u");
+  std::vector<uint64_t> uv(u, u + reps * kk);
+  wide_ifma::matvecs(m, kk, reps, a, uv.data(), p, out);
+  uv.assign(uv.size(), 0);
+  return Napi::Boolean::New(info.Env(), true);
+}
+
 // (on: boolean) → whether the IFMA kernels are in use now: on where the CPU has them, unless switched off
 // (the tests compare both paths; a benchmark can measure either).
 // With no argument it only reports.
@@ -1177,6 +1186,7 @@ void register_wide_verify(Napi::Env env, Napi::Object exports) {
   exports.Set("wideVerifyFoldResult", Napi::Function::New(env, WideFoldResult, "wideVerifyFoldResult"));
   exports.Set("wideVerifySetIfma", Napi::Function::New(env, WideSetIfma, "wideVerifySetIfma"));
   exports.Set("wideVerifyFoldIfma", Napi::Function::New(env, WideFoldIfma, "wideVerifyFoldIfma"));
+  exports.Set("wideVerifyMatvecsIfma", Napi::Function::New(env, WideMatvecsIfma, "wideVerifyMatvecsIfma"));
   exports.Set("wideVerifyConvIfma", Napi::Function::New(env, WideConvIfma, "wideVerifyConvIfma"));
   exports.Set("wideVerifyConvTIfma", Napi::Function::New(env, WideConvTIfma, "wideVerifyConvTIfma"));
   exports.Set("wideVerifyCorrResidues", Napi::Function::New(env, WideCorrResidues, "wideVerifyCorrResidues"));

@@ -64,6 +64,7 @@ interface WideAddon {
     out: F64,
   ): number;
   wideVerifySetIfma(on?: boolean): boolean;
+  wideVerifyMatvecsIfma(m: number, kk: number, reps: number, a: I32, u: F64, p: number, out: F64): boolean;
   wideVerifyConvIfma(...args: [...Dims8, I32, F64, number, F64]): boolean;
   wideVerifyConvTIfma(...args: [...Dims8, I32, F64, number, F64]): boolean;
   wideVerifyFoldIfma(
@@ -145,6 +146,7 @@ export const wideKernels = {
   // a [m,kk], u [reps,kk] → [reps,m]
   matvecs(m: number, kk: number, reps: number, a: I32, u: F64, p: number): F64 {
     const out = new Float64Array(reps * m);
+    if (ifmaInUse() && addon().wideVerifyMatvecsIfma(m, kk, reps, a, u, p, out)) return out;
     addon().wideVerifyMatvecsCombined(m, kk, reps, a, splitLimbs(u, 1, reps, kk), p, out);
     return out;
   },
