@@ -123,6 +123,51 @@ export function assertClose(
   }
 }
 
+/** Relative `rel` of the tensor's largest magnitude (the model fixtures' logits and losses: 1e-3). */
+export function assertRelative(
+  got: ArrayLike<number>,
+  expected: Float32Array,
+  rel: number,
+  what: string,
+): void {
+  assertClose(got, expected, rel * Math.max(maxAbs(expected), Number.MIN_VALUE), what);
+}
+
+/** The names after `prefix` of a fixture's tensors that start with it. */
+export function suffixes(f: Fixture, prefix: string): string[] {
+  return f
+    .names()
+    .filter((n) => n.startsWith(prefix))
+    .map((n) => n.slice(prefix.length));
+}
+
+/**
+ * A model fixture's first-step gradients (step() does not clear them), one grad_norm per parameter: the
+ * sampled elements and each gradient's norm within 1e-2·max(max|e|, 1e-5·G), G the largest norm.
+ */
+export function assertFixtureGrads(
+  f: Fixture,
+  params: ReadonlyMap<string, { readonly grad: Float32Array }>,
+): void {
+  const norms = suffixes(f, 'grad_norm.');
+  assert.equal(norms.length, params.size, 'one grad_norm per parameter');
+  let gMax = 0;
+  for (const name of norms) gMax = Math.max(gMax, f.f32(`grad_norm.${name}`)[0]!);
+  for (const name of norms) {
+    const p = params.get(name);
+    assert.ok(p, `model has no parameter ${name}`);
+    const idx = f.i64(`grad_idx.${name}`);
+    const sample = f.f32(`grad_sample.${name}`);
+    const got = Array.from(idx, (i) => p.grad[Number(i)]!);
+    const tol = 1e-2 * Math.max(maxAbs(sample), 1e-5 * gMax);
+    assertClose(got, sample, tol, `grad_sample.${name}`);
+    let ss = 0;
+    for (const g of p.grad) ss += g * g;
+    const norm = f.f32(`grad_norm.${name}`);
+    assertClose([Math.sqrt(ss)], norm, 1e-2 * Math.max(norm[0]!, 1e-5 * gMax), `grad_norm.${name}`);
+  }
+}
+
 /** README tolerance for layers: max(20·torch_f32_err, 1e-5)·max(1, max|expected|). */
 export function layerTolerance(f: Fixture, expected: ArrayLike<number>): number {
   return Math.max(20 * f.num('torch_f32_err'), 1e-5) * Math.max(1, maxAbs(expected));

@@ -19,7 +19,16 @@ import { fixtureInit, fixtureInitModel } from '../../src/tensor/fixture-init.js'
 import { SeededRng } from '../../src/tensor/seeded-rng.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import type { LinearOpKind, ProductParams } from '../../src/verify/product-geometry.js';
-import { assertClose, Fixture, fixtureFiles, fixturePath, layerTolerance, maxAbs } from '../fixtures-util.js';
+import {
+  assertClose,
+  assertFixtureGrads,
+  assertRelative,
+  Fixture,
+  fixtureFiles,
+  fixturePath,
+  layerTolerance,
+  maxAbs,
+} from '../fixtures-util.js';
 import { randomFloats } from '../verify/cases.js';
 import { floatReference } from '../verify/modp-reference.js';
 import { InProcessTransport } from './remote-test-transport.js';
@@ -92,11 +101,6 @@ describe('layer fixtures through RemoteLinearOps', () => {
   }
 });
 
-/** Relative 1e-3 of the tensor's largest magnitude (logits, losses), as in test/models. */
-function assertRelative(got: ArrayLike<number>, expected: Float32Array, rel: number, what: string): void {
-  assertClose(got, expected, rel * Math.max(maxAbs(expected), Number.MIN_VALUE), what);
-}
-
 describe('ResNet-18 through RemoteLinearOps', () => {
   for (const gpu of [false, true])
     it(`float mode reproduces the PyTorch fixture resnet18_64_b4_s1: eval logits, two SGD steps, gradients${gpu ? ' (products on the GPU backend, emulated)' : ''}`, async () => {
@@ -129,17 +133,7 @@ describe('ResNet-18 through RemoteLinearOps', () => {
       const step0 = await trainStep(model, loss, opt, input, labels);
       assertRelative(step0.logits.data, f.f32('logits_train_step0'), 1e-3, 'logits_train_step0');
       assertRelative([step0.loss], f.f32('loss_step0'), 1e-3, 'loss_step0');
-      const params = new Map(model.namedParameters());
-      const norms = f.names().filter((n) => n.startsWith('grad_norm.'));
-      let gMax = 0;
-      for (const n of norms) gMax = Math.max(gMax, f.f32(n)[0]!);
-      for (const n of norms) {
-        const name = n.slice('grad_norm.'.length);
-        const p = params.get(name)!;
-        const sample = f.f32(`grad_sample.${name}`);
-        const got = Array.from(f.i64(`grad_idx.${name}`), (i) => p.grad[Number(i)]!);
-        assertClose(got, sample, 1e-2 * Math.max(maxAbs(sample), 1e-5 * gMax), `grad_sample.${name}`);
-      }
+      assertFixtureGrads(f, new Map(model.namedParameters()));
       const step1 = await trainStep(model, loss, opt, input, labels);
       assertRelative([step1.loss], f.f32('loss_step1'), 1e-3, 'loss_step1');
       assertRelative(

@@ -10,21 +10,17 @@ import { SGD } from '../../src/nn/sgd.js';
 import { predict, trainStep } from '../../src/nn/train-step.js';
 import { fixtureInit, fixtureInitModel } from '../../src/tensor/fixture-init.js';
 import { Tensor } from '../../src/tensor/tensor.js';
-import { assertClose, Fixture, fixtureFiles, maxAbs } from '../fixtures-util.js';
+import {
+  assertClose,
+  assertFixtureGrads,
+  assertRelative,
+  Fixture,
+  fixtureFiles,
+  maxAbs,
+  suffixes,
+} from '../fixtures-util.js';
 
 const ALL = ['alexnet_64_b2_s1', 'resnet18_64_b4_s1', 'vgg19_bn_32_b2_s1'];
-
-/** Relative 1e-3 of the tensor's largest magnitude (logits, losses). */
-function assertRelative(got: ArrayLike<number>, expected: Float32Array, rel: number, what: string): void {
-  assertClose(got, expected, rel * Math.max(maxAbs(expected), Number.MIN_VALUE), what);
-}
-
-function suffixes(f: Fixture, prefix: string): string[] {
-  return f
-    .names()
-    .filter((n) => n.startsWith(prefix))
-    .map((n) => n.slice(prefix.length));
-}
 
 async function runFixture(f: Fixture): Promise<void> {
   const seed = f.num('seed');
@@ -57,24 +53,8 @@ async function runFixture(f: Fixture): Promise<void> {
   assertRelative(step0.logits.data, f.f32('logits_train_step0'), 1e-3, 'logits_train_step0');
   assertRelative([step0.loss], f.f32('loss_step0'), 1e-3, 'loss_step0');
 
-  // Gradients of the first step (step() does not clear them): |got − expected| ≤ 1e-2·max(max|e|, 1e-5·G).
-  const norms = suffixes(f, 'grad_norm.');
-  assert.equal(norms.length, params.size, 'one grad_norm per parameter');
-  let gMax = 0;
-  for (const name of norms) gMax = Math.max(gMax, f.f32(`grad_norm.${name}`)[0]!);
-  for (const name of norms) {
-    const p = params.get(name);
-    assert.ok(p, `model has no parameter ${name}`);
-    const idx = f.i64(`grad_idx.${name}`);
-    const sample = f.f32(`grad_sample.${name}`);
-    const got = Array.from(idx, (i) => p.grad[Number(i)]!);
-    const tol = 1e-2 * Math.max(maxAbs(sample), 1e-5 * gMax);
-    assertClose(got, sample, tol, `grad_sample.${name}`);
-    let ss = 0;
-    for (const g of p.grad) ss += g * g;
-    const norm = f.f32(`grad_norm.${name}`);
-    assertClose([Math.sqrt(ss)], norm, 1e-2 * Math.max(norm[0]!, 1e-5 * gMax), `grad_norm.${name}`);
-  }
+  // Gradients of the first step (step() does not clear them).
+  assertFixtureGrads(f, params);
 
   const step1 = await trainStep(model, loss, opt, input, labels);
   assertRelative([step1.loss], f.f32('loss_step1'), 1e-3, 'loss_step1');
