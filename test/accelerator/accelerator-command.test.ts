@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { computeLinear } from '../../src/accelerator/compute.js';
 import { openGpu } from '../../src/accelerator/gpu-linear.js';
@@ -12,31 +13,52 @@ import { makeRequest } from '../protocol/requests.js';
 
 const COMMAND_JS = new URL('../../src/cli/commands/accelerator.js', import.meta.url).href;
 
-test('tee-offload accelerator listens, serves, and stops cleanly on SIGTERM', {
-  timeout: 30_000,
-}, async () => {
+/**
+ * `tee-offload accelerator ARGS` in a child process, resolved once its stdout matches `listening` (whose
+ * first group is the port); out() and err() are what it has printed so far.
+ */
+async function spawnAccelerator(
+  args: string[],
+  listening: RegExp,
+): Promise<{
+  child: ChildProcessByStdio<null, Readable, Readable>;
+  port: number;
+  out: () => string;
+  err: () => string;
+}> {
   const script = `import(${JSON.stringify(COMMAND_JS)}).then(async (m) => { process.exitCode = await m.acceleratorCommand.run(process.argv.slice(1)); });`;
-  const child = spawn(
-    process.execPath,
-    ['--input-type=module', '-e', script, '--', '--listen', '127.0.0.1:0', '--threads', '1'],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script, '--', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d));
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout.on('data', (d: Buffer) => {
       out += d;
-      const m =
-        /accelerator listening on 127\.0\.0\.1:(\d+) \(protocol 4, plain TCP, max frame 1073741824 bytes, threads 1/.exec(
-          out,
-        );
+      const m = listening.exec(out);
       if (m) resolve(Number(m[1]));
     });
     child.on('exit', () => reject(new Error(`exited early: ${out} ${err}`)));
   });
+  return { child, port, out: () => out, err: () => err };
+}
+
+/** SIGTERM, then the exit status. */
+function stop(child: ChildProcessByStdio<null, Readable, Readable>): Promise<number | null> {
+  return new Promise((resolve) => {
+    child.on('exit', (status) => resolve(status));
+    child.kill('SIGTERM');
+  });
+}
+
+test('tee-offload accelerator listens, serves, and stops cleanly on SIGTERM', {
+  timeout: 30_000,
+}, async () => {
+  const { child, port, out, err } = await spawnAccelerator(
+    ['--listen', '127.0.0.1:0', '--threads', '1'],
+    /accelerator listening on 127\.0\.0\.1:(\d+) \(protocol 4, plain TCP, max frame 1073741824 bytes, threads 1/,
+  );
   const c = await AcceleratorClient.connect(`127.0.0.1:${port}`);
   const req = makeRequest(new SeededRng(1), 'dense', 'modp', {
     n: 2,
@@ -52,14 +74,11 @@ test('tee-offload accelerator listens, serves, and stops cleanly on SIGTERM', {
   assert.equal((await c.call(req)).result.data.length, 4);
   await c.close();
   await new Promise((r) => setTimeout(r, 50));
-  const code = await new Promise<number | null>((resolve) => {
-    child.on('exit', (status) => resolve(status));
-    child.kill('SIGTERM');
-  });
-  assert.equal(code, 0, err);
-  assert.match(out, /accelerator stopped \(SIGTERM\): 1 connections, 1 ops served/);
+  const code = await stop(child);
+  assert.equal(code, 0, err());
+  assert.match(out(), /accelerator stopped \(SIGTERM\): 1 connections, 1 ops served/);
   assert.match(
-    err,
+    err(),
     /^accelerator: peer=127\.0\.0\.1:\d+ ops=1 bytes_in=\d+ bytes_out=\d+ duration_ms=\d+ close="client closed"$/m,
   );
 });
@@ -97,24 +116,10 @@ test('tee-offload accelerator --backend cuda without a usable CUDA stops with E_
 test('tee-offload accelerator --backend emulated serves products and says where they run', {
   timeout: 30_000,
 }, async () => {
-  const script = `import(${JSON.stringify(COMMAND_JS)}).then(async (m) => { process.exitCode = await m.acceleratorCommand.run(process.argv.slice(1)); });`;
-  const child = spawn(
-    process.execPath,
-    ['--input-type=module', '-e', script, '--', '--listen', '127.0.0.1:0', '--backend', 'emulated'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+  const { child, port } = await spawnAccelerator(
+    ['--listen', '127.0.0.1:0', '--backend', 'emulated'],
+    /listening on 127\.0\.0\.1:(\d+) .*products on CPU emulation of the GPU backend \(emulated\)\)/,
   );
-  let out = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => {
-      out += d;
-      const m =
-        /listening on 127\.0\.0\.1:(\d+) .*products on CPU emulation of the GPU backend \(emulated\)\)/.exec(
-          out,
-        );
-      if (m) resolve(Number(m[1]));
-    });
-    child.on('exit', () => reject(new Error(`exited early: ${out}`)));
-  });
   const c = await AcceleratorClient.connect(`127.0.0.1:${port}`);
   const req = makeRequest(new SeededRng(2), 'conv2d', 'wide', {
     n: 2,
@@ -131,11 +136,7 @@ test('tee-offload accelerator --backend emulated serves products and says where 
   const want = await computeLinear(kernels, req);
   assert.deepEqual(Array.from(got.data), Array.from(want.data));
   await c.close();
-  const code = await new Promise<number | null>((resolve) => {
-    child.on('exit', (status) => resolve(status));
-    child.kill('SIGTERM');
-  });
-  assert.equal(code, 0);
+  assert.equal(await stop(child), 0);
 });
 
 test('byte counts take binary suffixes', () => {
