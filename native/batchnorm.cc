@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "common.h"
+#include "signals.h"
 
 namespace tee {
 
@@ -183,9 +184,9 @@ Napi::Value Backward(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_batchnorm(Napi::Env env, Napi::Object exports) {
-  exports.Set("batchNorm2dForwardTrain", Napi::Function::New(env, ForwardTrain, "batchNorm2dForwardTrain"));
-  exports.Set("batchNorm2dForwardEval", Napi::Function::New(env, ForwardEval, "batchNorm2dForwardEval"));
-  exports.Set("batchNorm2dBackward", Napi::Function::New(env, Backward, "batchNorm2dBackward"));
+  export_function<ForwardTrain>(env, exports, "batchNorm2dForwardTrain");
+  export_function<ForwardEval>(env, exports, "batchNorm2dForwardEval");
+  export_function<Backward>(env, exports, "batchNorm2dBackward");
 }
 
 }  // namespace tee

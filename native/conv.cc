@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common.h"
+#include "signals.h"
 #include "conv.h"
 
 namespace tee {
@@ -108,11 +109,11 @@ Napi::Value ClearConvCache(const Napi::CallbackInfo& info) {
 const char* conv_backend_name() { return g_use_onednn ? "onednn" : "im2col"; }
 
 void register_conv(Napi::Env env, Napi::Object exports) {
-  exports.Set("conv2dForward", Napi::Function::New(env, Forward, "conv2dForward"));
-  exports.Set("conv2dBackwardInput", Napi::Function::New(env, BackwardInput, "conv2dBackwardInput"));
-  exports.Set("conv2dBackwardWeight", Napi::Function::New(env, BackwardWeight, "conv2dBackwardWeight"));
-  exports.Set("setConvBackend", Napi::Function::New(env, SetConvBackend, "setConvBackend"));
-  exports.Set("clearConvCache", Napi::Function::New(env, ClearConvCache, "clearConvCache"));
+  export_function<Forward>(env, exports, "conv2dForward");
+  export_function<BackwardInput>(env, exports, "conv2dBackwardInput");
+  export_function<BackwardWeight>(env, exports, "conv2dBackwardWeight");
+  export_function<SetConvBackend>(env, exports, "setConvBackend");
+  export_function<ClearConvCache>(env, exports, "clearConvCache");
 }
 
 }  // namespace tee

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common.h"
+#include "signals.h"
 
 namespace tee {
 
@@ -81,8 +82,8 @@ Napi::Value Backward(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_cross_entropy(Napi::Env env, Napi::Object exports) {
-  exports.Set("crossEntropyForward", Napi::Function::New(env, Forward, "crossEntropyForward"));
-  exports.Set("crossEntropyBackward", Napi::Function::New(env, Backward, "crossEntropyBackward"));
+  export_function<Forward>(env, exports, "crossEntropyForward");
+  export_function<Backward>(env, exports, "crossEntropyBackward");
 }
 
 }  // namespace tee

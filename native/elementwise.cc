@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "common.h"
+#include "signals.h"
 
 namespace tee {
 
@@ -192,12 +193,12 @@ Napi::Value SgdStep(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_elementwise(Napi::Env env, Napi::Object exports) {
-  exports.Set("reluForward", Napi::Function::New(env, ReluForward, "reluForward"));
-  exports.Set("reluBackward", Napi::Function::New(env, ReluBackward, "reluBackward"));
-  exports.Set("addChannelBias", Napi::Function::New(env, AddChannelBias, "addChannelBias"));
-  exports.Set("sumChannels", Napi::Function::New(env, SumChannels, "sumChannels"));
-  exports.Set("axpy", Napi::Function::New(env, Axpy, "axpy"));
-  exports.Set("sgdStep", Napi::Function::New(env, SgdStep, "sgdStep"));
+  export_function<ReluForward>(env, exports, "reluForward");
+  export_function<ReluBackward>(env, exports, "reluBackward");
+  export_function<AddChannelBias>(env, exports, "addChannelBias");
+  export_function<SumChannels>(env, exports, "sumChannels");
+  export_function<Axpy>(env, exports, "axpy");
+  export_function<SgdStep>(env, exports, "sgdStep");
 }
 
 }  // namespace tee

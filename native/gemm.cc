@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "common.h"
+#include "signals.h"
 
 #ifdef USE_OPENBLAS
 #include <cblas.h>
@@ -210,8 +211,8 @@ Napi::Value Dgemm(const Napi::CallbackInfo& info) { return Gemm<double>(info, "d
 }  // namespace
 
 void register_gemm(Napi::Env env, Napi::Object exports) {
-  exports.Set("sgemm", Napi::Function::New(env, Sgemm, "sgemm"));
-  exports.Set("dgemm", Napi::Function::New(env, Dgemm, "dgemm"));
+  export_function<Sgemm>(env, exports, "sgemm");
+  export_function<Dgemm>(env, exports, "dgemm");
 }
 
 }  // namespace tee

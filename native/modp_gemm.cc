@@ -24,6 +24,7 @@
 #include <type_traits>
 
 #include "common.h"
+#include "signals.h"
 #include "conv.h"
 #include "gemm.h"
 
@@ -389,17 +390,15 @@ Napi::Value ModpFirstOutOfRange(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_modp_gemm(Napi::Env env, Napi::Object exports) {
-  exports.Set("modpGemm", Napi::Function::New(env, ExactGemm<false>, "modpGemm"));
-  exports.Set("modpConv2d", Napi::Function::New(env, ExactConv2d<false>, "modpConv2d"));
-  exports.Set("modpConv2dGradInput", Napi::Function::New(env, ExactConv2dGradInput<false>, "modpConv2dGradInput"));
-  exports.Set("modpConv2dGradWeight",
-              Napi::Function::New(env, ExactConv2dGradWeight<false>, "modpConv2dGradWeight"));
-  exports.Set("wideGemm", Napi::Function::New(env, ExactGemm<true>, "wideGemm"));
-  exports.Set("wideConv2d", Napi::Function::New(env, ExactConv2d<true>, "wideConv2d"));
-  exports.Set("wideConv2dGradInput", Napi::Function::New(env, ExactConv2dGradInput<true>, "wideConv2dGradInput"));
-  exports.Set("wideConv2dGradWeight",
-              Napi::Function::New(env, ExactConv2dGradWeight<true>, "wideConv2dGradWeight"));
-  exports.Set("modpFirstOutOfRange", Napi::Function::New(env, ModpFirstOutOfRange, "modpFirstOutOfRange"));
+  export_function<ExactGemm<false>>(env, exports, "modpGemm");
+  export_function<ExactConv2d<false>>(env, exports, "modpConv2d");
+  export_function<ExactConv2dGradInput<false>>(env, exports, "modpConv2dGradInput");
+  export_function<ExactConv2dGradWeight<false>>(env, exports, "modpConv2dGradWeight");
+  export_function<ExactGemm<true>>(env, exports, "wideGemm");
+  export_function<ExactConv2d<true>>(env, exports, "wideConv2d");
+  export_function<ExactConv2dGradInput<true>>(env, exports, "wideConv2dGradInput");
+  export_function<ExactConv2dGradWeight<true>>(env, exports, "wideConv2dGradWeight");
+  export_function<ModpFirstOutOfRange>(env, exports, "modpFirstOutOfRange");
 }
 
 }  // namespace tee

@@ -3,6 +3,7 @@
 // [0,p)) and float64 ("f64Verify*": float32 operands against float64 vectors).
 #include "modp_verify.h"
 
+#include "signals.h"
 #include "verify_kernels.h"
 
 namespace tee {
@@ -228,18 +229,18 @@ Napi::Value F32Finite(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_modp_verify(Napi::Env env, Napi::Object exports) {
-  exports.Set("modpVerifyFold", Napi::Function::New(env, ModpFold, "modpVerifyFold"));
-  exports.Set("modpVerifyMatvecs", Napi::Function::New(env, ModpMatvecs, "modpVerifyMatvecs"));
-  exports.Set("modpVerifyConv", Napi::Function::New(env, ModpConv, "modpVerifyConv"));
-  exports.Set("modpVerifyConvT", Napi::Function::New(env, ModpConvT, "modpVerifyConvT"));
-  exports.Set("modpVerifyConvW", Napi::Function::New(env, ModpConvW, "modpVerifyConvW"));
-  exports.Set("modpVerifyRange", Napi::Function::New(env, ModpRange, "modpVerifyRange"));
-  exports.Set("f64VerifyFold", Napi::Function::New(env, F64Fold, "f64VerifyFold"));
-  exports.Set("f64VerifyMatvecs", Napi::Function::New(env, F64Matvecs, "f64VerifyMatvecs"));
-  exports.Set("f64VerifyConv", Napi::Function::New(env, F64Conv, "f64VerifyConv"));
-  exports.Set("f64VerifyConvT", Napi::Function::New(env, F64ConvT, "f64VerifyConvT"));
-  exports.Set("f64VerifyConvW", Napi::Function::New(env, F64ConvW, "f64VerifyConvW"));
-  exports.Set("f32VerifyFinite", Napi::Function::New(env, F32Finite, "f32VerifyFinite"));
+  export_function<ModpFold>(env, exports, "modpVerifyFold");
+  export_function<ModpMatvecs>(env, exports, "modpVerifyMatvecs");
+  export_function<ModpConv>(env, exports, "modpVerifyConv");
+  export_function<ModpConvT>(env, exports, "modpVerifyConvT");
+  export_function<ModpConvW>(env, exports, "modpVerifyConvW");
+  export_function<ModpRange>(env, exports, "modpVerifyRange");
+  export_function<F64Fold>(env, exports, "f64VerifyFold");
+  export_function<F64Matvecs>(env, exports, "f64VerifyMatvecs");
+  export_function<F64Conv>(env, exports, "f64VerifyConv");
+  export_function<F64ConvT>(env, exports, "f64VerifyConvT");
+  export_function<F64ConvW>(env, exports, "f64VerifyConvW");
+  export_function<F32Finite>(env, exports, "f32VerifyFinite");
 }
 
 }  // namespace tee

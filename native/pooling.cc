@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "common.h"
+#include "signals.h"
 
 #if defined(__AVX2__)
 #include <immintrin.h>
@@ -238,10 +239,10 @@ Napi::Value AdaptiveBackward(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_pooling(Napi::Env env, Napi::Object exports) {
-  exports.Set("maxPool2dForward", Napi::Function::New(env, MaxPoolForward, "maxPool2dForward"));
-  exports.Set("maxPool2dBackward", Napi::Function::New(env, MaxPoolBackward, "maxPool2dBackward"));
-  exports.Set("adaptiveAvgPool2dForward", Napi::Function::New(env, AdaptiveForward, "adaptiveAvgPool2dForward"));
-  exports.Set("adaptiveAvgPool2dBackward", Napi::Function::New(env, AdaptiveBackward, "adaptiveAvgPool2dBackward"));
+  export_function<MaxPoolForward>(env, exports, "maxPool2dForward");
+  export_function<MaxPoolBackward>(env, exports, "maxPool2dBackward");
+  export_function<AdaptiveForward>(env, exports, "adaptiveAvgPool2dForward");
+  export_function<AdaptiveBackward>(env, exports, "adaptiveAvgPool2dBackward");
 }
 
 }  // namespace tee

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common.h"
+#include "signals.h"
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
@@ -559,9 +560,9 @@ Napi::Value Dequantize(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_quantize(Napi::Env env, Napi::Object exports) {
-  exports.Set("quantNorms", Napi::Function::New(env, QuantNorms, "quantNorms"));
-  exports.Set("quantQuantize", Napi::Function::New(env, Quantize, "quantQuantize"));
-  exports.Set("quantDequantize", Napi::Function::New(env, Dequantize, "quantDequantize"));
+  export_function<QuantNorms>(env, exports, "quantNorms");
+  export_function<Quantize>(env, exports, "quantQuantize");
+  export_function<Dequantize>(env, exports, "quantDequantize");
 }
 
 }  // namespace tee

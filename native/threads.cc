@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common.h"
+#include "signals.h"
 #include "conv.h"
 #include "gemm.h"
 
@@ -172,9 +173,9 @@ bool bool_arg(const Napi::CallbackInfo& info, size_t i, const char* fn) {
 }
 
 void register_threads(Napi::Env env, Napi::Object exports) {
-  exports.Set("info", Napi::Function::New(env, Info, "info"));
-  exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
-  exports.Set("setDeterministic", Napi::Function::New(env, SetDeterministic, "setDeterministic"));
+  export_function<Info>(env, exports, "info");
+  export_function<SetThreads>(env, exports, "setThreads");
+  export_function<SetDeterministic>(env, exports, "setDeterministic");
 }
 
 }  // namespace tee

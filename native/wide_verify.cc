@@ -11,6 +11,7 @@
 
 #include <functional>
 
+#include "signals.h"
 #include "verify_kernels.h"
 #include "wide_field.h"
 #include "wide_ifma.h"
@@ -1174,27 +1175,25 @@ Napi::Value WideSetIfma(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_wide_verify(Napi::Env env, Napi::Object exports) {
-  exports.Set("wideVerifyFold", Napi::Function::New(env, WideFold, "wideVerifyFold"));
-  exports.Set("wideVerifyMatvecs", Napi::Function::New(env, WideMatvecs, "wideVerifyMatvecs"));
-  exports.Set("wideVerifyMatvecsCombined",
-              Napi::Function::New(env, WideMatvecsCombined, "wideVerifyMatvecsCombined"));
-  exports.Set("wideVerifyConv", Napi::Function::New(env, WideConv, "wideVerifyConv"));
-  exports.Set("wideVerifyConvT", Napi::Function::New(env, WideConvT, "wideVerifyConvT"));
-  exports.Set("wideVerifyConvW", Napi::Function::New(env, WideConvW, "wideVerifyConvW"));
-  exports.Set("wideVerifyCombine", Napi::Function::New(env, WideCombine, "wideVerifyCombine"));
-  exports.Set("wideVerifySplitResult", Napi::Function::New(env, WideSplitResult, "wideVerifySplitResult"));
-  exports.Set("wideVerifyFoldResult", Napi::Function::New(env, WideFoldResult, "wideVerifyFoldResult"));
-  exports.Set("wideVerifySetIfma", Napi::Function::New(env, WideSetIfma, "wideVerifySetIfma"));
-  exports.Set("wideVerifyFoldIfma", Napi::Function::New(env, WideFoldIfma, "wideVerifyFoldIfma"));
-  exports.Set("wideVerifyMatvecsIfma", Napi::Function::New(env, WideMatvecsIfma, "wideVerifyMatvecsIfma"));
-  exports.Set("wideVerifyConvIfma", Napi::Function::New(env, WideConvIfma, "wideVerifyConvIfma"));
-  exports.Set("wideVerifyConvTIfma", Napi::Function::New(env, WideConvTIfma, "wideVerifyConvTIfma"));
-  exports.Set("wideVerifyCorrResidues", Napi::Function::New(env, WideCorrResidues, "wideVerifyCorrResidues"));
-  exports.Set("wideVerifyDotResidues", Napi::Function::New(env, WideDotResidues, "wideVerifyDotResidues"));
-  exports.Set("wideVerifyRowsCheck", Napi::Function::New(env, WideRowsCheck, "wideVerifyRowsCheck"));
-  exports.Set("wideVerifyBilinear", Napi::Function::New(env, WideBilinear, "wideVerifyBilinear"));
-  exports.Set("wideVerifyFirstNonInteger",
-              Napi::Function::New(env, WideFirstNonInteger, "wideVerifyFirstNonInteger"));
+  export_function<WideFold>(env, exports, "wideVerifyFold");
+  export_function<WideMatvecs>(env, exports, "wideVerifyMatvecs");
+  export_function<WideMatvecsCombined>(env, exports, "wideVerifyMatvecsCombined");
+  export_function<WideConv>(env, exports, "wideVerifyConv");
+  export_function<WideConvT>(env, exports, "wideVerifyConvT");
+  export_function<WideConvW>(env, exports, "wideVerifyConvW");
+  export_function<WideCombine>(env, exports, "wideVerifyCombine");
+  export_function<WideSplitResult>(env, exports, "wideVerifySplitResult");
+  export_function<WideFoldResult>(env, exports, "wideVerifyFoldResult");
+  export_function<WideSetIfma>(env, exports, "wideVerifySetIfma");
+  export_function<WideFoldIfma>(env, exports, "wideVerifyFoldIfma");
+  export_function<WideMatvecsIfma>(env, exports, "wideVerifyMatvecsIfma");
+  export_function<WideConvIfma>(env, exports, "wideVerifyConvIfma");
+  export_function<WideConvTIfma>(env, exports, "wideVerifyConvTIfma");
+  export_function<WideCorrResidues>(env, exports, "wideVerifyCorrResidues");
+  export_function<WideDotResidues>(env, exports, "wideVerifyDotResidues");
+  export_function<WideRowsCheck>(env, exports, "wideVerifyRowsCheck");
+  export_function<WideBilinear>(env, exports, "wideVerifyBilinear");
+  export_function<WideFirstNonInteger>(env, exports, "wideVerifyFirstNonInteger");
 }
 
 }  // namespace tee

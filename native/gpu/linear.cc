@@ -21,6 +21,7 @@
 #include <mutex>
 
 #include "../common.h"
+#include "../signals.h"
 #include "device.h"
 #include "linear.h"
 
@@ -303,8 +304,8 @@ Napi::Value GpuLinear(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_gpu(Napi::Env env, Napi::Object exports) {
-  exports.Set("gpuOpen", Napi::Function::New(env, GpuOpen, "gpuOpen"));
-  exports.Set("gpuLinear", Napi::Function::New(env, GpuLinear, "gpuLinear"));
+  export_function<GpuOpen>(env, exports, "gpuOpen");
+  export_function<GpuLinear>(env, exports, "gpuLinear");
 }
 
 }  // namespace tee::gpu
