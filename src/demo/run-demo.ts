@@ -5,7 +5,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { type StartedServer, startAcceleratorServer } from '../bench/experiments/servers.js';
+import { type StartedServer, splitCores, startAcceleratorServer } from '../bench/experiments/servers.js';
 import { runRemote } from '../client/remote.js';
 import { planData } from '../client/uploads.js';
 import { openDataset } from '../data/open-dataset.js';
@@ -133,24 +133,6 @@ function maxLossDiff(a: readonly number[], b: readonly number[]): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;
-}
-
-/**
- * Threads for split mode's two processes on this machine. With a CPU accelerator both compute at once (the
- * accelerator its products, the trusted process its quantization and checks), so the cores are shared — a
- * quarter, at least one, to the trusted process — instead of both thread pools spinning over all of them
- * (on 2 cores, 1 + 1 took a ResNet-18 28² batch-32 split step from 775 to 476 ms). With a GPU accelerator the
- * host threads mostly wait, and both keep every core; `threads` (--threads) sets both.
- */
-export function splitCores(
-  cores: number,
-  onGpu: boolean,
-  threads?: number,
-): { trusted: number; accelerator: number } {
-  if (threads !== undefined) return { trusted: threads, accelerator: threads };
-  if (onGpu) return { trusted: cores, accelerator: cores };
-  const trusted = Math.max(1, Math.floor(cores / 4));
-  return { trusted, accelerator: Math.max(1, cores - trusted) };
 }
 
 async function remoteRun(

@@ -20,7 +20,7 @@ import { median, sig } from '../stats.js';
 import { kindOfLayerType, timeLayers } from './layer-timer.js';
 import { DEFAULT_MODELS, type ExperimentContext, errorText, NUM_CLASSES, sizesOf } from './options.js';
 import type { BreakdownKind, BreakdownRecord, RunMode } from './schema.js';
-import { remoteChoice } from './split-modes.js';
+import { isSplitMode, remoteChoice } from './split-modes.js';
 import { checkModelName } from './train-run.js';
 import { BREAKDOWN_KINDS } from './validate.js';
 
@@ -62,9 +62,14 @@ async function breakdownOne(
     throw new RangeError(
       'enclave mode runs inside the trusted process: its layers cannot be timed from here',
     );
-  kernels.setThreads(ctx.threads);
   const choice = remoteChoice(mode);
-  const pool = choice === undefined ? null : await AcceleratorPool.connect([await ctx.servers.accelerator()]);
+  // Split modes share the cores between this (trusted) process and the accelerator, as `demo` does.
+  const threads = isSplitMode(mode) ? ctx.splitThreads : { trusted: ctx.threads, accelerator: ctx.threads };
+  kernels.setThreads(threads.trusted);
+  const pool =
+    choice === undefined
+      ? null
+      : await AcceleratorPool.connect([await ctx.servers.accelerator(threads.accelerator)]);
   try {
     const net = createModel(model, { numClasses: NUM_CLASSES, seed: 0 });
     const remote =

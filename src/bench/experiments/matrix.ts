@@ -40,6 +40,7 @@ async function measure(
   fillUniform(rng, w.data);
   for (let i = 0; i < w.size; i++) w.data[i]! /= 32; // weights of a 1024-input layer's init scale
   const choice = mode === 'trusted' ? undefined : remoteChoice(mode);
+  kernels.setThreads(choice === undefined ? ctx.threads : ctx.splitThreads.trusted);
   const remote =
     choice === undefined ? null : new RemoteLinearOps(await pool(), { ...choice, warn: () => {} });
   const ops: LinearOps = remote ?? defaultLinearOps();
@@ -79,10 +80,9 @@ export async function runMatrix(ctx: ExperimentContext) {
   const rowsList = ctx.options.rows ?? (ctx.quick ? MATRIX_ROWS_QUICK : MATRIX_ROWS);
   const requested = ctx.options.modes;
   const modes: MatrixMode[] = ['trusted', ...(requested ?? ['split-exact', 'split-float'])];
-  kernels.setThreads(ctx.threads);
   let poolP: Promise<AcceleratorPool> | null = null;
   const pool = () => {
-    poolP ??= ctx.servers.accelerator().then((a) => AcceleratorPool.connect([a]));
+    poolP ??= ctx.servers.accelerator(ctx.splitThreads.accelerator).then((a) => AcceleratorPool.connect([a]));
     return poolP;
   };
   const records: MatrixRecord[] = [];

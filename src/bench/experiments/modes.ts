@@ -34,13 +34,19 @@ export async function runModes(ctx: ExperimentContext) {
           try {
             for (let i = 0; i < ctx.warmup; i++) {
               ctx.log(`${what}: warm-up ${i + 1}/${ctx.warmup}`);
-              await trainInMode({ model, size, batch, images, threads: ctx.threads }, mode, ctx.servers);
+              await trainInMode(
+                { model, size, batch, images, threads: ctx.threads },
+                mode,
+                ctx.servers,
+                ctx.splitThreads,
+              );
             }
             for (let i = 0; i < ctx.repeats; i++) {
               const r = await trainInMode(
                 { model, size, batch, images, threads: ctx.threads },
                 mode,
                 ctx.servers,
+                ctx.splitThreads,
               );
               samples.push(r.ms);
               ctx.log(`${what}: sample ${i + 1}/${ctx.repeats} ${r.ms.toFixed(0)} ms`);

@@ -3,7 +3,7 @@
 // Absent options take each experiment's own defaults; --quick shrinks sizes and repeats.
 import { isTeeError } from '../../errors.js';
 import type { RunMode } from './schema.js';
-import type { ExperimentServers } from './servers.js';
+import type { ExperimentServers, SplitThreads } from './servers.js';
 
 export type Workload = 'step' | 'epoch64';
 
@@ -45,6 +45,11 @@ export interface ExperimentOptions {
 export interface ExperimentContext {
   readonly options: ExperimentOptions;
   readonly threads: number;
+  /**
+   * Split modes' threads: the trusted side's and its accelerator's share of the cores (splitCores), both
+   * `threads` when --threads was given; the other modes use `threads`.
+   */
+  readonly splitThreads: SplitThreads;
   readonly repeats: number;
   readonly warmup: number;
   readonly quick: boolean;

@@ -16,7 +16,7 @@ import { runModes } from './modes.js';
 import type { ExperimentContext, ExperimentOptions } from './options.js';
 import { runPeer } from './peer.js';
 import { EXPERIMENT_SCHEMA, type ExperimentFile, type ExperimentName } from './schema.js';
-import { ExperimentServers } from './servers.js';
+import { ExperimentServers, splitCores } from './servers.js';
 import { EXPERIMENT_NAMES, validateExperimentFile } from './validate.js';
 
 type Runner = (ctx: ExperimentContext) => Promise<{ settings: object; records: readonly object[] }>;
@@ -54,10 +54,12 @@ export async function runExperiment<E extends ExperimentName>(
   const log = options.log ?? (() => {});
   const env = options.env ?? process.env;
   const acceleratorBackend = options.acceleratorBackend ?? 'cpu';
+  const splitThreads = splitCores(availableParallelism(), acceleratorBackend === 'cuda', options.threads);
   const servers = new ExperimentServers(threads, (l) => log(`[${name}] ${l}`), acceleratorBackend);
   const ctx: ExperimentContext = {
     options,
     threads,
+    splitThreads,
     repeats,
     warmup,
     quick,
@@ -77,7 +79,7 @@ export async function runExperiment<E extends ExperimentName>(
       finishedAt: new Date().toISOString(),
       command: options.command ?? process.argv.slice(1).join(' '),
       machine: { ...machine, kernels: { ...machine.kernels, threads } },
-      settings: { ...r.settings, threads, repeats, warmup, quick, acceleratorBackend },
+      settings: { ...r.settings, threads, splitThreads, repeats, warmup, quick, acceleratorBackend },
       records: r.records,
     };
     // What we write is what the report reads: check it here, where a mistake is ours.

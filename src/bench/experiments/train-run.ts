@@ -16,7 +16,7 @@ import type { Reporter } from '../../train/progress.js';
 import { runTraining, type TrainSettings } from '../../train/trainer.js';
 import { NUM_CLASSES } from './options.js';
 import type { RunMode } from './schema.js';
-import type { ExperimentServers } from './servers.js';
+import type { ExperimentServers, SplitThreads } from './servers.js';
 import { isSplitMode, remoteChoice } from './split-modes.js';
 
 export interface TrainSpec {
@@ -91,17 +91,19 @@ async function inTrustedProcess(
   s: TrainSpec,
   mode: RunMode,
   servers: ExperimentServers,
+  cores: SplitThreads | undefined,
 ): Promise<TrainOutcome> {
   checkModelName(s.model);
   const split = isSplitMode(mode);
+  const threads = split && cores ? cores : { trusted: s.threads, accelerator: s.threads };
   const choice = remoteChoice(mode);
   const job: TrainJob = {
     mode: split ? 'split' : 'enclave',
     data: { kind: 'synthetic', length: s.images },
     settings: jobSettings(s),
-    threads: s.threads,
+    threads: threads.trusted,
     ...(s.dropout === undefined ? {} : { dropout: s.dropout }),
-    ...(split ? { accelerators: [await servers.accelerator()], ...choice } : {}),
+    ...(split ? { accelerators: [await servers.accelerator(threads.accelerator)], ...choice } : {}),
   };
   const out = await runRemote({
     enclave: await servers.trustedProcess(),
@@ -117,11 +119,15 @@ async function inTrustedProcess(
   };
 }
 
-/** One run of `s` in `mode`; the servers it needs are started on first use. */
+/**
+ * One run of `s` in `mode`; the servers it needs are started on first use. Split modes run their trusted
+ * process and accelerator with `splitThreads` when given (else both with `s.threads`).
+ */
 export async function trainInMode(
   s: TrainSpec,
   mode: RunMode,
   servers: ExperimentServers,
+  splitThreads?: SplitThreads,
 ): Promise<TrainOutcome> {
   switch (mode) {
     case 'native':
@@ -129,6 +135,6 @@ export async function trainInMode(
     case 'accelerator':
       return inProcess(s, await servers.accelerator());
     default:
-      return inTrustedProcess(s, mode, servers);
+      return inTrustedProcess(s, mode, servers, splitThreads);
   }
 }

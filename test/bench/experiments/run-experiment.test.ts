@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { ExperimentOptions } from '../../../src/bench/experiments/options.js';
@@ -18,7 +18,7 @@ import type {
   ModesRecord,
   PeerRecord,
 } from '../../../src/bench/experiments/schema.js';
-import { stopAllServersSync } from '../../../src/bench/experiments/servers.js';
+import { splitCores, stopAllServersSync } from '../../../src/bench/experiments/servers.js';
 import { experimentFileProblems } from '../../../src/bench/experiments/validate.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tee-offload-exp-'));
@@ -43,6 +43,7 @@ describe('bench experiments (tiny sizes)', () => {
     });
     assert.deepEqual(experimentFileProblems(roundTrip(f)), []);
     assert.equal(stopAllServersSync(), 0, 'no helper process outlives the experiment');
+    assert.deepEqual((f.settings as { splitThreads?: object }).splitThreads, { trusted: 1, accelerator: 1 });
     const rs = f.records as ModesRecord[];
     assert.equal(rs.length, 8);
     for (const r of rs.filter((x) => x.model === 'resnet18')) {
@@ -55,6 +56,29 @@ describe('bench experiments (tiny sizes)', () => {
       assert.match(r.error!, /unknown model 'no_such_model'/);
       assert.equal(r.medianMs, undefined);
     }
+  });
+
+  it('modes without --threads: split modes share the cores between the trusted process and the accelerator', async () => {
+    const lines: string[] = [];
+    const { threads: _all, ...rest } = tiny;
+    const f = await runExperiment('modes', {
+      ...rest,
+      models: ['resnet18'],
+      modes: ['split-float', 'accelerator'],
+      workloads: ['step'],
+      log: (l) => lines.push(l),
+    });
+    assert.equal(stopAllServersSync(), 0, 'no helper process outlives the experiment');
+    for (const r of f.records as ModesRecord[]) assert.equal(r.error, undefined, `${r.mode}: ${r.error}`);
+    const cores = availableParallelism();
+    const split = splitCores(cores, false);
+    assert.deepEqual((f.settings as { splitThreads?: object }).splitThreads, split);
+    const started = lines
+      .map((l) => /starting an accelerator \((\d+) threads\)/.exec(l)?.[1])
+      .filter((t) => t !== undefined)
+      .map(Number);
+    // split-float's accelerator gets its share; the unprotected accelerator mode one with every core.
+    assert.deepEqual(started, split.accelerator === cores ? [cores] : [split.accelerator, cores]);
   });
 
   it('modes --accelerator-backend cuda: the accelerator is started on the GPU; without one, its modes record why', async () => {
