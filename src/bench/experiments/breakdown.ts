@@ -6,6 +6,7 @@
 // protocol phases (bias, im2col of the checks' folding, waiting) is its own kind. Loss and optimizer are
 // timed around their calls; 'other' is the rest of the step (Flatten, Dropout, residual additions, glue).
 import { AcceleratorPool } from '../../enclave/accelerator-pool.js';
+import { DEFAULT_OFFLOAD_MIN_INTENSITY } from '../../enclave/placement.js';
 import { useRemoteLinearOps } from '../../enclave/remote-layer-labels.js';
 import { RemoteLinearOps } from '../../enclave/remote-linear-ops.js';
 import type { PhaseTotals } from '../../enclave/remote-stats.js';
@@ -72,8 +73,13 @@ async function breakdownOne(
       : await AcceleratorPool.connect([await ctx.servers.accelerator(threads.accelerator)]);
   try {
     const net = createModel(model, { numClasses: NUM_CLASSES, seed: 0 });
+    // Split modes place products as a split job does (job-setup.ts): below the default intensity a product
+    // stays inside. Accelerator mode (the unprotected baseline) sends every product.
+    const placement = isSplitMode(mode) ? { offloadMinIntensity: DEFAULT_OFFLOAD_MIN_INTENSITY } : {};
     const remote =
-      pool === null || choice === undefined ? null : new RemoteLinearOps(pool, { ...choice, warn: () => {} });
+      pool === null || choice === undefined
+        ? null
+        : new RemoteLinearOps(pool, { ...choice, ...placement, warn: () => {} });
     if (remote) useRemoteLinearOps(net, remote);
     const timer = timeLayers(net);
     const loss = new CrossEntropyLoss();

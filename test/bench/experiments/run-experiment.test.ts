@@ -120,10 +120,13 @@ describe('bench experiments (tiny sizes)', () => {
     const layers = new Map(r!.byLayer!.map((l) => [l.layer, l]));
     assert.equal(layers.get('conv1')?.type, 'Conv2d');
     assert.equal(layers.get('fc')?.type, 'Linear');
-    assert.ok(layers.get('fc')!.phases!.verify! > 0);
-    // 20 convolutions and fc, three products each, less the stem's input gradient.
-    assert.equal(r!.checks, 62);
-    assert.equal(r!.checksPassed, 62);
+    // fc (512 → 10 at batch 2: under 1 flop/byte) stays inside, as a split job places it; conv1 goes out.
+    assert.equal(layers.get('fc')!.phases!.verify ?? 0, 0);
+    assert.ok(layers.get('conv1')!.phases!.verify! > 0);
+    // Of the 62 products (20 convolutions and fc, three each, less the stem's input gradient) those of
+    // fc and of the last stage (1×1 planes at 32²) stay inside; every one sent is checked and passes.
+    assert.ok(r!.checks! > 0 && r!.checks! < 62, `${r!.checks} checks`);
+    assert.equal(r!.checksPassed, r!.checks);
     assert.ok(r!.bytesSent! > 0 && r!.bytesReceived! > 0);
   });
 
