@@ -12,14 +12,24 @@ import { type GpuSpec, openGpu } from './gpu-linear.js';
 export interface ComputeOutcome {
   readonly result: WireTensor;
   readonly computeMs: number;
-  /** The request's buffers, dead now: the caller may recycle them (PayloadPool). */
+  /** The request's buffers (and `out` when the result is not in it), dead now: the caller may recycle them (PayloadPool). */
   readonly spent: readonly ArrayBuffer[];
 }
 
 export interface ComputeBackend {
-  /** Runs one request; the request's arrays may be detached (transferred) by the call. */
-  run(req: LinearRequest): Promise<ComputeOutcome>;
+  /**
+   * Runs one request; the request's arrays and `out` may be detached (transferred) by the call. out: a
+   * buffer for the result (computeLinear), which then comes back as the result's buffer or in `spent`.
+   */
+  run(req: LinearRequest, out?: ArrayBuffer): Promise<ComputeOutcome>;
   close(): Promise<void>;
+}
+
+/** The buffers of a finished request that are neither the result's nor empty: free for reuse. */
+export function spentBuffers(req: LinearRequest, result: WireTensor, out?: ArrayBuffer): ArrayBuffer[] {
+  return [...new Set([req.a.data.buffer, req.b.data.buffer, out])].filter(
+    (b): b is ArrayBuffer => b instanceof ArrayBuffer && b !== result.data.buffer && b.byteLength > 0,
+  );
 }
 
 const KNOWN_CODES = new Set<string>([
@@ -51,13 +61,10 @@ export class InlineBackend implements ComputeBackend {
     this.gpu = gpu !== undefined;
   }
 
-  async run(req: LinearRequest): Promise<ComputeOutcome> {
+  async run(req: LinearRequest, out?: ArrayBuffer): Promise<ComputeOutcome> {
     const t0 = performance.now();
-    const result = await computeLinear(kernels, req, defaultModpEngine(), this.gpu);
-    const spent = [...new Set([req.a.data.buffer, req.b.data.buffer])].filter(
-      (b): b is ArrayBuffer => b instanceof ArrayBuffer && b !== result.data.buffer,
-    );
-    return { result, computeMs: performance.now() - t0, spent };
+    const result = await computeLinear(kernels, req, defaultModpEngine(), this.gpu, out);
+    return { result, computeMs: performance.now() - t0, spent: spentBuffers(req, result, out) };
   }
 
   async close(): Promise<void> {}
@@ -66,6 +73,23 @@ export class InlineBackend implements ComputeBackend {
 interface Pending {
   resolve(o: ComputeOutcome): void;
   reject(e: Error): void;
+}
+
+/**
+ * The compute worker, with this process's Node flags where a worker accepts them. Flags that only make
+ * sense for a main script (node --input-type=module -e …) are dropped; a per-process flag (a V8 option
+ * such as --trace-gc or --max-old-space-size) makes Node refuse the whole list, and the worker then
+ * starts without any rather than every product failing.
+ */
+function startWorker(workerData: { threads: number | undefined; gpu: GpuSpec | undefined }): Worker {
+  const url = new URL('./compute-worker.js', import.meta.url);
+  const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+  try {
+    return new Worker(url, { workerData, execArgv });
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw e;
+    return new Worker(url, { workerData, execArgv: [] });
+  }
 }
 
 export class WorkerBackend implements ComputeBackend {
@@ -87,7 +111,7 @@ export class WorkerBackend implements ComputeBackend {
     nativeAvailable();
   }
 
-  run(req: LinearRequest): Promise<ComputeOutcome> {
+  run(req: LinearRequest, out?: ArrayBuffer): Promise<ComputeOutcome> {
     if (this.closed) return Promise.reject(new Error('compute backend is closed'));
     const w = this.ensureWorker();
     const seq = ++this.seq;
@@ -98,7 +122,8 @@ export class WorkerBackend implements ComputeBackend {
       for (const t of [req.a, req.b]) {
         if (t.data.buffer instanceof ArrayBuffer && t.data.buffer.byteLength > 0) transfer.add(t.data.buffer);
       }
-      w.postMessage({ seq, req } satisfies WorkerJob, [...transfer]);
+      if (out !== undefined && out.byteLength > 0) transfer.add(out);
+      w.postMessage({ seq, req, ...(out === undefined ? {} : { out }) } satisfies WorkerJob, [...transfer]);
     });
   }
 
@@ -112,11 +137,7 @@ export class WorkerBackend implements ComputeBackend {
 
   private ensureWorker(): Worker {
     if (this.worker !== null) return this.worker;
-    const w = new Worker(new URL('./compute-worker.js', import.meta.url), {
-      workerData: { threads: this.threads, gpu: this.gpu },
-      // Flags that only make sense for a main script (node --input-type=module -e …) break a worker.
-      execArgv: process.execArgv.filter((a) => !a.startsWith('--input-type')),
-    });
+    const w = startWorker({ threads: this.threads, gpu: this.gpu });
     w.on('message', (m: WorkerReply) => {
       const p = this.pending.get(m.seq);
       if (p === undefined) return;

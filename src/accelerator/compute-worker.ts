@@ -5,12 +5,15 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { isTeeError } from '../errors.js';
 import { kernels } from '../kernels/index.js';
 import type { LinearRequest } from '../protocol/linear-request.js';
+import { spentBuffers } from './backend.js';
 import { computeLinear, defaultModpEngine } from './compute.js';
 import { type GpuSpec, openGpu } from './gpu-linear.js';
 
 export interface WorkerJob {
   readonly seq: number;
   readonly req: LinearRequest;
+  /** Where the result goes (computeLinear's out), transferred with the request. */
+  readonly out?: ArrayBuffer;
 }
 
 export type WorkerReply =
@@ -18,7 +21,7 @@ export type WorkerReply =
       readonly seq: number;
       readonly result: { shape: number[]; data: Float32Array | Int32Array | Float64Array };
       readonly computeMs: number;
-      /** The request's buffers, handed back for reuse (nothing here refers to them any more). */
+      /** The request's buffers (and `out` when unused), handed back for reuse (nothing here refers to them any more). */
       readonly spent: ArrayBuffer[];
     }
   | { readonly seq: number; readonly error: { readonly code: string; readonly message: string } };
@@ -34,12 +37,10 @@ if (gpu !== undefined) openGpu(gpu.kind, gpu);
 port.on('message', async (job: WorkerJob) => {
   try {
     const t0 = performance.now();
-    const result = await computeLinear(kernels, job.req, defaultModpEngine(), gpu !== undefined);
+    const result = await computeLinear(kernels, job.req, defaultModpEngine(), gpu !== undefined, job.out);
     const computeMs = performance.now() - t0;
     const out = result.data.buffer as ArrayBuffer;
-    const spent = [...new Set([job.req.a.data.buffer, job.req.b.data.buffer])].filter(
-      (b): b is ArrayBuffer => b instanceof ArrayBuffer && b !== out && b.byteLength > 0,
-    );
+    const spent = spentBuffers(job.req, result, job.out);
     const reply: WorkerReply = {
       seq: job.seq,
       result: { shape: [...result.shape], data: result.data },

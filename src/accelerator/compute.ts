@@ -45,21 +45,35 @@ export function defaultModpEngine(): ModpEngine {
 
 /**
  * One request's product. gpu: on the GPU that openGpu (gpu-linear.ts) opened in this process, instead
- * of the CPU kernels.
+ * of the CPU kernels. out: a buffer of at least the result's bytes for the CPU kernels to write the
+ * result into (at offset 0; its old contents are overwritten, never read), so that a server can reuse
+ * result buffers; the result is then a view of it (the GPU path and the TypeScript engine allocate).
  */
 export async function computeLinear(
   kernels: Kernels,
   req: LinearRequest,
   modp: ModpEngine = defaultModpEngine(),
   gpu = false,
+  out?: ArrayBuffer,
 ): Promise<WireTensor> {
   if (gpu) return computeLinearGpu(req);
   const shape = outputShape(req);
-  if (req.arith !== 'f32') return { shape, data: exactProduct(kernels, req, req.arith, modp) };
+  const n = shape.reduce((x, d) => x * d, 1);
+  if (req.arith !== 'f32') {
+    const use = modp === 'native' ? fits(out, n, req.arith === 'wide' ? 8 : 4) : undefined;
+    return { shape, data: exactProduct(kernels, req, req.arith, modp, use) };
+  }
   const a = new Tensor(req.a.shape, req.a.data as Float32Array);
   const b = new Tensor(req.b.shape, req.b.data as Float32Array);
-  const y = await callLinearOp(new LocalLinearOps(kernels), req.op, a, b, req);
+  const buf = fits(out, n, 4);
+  const into = buf === undefined ? undefined : new Tensor(shape, new Float32Array(buf, 0, n));
+  const y = await callLinearOp(new LocalLinearOps(kernels), req.op, a, b, req, into);
   return { shape: [...y.shape], data: y.data };
+}
+
+/** `out` when it holds n elements of `bytes` each, else undefined (then the kernels allocate). */
+function fits(out: ArrayBuffer | undefined, n: number, bytes: number): ArrayBuffer | undefined {
+  return out !== undefined && out.byteLength >= n * bytes ? out : undefined;
 }
 
 /** An exact product (operands checked there): Int32Array for modp, Float64Array for wide. */
@@ -68,6 +82,7 @@ function exactProduct(
   req: LinearRequest,
   arith: ExactArith,
   engine: ModpEngine,
+  out?: ArrayBuffer,
 ): Int32Array | Float64Array {
   const a = req.a.data as Int32Array;
   const b = req.b.data as Int32Array;
@@ -77,17 +92,17 @@ function exactProduct(
   if (engine === 'native') {
     switch (req.op) {
       case 'dense':
-        return denseExactNative(arith, a, b, a0, a1, b0);
+        return denseExactNative(arith, a, b, a0, a1, b0, out);
       case 'denseGradInput':
-        return denseGradInputExactNative(arith, a, b, a0, a1, b1);
+        return denseGradInputExactNative(arith, a, b, a0, a1, b1, out);
       case 'denseGradWeight':
-        return denseGradWeightExactNative(arith, a, b, a0, a1, b1);
+        return denseGradWeightExactNative(arith, a, b, a0, a1, b1, out);
       case 'conv2d':
-        return conv2dExactNative(arith, convShape(req), a, b);
+        return conv2dExactNative(arith, convShape(req), a, b, out);
       case 'conv2dGradInput':
-        return conv2dGradInputExactNative(arith, convShape(req), a, b);
+        return conv2dGradInputExactNative(arith, convShape(req), a, b, out);
       case 'conv2dGradWeight':
-        return conv2dGradWeightExactNative(arith, convShape(req), a, b);
+        return conv2dGradWeightExactNative(arith, convShape(req), a, b, out);
     }
   }
   switch (req.op) {

@@ -165,6 +165,11 @@ export function checkRequest(req: LinearRequest): number[] {
  * Payload size of the result frame that answers a request of this arith with a product of this shape:
  * 4 bytes per element, 8 for arith wide (what the accelerator's and the client's limits count).
  */
+/** The bytes of a result's values alone (shape × the arith's result element size). */
+export function resultDataBytes(shape: readonly number[], arith: Arith): number {
+  return shape.reduce((n, d) => n * d, DTYPE_ARRAYS[resultDtype(arith)].BYTES_PER_ELEMENT);
+}
+
 export function resultPayloadBytes(shape: readonly number[], arith: Arith): number {
   const dtype = resultDtype(arith);
   let n = DTYPE_ARRAYS[dtype].BYTES_PER_ELEMENT;

@@ -20,6 +20,7 @@ const COMMAND_JS = new URL('../../src/cli/commands/accelerator.js', import.meta.
 async function spawnAccelerator(
   args: string[],
   listening: RegExp,
+  nodeFlags: string[] = [],
 ): Promise<{
   child: ChildProcessByStdio<null, Readable, Readable>;
   port: number;
@@ -27,7 +28,7 @@ async function spawnAccelerator(
   err: () => string;
 }> {
   const script = `import(${JSON.stringify(COMMAND_JS)}).then(async (m) => { process.exitCode = await m.acceleratorCommand.run(process.argv.slice(1)); });`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script, '--', ...args], {
+  const child = spawn(process.execPath, [...nodeFlags, '--input-type=module', '-e', script, '--', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -144,4 +145,35 @@ test('byte counts take binary suffixes', () => {
   assert.equal(bytesFlag('1GiB', 'x', 0), 2 ** 30);
   assert.equal(bytesFlag('4096', 'x', 0), 4096);
   assert.equal(bytesFlag(undefined, 'x', 7), 7);
+});
+
+test('tee-offload accelerator under a Node given per-process flags (--max-old-space-size) still computes', {
+  timeout: 30_000,
+}, async () => {
+  // A worker refuses V8 flags in its execArgv; the compute worker then starts without them instead of
+  // failing every product (backend.ts startWorker).
+  const { child, port } = await spawnAccelerator(
+    ['--listen', '127.0.0.1:0', '--threads', '1'],
+    /accelerator listening on 127\.0\.0\.1:(\d+)/,
+    ['--max-old-space-size=4096'],
+  );
+  const c = await AcceleratorClient.connect(`127.0.0.1:${port}`);
+  try {
+    const req = makeRequest(new SeededRng(3), 'conv2d', 'f32', {
+      n: 1,
+      i: 1,
+      o: 2,
+      c: 2,
+      h: 4,
+      w: 4,
+      k: 3,
+      stride: 1,
+      padding: 1,
+    });
+    const got = (await c.call(req)).result;
+    assert.deepEqual(Array.from(got.data), Array.from((await computeLinear(kernels, req)).data));
+  } finally {
+    await c.close();
+  }
+  assert.equal(await stop(child), 0);
 });
