@@ -13,7 +13,7 @@ export interface ComputeOutcome {
   readonly result: WireTensor;
   readonly computeMs: number;
   /** The request's buffers (and `out` when the result is not in it), dead now: the caller may recycle them (PayloadPool). */
-  readonly spent: readonly ArrayBuffer[];
+  readonly spent: readonly ArrayBufferLike[];
 }
 
 export interface ComputeBackend {
@@ -21,15 +21,27 @@ export interface ComputeBackend {
    * Runs one request; the request's arrays and `out` may be detached (transferred) by the call. out: a
    * buffer for the result (computeLinear), which then comes back as the result's buffer or in `spent`.
    */
-  run(req: LinearRequest, out?: ArrayBuffer): Promise<ComputeOutcome>;
+  run(req: LinearRequest, out?: ArrayBufferLike): Promise<ComputeOutcome>;
   close(): Promise<void>;
 }
 
 /** The buffers of a finished request that are neither the result's nor empty: free for reuse. */
-export function spentBuffers(req: LinearRequest, result: WireTensor, out?: ArrayBuffer): ArrayBuffer[] {
+export function spentBuffers(
+  req: LinearRequest,
+  result: WireTensor,
+  out?: ArrayBufferLike,
+): ArrayBufferLike[] {
   return [...new Set([req.a.data.buffer, req.b.data.buffer, out])].filter(
-    (b): b is ArrayBuffer => b instanceof ArrayBuffer && b !== result.data.buffer && b.byteLength > 0,
+    (b): b is ArrayBufferLike =>
+      (b instanceof ArrayBuffer || b instanceof SharedArrayBuffer) &&
+      b !== result.data.buffer &&
+      b.byteLength > 0,
   );
+}
+
+/** What a message between threads must transfer: the plain ArrayBuffers (shared ones are shared as they are). */
+export function transferable(buffers: Iterable<ArrayBufferLike | undefined>): ArrayBuffer[] {
+  return [...new Set(buffers)].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer && b.byteLength > 0);
 }
 
 const KNOWN_CODES = new Set<string>([
@@ -61,7 +73,7 @@ export class InlineBackend implements ComputeBackend {
     this.gpu = gpu !== undefined;
   }
 
-  async run(req: LinearRequest, out?: ArrayBuffer): Promise<ComputeOutcome> {
+  async run(req: LinearRequest, out?: ArrayBufferLike): Promise<ComputeOutcome> {
     const t0 = performance.now();
     const result = await computeLinear(kernels, req, defaultModpEngine(), this.gpu, out);
     return { result, computeMs: performance.now() - t0, spent: spentBuffers(req, result, out) };
@@ -111,19 +123,15 @@ export class WorkerBackend implements ComputeBackend {
     nativeAvailable();
   }
 
-  run(req: LinearRequest, out?: ArrayBuffer): Promise<ComputeOutcome> {
+  run(req: LinearRequest, out?: ArrayBufferLike): Promise<ComputeOutcome> {
     if (this.closed) return Promise.reject(new Error('compute backend is closed'));
     const w = this.ensureWorker();
     const seq = ++this.seq;
     return new Promise<ComputeOutcome>((resolve, reject) => {
       this.pending.set(seq, { resolve, reject });
-      // The operands are views of one unpooled payload buffer: moving it costs nothing.
-      const transfer = new Set<ArrayBuffer>();
-      for (const t of [req.a, req.b]) {
-        if (t.data.buffer instanceof ArrayBuffer && t.data.buffer.byteLength > 0) transfer.add(t.data.buffer);
-      }
-      if (out !== undefined && out.byteLength > 0) transfer.add(out);
-      w.postMessage({ seq, req, ...(out === undefined ? {} : { out }) } satisfies WorkerJob, [...transfer]);
+      // The operands are views of one payload buffer: a shared one is shared, a plain one moved.
+      const transfer = transferable([req.a.data.buffer, req.b.data.buffer, out]);
+      w.postMessage({ seq, req, ...(out === undefined ? {} : { out }) } satisfies WorkerJob, transfer);
     });
   }
 

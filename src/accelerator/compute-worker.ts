@@ -5,15 +5,15 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { isTeeError } from '../errors.js';
 import { kernels } from '../kernels/index.js';
 import type { LinearRequest } from '../protocol/linear-request.js';
-import { spentBuffers } from './backend.js';
+import { spentBuffers, transferable } from './backend.js';
 import { computeLinear, defaultModpEngine } from './compute.js';
 import { type GpuSpec, openGpu } from './gpu-linear.js';
 
 export interface WorkerJob {
   readonly seq: number;
   readonly req: LinearRequest;
-  /** Where the result goes (computeLinear's out), transferred with the request. */
-  readonly out?: ArrayBuffer;
+  /** Where the result goes (computeLinear's out), shared or transferred with the request. */
+  readonly out?: ArrayBufferLike;
 }
 
 export type WorkerReply =
@@ -22,7 +22,7 @@ export type WorkerReply =
       readonly result: { shape: number[]; data: Float32Array | Int32Array | Float64Array };
       readonly computeMs: number;
       /** The request's buffers (and `out` when unused), handed back for reuse (nothing here refers to them any more). */
-      readonly spent: ArrayBuffer[];
+      readonly spent: ArrayBufferLike[];
     }
   | { readonly seq: number; readonly error: { readonly code: string; readonly message: string } };
 
@@ -39,7 +39,6 @@ port.on('message', async (job: WorkerJob) => {
     const t0 = performance.now();
     const result = await computeLinear(kernels, job.req, defaultModpEngine(), gpu !== undefined, job.out);
     const computeMs = performance.now() - t0;
-    const out = result.data.buffer as ArrayBuffer;
     const spent = spentBuffers(job.req, result, job.out);
     const reply: WorkerReply = {
       seq: job.seq,
@@ -47,7 +46,7 @@ port.on('message', async (job: WorkerJob) => {
       computeMs,
       spent,
     };
-    port.postMessage(reply, [out, ...spent]);
+    port.postMessage(reply, transferable([result.data.buffer, ...spent]));
   } catch (e) {
     const code = isTeeError(e) ? e.code : 'E_INTERNAL';
     port.postMessage({ seq: job.seq, error: { code, message: (e as Error).message } } satisfies WorkerReply);

@@ -54,7 +54,7 @@ export async function computeLinear(
   req: LinearRequest,
   modp: ModpEngine = defaultModpEngine(),
   gpu = false,
-  out?: ArrayBuffer,
+  out?: ArrayBufferLike,
 ): Promise<WireTensor> {
   if (gpu) return computeLinearGpu(req);
   const shape = outputShape(req);
@@ -72,7 +72,7 @@ export async function computeLinear(
 }
 
 /** `out` when it holds n elements of `bytes` each, else undefined (then the kernels allocate). */
-function fits(out: ArrayBuffer | undefined, n: number, bytes: number): ArrayBuffer | undefined {
+function fits(out: ArrayBufferLike | undefined, n: number, bytes: number): ArrayBufferLike | undefined {
   return out !== undefined && out.byteLength >= n * bytes ? out : undefined;
 }
 
@@ -82,7 +82,7 @@ function exactProduct(
   req: LinearRequest,
   arith: ExactArith,
   engine: ModpEngine,
-  out?: ArrayBuffer,
+  out?: ArrayBufferLike,
 ): Int32Array | Float64Array {
   const a = req.a.data as Int32Array;
   const b = req.b.data as Int32Array;

@@ -72,7 +72,7 @@ function dims(g: ConvShape): Dims8 {
  * An output of n elements in the arith's result type (Int32Array for modp, Float64Array for wide): a view
  * of `out` at offset 0 when given (the kernels overwrite every element; they never read it), else new.
  */
-function output<E extends ExactArith>(arith: E, n: number, out?: ArrayBuffer): ExactData<E> {
+function output<E extends ExactArith>(arith: E, n: number, out?: ArrayBufferLike): ExactData<E> {
   if (out === undefined) return (arith === 'wide' ? new Float64Array(n) : new Int32Array(n)) as ExactData<E>;
   return (arith === 'wide' ? new Float64Array(out, 0, n) : new Int32Array(out, 0, n)) as ExactData<E>;
 }
@@ -108,7 +108,7 @@ export function denseExactNative<E extends ExactArith>(
   n: number,
   i: number,
   o: number,
-  out?: ArrayBuffer,
+  out?: ArrayBufferLike,
 ): ExactData<E> {
   const y = output(arith, n * o, out);
   run('dense', () => gemm(false, true, n, o, i, x, w, y));
@@ -123,7 +123,7 @@ export function denseGradInputExactNative<E extends ExactArith>(
   n: number,
   o: number,
   i: number,
-  out?: ArrayBuffer,
+  out?: ArrayBufferLike,
 ): ExactData<E> {
   const dx = output(arith, n * i, out);
   run('denseGradInput', () => gemm(false, false, n, i, o, dy, w, dx));
@@ -138,7 +138,7 @@ export function denseGradWeightExactNative<E extends ExactArith>(
   n: number,
   o: number,
   i: number,
-  out?: ArrayBuffer,
+  out?: ArrayBufferLike,
 ): ExactData<E> {
   const dw = output(arith, o * i, out);
   run('denseGradWeight', () => gemm(true, false, o, i, n, dy, x, dw));
@@ -151,7 +151,7 @@ export function conv2dExactNative<E extends ExactArith>(
   g: ConvShape,
   x: I32,
   w: I32,
-  out?: ArrayBuffer,
+  out?: ArrayBufferLike,
 ): ExactData<E> {
   const y = output(arith, g.n * g.o * g.oh * g.ow, out);
   run('conv2d', () => conv('Conv2d', g, x, w, y));
@@ -164,7 +164,7 @@ export function conv2dGradInputExactNative<E extends ExactArith>(
   g: ConvShape,
   dy: I32,
   w: I32,
-  out?: ArrayBuffer,
+  out?: ArrayBufferLike,
 ): ExactData<E> {
   const dx = output(arith, g.n * g.c * g.h * g.w, out);
   run('conv2dGradInput', () => conv('Conv2dGradInput', g, dy, w, dx));
@@ -177,7 +177,7 @@ export function conv2dGradWeightExactNative<E extends ExactArith>(
   g: ConvShape,
   dy: I32,
   x: I32,
-  out?: ArrayBuffer,
+  out?: ArrayBufferLike,
 ): ExactData<E> {
   const dw = output(arith, g.o * g.c * g.k * g.k, out);
   run('conv2dGradWeight', () => conv('Conv2dGradWeight', g, dy, x, dw));

@@ -162,7 +162,7 @@ export class AcceleratorServer {
         : new WorkerBackend(opts.threads, opts.gpu);
     this.gpu = opts.gpu === undefined ? null : openedGpu();
     this.tamper = opts.tamper ? new Tamper(opts.tamper) : null;
-    this.payloads = new PayloadPool(this.maxFrameBytes);
+    this.payloads = new PayloadPool(this.maxFrameBytes, undefined, { shared: true });
     this.log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.tls = opts.tls !== undefined;
     if (opts.tls) {
@@ -522,16 +522,13 @@ class ServerConnection {
     const resultBytes = resultDataBytes(outputShape(job.req), job.req.arith);
     const out =
       resultBytes >= this.server.payloads.minPooledBytes
-        ? (this.server.payloads.take(resultBytes).buffer as ArrayBuffer)
+        ? this.server.payloads.take(resultBytes).buffer
         : undefined;
     const { result, computeMs, spent } = await this.server.backend.run(job.req, out);
     for (const b of spent) this.server.payloads.give(b);
     // The result's buffer is this server's now (`out` came back through the worker as a new object).
     const done = result.data.buffer;
-    const recycle =
-      this.server.tamper || !(done instanceof ArrayBuffer)
-        ? undefined
-        : () => this.server.payloads.give(done);
+    const recycle = this.server.tamper ? undefined : () => this.server.payloads.give(done);
     if (this.closing) {
       recycle?.();
       return;

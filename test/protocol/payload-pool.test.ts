@@ -38,3 +38,16 @@ test('rounds capacities up to eight classes per power of two', () => {
   assert.equal(pool.capacity(3_000_000), 3_145_728);
   assert.equal(pool.capacity(100), 100);
 });
+
+test('a shared pool hands out SharedArrayBuffers for pooled sizes and takes them back', () => {
+  const pool = new PayloadPool(64 << 20, undefined, { shared: true });
+  const a = pool.take(5_000_000);
+  assert.ok(a.buffer instanceof SharedArrayBuffer, 'pooled sizes are shared');
+  assert.equal(a.byteOffset, 0);
+  assert.equal(a.length, 5_000_000);
+  assert.ok(pool.take(1000).buffer instanceof ArrayBuffer, 'small payloads stay plain');
+  pool.give(a.buffer);
+  assert.equal(pool.idleBytes, pool.capacity(5_000_000));
+  assert.ok(pool.take(5_000_000).buffer === a.buffer, 'the same SharedArrayBuffer');
+  assert.ok(new PayloadPool(64 << 20).take(5_000_000).buffer instanceof ArrayBuffer, 'not shared by default');
+});
