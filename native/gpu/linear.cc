@@ -214,7 +214,10 @@ std::pair<void*, int64_t> view(const Napi::Value& v, const char* what) {
                                     : std::is_same<T, int32_t>::value ? napi_int32_array
                                                                       : napi_float64_array;
   if (t.TypedArrayType() != want) throw std::range_error(std::string("gpuLinear: ") + what + " has the wrong type");
-  return {static_cast<uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset(), int64_t(t.ElementLength())};
+  // The view's own data pointer: also right for a view of a SharedArrayBuffer (the accelerator's pooled
+  // buffers), where ArrayBuffer() fails.
+  auto typed = v.As<Napi::TypedArrayOf<T>>();
+  return {static_cast<void*>(typed.Data()), int64_t(typed.ElementLength())};
 }
 
 Napi::Value GpuLinear(const Napi::CallbackInfo& info) {

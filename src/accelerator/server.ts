@@ -520,10 +520,7 @@ class ServerConnection {
     // collections: ~15 % of this process's CPU in a ResNet-18 step), which comes back to the pool once
     // the socket has taken its bytes.
     const resultBytes = resultDataBytes(outputShape(job.req), job.req.arith);
-    const out =
-      resultBytes >= this.server.payloads.minPooledBytes
-        ? this.server.payloads.take(resultBytes).buffer
-        : undefined;
+    const out = this.server.payloads.take(resultBytes).buffer;
     const { result, computeMs, spent } = await this.server.backend.run(job.req, out);
     for (const b of spent) this.server.payloads.give(b);
     // The result's buffer is this server's now (`out` came back through the worker as a new object).

@@ -34,8 +34,8 @@ export class PayloadPool {
   }
 
   /**
-   * A Buffer of exactly n bytes at offset 0 of an ArrayBuffer (a SharedArrayBuffer when `shared` and
-   * pooled) of its own (contents undefined).
+   * A Buffer of exactly n bytes at offset 0 of an ArrayBuffer (a SharedArrayBuffer when `shared`) of its
+   * own (contents undefined).
    */
   take(n: number): Buffer {
     const cap = this.capacity(n);
@@ -44,7 +44,7 @@ export class PayloadPool {
       this.idle -= cap;
       return Buffer.from(ab, 0, n);
     }
-    if (this.shared && n >= this.minPooledBytes) return Buffer.from(new SharedArrayBuffer(cap), 0, n);
+    if (this.shared) return Buffer.from(new SharedArrayBuffer(cap), 0, n);
     const b = Buffer.allocUnsafeSlow(cap);
     return cap === n ? b : b.subarray(0, n);
   }

@@ -45,7 +45,10 @@ test('a shared pool hands out SharedArrayBuffers for pooled sizes and takes them
   assert.ok(a.buffer instanceof SharedArrayBuffer, 'pooled sizes are shared');
   assert.equal(a.byteOffset, 0);
   assert.equal(a.length, 5_000_000);
-  assert.ok(pool.take(1000).buffer instanceof ArrayBuffer, 'small payloads stay plain');
+  assert.ok(
+    pool.take(1000).buffer instanceof SharedArrayBuffer,
+    'small payloads are shared too (not pooled)',
+  );
   pool.give(a.buffer);
   assert.equal(pool.idleBytes, pool.capacity(5_000_000));
   assert.ok(pool.take(5_000_000).buffer === a.buffer, 'the same SharedArrayBuffer');
