@@ -100,7 +100,8 @@ export function prepareFloat(
   };
   return {
     req,
-    problem: (r) => f32ResultProblem(g, r),
+    // With a check, freivaldsFloat refuses NaN/±Inf itself (from its |Y| fold, no scan of its own).
+    problem: (r) => f32ResultProblem(g, r, { finite: !o.verify }),
     check: (y) =>
       o.verify
         ? freivaldsFloat(g, a.data, b.data, y as Float32Array, {

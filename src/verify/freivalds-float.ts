@@ -41,11 +41,13 @@ export function gamma(n: number, u: number): number {
 
 /**
  * Why an untrusted f32 result cannot be the answer to `g` ('' when its form is fine): not a
- * Float32Array, a shape other than the product's, or a NaN/±Inf.
+ * Float32Array, a shape other than the product's, or a NaN/±Inf. `finite: false` leaves the NaN/±Inf scan
+ * to a freivaldsFloat that follows (it refuses them itself, without a pass of its own over the result).
  */
 export function f32ResultProblem(
   g: ProductGeometry,
   result: { readonly shape: readonly number[]; readonly data: unknown },
+  opts: { readonly finite?: boolean } = {},
 ): string {
   const want = resultShapeOf(g);
   if (
@@ -59,9 +61,14 @@ export function f32ResultProblem(
   if (result.data.length !== numelOf(want)) {
     return `${g.op}: result has ${result.data.length} elements, shape [${want.join(',')}] needs ${numelOf(want)}`;
   }
-  if (result.data.length === 0) return '';
+  if (result.data.length === 0 || opts.finite === false) return '';
   const bad = f64Kernels.firstNonFinite(result.data);
   return bad >= 0 ? `${g.op}: result element ${bad} is ${result.data[bad]}` : '';
+}
+
+function allFinite(v: Float64Array): boolean {
+  for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i]!)) return false;
+  return true;
 }
 
 function kernels(abs: boolean): SideKernels<Float32Array, Float64Array> {
@@ -74,7 +81,10 @@ function kernels(abs: boolean): SideKernels<Float32Array, Float64Array> {
   };
 }
 
-/** Checks a float32 Y = A·B (as `g` defines it); y already passed f32ResultProblem. Never throws for a wrong Y. */
+/**
+ * Checks a float32 Y = A·B (as `g` defines it); y already passed f32ResultProblem (its NaN/±Inf scan may
+ * be skipped: a non-finite element is refused here). Never throws for a wrong Y.
+ */
 export function freivaldsFloat(
   g: ProductGeometry,
   a: Float32Array,
@@ -105,6 +115,12 @@ export function freivaldsFloat(
   const r = opts.vectors === 'sign' ? opts.rng.signs(reps * f) : opts.rng.uniformSigned(reps * f);
   const s = evaluateSides(kernels(false), g, a, b, y, r, reps);
   const bound = evaluateSides(kernels(true), g, a, b, y, new Float64Array(f).fill(1), 1);
+  // |Y|·1 reads every element of Y: it is finite exactly when they all are (a float64 sum of |float32|
+  // values cannot overflow), and a non-finite Y would make τ infinite below. So this is the NaN/±Inf check.
+  if (!allFinite(bound.lhs)) {
+    const i = f64Kernels.firstNonFinite(y);
+    return { ok: false, reason: `${g.op}: result element ${i} is ${y[i]}`, worstRatio: Infinity };
+  }
 
   const g32 = slack * gamma(kLen, U32);
   const g64 = gamma(f + kLen + 4, U64);

@@ -190,6 +190,30 @@ describe('float Freivalds check', () => {
     assert.match(f32ResultProblem(g, { shape: [2, 4], data: new Int32Array(8) }), /not a Float32Array/);
   });
 
+  it('refuses a NaN or ±Inf element by itself (the result scan may be left to it) for all six ops', async () => {
+    // An infinite element would make τ infinite (τ grows with |Y|): the check must refuse it, not compare.
+    const rng = new SeededRng(26);
+    for (const op of LINEAR_OP_KINDS) {
+      const cs = randomCase(op, rng, 6);
+      const a = randomFloats(numelOf(cs.aShape), rng);
+      const b = randomFloats(numelOf(cs.bShape), rng);
+      const y = await product(engine, cs, a, b);
+      if (y.length === 0) continue;
+      for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+        const lie = y.slice();
+        const at = rng.nextInt(lie.length);
+        lie[at] = bad;
+        assert.equal(
+          f32ResultProblem(cs.g, { shape: resultShapeOf(cs.g), data: lie }, { finite: false }),
+          '',
+        );
+        const out = freivaldsFloat(cs.g, a, b, lie, { rng: crng });
+        assert.equal(out.ok, false, `${op}: ${bad} at ${at} accepted`);
+        assert.match(out.reason, new RegExp(`result element ${at} is ${bad}`));
+      }
+    }
+  });
+
   it('lets through a change below the rounding allowance (the documented residual freedom)', async () => {
     // dense: y[0,0] may move by up to γ32_K·Σ|x||w| undetected; a quarter of that passes every time.
     const rng = new SeededRng(24);
