@@ -2,7 +2,7 @@
 // step of a model at 224², natively and in split mode against an accelerator in another process on
 // loopback; reports the trusted process's CPU time per split step as a share of a native step, and
 // RemoteLinearOps' phase totals (quantize, send, receive, verify, dequantize) per measured step (the
-// warm-up step is left out of both). The native step also times its six linear products: what is left
+// warm-up step is left out of both), and on Linux the accelerator process's own CPU time per step. The native step also times its six linear products: what is left
 // (BatchNorm, ReLU, pooling, the loss, SGD) stays inside in split mode whatever the protocol costs — the
 // floor of the trusted share in this design.
 // Run: node dist/src/bench/split-share.js [model ...] [--batch B] [--integrity exact|float] [--field wide|p24] [--threads T]
@@ -11,6 +11,7 @@
 //        [--accelerator-backend cpu|cuda (where the accelerator computes; default cpu)]
 //        [--accelerator-threads T (the accelerator's CPU threads; default --threads)]
 
+import { readFileSync } from 'node:fs';
 import { AcceleratorClient } from '../enclave/accelerator-client.js';
 import { DEFAULT_OFFLOAD_MIN_INTENSITY } from '../enclave/placement.js';
 import { useRemoteLinearOps } from '../enclave/remote-layer-labels.js';
@@ -28,6 +29,21 @@ import { Tensor } from '../tensor/tensor.js';
 import { exactField } from '../verify/field.js';
 import { startAcceleratorServer } from './experiments/servers.js';
 import { flagReader } from './script-flags.js';
+
+/** CPU time (user + system) of process `pid` so far, in ms; undefined where /proc cannot say (not Linux). */
+function processCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    // Fields after the command name: state is field 3, utime and stime fields 14 and 15 (clock ticks).
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+// sysconf(_SC_CLK_TCK): 100 on every Linux this runs on.
+const CLOCK_TICKS = 100;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -62,7 +78,8 @@ async function stepTimes(
   batch: number,
   steps: number,
   ops: RemoteLinearOps | null,
-): Promise<{ wallMs: number[]; cpuMs: number[]; productMs: number[] }> {
+  acceleratorPid?: number,
+): Promise<{ wallMs: number[]; cpuMs: number[]; productMs: number[]; acceleratorMs: number[] }> {
   const net = createModel(model, { numClasses: 10, seed: 1, dropout: 0 });
   const spent = { ms: 0 };
   if (ops) useRemoteLinearOps(net, ops);
@@ -76,12 +93,15 @@ async function stepTimes(
   const wallMs: number[] = [];
   const cpuMs: number[] = [];
   const productMs: number[] = [];
+  const acceleratorMs: number[] = [];
   for (let s = 0; s <= steps; s++) {
     spent.ms = 0;
+    const a0 = processCpuMs(acceleratorPid);
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     await trainStep(net, loss, opt, x, labels);
     const c = process.cpuUsage(c0);
+    const a1 = processCpuMs(acceleratorPid);
     if (s === 0) {
       // Warm-up (first-touch pages, caches): left out of the step times and of the phase totals.
       ops?.resetStats();
@@ -90,8 +110,9 @@ async function stepTimes(
     wallMs.push(performance.now() - t0);
     cpuMs.push((c.user + c.system) / 1000);
     productMs.push(spent.ms);
+    if (a0 !== undefined && a1 !== undefined) acceleratorMs.push(a1 - a0);
   }
-  return { wallMs, cpuMs, productMs };
+  return { wallMs, cpuMs, productMs, acceleratorMs };
 }
 
 async function main(): Promise<void> {
@@ -122,7 +143,7 @@ async function main(): Promise<void> {
         cacheGradients: noCacheGradients < 0,
         ...(maxInner === '' ? {} : { maxInnerLength: Number(maxInner) }),
       });
-      const split = await stepTimes(model, batch, steps, ops);
+      const split = await stepTimes(model, batch, steps, ops, acc.pid);
       const t = ops.stats().total;
       await client.close();
       const n = median(native.wallMs);
@@ -135,7 +156,8 @@ async function main(): Promise<void> {
           `trusted-side CPU ${trusted.toFixed(0)} ms/step = ${((100 * trusted) / n).toFixed(1)}% of native ` +
           `(floor: the native step less its linear products, ${floor.toFixed(0)} ms = ${((100 * floor) / n).toFixed(1)}%); ` +
           `per step: quantize ${per(t.quantizeMs)} ms, verify ${per(t.verifyMs)} ms, dequantize ${per(t.dequantizeMs)} ms, ` +
-          `kept inside ${per(t.local)} products/step (${per(t.localMs)} ms), send ${per(t.sendMs)} ms, receive ${per(t.receiveMs)} ms, accelerator compute ${per(t.computeMs)} ms, ` +
+          `kept inside ${per(t.local)} products/step (${per(t.localMs)} ms), send ${per(t.sendMs)} ms, receive ${per(t.receiveMs)} ms, accelerator compute ${per(t.computeMs)} ms` +
+          `${split.acceleratorMs.length > 0 ? ` (its process's CPU ${median(split.acceleratorMs).toFixed(0)} ms)` : ''}, ` +
           `${(t.bytesSent / steps / 2 ** 20).toFixed(0)} MiB out / ${(t.bytesReceived / steps / 2 ** 20).toFixed(0)} MiB in`,
       );
       // Per product type: the trusted side's check and encoding against the accelerator's own compute

@@ -70,6 +70,8 @@ async function stopChild(child: ChildProcess): Promise<void> {
 
 export interface StartedServer {
   readonly address: string;
+  /** The helper's process id, where it is a child process of this one. */
+  readonly pid?: number;
   stop(): Promise<void>;
 }
 
@@ -110,7 +112,7 @@ export async function startAcceleratorServer(
     // Keep draining its per-connection log lines so that it never blocks on a full pipe.
     child.stdout!.resume();
     child.stderr!.resume();
-    return { address, stop: () => stopChild(child) };
+    return { address, ...(child.pid === undefined ? {} : { pid: child.pid }), stop: () => stopChild(child) };
   } catch (e) {
     await stopChild(child);
     throw e;
