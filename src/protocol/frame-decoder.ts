@@ -213,7 +213,9 @@ export class FrameDecoder {
     for (let i = 0; n > 0; i++) {
       const c = this.chunks[i]!;
       const k = Math.min(n, c.length - off);
-      target.set(c.subarray(off, off + k), at);
+      // Buffer.copy is a plain memmove; TypedArray.set into a SharedArrayBuffer view (the accelerator's
+      // pooled payloads) takes V8's slower relaxed-atomic copy.
+      c.copy(target, at, off, off + k);
       at += k;
       n -= k;
       off = 0;
