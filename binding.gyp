@@ -16,6 +16,7 @@
         "native/threads.cc",
         "native/gemm.cc",
         "native/gemm_builtin.cc",
+        "native/gemm_thin.cc",
         "native/conv.cc",
         "native/conv_im2col.cc",
         "native/conv_onednn.cc",

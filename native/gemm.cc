@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "common.h"
+#include "gemm_thin.h"
 #include "signals.h"
 
 #ifdef USE_OPENBLAS
@@ -188,6 +189,16 @@ Napi::Value Gemm(const Napi::CallbackInfo& info, const char* fn) {
 #endif
   if constexpr (sizeof(T) == 4) {
     const float fb = static_cast<float>(beta);
+    // A single image's fully-connected products, streamed (gemm_thin.h): the weight gradient (k = 1) and
+    // the input gradient (m = 1, b not transposed). Both overwrite c (beta 0) and do not depend on the split.
+    if (!builtin && fb == 0.0f && k == 1 && m * n >= kParallelGrain) {
+      gemm_outer_f32(m, n, a, b, c, ldc);
+      return info.Env().Undefined();
+    }
+    if (!builtin && fb == 0.0f && m == 1 && !ta && !tb && n * k >= kParallelGrain) {
+      gemm_row_f32(n, k, a, b, ldb, c);
+      return info.Env().Undefined();
+    }
     if (builtin)
       builtin_gemm_f32(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, fb, c, ldc, threads());
     else if (tiled)

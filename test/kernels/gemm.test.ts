@@ -155,3 +155,40 @@ test('sgemm and dgemm reject arrays whose lengths do not fit m, n, kk (E_SHAPE)'
     TypeError,
   );
 });
+
+test('sgemm of one image in a fully-connected layer (k = 1 outer product, m = 1 row product): right, and the same bits at 1, 2 and 3 threads', () => {
+  const rng = new SeededRng(77);
+  // Outer products past the 8 MiB streaming-store size with rows that start unaligned (n odd), and a
+  // small one; row products past the 64-column split units with ragged tails and k not a multiple of 4.
+  const cases: [number, number, number, boolean, boolean][] = [
+    [1025, 2049, 1, false, false],
+    [1025, 2049, 1, true, true],
+    [300, 130, 1, true, false],
+    [1, 25_091, 403, false, false],
+    [1, 4096, 4096, false, false],
+    [1, 70_001, 7, false, false],
+  ];
+  for (const [m, n, kk, ta, tb] of cases) {
+    const a = randomF32(rng, m * kk);
+    const b = randomF32(rng, kk * n);
+    const expected = new Float32Array(m * n);
+    referenceKernels.sgemm(ta, tb, m, n, kk, a, b, 0, expected);
+    let first: Float32Array | null = null;
+    for (const t of [1, 2, 3]) {
+      nativeKernels.setThreads(t);
+      const c = randomF32(rng, m * n); // overwritten (beta 0), never read
+      nativeKernels.sgemm(ta, tb, m, n, kk, a, b, 0, c);
+      assertClose(c, expected, 1e-5, `${m}x${n}x${kk} transA=${ta} transB=${tb} at ${t} threads`);
+      if (first === null) first = c;
+      else assertIdentical(c, first, `${m}x${n}x${kk} at ${t} threads against 1`);
+    }
+    // beta 1 accumulates (the streamed paths are for beta 0 only).
+    const c0 = randomF32(rng, m * n);
+    const acc = c0.slice();
+    referenceKernels.sgemm(ta, tb, m, n, kk, a, b, 1, acc);
+    const c = c0.slice();
+    nativeKernels.sgemm(ta, tb, m, n, kk, a, b, 1, c);
+    assertClose(c, acc, 1e-5, `${m}x${n}x${kk} beta 1`);
+  }
+  nativeKernels.setThreads(info.maxThreads);
+});
