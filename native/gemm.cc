@@ -189,10 +189,10 @@ Napi::Value Gemm(const Napi::CallbackInfo& info, const char* fn) {
 #endif
   if constexpr (sizeof(T) == 4) {
     const float fb = static_cast<float>(beta);
-    // A single image's fully-connected products, streamed (gemm_thin.h): the weight gradient (k = 1) and
-    // the input gradient (m = 1, b not transposed). Both overwrite c (beta 0) and do not depend on the split.
-    if (!builtin && fb == 0.0f && k == 1 && m * n >= kParallelGrain) {
-      gemm_outer_f32(m, n, a, b, c, ldc);
+    // A small batch's fully-connected products, streamed (gemm_thin.h): the weight gradient (k ≤ 8) and one
+    // image's input gradient (m = 1). They overwrite c (beta 0 only) and do not depend on the split.
+    if (!builtin && fb == 0.0f && k <= kThinMax && (!tb || k == 1) && m * n >= kParallelGrain) {
+      gemm_small_k_f32(m, n, k, a, ta ? 1 : lda, ta ? lda : 1, b, ldb, c, ldc);
       return info.Env().Undefined();
     }
     if (!builtin && fb == 0.0f && m == 1 && !ta && !tb && n * k >= kParallelGrain) {

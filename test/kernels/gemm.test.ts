@@ -156,14 +156,19 @@ test('sgemm and dgemm reject arrays whose lengths do not fit m, n, kk (E_SHAPE)'
   );
 });
 
-test('sgemm of one image in a fully-connected layer (k = 1 outer product, m = 1 row product): right, and the same bits at 1, 2 and 3 threads', () => {
+test('sgemm of a small batch in a fully-connected layer (k ≤ 8 weight gradient, m = 1 input gradient): right, and the same bits at 1, 2 and 3 threads', () => {
   const rng = new SeededRng(77);
-  // Outer products past the 8 MiB streaming-store size with rows that start unaligned (n odd), and a
-  // small one; row products past the 64-column split units with ragged tails and k not a multiple of 4.
+  // Weight gradients past the 8 MiB streaming-store size with rows that start unaligned (n odd), a = dy
+  // transposed (as dense layers call it) or not, k = 1 … 8, and a small one; row products past the
+  // 64-column split units with ragged tails and k not a multiple of 4.
   const cases: [number, number, number, boolean, boolean][] = [
     [1025, 2049, 1, false, false],
     [1025, 2049, 1, true, true],
     [300, 130, 1, true, false],
+    [1025, 2049, 4, true, false],
+    [517, 3001, 3, false, false],
+    [257, 4099, 8, true, false],
+    [64, 1031, 2, false, false],
     [1, 25_091, 403, false, false],
     [1, 4096, 4096, false, false],
     [1, 70_001, 7, false, false],
