@@ -55,50 +55,33 @@ void small_k_rows(int64_t r0, int64_t r1, int64_t n, const float* a, int64_t a_r
   }
 }
 
-// Columns [j0, j1) of the m rows of c: c_r accumulates a(r, p)·b_p for p in order, four rows of b per pass
-// over a block of c (fma(a3, b3, fma(a2, b2, fma(a1, b1, fma(a0, b0, c)))): the same order, so the same
-// bits, as one row at a time). Blocks of 32 KiB of c in all.
-template <int M>
-void small_m_columns(int64_t j0, int64_t j1, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
-                     float* c, int64_t ldc) {
-  constexpr int64_t kBlock = 8192 / M;
+// Columns [j0, j1) of c = a · b (one row): c accumulates a[p]·b_p for p in order, four rows of b per pass
+// over a block of c (fma(a3, b3, fma(a2, b2, fma(a1, b1, fma(a0, b0, c)))): the same order, so the same bits,
+// as one row at a time). Blocks of 32 KiB of c.
+void row_columns(int64_t j0, int64_t j1, int64_t k, const float* a, const float* b, int64_t ldb, float* c) {
+  constexpr int64_t kBlock = 8192;
   for (int64_t jb = j0; jb < j1; jb += kBlock) {
     const int64_t je = std::min(j1, jb + kBlock);
-    for (int r = 0; r < M; r++) std::fill(c + r * ldc + jb, c + r * ldc + je, 0.0f);
+    std::fill(c + jb, c + je, 0.0f);
     int64_t p = 0;
     for (; p + 4 <= k; p += 4) {
-      const float* bq[4] = {b + p * ldb, b + (p + 1) * ldb, b + (p + 2) * ldb, b + (p + 3) * ldb};
-      float co[M][4];
-      for (int r = 0; r < M; r++)
-        for (int q = 0; q < 4; q++) co[r][q] = a[r * lda + p + q];
+      const float *b0 = b + p * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
+      const float a0 = a[p], a1 = a[p + 1], a2 = a[p + 2], a3 = a[p + 3];
       int64_t j = jb;
 #ifdef TEE_THIN_AVX2
+      const __m256 v0 = _mm256_set1_ps(a0), v1 = _mm256_set1_ps(a1), v2 = _mm256_set1_ps(a2), v3 = _mm256_set1_ps(a3);
       for (; j + 8 <= je; j += 8) {
-        const __m256 b0 = _mm256_loadu_ps(bq[0] + j), b1 = _mm256_loadu_ps(bq[1] + j);
-        const __m256 b2 = _mm256_loadu_ps(bq[2] + j), b3 = _mm256_loadu_ps(bq[3] + j);
-        for (int r = 0; r < M; r++) {
-          float* cr = c + r * ldc + j;
-          __m256 t = _mm256_fmadd_ps(_mm256_set1_ps(co[r][0]), b0, _mm256_loadu_ps(cr));
-          t = _mm256_fmadd_ps(_mm256_set1_ps(co[r][1]), b1, t);
-          t = _mm256_fmadd_ps(_mm256_set1_ps(co[r][2]), b2, t);
-          _mm256_storeu_ps(cr, _mm256_fmadd_ps(_mm256_set1_ps(co[r][3]), b3, t));
-        }
+        __m256 t = _mm256_fmadd_ps(v0, _mm256_loadu_ps(b0 + j), _mm256_loadu_ps(c + j));
+        t = _mm256_fmadd_ps(v1, _mm256_loadu_ps(b1 + j), t);
+        t = _mm256_fmadd_ps(v2, _mm256_loadu_ps(b2 + j), t);
+        _mm256_storeu_ps(c + j, _mm256_fmadd_ps(v3, _mm256_loadu_ps(b3 + j), t));
       }
 #endif
-      for (; j < je; j++) {
-        for (int r = 0; r < M; r++) {
-          float& cr = c[r * ldc + j];
-          cr = std::fma(co[r][3], bq[3][j], std::fma(co[r][2], bq[2][j], std::fma(co[r][1], bq[1][j], std::fma(co[r][0], bq[0][j], cr))));
-        }
-      }
+      for (; j < je; j++) c[j] = std::fma(a3, b3[j], std::fma(a2, b2[j], std::fma(a1, b1[j], std::fma(a0, b0[j], c[j]))));
     }
     for (; p < k; p++) {
       const float* bp = b + p * ldb;
-      for (int r = 0; r < M; r++) {
-        const float ar = a[r * lda + p];
-        float* cr = c + r * ldc;
-        for (int64_t j = jb; j < je; j++) cr[j] = std::fma(ar, bp[j], cr[j]);
-      }
+      for (int64_t j = jb; j < je; j++) c[j] = std::fma(a[p], bp[j], c[j]);
     }
   }
 }
@@ -155,7 +138,7 @@ void gemm_row_f32(int64_t n, int64_t k, const float* a, const float* b, int64_t 
   on_parts(static_cast<int>(std::min<int64_t>(threads_for(n * k), units)), [&](int t, int parts) {
     int64_t u0, u1;
     split_range(units, parts, t, &u0, &u1);
-    small_m_columns<1>(u0 * 64, std::min(n, u1 * 64), k, a, k, b, ldb, c, n);
+    row_columns(u0 * 64, std::min(n, u1 * 64), k, a, b, ldb, c);
   });
 }
 
