@@ -5,13 +5,23 @@
 // float32 products of length K (any summation order, with or without FMA: Higham, "Accuracy and
 // Stability of Numerical Algorithms", §3.1), u64 = 2^-53 for this check's own float64 sums of at most
 // M = F + K + 4 terms, F the fold length, and F·K·2^-149 for float32 underflow. s (default 1) widens the
-// accelerator's share for algorithms outside the classic bound (Winograd, FFT). Residual freedom: an
-// accelerator may change each result by anything the rounding bound allows (see docs/integrity.md).
+// accelerator's share for algorithms outside the classic bound (Winograd, FFT). For the forward and
+// grad-input convolutions T is by default replaced by an upper bound that costs a fraction of a
+// convolution (float-bound.ts). Residual freedom: an accelerator may change each result by anything the
+// rounding bound allows (see docs/integrity.md).
 import { type CryptoRng, isCryptoRng } from './crypto-rng.js';
+import { gradWeightBound, gradWeightBoundPays, tapMaxBound, tapMaxPays } from './float-bound.js';
 import { type CheckOutcome, checkRepetitions, DEFAULT_REPETITIONS } from './freivalds-exact.js';
 import { evaluateSides, type SideKernels } from './freivalds-sides.js';
 import { f64Kernels } from './native-modp.js';
-import { foldLength, innerLength, numelOf, type ProductGeometry, resultShapeOf } from './product-geometry.js';
+import {
+  foldLength,
+  innerLength,
+  isConv,
+  numelOf,
+  type ProductGeometry,
+  resultShapeOf,
+} from './product-geometry.js';
 
 export type FloatVectors = 'uniform' | 'sign';
 
@@ -23,7 +33,16 @@ export interface FloatCheckOptions {
   readonly vectors?: FloatVectors;
   /** Multiplies the accelerator's rounding allowance γ32_K (default 1: the classic bound, rigorous). */
   readonly slack?: number;
+  /**
+   * T of the tolerance for the convolutions: 'tap-max' (default) bounds it from the largest tap of a window
+   * (forward, grad-input: each channel's largest tap weight; weight gradient: the largest |dY| sum a window
+   * covers) at a fraction of a convolution's cost where that pays (float-bound.ts); 'full' computes it
+   * exactly with one more convolution (a tighter τ). Dense products always use 'full'.
+   */
+  readonly bound?: FloatBound;
 }
+
+export type FloatBound = 'tap-max' | 'full';
 
 export interface FloatCheckOutcome extends CheckOutcome {
   /** max |Y·r − A·(B·r)| / τ over the folded elements (≤ 1 when ok). */
@@ -82,6 +101,35 @@ function kernels(abs: boolean): SideKernels<Float32Array, Float64Array> {
 }
 
 /**
+ * T and S of the tolerance, laid out as evaluateSides lays out both sides: T (rhs) exactly or, for the
+ * convolutions where that pays, an upper bound (float-bound.ts); S = |Y|·1 (lhs) over the folded axis.
+ */
+function boundSides(
+  g: ProductGeometry,
+  a: Float32Array,
+  b: Float32Array,
+  y: Float32Array,
+  ones: Float64Array,
+  how: FloatBound,
+): { rhs: Float64Array; lhs: Float64Array } {
+  if (how === 'tap-max' && isConv(g)) {
+    const f = ones.length;
+    if ((g.op === 'conv2d' || g.op === 'conv2dGradInput') && tapMaxPays(g)) {
+      // Both sides [n, plane].
+      return {
+        rhs: tapMaxBound(g, a, b),
+        lhs: f64Kernels.fold(g.n, f, y.length / (g.n * f), 1, y, ones, true),
+      };
+    }
+    if (g.op === 'conv2dGradWeight' && gradWeightBoundPays(g)) {
+      // Both sides [1, c·k²]: dW [o, c·k²] folded over o.
+      return { rhs: gradWeightBound(g, a, b), lhs: f64Kernels.fold(1, f, y.length / f, 1, y, ones, true) };
+    }
+  }
+  return evaluateSides(kernels(true), g, a, b, y, ones, 1);
+}
+
+/**
  * Checks a float32 Y = A·B (as `g` defines it); y already passed f32ResultProblem (its NaN/±Inf scan may
  * be skipped: a non-finite element is refused here). Never throws for a wrong Y.
  */
@@ -97,6 +145,8 @@ export function freivaldsFloat(
   const slack = opts.slack ?? 1;
   if (!(slack >= 1 && Number.isFinite(slack)))
     throw new RangeError(`slack must be a finite number >= 1, got ${slack}`);
+  if (opts.bound !== undefined && opts.bound !== 'tap-max' && opts.bound !== 'full')
+    throw new RangeError(`bound must be 'tap-max' or 'full', got ${String(opts.bound)}`);
   if (y.length !== numelOf(resultShapeOf(g)))
     return { ok: false, reason: `${g.op}: result has ${y.length} elements`, worstRatio: Infinity };
   if (y.length === 0) return { ok: true, reason: '', worstRatio: 0 };
@@ -114,7 +164,8 @@ export function freivaldsFloat(
   const f = foldLength(g);
   const r = opts.vectors === 'sign' ? opts.rng.signs(reps * f) : opts.rng.uniformSigned(reps * f);
   const s = evaluateSides(kernels(false), g, a, b, y, r, reps);
-  const bound = evaluateSides(kernels(true), g, a, b, y, new Float64Array(f).fill(1), 1);
+  const ones = new Float64Array(f).fill(1);
+  const bound = boundSides(g, a, b, y, ones, opts.bound ?? 'tap-max');
   // |Y|·1 reads every element of Y: it is finite exactly when they all are (a float64 sum of |float32|
   // values cannot overflow), and a non-finite Y would make τ infinite below. So this is the NaN/±Inf check.
   if (!allFinite(bound.lhs)) {
