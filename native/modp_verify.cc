@@ -4,6 +4,7 @@
 #include "modp_verify.h"
 
 #include "signals.h"
+#include "float_fold.h"
 #include "verify_kernels.h"
 
 namespace tee {
@@ -17,6 +18,7 @@ using verify::conv_w_any;
 using verify::Exact;
 using verify::field_limit;
 using verify::fold;
+using verify::fold_abs;
 using verify::Geom;
 using verify::geom_args;
 using verify::matvecs;
@@ -142,6 +144,21 @@ Napi::Value F64Fold(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// (batch, rows, cols, reps, a:F32, r:F64, out:F64, outAbs:F64): the fold with r and, in the same pass, the
+// fold of |a| with ones (float_fold.h).
+Napi::Value F64FoldAbs(const Napi::CallbackInfo& info) {
+  const char* fn = "f64VerifyFoldAbs";
+  expect_args(info, 8, fn);
+  const int64_t batch = dim_arg(info, 0, fn), rows = dim_arg(info, 1, fn), cols = dim_arg(info, 2, fn),
+                reps = dim_arg(info, 3, fn);
+  const float* a = array_arg<float>(info, 4, batch * rows * cols, fn, "a");
+  const double* r = array_arg<double>(info, 5, reps * rows, fn, "r");
+  double* out = array_arg<double>(info, 6, batch * reps * cols, fn, "out");
+  double* out_abs = array_arg<double>(info, 7, batch * cols, fn, "outAbs");
+  fold_abs(batch, rows, cols, reps, a, r, out, out_abs);
+  return info.Env().Undefined();
+}
+
 template <bool ABS>
 void f64_matvecs(const Napi::CallbackInfo& info, const char* fn) {
   const int64_t m = dim_arg(info, 0, fn), kk = dim_arg(info, 1, fn), reps = dim_arg(info, 2, fn);
@@ -236,6 +253,7 @@ void register_modp_verify(Napi::Env env, Napi::Object exports) {
   export_function<ModpConvW>(env, exports, "modpVerifyConvW");
   export_function<ModpRange>(env, exports, "modpVerifyRange");
   export_function<F64Fold>(env, exports, "f64VerifyFold");
+  export_function<F64FoldAbs>(env, exports, "f64VerifyFoldAbs");
   export_function<F64Matvecs>(env, exports, "f64VerifyMatvecs");
   export_function<F64Conv>(env, exports, "f64VerifyConv");
   export_function<F64ConvT>(env, exports, "f64VerifyConvT");

@@ -25,16 +25,19 @@ export function tapMaxPays(g: ConvGeometry): boolean {
  * The tap-max bound B ≥ T for conv2d (layout [n, oh·ow]) or conv2dGradInput ([n, h·w]); a, b the operands
  * (x or dy, and w [o,c,k,k]).
  */
-export function tapMaxBound(g: ConvGeometry, a: Float32Array, b: Float32Array): Float64Array {
+export function tapMaxBound(
+  g: ConvGeometry,
+  a: Float32Array,
+  b: Float32Array,
+  folds: AbsFoldSource = direct,
+): Float64Array {
   const kk = g.k * g.k;
   const fwd = g.op === 'conv2d';
   if (!fwd && g.op !== 'conv2dGradInput') throw new RangeError(`tapMaxBound: no bound for ${g.op}`);
   // wabs [ch, k²]: Σ over the folded channels of |w| — over O for the forward (ch = C), over C for the
   // grad-input product (ch = O).
   const chans = fwd ? g.c : g.o;
-  const wabs = fwd
-    ? f64Kernels.fold(1, g.o, g.c * kk, 1, b, ones(g.o), true)
-    : f64Kernels.fold(g.o, g.c, kk, 1, b, ones(g.c), true);
+  const wabs = fwd ? folds.fold(1, g.o, g.c * kk, b) : folds.fold(g.o, g.c, kk, b);
   const m = new Float64Array(chans);
   for (let ch = 0; ch < chans; ch++) {
     let top = 0;
@@ -65,12 +68,17 @@ export function tapMaxBound(g: ConvGeometry, a: Float32Array, b: Float32Array): 
  * the exact B despite its own float64 sums (fewer than N·H·W + O roundings on any path), whatever the
  * check's M.
  */
-export function gradWeightBound(g: ConvGeometry, dy: Float32Array, x: Float32Array): Float64Array {
+export function gradWeightBound(
+  g: ConvGeometry,
+  dy: Float32Array,
+  x: Float32Array,
+  folds: AbsFoldSource = direct,
+): Float64Array {
   if (g.op !== 'conv2dGradWeight') throw new RangeError(`gradWeightBound: no bound for ${g.op}`);
   const plane = g.h * g.w;
   const s = g.stride;
   const phases = s * s;
-  const d = f64Kernels.fold(g.n, g.o, g.oh * g.ow, 1, dy, ones(g.o), true);
+  const d = folds.fold(g.n, g.o, g.oh * g.ow, dy);
   const across = transposedTaps(g.ow, g.w, g.k, s, g.padding);
   const down = transposedTaps(g.oh, g.h, g.k, s, g.padding);
   const dmax = boxMax(d, g.n, g.oh, g.ow, g.h, g.w, across, down);
@@ -111,9 +119,15 @@ export function gradWeightBoundPays(g: ConvGeometry): boolean {
   return g.k > 1 && g.c >= 16;
 }
 
-function ones(n: number): Float64Array {
-  return new Float64Array(n).fill(1);
+/** Σ_row |a[b,row,c]| ([batch, cols]): computed here, or taken from a check's signed pass (AbsFolds). */
+export interface AbsFoldSource {
+  fold(batch: number, rows: number, cols: number, a: Float32Array): Float64Array;
 }
+
+const direct: AbsFoldSource = {
+  fold: (batch, rows, cols, a) =>
+    f64Kernels.fold(batch, rows, cols, 1, a, new Float64Array(rows).fill(1), true),
+};
 
 /**
  * For each output index along one axis, the input indices its window reads. Forward: out i reads

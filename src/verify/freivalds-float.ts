@@ -90,9 +90,38 @@ function allFinite(v: Float64Array): boolean {
   return true;
 }
 
-function kernels(abs: boolean): SideKernels<Float32Array, Float64Array> {
+/**
+ * The |·| folds with ones that a check's signed folds computed on the way (f64Kernels.foldAbs reads each
+ * operand once for both), by operand and shape: the bound pass takes them instead of reading it again.
+ */
+export class AbsFolds {
+  private readonly seen = new Map<Float32Array, { key: string; abs: Float64Array }[]>();
+  put(a: Float32Array, batch: number, rows: number, cols: number, abs: Float64Array): void {
+    const list = this.seen.get(a) ?? [];
+    list.push({ key: `${batch},${rows},${cols}`, abs });
+    this.seen.set(a, list);
+  }
+  /** Σ_row |a[b,row,c]| ([batch, cols]), from a signed fold of the same operand and shape or afresh. */
+  fold(batch: number, rows: number, cols: number, a: Float32Array): Float64Array {
+    const key = `${batch},${rows},${cols}`;
+    const hit = this.seen.get(a)?.find((e) => e.key === key);
+    return hit?.abs ?? f64Kernels.fold(batch, rows, cols, 1, a, new Float64Array(rows).fill(1), true);
+  }
+}
+
+// The signed kernels record each fold's |·| twin in `folds`; the |·| kernels take a fold with the ones
+// vector `ones` from there (any other vector: a fold of its own).
+function kernels(abs: boolean, folds: AbsFolds, ones: Float64Array): SideKernels<Float32Array, Float64Array> {
   return {
-    fold: (batch, rows, cols, reps, a, r) => f64Kernels.fold(batch, rows, cols, reps, a, r, abs),
+    fold: (batch, rows, cols, reps, a, r) => {
+      if (abs)
+        return r === ones && reps === 1
+          ? folds.fold(batch, rows, cols, a)
+          : f64Kernels.fold(batch, rows, cols, reps, a, r, true);
+      const both = f64Kernels.foldAbs(batch, rows, cols, reps, a, r);
+      folds.put(a, batch, rows, cols, both.abs);
+      return both.out;
+    },
     matvecs: (m, kk, reps, a, u) => f64Kernels.matvecs(m, kk, reps, a, u, abs),
     conv: (g, reps, x, wf) => f64Kernels.conv(g, reps, x, wf, abs),
     convT: (g, reps, dy, wg) => f64Kernels.convT(g, reps, dy, wg, abs),
@@ -111,22 +140,20 @@ function boundSides(
   y: Float32Array,
   ones: Float64Array,
   how: FloatBound,
+  folds: AbsFolds,
 ): { rhs: Float64Array; lhs: Float64Array } {
   if (how === 'tap-max' && isConv(g)) {
     const f = ones.length;
     if ((g.op === 'conv2d' || g.op === 'conv2dGradInput') && tapMaxPays(g)) {
       // Both sides [n, plane].
-      return {
-        rhs: tapMaxBound(g, a, b),
-        lhs: f64Kernels.fold(g.n, f, y.length / (g.n * f), 1, y, ones, true),
-      };
+      return { rhs: tapMaxBound(g, a, b, folds), lhs: folds.fold(g.n, f, y.length / (g.n * f), y) };
     }
     if (g.op === 'conv2dGradWeight' && gradWeightBoundPays(g)) {
       // Both sides [1, c·k²]: dW [o, c·k²] folded over o.
-      return { rhs: gradWeightBound(g, a, b), lhs: f64Kernels.fold(1, f, y.length / f, 1, y, ones, true) };
+      return { rhs: gradWeightBound(g, a, b, folds), lhs: folds.fold(1, f, y.length / f, y) };
     }
   }
-  return evaluateSides(kernels(true), g, a, b, y, ones, 1);
+  return evaluateSides(kernels(true, folds, ones), g, a, b, y, ones, 1);
 }
 
 /**
@@ -163,9 +190,10 @@ export function freivaldsFloat(
   }
   const f = foldLength(g);
   const r = opts.vectors === 'sign' ? opts.rng.signs(reps * f) : opts.rng.uniformSigned(reps * f);
-  const s = evaluateSides(kernels(false), g, a, b, y, r, reps);
+  const folds = new AbsFolds();
   const ones = new Float64Array(f).fill(1);
-  const bound = boundSides(g, a, b, y, ones, opts.bound ?? 'tap-max');
+  const s = evaluateSides(kernels(false, folds, ones), g, a, b, y, r, reps);
+  const bound = boundSides(g, a, b, y, ones, opts.bound ?? 'tap-max', folds);
   // |Y|·1 reads every element of Y: it is finite exactly when they all are (a float64 sum of |float32|
   // values cannot overflow), and a non-finite Y would make τ infinite below. So this is the NaN/±Inf check.
   if (!allFinite(bound.lhs)) {

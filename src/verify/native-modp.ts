@@ -37,6 +37,16 @@ interface VerifyAddon {
     abs: boolean,
     out: F64,
   ): void;
+  f64VerifyFoldAbs(
+    batch: number,
+    rows: number,
+    cols: number,
+    reps: number,
+    a: F32,
+    r: F64,
+    out: F64,
+    outAbs: F64,
+  ): void;
   f64VerifyMatvecs(m: number, kk: number, reps: number, a: F32, u: F64, abs: boolean, out: F64): void;
   f64VerifyConv(...args: [...Dims8, F32, F64, boolean, F64]): void;
   f64VerifyConvT(...args: [...Dims8, F32, F64, boolean, F64]): void;
@@ -124,6 +134,13 @@ export const f64Kernels = {
     const out = new Float64Array(batch * reps * cols);
     load().f64VerifyFold(batch, rows, cols, reps, a, r, abs, out);
     return out;
+  },
+  /** fold with r, and in the same pass the fold of |a| with ones ([batch, cols]). */
+  foldAbs(batch: number, rows: number, cols: number, reps: number, a: F32, r: F64): { out: F64; abs: F64 } {
+    const out = new Float64Array(batch * reps * cols);
+    const abs = new Float64Array(batch * cols);
+    load().f64VerifyFoldAbs(batch, rows, cols, reps, a, r, out, abs);
+    return { out, abs };
   },
   matvecs(m: number, kk: number, reps: number, a: F32, u: F64, abs: boolean): F64 {
     const out = new Float64Array(reps * m);

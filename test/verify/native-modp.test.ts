@@ -226,6 +226,28 @@ describe('native verification kernels (float64)', () => {
     );
   }
 
+  it('foldAbs gives the fold and the |·| fold with ones in one pass (rows of 9 and others, 1–3 vectors)', () => {
+    // Small integers: every float64 sum is exact in any order, so the answers compare bit for bit.
+    const ints = (n: number, lim: number): Float32Array => Float32Array.from(randomField(n, P, rng, lim));
+    for (const cols of [1, 5, 9, 16, 300]) {
+      for (const rows of [1, 2, 3, 4, 7, 13]) {
+        for (const reps of [1, 2, 3]) {
+          const batch = 1 + ((rows + cols) % 3);
+          const a = ints(batch * rows * cols, 50);
+          const r = Float64Array.from(ints(reps * rows, 50));
+          const both = f64Kernels.foldAbs(batch, rows, cols, reps, a, r);
+          const what = `batch ${batch} rows ${rows} cols ${cols} reps ${reps}`;
+          assert.deepEqual([...both.out], [...f64Kernels.fold(batch, rows, cols, reps, a, r, false)], what);
+          const want = new Float64Array(batch * cols);
+          for (let b = 0; b < batch; b++)
+            for (let row = 0; row < rows; row++)
+              for (let c = 0; c < cols; c++) want[b * cols + c]! += Math.abs(a[(b * rows + row) * cols + c]!);
+          assert.deepEqual([...both.abs], [...want], `${what} (|·|)`);
+        }
+      }
+    }
+  });
+
   it('finds the first NaN or infinity', () => {
     const v = randomFloats(100, rng);
     assert.equal(f64Kernels.firstNonFinite(v), -1);
