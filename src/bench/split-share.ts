@@ -10,6 +10,7 @@
 //        [--no-cache-gradients (each layer's dy quantized and sent for both backward products)]
 //        [--accelerator-backend cpu|cuda (where the accelerator computes; default cpu)]
 //        [--accelerator-threads T (the accelerator's CPU threads; default --threads)]
+//        [--no-ifma (the wide check's AVX2 kernels even on a CPU with AVX-512 IFMA)]
 
 import { readFileSync } from 'node:fs';
 import { AcceleratorClient } from '../enclave/accelerator-client.js';
@@ -27,6 +28,7 @@ import { trainStep } from '../nn/train-step.js';
 import { SeededRng } from '../tensor/seeded-rng.js';
 import { Tensor } from '../tensor/tensor.js';
 import { exactField } from '../verify/field.js';
+import { wideKernels } from '../verify/native-wide.js';
 import { startAcceleratorServer } from './experiments/servers.js';
 import { flagReader } from './script-flags.js';
 
@@ -129,6 +131,13 @@ async function main(): Promise<void> {
   const accThreads = Number(flag('accelerator-threads', String(threads)));
   const noCacheGradients = args.indexOf('--no-cache-gradients');
   if (noCacheGradients >= 0) args.splice(noCacheGradients, 1);
+  // --no-ifma: the wide check's AVX2 limb kernels even where the CPU has AVX-512 IFMA (what a CPU without
+  // it runs).
+  const noIfma = args.indexOf('--no-ifma');
+  if (noIfma >= 0) {
+    args.splice(noIfma, 1);
+    wideKernels.setIfma(false);
+  }
   const models = args.length > 0 ? args : ['resnet18', 'alexnet', 'vgg19_bn'];
   kernels.setThreads(threads);
   const acc = await startAcceleratorServer(accThreads, ['--backend', accBackend]);
@@ -152,7 +161,7 @@ async function main(): Promise<void> {
       const floor = median(native.cpuMs.map((c, i) => c - native.productMs[i]!));
       const per = (v: number) => (v / steps).toFixed(v / steps < 10 ? 1 : 0);
       console.log(
-        `${model} 224² b${batch} ${integrity} (accelerator: ${accBackend}, ${accThreads} threads)${integrity === 'exact' ? ` (field ${field})` : ''} (offload ≥ ${minIntensity} flop/B${noCacheGradients >= 0 ? ', dy sent twice' : ''}): native ${n.toFixed(0)} ms/step; split ${median(split.wallMs).toFixed(0)} ms/step wall, ` +
+        `${model} 224² b${batch} ${integrity} (accelerator: ${accBackend}, ${accThreads} threads)${integrity === 'exact' ? ` (field ${field}${wideKernels.ifmaInUse() ? ', IFMA' : ', AVX2'})` : ''} (offload ≥ ${minIntensity} flop/B${noCacheGradients >= 0 ? ', dy sent twice' : ''}): native ${n.toFixed(0)} ms/step; split ${median(split.wallMs).toFixed(0)} ms/step wall, ` +
           `trusted-side CPU ${trusted.toFixed(0)} ms/step = ${((100 * trusted) / n).toFixed(1)}% of native ` +
           `(floor: the native step less its linear products, ${floor.toFixed(0)} ms = ${((100 * floor) / n).toFixed(1)}%); ` +
           `per step: quantize ${per(t.quantizeMs)} ms, verify ${per(t.verifyMs)} ms, dequantize ${per(t.dequantizeMs)} ms, ` +
