@@ -5,10 +5,10 @@
 // float32 products of length K (any summation order, with or without FMA: Higham, "Accuracy and
 // Stability of Numerical Algorithms", §3.1), u64 = 2^-53 for this check's own float64 sums of at most
 // M = F + K + 4 terms, F the fold length, and F·K·2^-149 for float32 underflow. s (default 1) widens the
-// accelerator's share for algorithms outside the classic bound (Winograd, FFT). For the forward and
-// grad-input convolutions T is by default replaced by an upper bound that costs a fraction of a
-// convolution (float-bound.ts). Residual freedom: an accelerator may change each result by anything the
-// rounding bound allows (see docs/integrity.md).
+// accelerator's share for algorithms outside the classic bound (Winograd, FFT). For the convolutions T is
+// by default replaced by an upper bound that costs a fraction of a convolution (float-bound.ts), and every
+// |·| fold with ones comes from the pass of a signed fold over the same operand (AbsFolds). Residual
+// freedom: an accelerator may change each result by anything the rounding bound allows (docs/integrity.md).
 import { type CryptoRng, isCryptoRng } from './crypto-rng.js';
 import { gradWeightBound, gradWeightBoundPays, tapMaxBound, tapMaxPays } from './float-bound.js';
 import { type CheckOutcome, checkRepetitions, DEFAULT_REPETITIONS } from './freivalds-exact.js';
@@ -94,7 +94,7 @@ function allFinite(v: Float64Array): boolean {
  * The |·| folds with ones that a check's signed folds computed on the way (f64Kernels.foldAbs reads each
  * operand once for both), by operand and shape: the bound pass takes them instead of reading it again.
  */
-export class AbsFolds {
+class AbsFolds {
   private readonly seen = new Map<Float32Array, { key: string; abs: Float64Array }[]>();
   put(a: Float32Array, batch: number, rows: number, cols: number, abs: Float64Array): void {
     const list = this.seen.get(a) ?? [];
