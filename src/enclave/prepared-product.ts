@@ -10,7 +10,12 @@ import { blind, unblind } from '../verify/blinding.js';
 import type { CryptoRng } from '../verify/crypto-rng.js';
 import { DEFAULT_MODULUS, type ExactField } from '../verify/field.js';
 import { freivaldsExact, modpResultProblem } from '../verify/freivalds-exact.js';
-import { type FloatVectors, f32ResultProblem, freivaldsFloat } from '../verify/freivalds-float.js';
+import {
+  type FloatBound,
+  type FloatVectors,
+  f32ResultProblem,
+  freivaldsFloat,
+} from '../verify/freivalds-float.js';
 import { type WideCheck, wideCheck, wideResultProblem } from '../verify/freivalds-wide.js';
 import { aShapeOf, bShapeOf, type ProductGeometry, type ProductParams } from '../verify/product-geometry.js';
 import { dequantize, type QuantConfig, type QuantizedProduct, quantizeProduct } from '../verify/quantize.js';
@@ -48,6 +53,8 @@ export interface FloatCheck {
   readonly repetitions: number;
   readonly vectors: FloatVectors;
   readonly slack: number;
+  /** The tolerance's |·| term for the convolutions (freivalds-float.ts; default 'tap-max'). */
+  readonly bound?: FloatBound;
 }
 
 /** How an exact product is quantized and checked. */
@@ -109,6 +116,7 @@ export function prepareFloat(
             repetitions: o.repetitions,
             vectors: o.vectors,
             slack: o.slack,
+            ...(o.bound === undefined ? {} : { bound: o.bound }),
           })
         : { ok: true, reason: '' },
     finish: (y, into) => {

@@ -28,7 +28,7 @@ import type { PadSet } from '../verify/blinding.js';
 import { CryptoRng, isCryptoRng } from '../verify/crypto-rng.js';
 import { DEFAULT_MODULUS, type ExactField, type ExactFieldName, exactField } from '../verify/field.js';
 import { checkRepetitions, DEFAULT_REPETITIONS } from '../verify/freivalds-exact.js';
-import type { FloatVectors } from '../verify/freivalds-float.js';
+import type { FloatBound, FloatVectors } from '../verify/freivalds-float.js';
 import { innerChunks, innerUnits } from '../verify/inner-chunks.js';
 import {
   aShapeOf,
@@ -119,6 +119,11 @@ export interface RemoteLinearOpsOptions {
   /** Float mode: widens the accelerator's rounding allowance (default 1: the rigorous bound). */
   readonly floatSlack?: number;
   /**
+   * Float mode: the tolerance's |·| term for the convolutions, 'tap-max' (default: an upper bound at a
+   * fraction of a convolution's cost) or 'full' (exact, one more convolution; docs/integrity.md "Float mode").
+   */
+  readonly floatBound?: FloatBound;
+  /**
    * Inference privacy (exact mode): the pad set of a layer label. When given, every dense/conv2d forward
    * must come through a labelled view with a pad set made for the current weights, and backward
    * products are refused (pads cannot hide training: DESIGN.md "Privacy").
@@ -190,6 +195,7 @@ export class RemoteLinearOps implements LinearOps {
   private localOps: LinearOps | undefined;
   private readonly floatVectors: FloatVectors;
   private readonly floatSlack: number;
+  private readonly floatBound: FloatBound;
   private readonly pads: ((label: string) => PadSet | undefined) | undefined;
   private readonly warn: (message: string) => void;
   private readonly rng: CryptoRng;
@@ -237,6 +243,10 @@ export class RemoteLinearOps implements LinearOps {
     this.localOps = opts.local;
     this.floatVectors = opts.floatVectors ?? 'uniform';
     this.floatSlack = opts.floatSlack ?? 1;
+    if (opts.floatBound !== undefined && opts.floatBound !== 'tap-max' && opts.floatBound !== 'full') {
+      throw new RangeError(`floatBound must be 'tap-max' or 'full', got ${String(opts.floatBound)}`);
+    }
+    this.floatBound = opts.floatBound ?? 'tap-max';
     this.pads = opts.pads;
     this.warn = opts.warn ?? ((m) => process.stderr.write(`${m}\n`));
     this.rng = opts.rng ?? new CryptoRng();
@@ -625,6 +635,7 @@ export class RemoteLinearOps implements LinearOps {
             repetitions: this.repetitions ?? DEFAULT_REPETITIONS,
             vectors: this.floatVectors,
             slack: this.floatSlack,
+            bound: this.floatBound,
           },
           shared,
         ),

@@ -23,7 +23,7 @@ import { structuredConv } from '../../src/verify/freivalds-wide.js';
 import { LINEAR_OP_KINDS, type LinearOpKind, productGeometry } from '../../src/verify/product-geometry.js';
 import { quantizeTensor } from '../../src/verify/quantize.js';
 import { assertClose } from '../fixtures-util.js';
-import { randomCase, randomFloats } from '../verify/cases.js';
+import { type ProductCase, randomCase, randomFloats } from '../verify/cases.js';
 import { floatReference } from '../verify/modp-reference.js';
 import { call, operands } from './product-call.js';
 import { InProcessTransport, TAMPER_KINDS, WIDE_TAMPER_KINDS } from './remote-test-transport.js';
@@ -49,6 +49,54 @@ describe('RemoteLinearOps', () => {
         assert.deepEqual(got.data, want.data);
       }
     }
+  });
+
+  it('float mode checks convolutions with either |·| bound (floatBound), and refuses an unknown one', async () => {
+    const rng = new SeededRng(57);
+    // 24 input and 20 output channels, 3×3: the cheap bound applies to all three convolutions.
+    const fwd = productGeometry('conv2d', [2, 24, 9, 9], [20, 24, 3, 3], { stride: 2, padding: 1 });
+    const cases: ProductCase[] = [
+      {
+        op: 'conv2d',
+        g: fwd,
+        aShape: [2, 24, 9, 9],
+        bShape: [20, 24, 3, 3],
+        params: { stride: 2, padding: 1 },
+      },
+      {
+        op: 'conv2dGradInput',
+        g: productGeometry('conv2dGradInput', [2, 20, 5, 5], [20, 24, 3, 3], {
+          stride: 2,
+          padding: 1,
+          inputHW: [9, 9],
+        }),
+        aShape: [2, 20, 5, 5],
+        bShape: [20, 24, 3, 3],
+        params: { stride: 2, padding: 1, inputHW: [9, 9] },
+      },
+      {
+        op: 'conv2dGradWeight',
+        g: productGeometry('conv2dGradWeight', [2, 20, 5, 5], [2, 24, 9, 9], { stride: 2, padding: 1, k: 3 }),
+        aShape: [2, 20, 5, 5],
+        bShape: [2, 24, 9, 9],
+        params: { stride: 2, padding: 1, k: 3 },
+      },
+    ];
+    for (const floatBound of ['tap-max', 'full'] as const) {
+      const remote = new RemoteLinearOps(new InProcessTransport(), { integrity: 'float', floatBound });
+      for (const cs of cases) {
+        const [a, b] = operands(cs, rng);
+        const got = await call(remote, cs, a, b);
+        assert.deepEqual(got.data, (await call(local, cs, a, b)).data, `${cs.op} ${floatBound}`);
+      }
+      assert.equal(remote.stats().total.requests, cases.length);
+      assert.equal(remote.stats().total.failures, 0);
+    }
+    assert.throws(
+      () =>
+        new RemoteLinearOps(new InProcessTransport(), { integrity: 'float', floatBound: 'loose' as 'full' }),
+      /floatBound must be 'tap-max' or 'full'/,
+    );
   });
 
   for (const field of ['wide', 'p24'] as const) {
