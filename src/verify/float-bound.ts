@@ -53,7 +53,7 @@ export function tapMaxBound(
   const taps = fwd ? windowTaps : transposedTaps;
   const across = taps(cols, outCols, g.k, g.stride, g.padding);
   const down = taps(rows, outRows, g.k, g.stride, g.padding);
-  return boxSum(z, g.n, rows, cols, outRows, outCols, across, down);
+  return windowReduce(z, g.n, rows, cols, outRows, outCols, across, down, false);
 }
 
 /**
@@ -81,7 +81,7 @@ export function gradWeightBound(
   const d = folds.fold(g.n, g.o, g.oh * g.ow, dy);
   const across = transposedTaps(g.ow, g.w, g.k, s, g.padding);
   const down = transposedTaps(g.oh, g.h, g.k, s, g.padding);
-  const dmax = boxMax(d, g.n, g.oh, g.ow, g.h, g.w, across, down);
+  const dmax = windowReduce(d, g.n, g.oh, g.ow, g.h, g.w, across, down, true);
   // perPhase [phase, c]; u [phase, plane]: Dmax on the positions of that phase, 0 elsewhere.
   const perPhase = new Float64Array(phases * g.c);
   const u = new Float64Array(phases * plane);
@@ -162,8 +162,9 @@ const transposedTaps: Taps = (inLen, outLen, k, s, pad) => {
   return out;
 };
 
-// Σ over each output position's window of z [n, rows, cols]: along columns, then along rows.
-function boxSum(
+// Σ (or, with `max`, the largest value) over each output position's window of z [n, rows, cols]: along
+// columns, then along rows. A position no window reaches gets 0 (every value here is ≥ 0).
+function windowReduce(
   z: Float64Array,
   n: number,
   rows: number,
@@ -172,6 +173,7 @@ function boxSum(
   outCols: number,
   across: Int32Array[],
   down: Int32Array[],
+  max: boolean,
 ): Float64Array {
   const h = new Float64Array(rows * outCols);
   const out = new Float64Array(n * outRows * outCols);
@@ -183,7 +185,10 @@ function boxSum(
       for (let x = 0; x < outCols; x++) {
         const idx = across[x]!;
         let s = 0;
-        for (let t = 0; t < idx.length; t++) s += z[src + idx[t]!]!;
+        for (let t = 0; t < idx.length; t++) {
+          const v = z[src + idx[t]!]!;
+          s = max ? Math.max(s, v) : s + v;
+        }
         h[dst + x] = s;
       }
     }
@@ -193,46 +198,10 @@ function boxSum(
       const dst = ob + y * outCols;
       for (let t = 0; t < idx.length; t++) {
         const src = idx[t]! * outCols;
-        for (let x = 0; x < outCols; x++) out[dst + x]! += h[src + x]!;
-      }
-    }
-  }
-  return out;
-}
-
-// The largest z [n, rows, cols] over each output position's window (index lists as for boxSum): along
-// columns, then along rows. Positions no window reaches get 0 (every value here is ≥ 0).
-function boxMax(
-  z: Float64Array,
-  n: number,
-  rows: number,
-  cols: number,
-  outRows: number,
-  outCols: number,
-  across: Int32Array[],
-  down: Int32Array[],
-): Float64Array {
-  const h = new Float64Array(rows * outCols);
-  const out = new Float64Array(n * outRows * outCols);
-  for (let b = 0; b < n; b++) {
-    const zb = b * rows * cols;
-    for (let r = 0; r < rows; r++) {
-      const src = zb + r * cols;
-      const dst = r * outCols;
-      for (let x = 0; x < outCols; x++) {
-        const idx = across[x]!;
-        let m = 0;
-        for (let t = 0; t < idx.length; t++) m = Math.max(m, z[src + idx[t]!]!);
-        h[dst + x] = m;
-      }
-    }
-    const ob = b * outRows * outCols;
-    for (let y = 0; y < outRows; y++) {
-      const idx = down[y]!;
-      const dst = ob + y * outCols;
-      for (let t = 0; t < idx.length; t++) {
-        const src = idx[t]! * outCols;
-        for (let x = 0; x < outCols; x++) out[dst + x] = Math.max(out[dst + x]!, h[src + x]!);
+        for (let x = 0; x < outCols; x++) {
+          const v = h[src + x]!;
+          out[dst + x] = max ? Math.max(out[dst + x]!, v) : out[dst + x]! + v;
+        }
       }
     }
   }
