@@ -176,7 +176,7 @@ async function main(): Promise<void> {
         console.log(
           `  ${op}: ${per(o.calls)} products/step, ${per(o.requests)} requests; verify ${per(o.verifyMs)} ms = ${share(o.verifyMs)} of accelerator compute ${per(o.computeMs)} ms; ` +
             `quantize ${per(o.quantizeMs)} ms = ${share(o.quantizeMs)}; dequantize ${per(o.dequantizeMs)} ms; ` +
-            `${(o.bytesSent / steps / 2 ** 20).toFixed(0)} MiB out`,
+            `${(o.bytesSent / steps / 2 ** 20).toFixed(0)} MiB out (${(o.bytesCached / steps / 2 ** 20).toFixed(0)} MiB cached)`,
         );
       }
     }
