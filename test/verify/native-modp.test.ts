@@ -133,6 +133,15 @@ describe('native verification kernels (mod p)', () => {
     const r = new Int32Array(rows).fill(P - 1);
     const expected = mod(BigInt(rows) * BigInt(P - 1) ** 2n, P);
     assert.deepEqual([...modpKernels.fold(1, rows, 1, 1, a, r, P)], [expected]);
+    // Two vectors at once (the loop that shares each row load between them), five columns.
+    const a5 = new Int32Array(rows * 5).fill(P - 1);
+    const r2 = new Int32Array(2 * rows).fill(P - 1);
+    r2.fill(-(P - 2), rows);
+    const second = mod(-BigInt(rows) * BigInt(P - 1) * BigInt(P - 2), P);
+    assert.deepEqual(
+      [...modpKernels.fold(1, rows, 5, 2, a5, r2, P)],
+      [...new Array(5).fill(expected), ...new Array(5).fill(second)],
+    );
     assert.deepEqual([...modpKernels.matvecs(1, rows, 1, a, r, P)], [expected]);
     const neg = new Int32Array(rows).fill(-(P - 1));
     assert.deepEqual(
