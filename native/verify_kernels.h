@@ -158,26 +158,6 @@ void fold(const Ar& ar, int64_t batch, int64_t rows, int64_t cols, int64_t reps,
       for (; row + 4 <= rows; row += 4) {
         const S* p0 = a + (b * rows + row) * cols + c0;
         const S *p1 = p0 + cols, *p2 = p1 + cols, *p3 = p2 + cols;
-        if (reps == 2) {
-          // Two vectors (the float check's default) share each load and widening of the four rows.
-          const V* ra = r + row;
-          const V* rb = r + rows + row;
-          const V a0 = ra[0], a1 = ra[1], a2 = ra[2], a3 = ra[3];
-          const V b0 = rb[0], b1 = rb[1], b2 = rb[2], b3 = rb[3];
-          Acc* acc0 = acc;
-          Acc* acc1 = acc + cb;
-          for (int64_t c = 0; c < n; c++) {
-            const S x0 = p0[c], x1 = p1[c], x2 = p2[c], x3 = p3[c];
-            acc0[c] += (Ar::mul(x0, a0) + Ar::mul(x1, a1)) + (Ar::mul(x2, a2) + Ar::mul(x3, a3));
-            acc1[c] += (Ar::mul(x0, b0) + Ar::mul(x1, b1)) + (Ar::mul(x2, b2) + Ar::mul(x3, b3));
-          }
-          terms += 4;
-          if (terms + 4 > ar.budget) {
-            reduce_all(ar, acc, reps * cb);
-            terms = 0;
-          }
-          continue;
-        }
         for (int64_t j = 0; j < reps; j++) {
           const V* rj = r + j * rows + row;
           const V r0 = rj[0], r1 = rj[1], r2 = rj[2], r3 = rj[3];

@@ -124,10 +124,12 @@ export interface AbsFoldSource {
   fold(batch: number, rows: number, cols: number, a: Float32Array): Float64Array;
 }
 
-const direct: AbsFoldSource = {
-  fold: (batch, rows, cols, a) =>
-    f64Kernels.fold(batch, rows, cols, 1, a, new Float64Array(rows).fill(1), true),
-};
+/** Σ_row |a[b,row,c]| ([batch, cols]), read afresh: the fold of |a| with ones. */
+export function absFold(batch: number, rows: number, cols: number, a: Float32Array): Float64Array {
+  return f64Kernels.fold(batch, rows, cols, 1, a, new Float64Array(rows).fill(1), true);
+}
+
+const direct: AbsFoldSource = { fold: absFold };
 
 /**
  * For each output index along one axis, the input indices its window reads. Forward: out i reads

@@ -10,7 +10,7 @@
 // |·| fold with ones comes from the pass of a signed fold over the same operand (AbsFolds). Residual
 // freedom: an accelerator may change each result by anything the rounding bound allows (docs/integrity.md).
 import { type CryptoRng, isCryptoRng } from './crypto-rng.js';
-import { gradWeightBound, gradWeightBoundPays, tapMaxBound, tapMaxPays } from './float-bound.js';
+import { absFold, gradWeightBound, gradWeightBoundPays, tapMaxBound, tapMaxPays } from './float-bound.js';
 import { type CheckOutcome, checkRepetitions, DEFAULT_REPETITIONS } from './freivalds-exact.js';
 import { evaluateSides, type SideKernels } from './freivalds-sides.js';
 import { f64Kernels } from './native-modp.js';
@@ -105,7 +105,7 @@ class AbsFolds {
   fold(batch: number, rows: number, cols: number, a: Float32Array): Float64Array {
     const key = `${batch},${rows},${cols}`;
     const hit = this.seen.get(a)?.find((e) => e.key === key);
-    return hit?.abs ?? f64Kernels.fold(batch, rows, cols, 1, a, new Float64Array(rows).fill(1), true);
+    return hit?.abs ?? absFold(batch, rows, cols, a);
   }
 }
 

@@ -133,7 +133,7 @@ describe('native verification kernels (mod p)', () => {
     const r = new Int32Array(rows).fill(P - 1);
     const expected = mod(BigInt(rows) * BigInt(P - 1) ** 2n, P);
     assert.deepEqual([...modpKernels.fold(1, rows, 1, 1, a, r, P)], [expected]);
-    // Two vectors at once (the loop that shares each row load between them), five columns.
+    // Two vectors at once, five columns (the four-row loop with several vectors).
     const a5 = new Int32Array(rows * 5).fill(P - 1);
     const r2 = new Int32Array(2 * rows).fill(P - 1);
     r2.fill(-(P - 2), rows);
