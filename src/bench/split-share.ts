@@ -81,7 +81,14 @@ async function stepTimes(
   steps: number,
   ops: RemoteLinearOps | null,
   acceleratorPid?: number,
-): Promise<{ wallMs: number[]; cpuMs: number[]; productMs: number[]; acceleratorMs: number[] }> {
+): Promise<{
+  wallMs: number[];
+  cpuMs: number[];
+  sysMs: number[];
+  faults: number[];
+  productMs: number[];
+  acceleratorMs: number[];
+}> {
   const net = createModel(model, { numClasses: 10, seed: 1, dropout: 0 });
   const spent = { ms: 0 };
   if (ops) useRemoteLinearOps(net, ops);
@@ -94,15 +101,19 @@ async function stepTimes(
   const labels = Array.from({ length: batch }, (_, i) => i % 10);
   const wallMs: number[] = [];
   const cpuMs: number[] = [];
+  const sysMs: number[] = [];
+  const faults: number[] = [];
   const productMs: number[] = [];
   const acceleratorMs: number[] = [];
   for (let s = 0; s <= steps; s++) {
     spent.ms = 0;
     const a0 = processCpuMs(acceleratorPid);
     const c0 = process.cpuUsage();
+    const f0 = process.resourceUsage().minorPageFault;
     const t0 = performance.now();
     await trainStep(net, loss, opt, x, labels);
     const c = process.cpuUsage(c0);
+    const f1 = process.resourceUsage().minorPageFault;
     const a1 = processCpuMs(acceleratorPid);
     if (s === 0) {
       // Warm-up (first-touch pages, caches): left out of the step times and of the phase totals.
@@ -111,10 +122,12 @@ async function stepTimes(
     }
     wallMs.push(performance.now() - t0);
     cpuMs.push((c.user + c.system) / 1000);
+    sysMs.push(c.system / 1000);
+    faults.push(f1 - f0);
     productMs.push(spent.ms);
     if (a0 !== undefined && a1 !== undefined) acceleratorMs.push(a1 - a0);
   }
-  return { wallMs, cpuMs, productMs, acceleratorMs };
+  return { wallMs, cpuMs, sysMs, faults, productMs, acceleratorMs };
 }
 
 async function main(): Promise<void> {
@@ -163,6 +176,7 @@ async function main(): Promise<void> {
       console.log(
         `${model} 224² b${batch} ${integrity} (accelerator: ${accBackend}, ${accThreads} threads)${integrity === 'exact' ? ` (field ${field}${wideKernels.ifmaInUse() ? ', IFMA' : ', AVX2'})` : ''} (offload ≥ ${minIntensity} flop/B${noCacheGradients >= 0 ? ', dy sent twice' : ''}): native ${n.toFixed(0)} ms/step; split ${median(split.wallMs).toFixed(0)} ms/step wall, ` +
           `trusted-side CPU ${trusted.toFixed(0)} ms/step = ${((100 * trusted) / n).toFixed(1)}% of native ` +
+          `(system ${median(split.sysMs).toFixed(0)} ms, ${median(split.faults)} page faults; native step: system ${median(native.sysMs).toFixed(0)} ms, ${median(native.faults)} faults) ` +
           `(floor: the native step less its linear products, ${floor.toFixed(0)} ms = ${((100 * floor) / n).toFixed(1)}%); ` +
           `per step: quantize ${per(t.quantizeMs)} ms, verify ${per(t.verifyMs)} ms, dequantize ${per(t.dequantizeMs)} ms, ` +
           `kept inside ${per(t.local)} products/step (${per(t.localMs)} ms), send ${per(t.sendMs)} ms, receive ${per(t.receiveMs)} ms, accelerator compute ${per(t.computeMs)} ms` +
