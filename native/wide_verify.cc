@@ -992,7 +992,9 @@ int64_t fold_result_block(const FoldResultArgs& a, int64_t b, int64_t c0, int64_
   for (; row + kGroup <= a.rows; row += kGroup) {
     const double* yr[kGroup];
     for (int g = 0; g < kGroup; g++) yr[g] = a.y + (b * a.rows + row + g) * a.cols + c0;
-    __m256d okall = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
+    // Integrality (t − 1.5·2^52 == v, false for NaN) is and-ed into okall; the range as the largest |v|
+    // (a NaN, lost by the maximum, already fails integrality; ±inf passes it and fails the range).
+    __m256d okall = _mm256_castsi256_pd(_mm256_set1_epi64x(-1)), mx = _mm256_setzero_pd();
     // One repetition (the default): the group's limb coefficients stay in registers across the columns.
     __m256i cl[kGroup], ch[kGroup];
     for (int g = 0; g < kGroup; g++) {
@@ -1009,13 +1011,13 @@ int64_t fold_result_block(const FoldResultArgs& a, int64_t b, int64_t c0, int64_
         for (int g = 0; g < kGroup; g++) {
           // t = v + 1.5·2^52 holds an integer |v| < 2^51 exactly in its low mantissa bits: t − 1.5·2^52 == v
           // tests integrality, and bits(t) − bits(1.5·2^52) is v as an int64.
+          // An element refused here leaves garbage in the sums (wrapping int64 lanes): the caller discards
+          // the whole fold then.
           const __m256d v = _mm256_loadu_pd(yr[g] + c);
           const __m256d t = _mm256_add_pd(v, magic);
-          const __m256d ok = _mm256_and_pd(_mm256_cmp_pd(_mm256_andnot_pd(sign, v), boundv, _CMP_LE_OQ),
-                                           _mm256_cmp_pd(_mm256_sub_pd(t, magic), v, _CMP_EQ_OQ));
-          okall = _mm256_and_pd(okall, ok);
-          const __m256i y = _mm256_and_si256(_mm256_sub_epi64(_mm256_castpd_si256(t), magic_bits),
-                                             _mm256_castpd_si256(ok));
+          okall = _mm256_and_pd(okall, _mm256_cmp_pd(_mm256_sub_pd(t, magic), v, _CMP_EQ_OQ));
+          mx = _mm256_max_pd(mx, _mm256_andnot_pd(sign, v));
+          const __m256i y = _mm256_sub_epi64(_mm256_castpd_si256(t), magic_bits);
           // y = ih·2^24 + il with il ∈ [0, 2^24) and ih = ⌊y / 2^24⌋ ∈ [−2^23, 2^23]: vpmuldq reads the low 32
           // bits of each lane as signed, which after a logical shift are ih's.
           const __m256i il = _mm256_and_si256(y, low24);
@@ -1035,7 +1037,8 @@ int64_t fold_result_block(const FoldResultArgs& a, int64_t b, int64_t c0, int64_
     }
     bool tail_ok = true;
     for (int g = 0; g < kGroup; g++) tail_ok &= fold_result_tail(a, yr[g], row + g, nv, n, stride, acc);
-    if (bad < 0 && (!tail_ok || _mm256_movemask_pd(okall) != 0xf)) {
+    const bool in_range = _mm256_movemask_pd(_mm256_cmp_pd(mx, boundv, _CMP_LE_OQ)) == 0xf;
+    if (bad < 0 && (!tail_ok || !in_range || _mm256_movemask_pd(okall) != 0xf)) {
       // The first refused element in index order: rows in order, each row from its first column.
       for (int g = 0; g < kGroup && bad < 0; g++) {
         const int64_t i = first_invalid(yr[g], 0, n, a.bound);
@@ -1072,7 +1075,8 @@ int64_t fold_result_block(const FoldResultArgs& a, int64_t b, int64_t c0, int64_
 
 // (batch, rows, cols, reps, y:F64[batch·rows·cols], r:F64[reps·rows] in [0,P), bound, P,
 //  out:F64[batch·reps·cols]) → the index of the first element of y that is not an integer within ±bound, or
-// −1 (a refused element counts as 0 in the fold, which the caller then discards).
+// −1 (out is then meaningless — the AVX2 loop folds a refused element's bits as they come — and the caller
+// discards it).
 Napi::Value WideFoldResult(const Napi::CallbackInfo& info) {
   const char* fn = "wideVerifyFoldResult";
   expect_args(info, 9, fn);

@@ -125,7 +125,7 @@ function outPlane(g: CheckConvDims): number {
   return convOut(g.h, g.k, g.stride, g.padding) * convOut(g.w, g.k, g.stride, g.padding);
 }
 
-/** Results of the kernels that read the untrusted result: the residues, and the first invalid index or −1. */
+/** Results of the kernels that read the untrusted result: the residues (meaningless when bad ≥ 0), and the first invalid index or −1. */
 export interface ResultSide {
   readonly out: F64;
   readonly bad: number;

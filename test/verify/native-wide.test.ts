@@ -272,7 +272,7 @@ for (const ifma of [false, true]) {
       }
     });
 
-    it('reports the first result element that is not an integer within ±bound (and folds it as 0)', () => {
+    it('reports the first result element that is not an integer within ±bound (the fold is then discarded)', () => {
       for (const [at, v] of [
         [0, 0.5],
         [77, Number.NaN],
@@ -288,10 +288,6 @@ for (const ifma of [false, true]) {
         const r = residues(4, rng);
         const f = wideKernels.foldResult(1, 4, 275, 1, y, r, BOUND, P);
         assert.equal(f.bad, at, `fold: ${v} at ${at}`);
-        const z = y.slice();
-        z[at] = 0;
-        if (later >= 0) z[later] = 0;
-        assert.deepEqual([...f.out], foldRef(1, 4, 275, 1, z, r, P));
         const m = wideKernels.matvecsResult(4, 275, 1, y, residues(275, rng), BOUND, P);
         assert.equal(m.bad, at, `matvecs: ${v} at ${at}`);
       }
@@ -312,10 +308,6 @@ for (const ifma of [false, true]) {
         const r = residues(rows, rng);
         const f = wideKernels.foldResult(1, rows, cols, 1, y, r, BOUND, P);
         assert.equal(f.bad, first, `${rows}×${cols}`);
-        const z = y.slice();
-        z[first] = 0;
-        if (later >= 0) z[later] = 0;
-        assert.deepEqual([...f.out], foldRef(1, rows, cols, 1, z, r, P), `${rows}×${cols} fold`);
       }
     });
 
