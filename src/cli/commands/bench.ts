@@ -1,5 +1,6 @@
-// `tee-offload bench kernels|profile|table|crypto-suite|protocol`: our kernels and training steps against
-// PyTorch CPU side by side, a step's time breakdown, result tables, and the AES-GCM and wire benchmarks;
+// `tee-offload bench kernels|profile|table|crypto-suite|protocol|split-share`: our kernels and training
+// steps against PyTorch CPU side by side, a step's time breakdown, result tables, the AES-GCM and wire
+// benchmarks, and the trusted side's share of a split step;
 // `tee-offload bench EXPERIMENT|all`: the prototype's experiments (src/bench/experiments) → JSON for
 // `tee-offload report`.
 import { availableParallelism } from 'node:os';
@@ -18,6 +19,12 @@ import { EXPERIMENT_NAMES, RUN_MODES } from '../../bench/experiments/validate.js
 import { runKernelsBench } from '../../bench/kernels-bench.js';
 import { runProfile } from '../../bench/profile.js';
 import { runCryptoSuite, runProtocolSuite } from '../../bench/side-suites.js';
+import {
+  SPLIT_SHARE_HELP,
+  SplitShareUsageError,
+  splitShareOptions,
+} from '../../bench/split-share-options.js';
+import { runSplitShare } from '../../bench/split-share-run.js';
 import { GROUPS, type Group } from '../../bench/workloads.js';
 import { type Command, UsageError } from '../command.js';
 import { intFlag } from '../parse.js';
@@ -75,6 +82,7 @@ const HELP = [
   '       tee-offload bench profile --model M [--batch B] [--size S] [--steps N] [--threads T]',
   '       tee-offload bench table FILE.json…',
   '       tee-offload bench crypto-suite|protocol [--repeats R] [--threads T] [--out DIR]',
+  '       tee-offload bench split-share [--models M[,M…]] [--batch B] [--integrity exact|float|off] [options]',
   '       tee-offload bench EXPERIMENT|all [options]   (below)',
   '',
   'kernels:',
@@ -111,6 +119,8 @@ const HELP = [
   '',
   'crypto-suite: AES-256-GCM buffers, files, channel and handshake (docs/encryption.md).',
   'protocol: loopback throughput of large frames and linear-op calls (docs/protocol.md).',
+  '',
+  `split-share: ${SPLIT_SHARE_HELP.split('\n').slice(2).join('\n')}`,
   '',
   EXPERIMENTS_HELP,
 ].join('\n');
@@ -151,6 +161,13 @@ function parse(argv: string[]) {
         warmup: { type: 'string' },
         rows: { type: 'string' },
         bytes: { type: 'string' },
+        integrity: { type: 'string' },
+        field: { type: 'string' },
+        'offload-min-intensity': { type: 'string' },
+        'max-inner': { type: 'string' },
+        'no-cache-gradients': { type: 'boolean' },
+        'accelerator-threads': { type: 'string' },
+        'no-ifma': { type: 'boolean' },
       },
     });
   } catch (e) {
@@ -179,11 +196,21 @@ export const benchCommand: Command = {
       const names = suite === 'all' ? [...EXPERIMENT_NAMES] : [suite];
       return runExperimentsFromCli(names, values, argv, log, print);
     }
+    if (suite === 'split-share') return runSplitShareFromCli(values, positionals, log, print);
     if (values['accelerator-backend'] !== undefined)
       throw new UsageError(
         '--accelerator-backend is an option of the experiments (modes, breakdown, matrix, …)',
       );
-    const suites = ['kernels', 'profile', 'table', 'crypto-suite', 'protocol', ...EXPERIMENT_NAMES, 'all'];
+    const suites = [
+      'kernels',
+      'profile',
+      'table',
+      'crypto-suite',
+      'protocol',
+      'split-share',
+      ...EXPERIMENT_NAMES,
+      'all',
+    ];
     if (positionals.length !== 1 || suite === undefined || !suites.includes(suite)) {
       throw new UsageError(`bench: expected one of ${suites.join(', ')}, got '${positionals.join(' ')}'`);
     }
@@ -244,6 +271,47 @@ export const benchCommand: Command = {
 };
 
 type Values = ReturnType<typeof parse>['values'];
+
+// The flags split-share reads; any other given flag is a usage error.
+const SPLIT_SHARE_FLAGS = new Set([
+  'models',
+  'batch',
+  'size',
+  'integrity',
+  'field',
+  'threads',
+  'steps',
+  'offload-min-intensity',
+  'max-inner',
+  'no-cache-gradients',
+  'accelerator-backend',
+  'accelerator-threads',
+  'no-ifma',
+  'out',
+]);
+
+async function runSplitShareFromCli(
+  values: Values,
+  positionals: string[],
+  log: (line: string) => void,
+  print: (text: string) => void,
+): Promise<number> {
+  if (positionals.length !== 1)
+    throw new UsageError(`bench split-share: unexpected '${positionals.slice(1).join(' ')}'`);
+  for (const [k, v] of Object.entries(values)) {
+    if (v !== undefined && !SPLIT_SHARE_FLAGS.has(k))
+      throw new UsageError(`--${k} is not an option of bench split-share`);
+  }
+  let o: ReturnType<typeof splitShareOptions>;
+  try {
+    o = splitShareOptions(values);
+  } catch (e) {
+    if (e instanceof SplitShareUsageError) throw new UsageError(`bench split-share: ${e.message}`);
+    throw e;
+  }
+  await runSplitShare({ ...o, log, print });
+  return 0;
+}
 
 function intList(value: string | undefined, what: string, min = 1): number[] | undefined {
   return parseList(value, what)?.map((v) => intFlag(v, what, 0, min));
