@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SeededRng } from '../../src/tensor/seeded-rng.js';
 import { CryptoRng } from '../../src/verify/crypto-rng.js';
-import { DEFAULT_MODULUS, FIELDS, halfModulus } from '../../src/verify/field.js';
+import { checkModulus, DEFAULT_MODULUS, FIELDS, halfModulus } from '../../src/verify/field.js';
 import { LINEAR_OP_KINDS, productGeometry } from '../../src/verify/product-geometry.js';
 import {
   DEFAULT_QUANT_CONFIG,
@@ -209,5 +209,17 @@ describe('quantization', () => {
         ),
       /scale cap of 16 bits/,
     );
+  });
+});
+
+describe('checkModulus', () => {
+  it('accepts odd primes up to 2^24 (remembering them) and refuses everything else, before and after', () => {
+    const bad = [1, 2, 4, 9, 15, 561, 65535, 2 ** 24 + 1, 2 ** 24 - 1, 16777213.5, Number.NaN, -7];
+    for (const round of [0, 1]) {
+      for (const p of [3, 65521, DEFAULT_MODULUS])
+        assert.doesNotThrow(() => checkModulus(p), `round ${round}: ${p}`);
+      for (const p of bad)
+        assert.throws(() => checkModulus(p), /odd prime in \[3, 2\^24\]/, `round ${round}: ${p}`);
+    }
   });
 });
