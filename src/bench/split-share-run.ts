@@ -275,7 +275,7 @@ const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 export function formatSplitShareRow(row: SplitShareRow, s: SplitShareReport['settings']): string {
   const head =
     `${row.model} ${s.size}² b${s.batch} ${s.integrity} (accelerator: ${s.acceleratorBackend}, ${s.acceleratorThreads} threads)` +
-    `${s.integrity === 'exact' ? ` (field ${s.field}, ${s.wideKernels})` : ''}` +
+    `${s.integrity === 'exact' ? ` (field ${s.field}${s.field === 'wide' ? `, ${s.wideKernels}` : ''})` : ''}` +
     ` (offload ≥ ${s.offloadMinIntensity} flop/B${s.cacheGradients ? '' : ', dy sent twice'}): ` +
     `native ${row.nativeMs.toFixed(0)} ms/step; split ${row.splitWallMs.toFixed(0)} ms/step wall, ` +
     `trusted-side CPU ${row.trustedCpuMs.toFixed(0)} ms/step = ${pct(row.trustedShare)} of native ` +
