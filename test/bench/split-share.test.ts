@@ -116,5 +116,14 @@ describe('bench split-share', () => {
       assert.match(r.stderr, message);
       assert.doesNotMatch(r.stderr, /at .*\.js:\d+/, 'no stack trace');
     }
+    // Its own flags are refused by the other suites rather than ignored.
+    for (const suite of ['modes', 'kernels', 'protocol']) {
+      const r = spawnSync(process.execPath, [CLI, 'bench', suite, '--integrity', 'float'], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      assert.equal(r.status, 2, `${suite}: ${r.stderr}`);
+      assert.match(r.stderr, /--integrity is an option of bench split-share/);
+    }
   });
 });

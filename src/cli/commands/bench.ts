@@ -190,13 +190,16 @@ export const benchCommand: Command = {
     }
     const log = (line: string) => process.stderr.write(`${line}\n`);
     const print = (text: string) => process.stdout.write(`${text}\n`);
+    if (suite === 'split-share') return runSplitShareFromCli(values, positionals, log, print);
+    for (const k of SPLIT_SHARE_ONLY) {
+      if (values[k] !== undefined) throw new UsageError(`--${k} is an option of bench split-share`);
+    }
     if (suite !== undefined && (suite === 'all' || isExperimentName(suite))) {
       if (positionals.length !== 1)
         throw new UsageError(`bench ${suite}: unexpected '${positionals.slice(1).join(' ')}'`);
       const names = suite === 'all' ? [...EXPERIMENT_NAMES] : [suite];
       return runExperimentsFromCli(names, values, argv, log, print);
     }
-    if (suite === 'split-share') return runSplitShareFromCli(values, positionals, log, print);
     if (values['accelerator-backend'] !== undefined)
       throw new UsageError(
         '--accelerator-backend is an option of the experiments (modes, breakdown, matrix, …)',
@@ -271,6 +274,17 @@ export const benchCommand: Command = {
 };
 
 type Values = ReturnType<typeof parse>['values'];
+
+// Flags of split-share alone: an error with any other suite.
+const SPLIT_SHARE_ONLY = [
+  'integrity',
+  'field',
+  'offload-min-intensity',
+  'max-inner',
+  'no-cache-gradients',
+  'accelerator-threads',
+  'no-ifma',
+] as const;
 
 // The flags split-share reads; any other given flag is a usage error.
 const SPLIT_SHARE_FLAGS = new Set([
