@@ -14,7 +14,8 @@ export interface SideSuiteOptions {
   readonly print: (text: string) => void;
 }
 
-function writeJson(dir: string, name: string, report: unknown): string {
+/** Writes report as DIR/NAME-<UTC time>.json (E_IO when it cannot) and returns the file's path. */
+export function writeJson(dir: string, name: string, report: unknown): string {
   const file = join(
     dir,
     `${name}-${new Date()

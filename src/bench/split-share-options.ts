@@ -38,6 +38,22 @@ export const SPLIT_SHARE_HELP = [
   '  --out DIR              where the JSON goes (default results/)',
 ].join('\n');
 
+/** The flags that take a value (besides --models) and the boolean ones. */
+export const SPLIT_SHARE_VALUE_FLAGS = [
+  'batch',
+  'size',
+  'integrity',
+  'field',
+  'threads',
+  'steps',
+  'offload-min-intensity',
+  'max-inner',
+  'accelerator-backend',
+  'accelerator-threads',
+  'out',
+] as const;
+export const SPLIT_SHARE_BOOLEAN_FLAGS = ['no-cache-gradients', 'no-ifma'] as const;
+
 /** The command-line values, as strings or booleans (parseArgs' shape); undefined: the default. */
 export interface SplitShareValues {
   readonly models?: string;

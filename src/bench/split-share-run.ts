@@ -7,12 +7,10 @@
 // pooling, the loss, SGD) stays inside in split mode whatever the protocol costs — the floor of the
 // trusted share in this design. One line per model and one per product type on stdout; the whole
 // report as JSON (schema tee-offload/split-share@1) in the output folder.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { AcceleratorClient } from '../enclave/accelerator-client.js';
 import { useRemoteLinearOps } from '../enclave/remote-layer-labels.js';
 import { type IntegrityMode, RemoteLinearOps } from '../enclave/remote-linear-ops.js';
-import { TeeError } from '../errors.js';
 import { kernels } from '../kernels/index.js';
 import type { LinearOps } from '../kernels/linear-ops.js';
 import { LocalLinearOps } from '../kernels/local-linear-ops.js';
@@ -27,6 +25,7 @@ import type { ExactFieldName } from '../verify/field.js';
 import { wideKernels } from '../verify/native-wide.js';
 import { startAcceleratorServer } from './experiments/servers.js';
 import { type MachineInfo, machineInfo } from './machine.js';
+import { writeJson } from './side-suites.js';
 
 export interface SplitShareOptions {
   readonly models: readonly string[];
@@ -301,18 +300,6 @@ export function formatSplitShareRow(row: SplitShareRow, s: SplitShareReport['set
   return [head, ...lines].join('\n');
 }
 
-function writeReport(dir: string, report: SplitShareReport): string {
-  const stamp = report.date.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
-  const file = join(dir, `split-share-${stamp}.json`);
-  try {
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
-  } catch (e) {
-    throw new TeeError('E_IO', `cannot write ${file}: ${(e as Error).message}`, { cause: e });
-  }
-  return file;
-}
-
 /**
  * Runs the benchmark: one accelerator for all models (started here, always stopped), each model's line
  * printed as soon as it is measured, the JSON written at the end (when outDir is given).
@@ -355,6 +342,6 @@ export async function runSplitShare(o: SplitShareOptions): Promise<SplitShareRep
     settings,
     rows,
   };
-  if (o.outDir !== undefined) o.print(`wrote ${writeReport(o.outDir, report)}`);
+  if (o.outDir !== undefined) o.print(`wrote ${writeJson(o.outDir, 'split-share', report)}`);
   return report;
 }

@@ -5,7 +5,13 @@
 //        [--no-cache-gradients] [--accelerator-backend cpu|cuda|emulated] [--accelerator-threads T]
 //        [--no-ifma] [--out DIR]
 import { flagReader } from './script-flags.js';
-import { SPLIT_SHARE_HELP, type SplitShareValues, splitShareOptions } from './split-share-options.js';
+import {
+  SPLIT_SHARE_BOOLEAN_FLAGS,
+  SPLIT_SHARE_HELP,
+  SPLIT_SHARE_VALUE_FLAGS,
+  type SplitShareValues,
+  splitShareOptions,
+} from './split-share-options.js';
 import { runSplitShare } from './split-share-run.js';
 
 async function main(): Promise<void> {
@@ -24,23 +30,8 @@ async function main(): Promise<void> {
     return i >= 0 ? true : undefined;
   };
   const values: Record<string, string | boolean | undefined> = {};
-  for (const name of [
-    'batch',
-    'size',
-    'integrity',
-    'field',
-    'threads',
-    'steps',
-    'offload-min-intensity',
-    'max-inner',
-    'accelerator-backend',
-    'accelerator-threads',
-    'out',
-  ]) {
-    values[name] = flag(name);
-  }
-  values['no-cache-gradients'] = bool('no-cache-gradients');
-  values['no-ifma'] = bool('no-ifma');
+  for (const name of SPLIT_SHARE_VALUE_FLAGS) values[name] = flag(name);
+  for (const name of SPLIT_SHARE_BOOLEAN_FLAGS) values[name] = bool(name);
   const unknown = args.find((a) => a.startsWith('--'));
   if (unknown !== undefined) throw new Error(`unknown flag ${unknown} (--help lists them)`);
   if (args.length > 0) values.models = args.join(',');

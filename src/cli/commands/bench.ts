@@ -20,7 +20,9 @@ import { runKernelsBench } from '../../bench/kernels-bench.js';
 import { runProfile } from '../../bench/profile.js';
 import { runCryptoSuite, runProtocolSuite } from '../../bench/side-suites.js';
 import {
+  SPLIT_SHARE_BOOLEAN_FLAGS,
   SPLIT_SHARE_HELP,
+  SPLIT_SHARE_VALUE_FLAGS,
   SplitShareUsageError,
   splitShareOptions,
 } from '../../bench/split-share-options.js';
@@ -287,21 +289,10 @@ const SPLIT_SHARE_ONLY = [
 ] as const;
 
 // The flags split-share reads; any other given flag is a usage error.
-const SPLIT_SHARE_FLAGS = new Set([
+const SPLIT_SHARE_FLAGS = new Set<string>([
   'models',
-  'batch',
-  'size',
-  'integrity',
-  'field',
-  'threads',
-  'steps',
-  'offload-min-intensity',
-  'max-inner',
-  'no-cache-gradients',
-  'accelerator-backend',
-  'accelerator-threads',
-  'no-ifma',
-  'out',
+  ...SPLIT_SHARE_VALUE_FLAGS,
+  ...SPLIT_SHARE_BOOLEAN_FLAGS,
 ]);
 
 async function runSplitShareFromCli(
