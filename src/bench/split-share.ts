@@ -20,10 +20,8 @@ async function main(): Promise<void> {
     process.stdout.write(`${SPLIT_SHARE_HELP}\n`);
     return;
   }
-  const flag = (name: string) => {
-    const v = flagReader(args)(name, '\u0000');
-    return v === '\u0000' ? undefined : v;
-  };
+  const take = flagReader(args);
+  const flag = (name: string) => (args.includes(`--${name}`) ? take(name, '') : undefined);
   const bool = (name: string) => {
     const i = args.indexOf(`--${name}`);
     if (i >= 0) args.splice(i, 1);
