@@ -7,6 +7,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { findCifar10Dir } from '../data/cifar10.js';
 import { FASHION_MNIST_DIR, isIdxImagesName } from '../data/fashion-mnist.js';
+import { isDataFileName } from '../data/open-dataset.js';
 import { TeeError } from '../errors.js';
 import { type DataRef, NAME_TOKEN } from '../protocol/session-messages.js';
 
@@ -95,6 +96,20 @@ export function planData(spec: string, keyFile?: string): DataPlan {
     return { ref: { kind: 'upload', name: DATA_GROUP }, uploads: group(files, keyFile) };
   }
   const plainName = keyFile === undefined ? basename(path) : basename(path).replace(/\.enc$/, '');
+  if (!isDataFileName(plainName)) {
+    // Refused here, before a trusted process is started or a byte is sent: inside, it would be read by
+    // this name and refused there.
+    const hint =
+      keyFile === undefined
+        ? ''
+        : `; an encrypted file is read under its name less ".enc" ("${plainName}"): name it e.g. ` +
+          `${plainName}.safetensors.enc`;
+    throw new TeeError(
+      'E_USAGE',
+      `--data ${JSON.stringify(spec)}: ${basename(path)} is not a recognised data file (a .safetensors ` +
+        `batch file, an IDX images file or a CIFAR-10 .bin file)${hint}`,
+    );
+  }
   const files = [path];
   if (isIdxImagesName(plainName)) {
     // An IDX images file is read with its labels file beside it (…-images-idx3-… → …-labels-idx1-…).

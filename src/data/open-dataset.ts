@@ -26,6 +26,11 @@ function usage(spec: string, why: string): never {
   throw new TeeError('E_USAGE', `--data ${JSON.stringify(spec)}: ${why} (expected ${DATA_SPEC_FORMS})`);
 }
 
+/** Whether a file of this name is a data file `--data` reads (a batch file, IDX images, CIFAR-10 .bin). */
+export function isDataFileName(name: string): boolean {
+  return name.endsWith('.safetensors') || isIdxImagesName(name) || name.endsWith('.bin');
+}
+
 function openPath(path: string, spec: string, opts: OpenDatasetOptions): Dataset {
   const split = opts.split ?? 'train';
   if (!existsSync(path))

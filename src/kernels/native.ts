@@ -92,9 +92,26 @@ type ChannelArgs = [number, number, number];
 
 let addon: Addon | null = null;
 
+/** The environment variable that picks the convolution backend at run time ('onednn' or 'im2col'). */
+export const CONV_BACKEND_ENV = 'TEE_OFFLOAD_CONV';
+
 function load(): Addon {
   if (addon !== null) return addon;
-  addon = requireAddon() as Addon;
+  const loaded = requireAddon() as Addon;
+  const wanted = process.env[CONV_BACKEND_ENV];
+  if (wanted !== undefined && wanted !== '') {
+    if (wanted !== 'onednn' && wanted !== 'im2col') {
+      throw new TeeError('E_USAGE', `${CONV_BACKEND_ENV}=${wanted}: expected 'onednn' or 'im2col'`);
+    }
+    if (wanted === 'onednn' && !loaded.info().onednnBuilt) {
+      throw new TeeError(
+        'E_NATIVE',
+        `${CONV_BACKEND_ENV}=onednn, but oneDNN was not available when the native addon was built`,
+      );
+    }
+    loaded.setConvBackend(wanted);
+  }
+  addon = loaded;
   const info = addon.info();
   const missing = [info.openblasBuilt ? '' : 'OpenBLAS', info.onednnBuilt ? '' : 'oneDNN'].filter(
     (s) => s !== '',

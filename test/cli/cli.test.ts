@@ -17,7 +17,15 @@ const dir = mkdtempSync(join(tmpdir(), 'tee-offload-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return cliEnv({}, ...args);
+}
+
+function cliEnv(env: Record<string, string>, ...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, ...env },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -169,6 +177,23 @@ test('info reports the kernels and whether a CUDA GPU is usable (here: none, and
   const text = cli('info');
   assert.equal(text.code, 0);
   assert.match(text.stdout, /^gpu {9}none usable \(CUDA: /m);
+});
+
+test('TEE_OFFLOAD_CONV picks the convolution engine at run time; a bad value is E_USAGE', () => {
+  const im2col = cliEnv({ TEE_OFFLOAD_CONV: 'im2col' }, 'info', '--json', '--cuda-libs', '/nonexistent');
+  assert.equal(im2col.code, 0, im2col.stderr);
+  assert.equal((JSON.parse(im2col.stdout) as { conv: string }).conv, 'im2col');
+  const text = cliEnv({ TEE_OFFLOAD_CONV: 'im2col' }, 'info', '--cuda-libs', '/nonexistent');
+  assert.match(text.stdout, /^conv {8}im2col \(im2col \+ GEMM, chosen by TEE_OFFLOAD_CONV\)$/m);
+  const bad = cliEnv({ TEE_OFFLOAD_CONV: 'winograd' }, 'info');
+  assert.equal(bad.code, 2);
+  assert.match(
+    bad.stderr,
+    /^tee-offload: E_USAGE: TEE_OFFLOAD_CONV=winograd: expected 'onednn' or 'im2col'$/m,
+  );
+  const plain = cliEnv({ TEE_OFFLOAD_CONV: '' }, 'info', '--json', '--cuda-libs', '/nonexistent');
+  const built = (JSON.parse(plain.stdout) as { conv: string }).conv;
+  assert.ok(built === 'onednn' || built === 'im2col', built);
 });
 
 test('models lists every model with parameter counts', () => {

@@ -70,4 +70,26 @@ describe('upload planning', () => {
       (e: unknown) => isTeeError(e, 'E_IO'),
     );
   });
+
+  it('refuses a file that would not be read as data inside, before anything is sent, and says how to name it', () => {
+    writeFileSync(join(dir, 'train.enc'), 'x');
+    writeFileSync(join(dir, 'notes.txt'), 'x');
+    assert.throws(
+      () => planData(join(dir, 'train.enc'), '/keys/k'),
+      (e: unknown) =>
+        isTeeError(e, 'E_USAGE') &&
+        /train\.enc is not a recognised data file/.test(e.message) &&
+        /less "\.enc" \("train"\): name it e\.g\. train\.safetensors\.enc/.test(e.message),
+    );
+    assert.throws(
+      () => planData(join(dir, 'notes.txt')),
+      (e: unknown) =>
+        isTeeError(e, 'E_USAGE') && /notes\.txt is not a recognised data file[^;]*$/.test(e.message),
+    );
+    // The same file name without a key is plaintext: train.enc itself is then the (unrecognised) name.
+    assert.throws(
+      () => planData(join(dir, 'train.enc')),
+      (e: unknown) => isTeeError(e, 'E_USAGE'),
+    );
+  });
 });

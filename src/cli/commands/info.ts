@@ -3,6 +3,7 @@
 import { cpus, totalmem } from 'node:os';
 import { openGpu } from '../../accelerator/gpu-linear.js';
 import { kernels } from '../../kernels/index.js';
+import { CONV_BACKEND_ENV } from '../../kernels/native.js';
 import { wideKernels } from '../../verify/native-wide.js';
 import type { Command } from '../command.js';
 import { intFlag, parseFlags } from '../parse.js';
@@ -18,6 +19,9 @@ export const infoCommand: Command = {
     'and whether `tee-offload accelerator --backend cuda` would find a GPU here: it opens the first',
     'CUDA device as the accelerator would (loading the driver, NVRTC and cuBLAS, compiling the',
     'kernels), or says what is missing (docs/gpu.md).',
+    '',
+    `${CONV_BACKEND_ENV}=im2col (or onednn) in the environment picks the convolution engine of every`,
+    'command at run time.',
     '',
     'options:',
     '  --threads T       set the kernel thread count first (default: all cores)',
@@ -57,9 +61,13 @@ export const infoCommand: Command = {
     console.log(
       `gemm        ${k.blas}${k.blas === 'builtin' ? ' (portable fallback: slow; install libopenblas-dev and rebuild)' : ''}`,
     );
-    console.log(
-      `conv        ${k.conv}${k.conv === 'im2col' ? ' (im2col + GEMM; install libdnnl-dev and rebuild for full speed)' : ''}`,
-    );
+    const convNote =
+      k.conv !== 'im2col'
+        ? ''
+        : process.env[CONV_BACKEND_ENV] === 'im2col'
+          ? ` (im2col + GEMM, chosen by ${CONV_BACKEND_ENV})`
+          : ' (im2col + GEMM; install libdnnl-dev and rebuild for full speed)';
+    console.log(`conv        ${k.conv}${convNote}`);
     console.log(`threads     ${k.threads} of ${k.maxThreads}`);
     console.log(
       `determinism ${k.deterministic ? 'on: results do not depend on the thread count' : 'off: last bits may change with the thread count'}`,
