@@ -5,7 +5,9 @@
 //   split        the same, with the linear products on accelerators, checked (--integrity exact|float);
 //   accelerator  the unprotected speed baseline: the same trainer in THIS process, the linear products on
 //                the accelerator in the clear and unchecked (RemoteLinearOps integrity 'off'), no enclave.
-import { basename, dirname, resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { ClientAttestationOptions } from '../client/attestation.js';
 import { type RemoteJob, runRemote } from '../client/remote.js';
 import { planData, planWeights, type UploadSpec, uploadToken } from '../client/uploads.js';
@@ -16,6 +18,7 @@ import { AcceleratorPool } from '../enclave/accelerator-pool.js';
 import { softmax, topK } from '../enclave/job-eval.js';
 import { useRemoteLinearOps } from '../enclave/remote-layer-labels.js';
 import { RemoteLinearOps } from '../enclave/remote-linear-ops.js';
+import { TeeError } from '../errors.js';
 import { LAUNCHERS, type LauncherKind } from '../gramine/enclave-args.js';
 import { kernels } from '../kernels/index.js';
 import { isModelName, modelNames } from '../models/index.js';
@@ -45,8 +48,7 @@ export type ModeCommand = 'train' | 'infer' | 'eval';
 export type ExecMode = 'native' | JobMode | 'accelerator';
 export const EXEC_MODES: readonly ExecMode[] = ['native', 'enclave', 'split', 'accelerator'];
 
-/** Appended to the help of train, infer and eval. */
-export const MODE_HELP = `
+const MODE_HELP_COMMON = `
 modes (docs/enclave.md):
   --mode native          everything in this process, no protection (default)
   --mode enclave         in a trusted process (SGX enclave under Gramine), every product inside it
@@ -57,7 +59,8 @@ modes (docs/enclave.md):
   --launcher L           when starting one: direct (default), gramine-direct, gramine-sgx
   --manifest-dir DIR     gramine-*: the signed manifest (tee-offload manifest; its argv has --listen)
   --accelerator H:P      an accelerator (tee-offload accelerator), repeatable (split, accelerator)
-  --integrity I          split: exact (default: quantized, checked exactly), float, off
+  --integrity I          split: exact (default: quantized, checked exactly), float (float32, checked
+                         within a rounding bound), off (NOT checked: for measurements only)
   --field F              split --integrity exact: wide (default: exact integer products checked
                          modulo 2^50 − 27, ~20 bits per operand) or p24 (products mod 2^24 − 3,
                          ~8 bits per operand; the field of --privacy blind)
@@ -69,13 +72,29 @@ modes (docs/enclave.md):
                          --mrsigner HEX, [--isvprodid N] [--min-isvsvn N] [--allow-status S,...]
                          [--allow-debug] (see tee-offload attest verify --help)
   --data-key KEY         --data is encrypted (tee-offload encrypt): uploaded as is, decrypted inside
-  --weights-key KEY      the same for --weights
+  --weights-key KEY      the same for --weights`;
+
+const MODE_HELP_PRIVACY = `
   --privacy P            none (default) or blind: infer --mode split --integrity exact only; every
                          forward product is blinded with a one-time pad (tee-offload precompute)
   --pads PADS            --privacy blind: the pad file (tee-offload precompute); used once, refused after
   --pads-key K           its key file: the file is uploaded encrypted and decrypted inside
+  --pad-ledger DIR       --privacy blind with a trusted process started here (direct): where its
+                         sealed ledger of used pad files lives (default $XDG_STATE_HOME/tee-offload/
+                         pad-ledger, else ~/.local/state/tee-offload/pad-ledger); a running one
+                         (--enclave) keeps it in its --checkpoint-dir, and refuses blinded jobs
+                         without one`;
+
+const MODE_HELP_CHECKPOINTS = `
   In enclave/split mode --checkpoint/--resume name SEALED checkpoints of the trusted process: a plain
   name in its --checkpoint-dir, or, when this command starts it, a path (its directory is used).`;
+
+/** Appended to the help of train, infer and eval: the flags of the other modes that `command` takes. */
+export function modeHelp(command: ModeCommand): string {
+  if (command === 'train') return MODE_HELP_COMMON + MODE_HELP_CHECKPOINTS;
+  if (command === 'infer') return MODE_HELP_COMMON + MODE_HELP_PRIVACY;
+  return MODE_HELP_COMMON;
+}
 
 const MODE_FLAGS: Flags = {
   mode: { type: 'string' },
@@ -99,6 +118,7 @@ const MODE_FLAGS: Flags = {
   privacy: { type: 'string' },
   pads: { type: 'string' },
   'pads-key': { type: 'string' },
+  'pad-ledger': { type: 'string' },
 };
 
 /** argv without `--NAME V` / `--NAME=V`. */
@@ -318,6 +338,22 @@ function printEval(
   }
 }
 
+/** Where a direct trusted process started for blinded inference keeps its sealed pad ledger (created 0700). */
+function padLedgerDir(flag: string | undefined): string {
+  const dir = resolve(flag ?? defaultPadLedgerDir());
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new TeeError('E_IO', `--pad-ledger ${dir}: ${(e as Error).message}`, { cause: e });
+  }
+  return dir;
+}
+
+function defaultPadLedgerDir(): string {
+  const state = process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state');
+  return join(state, 'tee-offload', 'pad-ledger');
+}
+
 /** --checkpoint/--resume in enclave/split mode: a sealed checkpoint's name, and its directory if we start the enclave. */
 function sealedName(value: string, flag: string, starting: boolean): { name: string; dir?: string } {
   if (!starting) {
@@ -394,8 +430,16 @@ async function runEnclaveMode(command: ModeCommand, mode: JobMode, f: ModeFlags)
       name: `pads-${uploadToken(basename(padsFile), true)}`.slice(0, 128),
     };
     uploads.push(pads);
+    if (!starting || launcher !== 'direct') {
+      f.refuse(
+        ['pad-ledger'],
+        starting
+          ? `is for a direct trusted process (a ${launcher} one keeps its ledger in the sealed directory of its manifest)`
+          : 'is for a trusted process started here (--enclave: the running one keeps its ledger in its --checkpoint-dir)',
+      );
+    }
   } else {
-    f.refuse(['pads', 'pads-key'], 'is for --privacy blind');
+    f.refuse(['pads', 'pads-key', 'pad-ledger'], 'is for --privacy blind');
   }
   const threads = f.str('threads') === undefined ? undefined : intFlag(f.str('threads'), 'threads', 1);
   const offloadMinIntensity =
@@ -419,6 +463,10 @@ async function runEnclaveMode(command: ModeCommand, mode: JobMode, f: ModeFlags)
     ...(offloadMinIntensity === undefined ? {} : { offloadMinIntensity }),
   };
   const enclaveArgs: string[] = [];
+  if (pads !== undefined && starting && launcher === 'direct') {
+    // A trusted process started for this job ends with it: its ledger of used pad files must outlive it.
+    enclaveArgs.push('--checkpoint-dir', padLedgerDir(f.str('pad-ledger')));
+  }
   const json = f.bool('json');
   let job: RemoteJob;
   if (command === 'train') {
@@ -552,6 +600,7 @@ async function runAcceleratorMode(command: ModeCommand, f: ModeFlags): Promise<n
       'weights-key',
       'pads',
       'pads-key',
+      'pad-ledger',
       'offload-min-intensity',
       'field',
     ],

@@ -23,7 +23,8 @@ import { checkPadsMatch, decodePadPlaintext, type PadFileContents, PadLedger } f
 /** The sealed ledger of consumed pad files in the checkpoint directory (a leading dot: never a checkpoint name). */
 export const PAD_LEDGER_NAME = '.pads-ledger.sealed';
 
-// Pad files consumed by this trusted process (also when it has no checkpoint directory to seal a ledger in).
+// Pad files consumed by this trusted process, besides the sealed ledger (a second line of defence should
+// the sealed file be rolled back while the process runs).
 const processLedger = new PadLedger();
 
 /** Rows per `prediction` message: keeps each header far below MAX_HEADER_BYTES. */
@@ -172,7 +173,9 @@ async function loadJobPads(
   if (pads.header.inputShape.join(', ') !== want) {
     throw new TeeError(
       'E_STATE',
-      `the pad file was made for inputs [${pads.header.inputShape.join(', ')}], this job's batches are [${want}] (precompute --input-size/--batch-size)`,
+      `the pad file was made for batches of inputs [${pads.header.inputShape.join(', ')}], this job's are [${want}]: ` +
+        `give infer the pad file's --batch-size ${pads.header.inputShape[0]} and --input-size ${pads.header.inputShape[3]}, ` +
+        'or precompute pads for this job\'s',
     );
   }
   if (images % job.batchSize !== 0) {
@@ -193,9 +196,16 @@ async function loadJobPads(
   }
   const id = pads.header.fileId;
   if (processLedger.has(id)) processLedger.claim(id); // throws: already used
-  if (ctx.checkpoints !== undefined) {
-    new PadLedger(join(ctx.checkpoints.dir, PAD_LEDGER_NAME), ctx.checkpoints.provider).claim(id);
+  if (ctx.checkpoints === undefined) {
+    // A ledger in memory only would forget the file when this process ends, and the next trusted
+    // process would hand out the same pads again: refused rather than reused.
+    throw new TeeError(
+      'E_STATE',
+      'blinded inference needs a sealed pad ledger, so that a pad file is never used twice (also ' +
+        'across restarts): this trusted process has no --checkpoint-dir; start it with one',
+    );
   }
+  new PadLedger(join(ctx.checkpoints.dir, PAD_LEDGER_NAME), ctx.checkpoints.provider).claim(id);
   processLedger.claim(id);
   return pads;
 }

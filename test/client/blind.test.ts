@@ -4,7 +4,9 @@
 // accelerator gives the native top-1; the same pad file is refused the second time (also after the
 // trusted process restarts: sealed ledger), a job needing more pads than the file holds is refused
 // (E_STATE), a flipped byte is refused (E_AUTH), a pad file for other weights is refused (E_STATE), and
-// training with pads is a usage error.
+// training with pads is a usage error. A trusted process started by the command keeps its sealed ledger
+// in --pad-ledger (so a pad file is refused by the next run too); a running one without a
+// --checkpoint-dir refuses blinded jobs.
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -147,6 +149,44 @@ describe('infer --mode split --privacy blind', () => {
     const o = await cli(blind(f('other.pads')));
     assert.equal(o.code, 3, o.stderr);
     assert.match(o.stderr, /other weights/);
+  });
+
+  it('uses a pad file once when the command starts its own trusted process (sealed ledger in --pad-ledger)', async () => {
+    ok(await precompute(f('w.safetensors'), f('own.pads'), 2), 'precompute');
+    copyFileSync(f('own.pads'), f('own-copy.pads'));
+    const own = (pads: string, ledger: string) =>
+      blind(pads).flatMap((a, i, all) =>
+        a === '--enclave' || all[i - 1] === '--enclave'
+          ? []
+          : a === '--json'
+            ? [a, '--pad-ledger', ledger]
+            : [a],
+      );
+    const first = await cli(own(f('own.pads'), f('ledger')));
+    ok(first, 'blinded infer, trusted process started here');
+    assert.equal(rows(first.stdout).length, 2);
+    // The trusted process of the first run has ended; the next one reads the sealed ledger.
+    const again = await cli(own(f('own-copy.pads'), f('ledger')));
+    assert.equal(again.code, 3, again.stderr);
+    assert.match(again.stderr, /E_STATE: pad file [0-9a-f]+ was already used/);
+    // --pad-ledger only where this command starts a direct trusted process.
+    const refused = await cli([...blind(f('own.pads')), '--pad-ledger', f('ledger')]);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /--pad-ledger is for a trusted process started here/);
+  });
+
+  it('a running trusted process without --checkpoint-dir refuses blinded jobs (its ledger would not outlive it)', async () => {
+    const bare = await startChildEnclave([]);
+    try {
+      ok(await precompute(f('w.safetensors'), f('bare.pads'), 2), 'precompute');
+      const args = blind(f('bare.pads'));
+      args[args.indexOf('--enclave') + 1] = bare.address;
+      const r = await cli(args);
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(r.stderr, /blinded inference needs a sealed pad ledger.*no --checkpoint-dir/);
+    } finally {
+      await bare.stop();
+    }
   });
 
   it('refuses --privacy blind for training (E_USAGE)', async () => {

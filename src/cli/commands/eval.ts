@@ -6,7 +6,7 @@ import { type Command, UsageError } from '../command.js';
 import { EVAL_FLAGS } from '../command-flags.js';
 import { modelWithWeights } from '../model-setup.js';
 import { intFlag, parseFlags, requireFlags } from '../parse.js';
-import { MODE_HELP, routeMode } from '../run-modes.js';
+import { modeHelp, routeMode } from '../run-modes.js';
 
 export const evalCommand: Command = {
   name: 'eval',
@@ -27,7 +27,7 @@ options:
   --strip-prefix P   drop P from every key of --weights
   --threads T        kernel threads
   --json             print one JSON object
-${MODE_HELP}`,
+${modeHelp('eval')}`,
   async run(argv) {
     const routed = await routeMode('eval', argv);
     if (typeof routed === 'number') return routed;

@@ -9,7 +9,7 @@ import { type Command, UsageError } from '../command.js';
 import { INFER_FLAGS } from '../command-flags.js';
 import { modelWithWeights } from '../model-setup.js';
 import { intFlag, parseFlags, requireFlags } from '../parse.js';
-import { MODE_HELP, routeMode } from '../run-modes.js';
+import { modeHelp, routeMode } from '../run-modes.js';
 
 export const inferCommand: Command = {
   name: 'infer',
@@ -31,7 +31,7 @@ options:
   --strip-prefix P   drop P from every key of --weights
   --threads T        kernel threads
   --json             JSON lines
-${MODE_HELP}`,
+${modeHelp('infer')}`,
   async run(argv) {
     const routed = await routeMode('infer', argv);
     if (typeof routed === 'number') return routed;

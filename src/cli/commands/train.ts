@@ -9,7 +9,7 @@ import { type Command, UsageError } from '../command.js';
 import { NATIVE_TRAIN_FLAGS } from '../command-flags.js';
 import { buildModel } from '../model-setup.js';
 import { floatFlag, intFlag, parseFlags } from '../parse.js';
-import { MODE_HELP, routeMode } from '../run-modes.js';
+import { modeHelp, routeMode } from '../run-modes.js';
 
 export const trainCommand: Command = {
   name: 'train',
@@ -48,7 +48,7 @@ options:
                          results are bit-identical for any thread count, at ≤ 10% cost)
   --no-augment           no random crop / flip
   --json                 one JSON object per line on stdout (steps, evals, checkpoints)
-${MODE_HELP}`,
+${modeHelp('train')}`,
   async run(argv) {
     const routed = await routeMode('train', argv);
     if (typeof routed === 'number') return routed;
