@@ -14,7 +14,8 @@ export function parseFlags(argv: string[], options: Options, allowPositionals = 
     const r = parseArgs({ args: argv, options, allowPositionals, strict: true });
     return { values: r.values as ParsedFlags['values'], positionals: r.positionals };
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    // With positionals allowed, node:util appends advice about `--` to an unknown option: one line is enough.
+    throw new UsageError((e as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
   }
 }
 

@@ -425,7 +425,7 @@ export class RemoteLinearOps implements LinearOps {
     if (this.integrity === 'off' && !this.warned) {
       this.warned = true;
       this.warn(
-        "tee-offload: WARNING: RemoteLinearOps integrity 'off': accelerator results are NOT verified " +
+        'tee-offload: WARNING: integrity off: accelerator results are NOT verified ' +
           '(for measurements only; never for a model you rely on)',
       );
     }

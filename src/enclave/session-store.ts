@@ -124,7 +124,7 @@ export class SessionStore {
         throw new TeeError('E_FRAME', `key for ${name}: no encrypted upload of that name`);
       if (u.fd !== null) throw new TeeError('E_FRAME', `key for ${name}: the upload is not complete`);
       if (u.ready) throw new TeeError('E_FRAME', `key for ${name}: already decrypted`);
-      const r = await decryptFile(key, u.receivePath, this.pathOf(name));
+      const r = await decryptFile(key, u.receivePath, this.pathOf(name), { label: `upload ${name}` });
       unlinkSync(u.receivePath);
       u.ready = true;
       return r.plaintextBytes;

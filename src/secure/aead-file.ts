@@ -249,6 +249,8 @@ export function parseAeadFileHeader(bytes: Uint8Array, source = 'encrypted data'
 export interface AeadOpenOptions {
   /** When both this and the header's key id are set and differ, fail early with a clear E_AUTH. */
   readonly expectedKeyId?: string;
+  /** What error messages call the input (default: its path; e.g. an upload's name for a temp file). */
+  readonly label?: string;
 }
 
 interface Reader {
@@ -628,7 +630,8 @@ async function decryptChunks(
   sink: (plain: Uint8Array[], done: () => void) => Promise<void>,
   onHeader?: (header: AeadFileHeader) => void,
 ): Promise<AeadFileResult> {
-  const r = openHeader(key, await readHeader(input, path), path, options);
+  const source = options.label ?? path;
+  const r = openHeader(key, await readHeader(input, source), source, options);
   const full = r.header.chunkSize + TAG_BYTES;
   const per = chunksPerBlock(r.header.chunkSize);
   let reader: BlockReader | undefined;
@@ -649,7 +652,7 @@ async function decryptChunks(
         // end of file right after full chunks means the last chunk was cut off.
         if (eof) {
           const rest = block.length - at;
-          if (rest < TAG_BYTES) throw truncated(path, index, rest);
+          if (rest < TAG_BYTES) throw truncated(source, index, rest);
           plain.push(r.cipher.open(index++, true, block.subarray(at)));
         }
       } catch (e) {

@@ -54,6 +54,10 @@ test('an unknown command or flag exits 2 with one line and no stack trace', () =
   const d = cli('train', '--model', 'resnet99', '--data', 'synthetic:8');
   assert.equal(d.code, 2);
   assert.match(d.stderr, /unknown model 'resnet99'/);
+  // A command that takes positional arguments too: the same one line, without node:util's advice.
+  const e = cli('precompute', '--bogus');
+  assert.equal(e.code, 2);
+  assert.equal(e.stderr, "tee-offload: E_USAGE: Unknown option '--bogus'\n");
 });
 
 test('weights that are not a weights file exit 3 with E_FORMAT', () => {

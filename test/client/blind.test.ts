@@ -145,6 +145,8 @@ describe('infer --mode split --privacy blind', () => {
     writeFileSync(f('t.pads'), bytes);
     const t = await cli(blind(f('t.pads')));
     assert.equal(t.code, 8, t.stderr);
+    // Named as the user's file was uploaded, not by the trusted process's temporary path.
+    assert.match(t.stderr, /E_AUTH: upload pads-t\.pads: chunk \d+ failed authentication/);
     ok(await precompute(f('other.safetensors'), f('other.pads'), 2), 'precompute');
     const o = await cli(blind(f('other.pads')));
     assert.equal(o.code, 3, o.stderr);
