@@ -4,7 +4,8 @@
 // The trainer writes its plaintext checkpoint into the session's private directory (in-enclave tmpfs
 // under Gramine); it is sealed (atomically: temp, fsync, rename) as soon as the trainer reports it, and
 // the plaintext is removed. A job that fails (E_VERIFY from a lying accelerator, a client that went away)
-// leaves the last sealed checkpoint as it was.
+// leaves the last sealed checkpoint as it was. A resume whose settings differ from the checkpoint's is
+// refused by the trainer before any step, with the error `tee-offload train` gives (E_USAGE).
 import { closeSync, openSync, readFileSync, readSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { TeeError } from '../errors.js';
@@ -152,6 +153,11 @@ export async function runTrainJob(ctx: JobContext, job: TrainJob): Promise<void>
             unlinkSync(e.path);
           }
           out = { ...e, path: `sealed:${job.checkpoint}` };
+        } else if (e.type === 'done') {
+          // The session codec (protocol/session-messages.ts) takes `done` with its original fields
+          // only; the client's reporter (withRunTotals) works the others out from the step events.
+          const { startStep: _s, totalSteps: _t, stepsRun: _r, ...known } = e;
+          out = known;
         }
         ctx.checkAborted();
         void ctx.send({ type: 'progress', event: out });
@@ -163,7 +169,7 @@ export async function runTrainJob(ctx: JobContext, job: TrainJob): Promise<void>
       model,
       train,
       ...(test ? { test } : {}),
-      ...(resumePath === undefined ? {} : { resume: resumePath }),
+      ...(resumePath === undefined ? {} : { resume: resumePath, resumeName: job.resume! }),
       ...(sealed === undefined ? {} : { checkpoint: plainCheckpoint }),
       checkpointEvery: job.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY,
       save: savePath,

@@ -1,6 +1,7 @@
 // A training checkpoint: everything needed to continue bit-identically, in one safetensors file —
 // the model state (`model.NAME`), the SGD momentum buffers (`optim.NAME`), and in the metadata the
-// step, the data loader's position and RNG words, the dropout RNG words and the run's settings.
+// step, the data loader's position and RNG words, the dropout RNG words and probabilities, and the
+// run's settings (which a resumed run must repeat: the caller checks them before anything is restored).
 // Written atomically (temp file, fsync, rename): a crash mid-write leaves the previous checkpoint.
 import { TeeError } from '../errors.js';
 import { fromFloat32, type SafeTensor, toFloat32 } from '../io/safe-tensor.js';
@@ -30,6 +31,11 @@ export interface CheckpointState {
 
 function dropoutLayers(model: Module): Dropout[] {
   return modulesOf(model).filter((m): m is Dropout => m instanceof Dropout);
+}
+
+/** The probability of each Dropout layer of `model`, in module order (recorded as `dropout_p`). */
+export function dropoutProbabilities(model: Module): number[] {
+  return dropoutLayers(model).map((d) => d.p);
 }
 
 export function saveCheckpoint(path: string, model: Module, optimizer: SGD, state: CheckpointState): void {
@@ -62,6 +68,7 @@ function checkpointContents(
     optimizer_steps: String(optimizer.stepCount),
     loader: JSON.stringify(state.loader),
     dropout_rng: JSON.stringify(dropoutLayers(model).map((d) => d.rng.getState())),
+    dropout_p: JSON.stringify(dropoutProbabilities(model)),
     settings: JSON.stringify(state.settings),
   };
   return { tensors, metadata };
@@ -71,7 +78,15 @@ export interface LoadedCheckpoint {
   readonly step: number;
   readonly loader: unknown;
   readonly settings: Record<string, unknown>;
+  /** Each Dropout layer's probability; absent in checkpoints written before it was recorded. */
+  readonly dropout?: number[];
 }
+
+/**
+ * Called with the checkpoint's metadata before anything is written into the model or optimizer: it
+ * throws to refuse the checkpoint (a resumed run whose settings differ), leaving them untouched.
+ */
+export type CheckpointCheck = (ck: LoadedCheckpoint) => void;
 
 function parseJson(text: string | undefined, what: string, path: string): unknown {
   if (text === undefined) throw new TeeError('E_FORMAT', `${path}: checkpoint has no ${what}`);
@@ -83,8 +98,13 @@ function parseJson(text: string | undefined, what: string, path: string): unknow
 }
 
 /** Restores model, optimizer and dropout RNGs in place; returns the step, loader state and settings. */
-export function loadCheckpoint(path: string, model: Module, optimizer: SGD): LoadedCheckpoint {
-  return restoreCheckpoint(readSafetensorsFile(path), path, model, optimizer);
+export function loadCheckpoint(
+  path: string,
+  model: Module,
+  optimizer: SGD,
+  check?: CheckpointCheck,
+): LoadedCheckpoint {
+  return restoreCheckpoint(readSafetensorsFile(path), path, model, optimizer, check);
 }
 
 /** loadCheckpoint from bytes (an unsealed checkpoint); `source` names it in errors. */
@@ -93,8 +113,9 @@ export function decodeCheckpoint(
   source: string,
   model: Module,
   optimizer: SGD,
+  check?: CheckpointCheck,
 ): LoadedCheckpoint {
-  return restoreCheckpoint(parseSafetensors(bytes, source), source, model, optimizer);
+  return restoreCheckpoint(parseSafetensors(bytes, source), source, model, optimizer, check);
 }
 
 function restoreCheckpoint(
@@ -102,6 +123,7 @@ function restoreCheckpoint(
   path: string,
   model: Module,
   optimizer: SGD,
+  check?: CheckpointCheck,
 ): LoadedCheckpoint {
   const { tensors, metadata } = contents;
   if (metadata.format !== CHECKPOINT_FORMAT) {
@@ -122,6 +144,22 @@ function restoreCheckpoint(
   if (!Number.isSafeInteger(step) || step < 0 || !Number.isSafeInteger(optimSteps) || optimSteps < 0) {
     throw new TeeError('E_FORMAT', `${path}: checkpoint step is not a non-negative integer`);
   }
+  const settings = parseJson(metadata.settings, 'settings', path);
+  if (typeof settings !== 'object' || settings === null || Array.isArray(settings)) {
+    throw new TeeError('E_FORMAT', `${path}: checkpoint settings are not an object`);
+  }
+  const dropout =
+    metadata.dropout_p === undefined ? undefined : parseJson(metadata.dropout_p, 'dropout', path);
+  if (dropout !== undefined && !(Array.isArray(dropout) && dropout.every((p) => typeof p === 'number'))) {
+    throw new TeeError('E_FORMAT', `${path}: checkpoint dropout probabilities are not a list of numbers`);
+  }
+  const loaded: LoadedCheckpoint = {
+    step,
+    loader: parseJson(metadata.loader, 'loader state', path),
+    settings: settings as Record<string, unknown>,
+    ...(dropout === undefined ? {} : { dropout: dropout as number[] }),
+  };
+  check?.(loaded);
   const rngs = parseJson(metadata.dropout_rng, 'dropout RNG state', path);
   const drops = dropoutLayers(model);
   if (!Array.isArray(rngs) || rngs.length !== drops.length) {
@@ -150,9 +188,5 @@ function restoreCheckpoint(
   drops.forEach((d, i) => {
     d.rng.setState(rngs[i] as number[]);
   });
-  return {
-    step,
-    loader: parseJson(metadata.loader, 'loader state', path),
-    settings: parseJson(metadata.settings, 'settings', path) as Record<string, unknown>,
-  };
+  return loaded;
 }

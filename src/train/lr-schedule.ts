@@ -18,6 +18,11 @@ export interface ScheduleOptions {
 
 export const SCHEDULE_KINDS: readonly ScheduleKind[] = ['constant', 'step', 'cosine'];
 
+/** Whether the learning rate of a step depends on the run's length (so a resumed run must keep it). */
+export function scheduleDependsOnLength(kind: ScheduleKind): boolean {
+  return kind !== 'constant';
+}
+
 export function learningRate(o: ScheduleOptions, step: number): number {
   if (!(o.lr >= 0)) throw new RangeError(`lr must be non-negative, got ${o.lr}`);
   switch (o.kind) {
