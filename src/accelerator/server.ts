@@ -156,19 +156,18 @@ export class AcceleratorServer {
     if (opts.threads !== undefined && (!Number.isInteger(opts.threads) || opts.threads < 1)) {
       throw new RangeError(`threads must be an integer >= 1, got ${opts.threads}`);
     }
-    this.backend =
-      opts.compute === 'inline'
-        ? new InlineBackend(opts.threads, opts.gpu)
-        : new WorkerBackend(opts.threads, opts.gpu);
-    this.gpu = opts.gpu === undefined ? null : openedGpu();
-    this.tamper = opts.tamper ? new Tamper(opts.tamper) : null;
-    this.payloads = new PayloadPool(this.maxFrameBytes, undefined, { shared: true });
     this.log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
+    // Before the backend (a GPU is opened there): a certificate or key OpenSSL refuses starts nothing.
     this.tls = opts.tls !== undefined;
     if (opts.tls) {
-      const s = createTlsServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2' }, (socket) =>
-        this.accept(socket),
-      );
+      let s: ReturnType<typeof createTlsServer>;
+      try {
+        s = createTlsServer({ cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2' }, (socket) =>
+          this.accept(socket),
+        );
+      } catch (e) {
+        throw new TypeError(`tls: the certificate or key was refused: ${oneLine((e as Error).message)}`);
+      }
       s.on('tlsClientError', (e, socket) => {
         this.log(`accelerator: peer=${peerOf(socket)} tls handshake failed: ${oneLine(e.message)}`);
       });
@@ -176,6 +175,13 @@ export class AcceleratorServer {
     } else {
       this.server = createTcpServer((socket) => this.accept(socket));
     }
+    this.backend =
+      opts.compute === 'inline'
+        ? new InlineBackend(opts.threads, opts.gpu)
+        : new WorkerBackend(opts.threads, opts.gpu);
+    this.gpu = opts.gpu === undefined ? null : openedGpu();
+    this.tamper = opts.tamper ? new Tamper(opts.tamper) : null;
+    this.payloads = new PayloadPool(this.maxFrameBytes, undefined, { shared: true });
   }
 
   /** Starts listening; resolves with the bound address (port 0 picks a free port). */

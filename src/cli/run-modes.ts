@@ -5,7 +5,8 @@
 //   split        the same, with the linear products on accelerators, checked (--integrity exact|float);
 //   accelerator  the unprotected speed baseline: the same trainer in THIS process, the linear products on
 //                the accelerator in the clear and unchecked (RemoteLinearOps integrity 'off'), no enclave.
-import { mkdirSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { ClientAttestationOptions } from '../client/attestation.js';
@@ -14,6 +15,7 @@ import { planData, planWeights, type UploadSpec, uploadToken } from '../client/u
 import { DataLoader } from '../data/data-loader.js';
 import { defaultTransforms } from '../data/default-transforms.js';
 import { openDataset } from '../data/open-dataset.js';
+import type { AcceleratorClientOptions } from '../enclave/accelerator-client.js';
 import { AcceleratorPool } from '../enclave/accelerator-pool.js';
 import { softmax, topK } from '../enclave/job-eval.js';
 import { useRemoteLinearOps } from '../enclave/remote-layer-labels.js';
@@ -26,6 +28,7 @@ import type { Module } from '../nn/module.js';
 import { predict } from '../nn/train-step.js';
 import { parseAddress } from '../protocol/address.js';
 import {
+  type AcceleratorTls,
   EXACT_FIELDS,
   type ExactFieldName,
   INTEGRITY_MODES,
@@ -33,6 +36,7 @@ import {
   isToken,
   type JobMode,
   type JobTrainSettings,
+  MAX_TLS_CA_CHARS,
   type PredictionRow,
 } from '../protocol/session-messages.js';
 import { makeAttestPolicy } from '../secure/attest-policy.js';
@@ -59,6 +63,9 @@ modes (docs/enclave.md):
   --launcher L           when starting one: direct (default), gramine-direct, gramine-sgx
   --manifest-dir DIR     gramine-*: the signed manifest (tee-offload manifest; its argv has --listen)
   --accelerator H:P      an accelerator (tee-offload accelerator), repeatable (split, accelerator)
+  --accelerator-ca FILE  connect to every --accelerator over TLS, trusting the PEM certificate(s) in
+                         FILE (an accelerator's self-signed --tls-cert, or its CA)
+  --accelerator-tls      connect to every --accelerator over TLS, trusting the system's CAs
   --integrity I          split: exact (default: quantized, checked exactly), float (float32, checked
                          within a rounding bound), off (NOT checked: for measurements only)
   --field F              split --integrity exact: wide (default: exact integer products checked
@@ -102,6 +109,8 @@ const MODE_FLAGS: Flags = {
   launcher: { type: 'string' },
   'manifest-dir': { type: 'string' },
   accelerator: { type: 'string', multiple: true },
+  'accelerator-ca': { type: 'string' },
+  'accelerator-tls': { type: 'boolean' },
   integrity: { type: 'string' },
   field: { type: 'string' },
   'offload-min-intensity': { type: 'string' },
@@ -248,6 +257,63 @@ function accelerators(f: ModeFlags): string[] {
   return list;
 }
 
+/**
+ * --accelerator-ca FILE / --accelerator-tls: TLS to every --accelerator of the job (undefined: plain
+ * TCP). The CA file's certificates are parsed here and sent re-encoded (PEM blocks only).
+ */
+function acceleratorTlsOf(f: ModeFlags): AcceleratorTls | undefined {
+  const caFile = f.str('accelerator-ca');
+  const system = f.bool('accelerator-tls');
+  if (caFile === undefined && !system) return undefined;
+  if (caFile !== undefined && system)
+    throw new UsageError('give --accelerator-ca FILE or --accelerator-tls (the system CAs), not both');
+  const flag = caFile !== undefined ? 'accelerator-ca' : 'accelerator-tls';
+  if (f.list('accelerator').length === 0)
+    throw new UsageError(
+      `--${flag} needs --accelerator HOST:PORT (it applies to the accelerators named here)`,
+    );
+  if (caFile === undefined) return {};
+  let text: string;
+  try {
+    if (statSync(caFile).size > 16 * MAX_TLS_CA_CHARS)
+      throw new UsageError(`--accelerator-ca ${caFile} is too large for a certificate file`);
+    text = readFileSync(caFile, 'latin1');
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new TeeError('E_IO', `cannot read --accelerator-ca ${caFile}: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+  const blocks = text.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0)
+    throw new TeeError('E_FORMAT', `--accelerator-ca ${caFile} holds no PEM certificate (BEGIN CERTIFICATE)`);
+  const ca = blocks
+    .map((b, i) => {
+      try {
+        return new X509Certificate(b).toString();
+      } catch (e) {
+        throw new TeeError(
+          'E_FORMAT',
+          `--accelerator-ca ${caFile}: certificate ${i + 1} is not valid: ${(e as Error).message}`,
+          { cause: e },
+        );
+      }
+    })
+    .join('');
+  if (ca.length > MAX_TLS_CA_CHARS) {
+    throw new UsageError(
+      `--accelerator-ca ${caFile}: its certificates take ${ca.length} characters, over the ${MAX_TLS_CA_CHARS} a job carries; give only the accelerators' own`,
+    );
+  }
+  return { ca };
+}
+
+/** What the client of each accelerator gets from acceleratorTlsOf. */
+function tlsClientOptions(tls: AcceleratorTls | undefined): AcceleratorClientOptions {
+  if (tls === undefined) return {};
+  return { tls: tls.ca === undefined ? true : { ca: tls.ca } };
+}
+
 function attestationOptions(f: ModeFlags): ClientAttestationOptions {
   const o: ClientAttestationOptions = {
     allowSimulated: f.bool('allow-simulated'),
@@ -392,7 +458,7 @@ async function runEnclaveMode(command: ModeCommand, mode: JobMode, f: ModeFlags)
   let field: ExactFieldName | undefined;
   if (mode === 'enclave') {
     f.refuse(
-      ['accelerator', 'integrity', 'field', 'offload-min-intensity'],
+      ['accelerator', 'accelerator-ca', 'accelerator-tls', 'integrity', 'field', 'offload-min-intensity'],
       'is for --mode split (in --mode enclave every product stays inside)',
     );
   } else {
@@ -408,6 +474,7 @@ async function runEnclaveMode(command: ModeCommand, mode: JobMode, f: ModeFlags)
       field = fieldFlag as ExactFieldName;
     }
   }
+  const acceleratorTls = mode === 'split' ? acceleratorTlsOf(f) : undefined;
   const attestation = attestationOptions(f);
   const data = planData(f.required('data'), f.str('data-key'));
   const uploads: UploadSpec[] = [...data.uploads];
@@ -457,6 +524,7 @@ async function runEnclaveMode(command: ModeCommand, mode: JobMode, f: ModeFlags)
     ...(weights ? { weights: weights.name } : {}),
     ...(f.str('strip-prefix') === undefined ? {} : { stripPrefix: f.str('strip-prefix')! }),
     ...(mode === 'split' && accels.length > 0 ? { accelerators: accels } : {}),
+    ...(acceleratorTls === undefined ? {} : { acceleratorTls }),
     ...(integrity === undefined ? {} : { integrity }),
     ...(field === undefined ? {} : { field }),
     ...(threads === undefined ? {} : { threads }),
@@ -569,10 +637,15 @@ async function runEnclaveMode(command: ModeCommand, mode: JobMode, f: ModeFlags)
 }
 
 /** The unprotected baseline: RemoteLinearOps with integrity 'off' over the accelerators, in this process. */
-async function withAccelerators<T>(f: ModeFlags, model: Module, body: () => Promise<T>): Promise<T> {
+async function withAccelerators<T>(
+  f: ModeFlags,
+  tls: AcceleratorTls | undefined,
+  model: Module,
+  body: () => Promise<T>,
+): Promise<T> {
   const accels = accelerators(f);
   if (accels.length === 0) throw new UsageError('--mode accelerator needs --accelerator HOST:PORT');
-  const pool = await AcceleratorPool.connect(accels);
+  const pool = await AcceleratorPool.connect(accels, tlsClientOptions(tls));
   try {
     const remote = new RemoteLinearOps(pool, { integrity: 'off', warn: log });
     useRemoteLinearOps(model, remote);
@@ -611,6 +684,7 @@ async function runAcceleratorMode(command: ModeCommand, f: ModeFlags): Promise<n
       '--mode accelerator is the unprotected baseline: its products are never checked (integrity off); use --mode split for checked products',
     );
   }
+  const tls = acceleratorTlsOf(f);
   if (f.str('threads') !== undefined) kernels.setThreads(intFlag(f.str('threads'), 'threads', 1));
   const json = f.bool('json');
   const data = f.required('data');
@@ -640,7 +714,7 @@ async function runAcceleratorMode(command: ModeCommand, f: ModeFlags): Promise<n
     });
     const reporter = chooseReporter({ json });
     try {
-      await withAccelerators(f, net, () =>
+      await withAccelerators(f, tls, net, () =>
         runTraining({
           settings,
           model: net,
@@ -676,14 +750,14 @@ async function runAcceleratorMode(command: ModeCommand, f: ModeFlags): Promise<n
   const batchSize = intFlag(f.str('batch-size'), 'batch-size', 64);
   if (command === 'eval') {
     const t0 = performance.now();
-    const r = await withAccelerators(f, net, () => evaluateDataset(net, ds, inputSize, batchSize));
+    const r = await withAccelerators(f, tls, net, () => evaluateDataset(net, ds, inputSize, batchSize));
     printEval({ ...r, seconds: (performance.now() - t0) / 1000 }, `${ds.name}, ${split}, accelerator`, json);
     return 0;
   }
   const k = intFlag(f.str('topk'), 'topk', Math.min(5, numClasses));
   if (k > numClasses) throw new UsageError(`--topk ${k} is more than the ${numClasses} classes`);
   const limit = intFlag(f.str('limit'), 'limit', ds.length);
-  await withAccelerators(f, net, async () => {
+  await withAccelerators(f, tls, net, async () => {
     const loader = new DataLoader(ds, {
       batchSize,
       shuffle: false,

@@ -131,6 +131,27 @@ function networkError(message: string, cause?: unknown): TeeError {
   return new TeeError('E_NETWORK', message, cause === undefined ? undefined : { cause });
 }
 
+// A TLS record starts with its content type (21 alert, 22 handshake) and major version 3: what a TLS
+// server may answer to a plain-TCP client's hello (Node's sends nothing and closes).
+function looksLikeTls(first: Uint8Array): boolean {
+  return first.length >= 2 && (first[0] === 0x15 || first[0] === 0x16) && first[1] === 0x03;
+}
+
+// OpenSSL's verdict on a first reply that is not TLS at all: the accelerator speaks plain TCP.
+const NOT_TLS_CODES = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG']);
+
+// A TLS accelerator whose certificate does not chain to the CAs given (or the system's).
+const UNTRUSTED_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+]);
+
+const USE_TLS_HINT =
+  'connect with TLS: --accelerator-ca CERT.pem, or --accelerator-tls for a CA-signed certificate';
+
 function checkMs(ms: number, what: string): number {
   if (!(ms > 0) || !Number.isFinite(ms))
     throw new RangeError(`${what} must be a positive number of ms, got ${ms}`);
@@ -429,15 +450,24 @@ export class AcceleratorClient implements AcceleratorTransport {
       // Plain TCP reads straight into each reply's payload buffer (FrameDecoder pull mode: no chunk
       // buffers, no copy, one read per ~socket buffer); TLS sockets deliver decrypted chunks instead.
       let onBytes: (n: number) => void = () => {};
+      // Plain TCP: the first two bytes received, kept to recognise a TLS server's answer.
+      const first = Buffer.alloc(2);
+      let firstBytes = 0;
+      let target: Buffer | null = null;
       const socket =
         tlsOpts === null
           ? tcpConnect({
               host,
               port,
               onread: {
-                buffer: () => decoder.readTarget(),
+                buffer: () => {
+                  target = decoder.readTarget();
+                  return target;
+                },
                 callback: (n: number) => {
                   if (n > 0) {
+                    if (firstBytes < 2 && target !== null)
+                      firstBytes += target.copy(first, firstBytes, 0, Math.min(n, 2 - firstBytes));
                     decoder.wrote(n);
                     onBytes(n);
                   }
@@ -457,6 +487,9 @@ export class AcceleratorClient implements AcceleratorTransport {
       let settled = false;
       const fail = (e: TeeError) => {
         if (settled) return;
+        if (tlsOpts === null && looksLikeTls(first.subarray(0, firstBytes))) {
+          e = networkError(`accelerator ${this.address} answered in TLS: it serves TLS; ${USE_TLS_HINT}`, e);
+        }
         settled = true;
         clearTimeout(timer);
         link.dead = e;
@@ -496,14 +529,24 @@ export class AcceleratorClient implements AcceleratorTransport {
         });
       }
       socket.on('error', (e: NodeJS.ErrnoException) => {
-        const what = `${e.code ?? ''} ${e.message}`.trim();
+        let what = `${e.code ?? ''} ${e.message}`.trim();
+        if (tlsOpts !== null && NOT_TLS_CODES.has(e.code ?? '')) {
+          what = `${e.code}: its first reply is not TLS (the accelerator seems to serve plain TCP: connect without TLS, or start it with --tls-cert/--tls-key)`;
+        } else if (tlsOpts !== null && UNTRUSTED_CODES.has(e.code ?? '')) {
+          what += ` (its certificate is not trusted here: give the accelerator's certificate or CA with --accelerator-ca)`;
+        }
         if (!settled) fail(networkError(`cannot connect to accelerator ${this.address}: ${what}`, e));
         else if (link.dead === null)
           link.kill(networkError(`connection to accelerator ${this.address} failed: ${what}`, e));
       });
       socket.on('close', () => {
         if (!settled) {
-          fail(networkError(`accelerator ${this.address} closed the connection before its hello`));
+          // A TLS server closes on a plain-TCP client's hello without a byte: say so when nothing came.
+          const silent =
+            tlsOpts === null && link.bytesReceived === 0
+              ? `, without sending a byte (if it serves TLS, ${USE_TLS_HINT})`
+              : '';
+          fail(networkError(`accelerator ${this.address} closed the connection before its hello${silent}`));
           return;
         }
         if (link.dead === null) {

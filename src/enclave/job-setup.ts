@@ -4,6 +4,7 @@
 // products run: `enclave` keeps them local (LocalLinearOps, everything inside), `split` sends them to the
 // accelerators through RemoteLinearOps (blinded/quantized, Freivalds-checked; docs/enclave.md).
 
+import { X509Certificate } from 'node:crypto';
 import type { Dataset } from '../data/dataset.js';
 import { openDataset } from '../data/open-dataset.js';
 import { TeeError } from '../errors.js';
@@ -18,6 +19,7 @@ import { parseAddress } from '../protocol/address.js';
 import type { DataRef, EnclaveMessage, JobCommon, JobMode } from '../protocol/session-messages.js';
 import type { SealingKeyProvider } from '../secure/seal.js';
 import type { PadSet } from '../verify/blinding.js';
+import type { AcceleratorTlsOptions } from './accelerator-client.js';
 import { AcceleratorPool } from './accelerator-pool.js';
 import { YieldingLinearOps } from './job-yield.js';
 import { DEFAULT_OFFLOAD_MIN_INTENSITY } from './placement.js';
@@ -188,7 +190,8 @@ export async function attachLinearOps(
   }
   let pool: AcceleratorPool;
   try {
-    pool = await AcceleratorPool.connect(addresses);
+    const tls = jobTls(job);
+    pool = await AcceleratorPool.connect(addresses, tls === undefined ? {} : { tls });
   } catch (e) {
     restore();
     throw e;
@@ -210,6 +213,29 @@ export async function attachLinearOps(
       await pool.close();
     },
   };
+}
+
+/**
+ * The TLS settings of a job's accelerators: its CA certificates (from the client, over the attested
+ * channel: the data owner decides which accelerators are genuine), else the system's CAs. Each block
+ * is parsed here, as TLS would silently ignore one it cannot read and trust nothing in its place.
+ */
+function jobTls(job: JobCommon): AcceleratorTlsOptions | true | undefined {
+  const t = job.acceleratorTls;
+  if (t === undefined) return undefined;
+  if (t.ca === undefined) return true;
+  const blocks = t.ca.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+  for (const [i, b] of blocks.entries()) {
+    try {
+      new X509Certificate(b);
+    } catch (e) {
+      throw new TeeError(
+        'E_FORMAT',
+        `certificate ${i + 1} of the job's accelerator CA is not a valid certificate: ${(e as Error).message}`,
+      );
+    }
+  }
+  return { ca: t.ca };
 }
 
 /** The totals a result reports for a split job. */

@@ -15,6 +15,8 @@ export const MAX_SESSION_MESSAGE_BYTES = 4 + MAX_HEADER_BYTES + MAX_BODY_BYTES;
 /** Length of a key sent for an encrypted upload (AES-256). */
 export const UPLOAD_KEY_BYTES = 32;
 export const MAX_ACCELERATORS = 64;
+/** Largest CA text sent with a job's accelerator TLS (PEM: a few dozen certificates; the header is 64 KiB). */
+export const MAX_TLS_CA_CHARS = 32 * 1024;
 /** Largest declared size of one upload (the trusted process may set a lower cap). */
 export const MAX_UPLOAD_BYTES = 2 ** 40;
 
@@ -80,6 +82,8 @@ export interface JobCommon {
   readonly stripPrefix?: string;
   /** split: accelerator addresses (HOST:PORT); default: the trusted process's own --accelerator list. */
   readonly accelerators?: readonly string[];
+  /** split, with `accelerators`: connect to every one of them over TLS. */
+  readonly acceleratorTls?: AcceleratorTls;
   /** split: default 'exact'. */
   readonly integrity?: Integrity;
   /** split, integrity exact: the field (verify/field.ts); default 'wide' ('p24' with blinding pads). */
@@ -91,6 +95,14 @@ export interface JobCommon {
    * (enclave/placement.ts); 0 offloads every product. Default: the trusted process's.
    */
   readonly offloadMinIntensity?: number;
+}
+
+/**
+ * TLS to a job's accelerators: `ca`, PEM certificates (only CERTIFICATE blocks, at most
+ * MAX_TLS_CA_CHARS) trusted instead of the system's; without it, the system's CAs.
+ */
+export interface AcceleratorTls {
+  readonly ca?: string;
 }
 
 export interface TrainJob extends JobCommon {
@@ -363,6 +375,20 @@ function address(v: unknown, where: string): string {
   return v;
 }
 
+// Whole PEM certificate blocks and nothing else (no other block kinds, no text between them).
+const PEM_CERTIFICATES =
+  /^(?:-----BEGIN CERTIFICATE-----\r?\n(?:[A-Za-z0-9+/]{1,76}={0,2}\r?\n)+-----END CERTIFICATE-----\r?\n?)+$/;
+
+function acceleratorTls(v: unknown, where: string): AcceleratorTls {
+  const o = obj(v, where);
+  keysOf(o, where, [], ['ca']);
+  if (o.ca === undefined) return {};
+  const ca = str(o.ca, `${where}.ca`, MAX_TLS_CA_CHARS);
+  if (!PEM_CERTIFICATES.test(ca))
+    throw bad(`${where}.ca`, 'expected PEM certificates (BEGIN CERTIFICATE blocks only)');
+  return { ca };
+}
+
 function opt<T>(o: Json, k: string, f: (v: unknown, where: string) => T, where: string): T | undefined {
   return o[k] === undefined ? undefined : f(o[k], `${where}.${k}`);
 }
@@ -384,6 +410,7 @@ const COMMON_FIELDS = [
   'weights',
   'stripPrefix',
   'accelerators',
+  'acceleratorTls',
   'integrity',
   'field',
   'threads',
@@ -409,6 +436,7 @@ function common(o: Json, where: string): JobCommon {
       opt(o, 'stripPrefix', (v, w) => str(v, w, 256), where),
     ),
     ...defined('accelerators', accelerators),
+    ...defined('acceleratorTls', opt(o, 'acceleratorTls', acceleratorTls, where)),
     ...defined(
       'integrity',
       opt(o, 'integrity', (v, w) => oneOf(v, w, INTEGRITY_MODES), where),
@@ -434,6 +462,9 @@ function common(o: Json, where: string): JobCommon {
       c.offloadMinIntensity !== undefined)
   ) {
     throw bad(where, 'accelerators, integrity, field and offloadMinIntensity are for mode split');
+  }
+  if (c.acceleratorTls !== undefined && c.accelerators === undefined) {
+    throw bad(`${where}.acceleratorTls`, "is for the job's own accelerators (give accelerators)");
   }
   if (c.field !== undefined && (c.integrity ?? 'exact') !== 'exact') {
     throw bad(`${where}.field`, 'a field is for integrity exact');

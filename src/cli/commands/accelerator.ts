@@ -1,5 +1,7 @@
 // `tee-offload accelerator`: runs the untrusted accelerator server until SIGINT/SIGTERM (docs/protocol.md).
+import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import type { GpuKind, GpuSpec } from '../../accelerator/gpu-linear.js';
 import { startAcceleratorServer } from '../../accelerator/server.js';
 import { TeeError } from '../../errors.js';
@@ -40,6 +42,87 @@ function readPem(path: string, what: string): Buffer {
   }
 }
 
+/** OpenSSL's message, on one line, without its "error:0480006C:PEM routines::" prefix. */
+function opensslReason(e: unknown): string {
+  const m = (e as Error).message.replace(/\s+/g, ' ').trim();
+  return /^error:[0-9A-Fa-f]+:[^:]*:[^:]*:(.+)$/.exec(m)?.[1] ?? m;
+}
+
+/**
+ * The --tls-cert/--tls-key pair, checked before anything starts (OpenSSL would otherwise throw from
+ * inside the server). A file that is not PEM of its kind is E_FORMAT; two good files given the wrong
+ * way (swapped, or a key that is not the certificate's) are E_USAGE: the command line is what is wrong.
+ */
+function checkTlsPair(certPath: string, cert: Buffer, keyPath: string, key: Buffer): void {
+  const certText = cert.toString('latin1');
+  const keyText = key.toString('latin1');
+  const isCert = (t: string) => t.includes('-----BEGIN CERTIFICATE-----');
+  const isKey = (t: string) => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(t);
+  if (!isCert(certText) && isKey(certText) && isCert(keyText)) {
+    throw new UsageError(
+      `--tls-cert and --tls-key are swapped: ${certPath} holds a private key and ${keyPath} a certificate`,
+    );
+  }
+  if (!isCert(certText)) {
+    if (isKey(certText))
+      throw new UsageError(
+        `--tls-cert ${certPath} holds a private key, not a certificate (give it as --tls-key)`,
+      );
+    throw new TeeError(
+      'E_FORMAT',
+      `--tls-cert ${certPath} is not a PEM certificate (no BEGIN CERTIFICATE line)`,
+    );
+  }
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(cert);
+  } catch (e) {
+    throw new TeeError(
+      'E_FORMAT',
+      `--tls-cert ${certPath} is not a valid PEM certificate: ${opensslReason(e)}`,
+      { cause: e },
+    );
+  }
+  if (!isKey(keyText)) {
+    if (isCert(keyText)) throw new UsageError(`--tls-key ${keyPath} holds a certificate, not a private key`);
+    throw new TeeError(
+      'E_FORMAT',
+      `--tls-key ${keyPath} is not a PEM private key (no BEGIN PRIVATE KEY line)`,
+    );
+  }
+  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(keyText)) {
+    throw new TeeError(
+      'E_FORMAT',
+      `--tls-key ${keyPath} is encrypted with a passphrase, which the accelerator does not take (decrypt it: openssl pkey -in KEY.pem -out PLAIN.pem)`,
+    );
+  }
+  let pkey: KeyObject;
+  try {
+    pkey = createPrivateKey(key);
+  } catch (e) {
+    throw new TeeError(
+      'E_FORMAT',
+      `--tls-key ${keyPath} is not a valid PEM private key: ${opensslReason(e)}`,
+      { cause: e },
+    );
+  }
+  if (!x509.checkPrivateKey(pkey)) {
+    throw new UsageError(
+      `--tls-key ${keyPath} is not the private key of --tls-cert ${certPath} (their public keys differ)`,
+    );
+  }
+  try {
+    // What the server will do with them (the rest of a chain, a key TLS cannot use), done now.
+    createSecureContext({ cert, key, minVersion: 'TLSv1.2' });
+  } catch (e) {
+    throw new TeeError(
+      'E_FORMAT',
+      `TLS refused --tls-cert ${certPath} with --tls-key ${keyPath}: ${opensslReason(e)}`,
+      { cause: e },
+    );
+  }
+}
+
 export const acceleratorCommand: Command = {
   name: 'accelerator',
   summary: 'run the untrusted accelerator server that computes linear products for split mode',
@@ -64,8 +147,9 @@ options:
   --threads T          kernel threads per product (default: all cores)
   --max-frame-bytes B  largest request accepted, with K/M/G suffixes (default 1G); a larger frame
                        closes its connection (E_FRAME)
-  --tls-cert CERT.pem  serve TLS with this certificate chain (needs --tls-key)
-  --tls-key KEY.pem    private key of --tls-cert
+  --tls-cert CERT.pem  serve TLS with this PEM certificate chain (needs --tls-key); clients connect
+                       with --accelerator-ca CERT.pem (or --accelerator-tls for a CA-signed one)
+  --tls-key KEY.pem    the unencrypted PEM private key of --tls-cert
   --backend B          where the products run: cpu (default: the native CPU kernels), cuda (the
                        first CUDA GPU: cuBLAS GEMMs and NVRTC-compiled kernels, float32 products in
                        true float32 and exact ones in float64, bit for bit the CPU's results), or
@@ -117,6 +201,7 @@ options:
       cert !== undefined && key !== undefined
         ? { cert: readPem(cert, 'certificate'), key: readPem(key, 'key') }
         : undefined;
+    if (tls !== undefined) checkTlsPair(cert!, tls.cert, key!, tls.key);
     const server = await startAcceleratorServer({
       host: address.host,
       port: address.port,
