@@ -153,11 +153,6 @@ export async function runTrainJob(ctx: JobContext, job: TrainJob): Promise<void>
             unlinkSync(e.path);
           }
           out = { ...e, path: `sealed:${job.checkpoint}` };
-        } else if (e.type === 'done') {
-          // The session codec (protocol/session-messages.ts) takes `done` with its original fields
-          // only; the client's reporter (withRunTotals) works the others out from the step events.
-          const { startStep: _s, totalSteps: _t, stepsRun: _r, ...known } = e;
-          out = known;
         }
         ctx.checkAborted();
         void ctx.send({ type: 'progress', event: out });

@@ -148,7 +148,17 @@ export type SessionProgressEvent =
     }
   | { type: 'eval'; step: number; epoch: number; loss: number; accuracy: number; samples: number }
   | { type: 'checkpoint'; step: number; path: string }
-  | { type: 'done'; step: number; elapsedSec: number; imagesPerSec: number; finalLoss: number };
+  | {
+      type: 'done';
+      step: number;
+      elapsedSec: number;
+      imagesPerSec: number;
+      finalLoss: number;
+      /** The step the run started from (0, or its checkpoint's), its length and the steps it ran. */
+      startStep?: number;
+      totalSteps?: number;
+      stepsRun?: number;
+    };
 
 export interface PredictionRow {
   readonly index: number;
@@ -633,13 +643,21 @@ function progressEvent(v: unknown, where: string): SessionProgressEvent {
       keysOf(o, where, ['type', 'step', 'path']);
       return { type, step: n('step'), path: str(o.path, `${where}.path`, 4096) };
     case 'done':
-      keysOf(o, where, ['type', 'step', 'elapsedSec', 'imagesPerSec', 'finalLoss']);
+      keysOf(
+        o,
+        where,
+        ['type', 'step', 'elapsedSec', 'imagesPerSec', 'finalLoss'],
+        ['startStep', 'totalSteps', 'stepsRun'],
+      );
       return {
         type,
         step: n('step'),
         elapsedSec: m('elapsedSec'),
         imagesPerSec: m('imagesPerSec'),
         finalLoss: m('finalLoss'),
+        ...(o.startStep === undefined ? {} : { startStep: n('startStep') }),
+        ...(o.totalSteps === undefined ? {} : { totalSteps: n('totalSteps') }),
+        ...(o.stepsRun === undefined ? {} : { stepsRun: n('stepsRun') }),
       };
   }
 }

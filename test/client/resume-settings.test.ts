@@ -63,7 +63,11 @@ describe('train --resume with other settings', () => {
       ['done'],
     );
     assert.equal(events[0]!.step, 1);
-    assert.equal(events[0]!.stepsRun, 0, 'the client works out that no step ran');
+    assert.equal(events[0]!.stepsRun, 0);
     assert.equal(events[0]!.startStep, 1);
+    assert.equal(events[0]!.totalSteps, 1, 'the trusted process reports the run length too');
+    const text = await cli(args(f('h.safetensors'), [...sim, '--resume', 'sealed.ckpt'], 1));
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stderr, /^nothing to run: the checkpoint is at step 1 of 1$/m);
   });
 });
