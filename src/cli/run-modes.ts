@@ -626,9 +626,7 @@ async function runEnclaveMode(command: ModeCommand, mode: JobMode, f: ModeFlags)
     if (r.kind === 'eval')
       printEval(r.summary, `${f.str('data')}, ${f.str('split') ?? 'test'}, ${mode}`, json);
     if (r.remote && !json) {
-      log(
-        `accelerators: ${r.remote.calls} products, ${r.remote.retries} retries, ${r.remote.failures} refused replies, ${(r.remote.bytesSent / 2 ** 20).toFixed(1)} MiB sent`,
-      );
+      log(acceleratorsLine(r.remote));
     }
     return 0;
   } finally {
@@ -636,20 +634,38 @@ async function runEnclaveMode(command: ModeCommand, mode: JobMode, f: ModeFlags)
   }
 }
 
-/** The unprotected baseline: RemoteLinearOps with integrity 'off' over the accelerators, in this process. */
+/** The summary line of a job's accelerator traffic (split, accelerator modes). */
+function acceleratorsLine(t: {
+  calls: number;
+  retries: number;
+  failures: number;
+  bytesSent: number;
+}): string {
+  const failed =
+    t.failures === 0 ? '' : ` (after ${t.failures} failed attempts: refused replies or transport errors)`;
+  return `accelerators: ${t.calls} products, ${t.retries} retries${failed}, ${(t.bytesSent / 2 ** 20).toFixed(1)} MiB sent`;
+}
+
+/**
+ * The unprotected baseline: RemoteLinearOps with integrity 'off' over the accelerators, in this process;
+ * the accelerators line after the body unless `quiet` (--json).
+ */
 async function withAccelerators<T>(
   f: ModeFlags,
   tls: AcceleratorTls | undefined,
   model: Module,
   body: () => Promise<T>,
+  quiet = f.bool('json'),
 ): Promise<T> {
   const accels = accelerators(f);
   if (accels.length === 0) throw new UsageError('--mode accelerator needs --accelerator HOST:PORT');
-  const pool = await AcceleratorPool.connect(accels, tlsClientOptions(tls));
+  const pool = await AcceleratorPool.connect(accels, { ...tlsClientOptions(tls), warn: log });
   try {
     const remote = new RemoteLinearOps(pool, { integrity: 'off', warn: log });
     useRemoteLinearOps(model, remote);
-    return await body();
+    const out = await body();
+    if (!quiet) log(acceleratorsLine(remote.stats().total));
+    return out;
   } finally {
     await pool.close();
   }
@@ -751,7 +767,7 @@ async function runAcceleratorMode(command: ModeCommand, f: ModeFlags): Promise<n
   if (command === 'eval') {
     const t0 = performance.now();
     const r = await withAccelerators(f, tls, net, () => evaluateDataset(net, ds, inputSize, batchSize));
-    printEval({ ...r, seconds: (performance.now() - t0) / 1000 }, `${ds.name}, ${split}, accelerator`, json);
+    printEval({ ...r, seconds: (performance.now() - t0) / 1000 }, `${data}, ${split}, accelerator`, json);
     return 0;
   }
   const k = intFlag(f.str('topk'), 'topk', Math.min(5, numClasses));

@@ -2,7 +2,9 @@
 // except that an operand-cache reuse goes to the accelerator that received the latest request under its
 // key (docs/protocol.md "Operand cache"). The caller's retry follows reconnect(failed request), which
 // forgets the keys of the accelerator that served it and restarts the round robin after it, so the retry
-// goes to another one.
+// goes to another one. An accelerator that cannot be reconnected is left out of the round robin for a
+// while (5 s, doubling to 2 min while it stays unreachable; one warning each time it goes down) instead
+// of costing a failed attempt on every product that comes to its turn.
 import type {
   AcceleratorTransport,
   CacheHint,
@@ -18,6 +20,24 @@ import {
 
 export interface AcceleratorPoolStats extends AcceleratorClientStats {
   readonly address: string;
+  /** Times it could not be reconnected and was left out of the round robin. */
+  readonly downs: number;
+}
+
+export interface AcceleratorPoolOptions extends AcceleratorClientOptions {
+  /** Where "accelerator … is unreachable" goes (default: stderr). */
+  readonly warn?: (message: string) => void;
+  /** The clock, in ms (tests). */
+  readonly now?: () => number;
+}
+
+/** How long an unreachable accelerator stays out of the round robin: first, and at most (ms). */
+export const DOWN_FIRST_MS = 5_000;
+export const DOWN_MAX_MS = 120_000;
+
+interface Down {
+  until: number;
+  ms: number;
 }
 
 export class AcceleratorPool implements AcceleratorTransport {
@@ -34,18 +54,26 @@ export class AcceleratorPool implements AcceleratorTransport {
    */
   private readonly holders = new Map<number, AcceleratorClient>();
   private readonly maxKeys: number;
+  // Accelerators that could not be reconnected: out of the round robin until `until`.
+  private readonly down = new Map<AcceleratorClient, Down>();
+  private readonly downs = new Map<AcceleratorClient, number>();
+  private readonly warn: (message: string) => void;
+  private readonly now: () => number;
 
   /** One client per address (host:port); nothing is opened until connect() or the first call. */
-  constructor(addresses: readonly string[], opts: AcceleratorClientOptions = {}) {
+  constructor(addresses: readonly string[], opts: AcceleratorPoolOptions = {}) {
     if (addresses.length === 0) throw new RangeError('an accelerator pool needs at least one address');
-    this.clients = addresses.map((a) => new AcceleratorClient(a, opts));
+    const { warn, now, ...clientOpts } = opts;
+    this.clients = addresses.map((a) => new AcceleratorClient(a, clientOpts));
     this.maxKeys = MAX_CACHE_ENTRIES * this.clients.length;
+    this.warn = warn ?? ((m) => process.stderr.write(`${m}\n`));
+    this.now = now ?? (() => performance.now());
   }
 
   /** Opens every connection; rejects (E_NETWORK / E_FRAME, naming the address) if any fails. */
   static async connect(
     addresses: readonly string[],
-    opts: AcceleratorClientOptions = {},
+    opts: AcceleratorPoolOptions = {},
   ): Promise<AcceleratorPool> {
     const pool = new AcceleratorPool(addresses, opts);
     try {
@@ -63,6 +91,7 @@ export class AcceleratorPool implements AcceleratorTransport {
     this.sentTo.set(req, c);
     return c.call(routed, opts).then((reply) => {
       this.servedBy.set(reply, c);
+      this.down.delete(c); // back: the next time it goes down starts from DOWN_FIRST_MS again
       return reply;
     });
   }
@@ -84,9 +113,25 @@ export class AcceleratorPool implements AcceleratorTransport {
     this.next = (this.clients.indexOf(c) + 1) % this.clients.length;
     try {
       await c.reconnect();
+      this.down.delete(c);
     } catch (e) {
       if (this.clients.length === 1) throw e;
+      this.markDown(c, e);
     }
+  }
+
+  // Leaves `c` out of the round robin: DOWN_FIRST_MS the first time, twice as long each time it is
+  // still unreachable when tried again (up to DOWN_MAX_MS).
+  private markDown(c: AcceleratorClient, e: unknown): void {
+    const prev = this.down.get(c);
+    const ms = prev === undefined ? DOWN_FIRST_MS : Math.min(DOWN_MAX_MS, 2 * prev.ms);
+    this.down.set(c, { until: this.now() + ms, ms });
+    this.downs.set(c, (this.downs.get(c) ?? 0) + 1);
+    const why = e instanceof Error ? e.message : String(e);
+    this.warn(
+      `tee-offload: warning: accelerator ${c.address} is unreachable (${why}); its products go to the ` +
+        `others, and it is tried again in ${Math.round(ms / 1000)} s`,
+    );
   }
 
   async close(): Promise<void> {
@@ -94,10 +139,19 @@ export class AcceleratorPool implements AcceleratorTransport {
   }
 
   stats(): AcceleratorPoolStats[] {
-    return this.clients.map((c) => ({ address: c.address, ...c.stats() }));
+    return this.clients.map((c) => ({ address: c.address, ...c.stats(), downs: this.downs.get(c) ?? 0 }));
   }
 
+  // The next accelerator in turn that is not left out; when every one is, the next in turn (its call then
+  // fails, and the caller's retry and error say why).
   private roundRobin(): AcceleratorClient {
+    const t = this.now();
+    for (let i = 0; i < this.clients.length; i++) {
+      const c = this.clients[this.next]!;
+      this.next = (this.next + 1) % this.clients.length;
+      const d = this.down.get(c);
+      if (d === undefined || d.until <= t) return c;
+    }
     const c = this.clients[this.next]!;
     this.next = (this.next + 1) % this.clients.length;
     return c;

@@ -434,6 +434,32 @@ describe('train --mode accelerator (the unprotected baseline)', () => {
     const l = losses(r.stdout);
     for (let i = 0; i < 2; i++) assert.ok(Math.abs(l[i]! - native.losses[i]!) <= 1e-5 * native.losses[i]!);
     assert.ok(worstRelative(weights(f('gpu.safetensors')), weights(f('native.safetensors'))) <= 1e-4);
+    // Its eval names the data as given and, like split mode, ends with the accelerators line.
+    const e = await cli([
+      'eval',
+      '--model',
+      'alexnet',
+      '--input-size',
+      '63',
+      '--weights',
+      f('gpu.safetensors'),
+      '--data',
+      'synthetic:8',
+      '--batch-size',
+      '4',
+      '--threads',
+      '1',
+      '--mode',
+      'accelerator',
+      '--accelerator',
+      honest.address,
+    ]);
+    ok(e, 'accelerator-mode eval');
+    assert.match(
+      e.stdout,
+      /^accuracy [\d.]+% {2}loss [\d.]+ {2}on 8 images \(synthetic:8, test, accelerator\)/m,
+    );
+    assert.match(e.stderr, /^accelerators: \d+ products, 0 retries, [\d.]+ MiB sent$/m);
   });
 });
 

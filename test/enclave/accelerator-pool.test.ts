@@ -216,3 +216,48 @@ describe('AcceleratorPool retries with calls in flight on both accelerators', { 
     }
   });
 });
+
+describe('AcceleratorPool with an accelerator that goes away', { timeout: 60_000 }, () => {
+  it('leaves it out of the round robin (one warning) until its back-off ends, then tries it again', async () => {
+    const gone = await startServer({ threads: 1 });
+    const live = await startServer({ threads: 1 });
+    let clock = 0;
+    const warnings: string[] = [];
+    const pool = await AcceleratorPool.connect([gone.address, live.address], {
+      now: () => clock,
+      warn: (m) => warnings.push(m),
+    });
+    const remote = new RemoteLinearOps(pool, { integrity: 'float', cacheWeights: false });
+    const rng = new SeededRng(11);
+    const w = rand(rng, [4, 3, 3, 3], 0.3);
+    const product = async () => {
+      const x = rand(rng, [1, 3, 8, 8]);
+      assertClose(await remote.conv2d(x, w, p), await local.conv2d(x, w, p), 1e-4);
+    };
+    try {
+      await gone.server.close();
+      for (let i = 0; i < 6; i++) await product();
+      // The first product in its turn failed and was retried on the live one; the pool then stopped
+      // sending it any: one retry, not one per turn.
+      assert.equal(remote.stats().total.retries, 1);
+      assert.equal(warnings.length, 1, warnings.join('\n'));
+      assert.match(
+        warnings[0]!,
+        new RegExp(`accelerator ${gone.address} is unreachable .*tried again in 5 s`),
+      );
+      assert.deepEqual(
+        pool.stats().map((s) => s.downs),
+        [1, 0],
+      );
+      // After the back-off it is tried again, still down: left out for twice as long.
+      clock += 5_001;
+      for (let i = 0; i < 4; i++) await product();
+      assert.equal(remote.stats().total.retries, 2);
+      assert.equal(warnings.length, 2);
+      assert.match(warnings[1]!, /tried again in 10 s/);
+    } finally {
+      await pool.close();
+      await live.server.close();
+    }
+  });
+});
