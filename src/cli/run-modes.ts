@@ -36,6 +36,7 @@ import {
   isToken,
   type JobMode,
   type JobTrainSettings,
+  MAX_ACCELERATOR_TIMEOUT_MS,
   MAX_TLS_CA_CHARS,
   type PredictionRow,
 } from '../protocol/session-messages.js';
@@ -66,6 +67,9 @@ modes (docs/enclave.md):
   --accelerator-ca FILE  connect to every --accelerator over TLS, trusting the PEM certificate(s) in
                          FILE (an accelerator's self-signed --tls-cert, or its CA)
   --accelerator-tls      connect to every --accelerator over TLS, trusting the system's CAs
+  --accelerator-timeout S
+                         seconds to wait for an accelerator's reply before the attempt fails and is
+                         retried once on a fresh connection (default 60)
   --integrity I          split: exact (default: quantized, checked exactly), float (float32, checked
                          within a rounding bound), off (NOT checked: for measurements only)
   --field F              split --integrity exact: wide (default: exact integer products checked
@@ -111,6 +115,7 @@ const MODE_FLAGS: Flags = {
   accelerator: { type: 'string', multiple: true },
   'accelerator-ca': { type: 'string' },
   'accelerator-tls': { type: 'boolean' },
+  'accelerator-timeout': { type: 'string' },
   integrity: { type: 'string' },
   field: { type: 'string' },
   'offload-min-intensity': { type: 'string' },
@@ -308,6 +313,17 @@ function acceleratorTlsOf(f: ModeFlags): AcceleratorTls | undefined {
   return { ca };
 }
 
+/** --accelerator-timeout S, in ms (undefined: the default). */
+function acceleratorTimeoutOf(f: ModeFlags): number | undefined {
+  const v = f.str('accelerator-timeout');
+  if (v === undefined) return undefined;
+  const sec = Number(v);
+  const ms = Math.round(sec * 1000);
+  if (!(Number.isFinite(sec) && ms >= 1 && ms <= MAX_ACCELERATOR_TIMEOUT_MS))
+    throw new UsageError(`--accelerator-timeout must be a number of seconds in (0, 86400], got '${v}'`);
+  return ms;
+}
+
 /** What the client of each accelerator gets from acceleratorTlsOf. */
 function tlsClientOptions(tls: AcceleratorTls | undefined): AcceleratorClientOptions {
   if (tls === undefined) return {};
@@ -458,7 +474,15 @@ async function runEnclaveMode(command: ModeCommand, mode: JobMode, f: ModeFlags)
   let field: ExactFieldName | undefined;
   if (mode === 'enclave') {
     f.refuse(
-      ['accelerator', 'accelerator-ca', 'accelerator-tls', 'integrity', 'field', 'offload-min-intensity'],
+      [
+        'accelerator',
+        'accelerator-ca',
+        'accelerator-tls',
+        'accelerator-timeout',
+        'integrity',
+        'field',
+        'offload-min-intensity',
+      ],
       'is for --mode split (in --mode enclave every product stays inside)',
     );
   } else {
@@ -475,6 +499,7 @@ async function runEnclaveMode(command: ModeCommand, mode: JobMode, f: ModeFlags)
     }
   }
   const acceleratorTls = mode === 'split' ? acceleratorTlsOf(f) : undefined;
+  const timeoutMs = mode === 'split' ? acceleratorTimeoutOf(f) : undefined;
   const attestation = attestationOptions(f);
   const data = planData(f.required('data'), f.str('data-key'));
   const uploads: UploadSpec[] = [...data.uploads];
@@ -525,6 +550,7 @@ async function runEnclaveMode(command: ModeCommand, mode: JobMode, f: ModeFlags)
     ...(f.str('strip-prefix') === undefined ? {} : { stripPrefix: f.str('strip-prefix')! }),
     ...(mode === 'split' && accels.length > 0 ? { accelerators: accels } : {}),
     ...(acceleratorTls === undefined ? {} : { acceleratorTls }),
+    ...(timeoutMs === undefined ? {} : { acceleratorTimeoutMs: timeoutMs }),
     ...(integrity === undefined ? {} : { integrity }),
     ...(field === undefined ? {} : { field }),
     ...(threads === undefined ? {} : { threads }),
@@ -659,7 +685,12 @@ async function withAccelerators<T>(
 ): Promise<T> {
   const accels = accelerators(f);
   if (accels.length === 0) throw new UsageError('--mode accelerator needs --accelerator HOST:PORT');
-  const pool = await AcceleratorPool.connect(accels, { ...tlsClientOptions(tls), warn: log });
+  const timeoutMs = acceleratorTimeoutOf(f);
+  const pool = await AcceleratorPool.connect(accels, {
+    ...tlsClientOptions(tls),
+    ...(timeoutMs === undefined ? {} : { deadlineMs: timeoutMs }),
+    warn: log,
+  });
   try {
     const remote = new RemoteLinearOps(pool, { integrity: 'off', warn: log });
     useRemoteLinearOps(model, remote);

@@ -191,7 +191,11 @@ export async function attachLinearOps(
   let pool: AcceleratorPool;
   try {
     const tls = jobTls(job);
-    pool = await AcceleratorPool.connect(addresses, tls === undefined ? {} : { tls });
+    pool = await AcceleratorPool.connect(addresses, {
+      ...(tls === undefined ? {} : { tls }),
+      ...(job.acceleratorTimeoutMs === undefined ? {} : { deadlineMs: job.acceleratorTimeoutMs }),
+      warn: (m) => note(ctx, m),
+    });
   } catch (e) {
     restore();
     throw e;

@@ -15,6 +15,8 @@ export const MAX_SESSION_MESSAGE_BYTES = 4 + MAX_HEADER_BYTES + MAX_BODY_BYTES;
 /** Length of a key sent for an encrypted upload (AES-256). */
 export const UPLOAD_KEY_BYTES = 32;
 export const MAX_ACCELERATORS = 64;
+/** Longest wait for one accelerator reply a job may ask for (a day, in ms). */
+export const MAX_ACCELERATOR_TIMEOUT_MS = 86_400_000;
 /** Largest CA text sent with a job's accelerator TLS (PEM: a few dozen certificates; the header is 64 KiB). */
 export const MAX_TLS_CA_CHARS = 32 * 1024;
 /** Largest declared size of one upload (the trusted process may set a lower cap). */
@@ -84,6 +86,8 @@ export interface JobCommon {
   readonly accelerators?: readonly string[];
   /** split, with `accelerators`: connect to every one of them over TLS. */
   readonly acceleratorTls?: AcceleratorTls;
+  /** split: how long to wait for an accelerator's reply before the attempt fails (ms; default 60 s). */
+  readonly acceleratorTimeoutMs?: number;
   /** split: default 'exact'. */
   readonly integrity?: Integrity;
   /** split, integrity exact: the field (verify/field.ts); default 'wide' ('p24' with blinding pads). */
@@ -421,6 +425,7 @@ const COMMON_FIELDS = [
   'stripPrefix',
   'accelerators',
   'acceleratorTls',
+  'acceleratorTimeoutMs',
   'integrity',
   'field',
   'threads',
@@ -448,6 +453,10 @@ function common(o: Json, where: string): JobCommon {
     ...defined('accelerators', accelerators),
     ...defined('acceleratorTls', opt(o, 'acceleratorTls', acceleratorTls, where)),
     ...defined(
+      'acceleratorTimeoutMs',
+      opt(o, 'acceleratorTimeoutMs', (v, w) => int(v, w, 1, MAX_ACCELERATOR_TIMEOUT_MS), where),
+    ),
+    ...defined(
       'integrity',
       opt(o, 'integrity', (v, w) => oneOf(v, w, INTEGRITY_MODES), where),
     ),
@@ -467,11 +476,15 @@ function common(o: Json, where: string): JobCommon {
   if (
     c.mode === 'enclave' &&
     (c.accelerators !== undefined ||
+      c.acceleratorTimeoutMs !== undefined ||
       c.integrity !== undefined ||
       c.field !== undefined ||
       c.offloadMinIntensity !== undefined)
   ) {
-    throw bad(where, 'accelerators, integrity, field and offloadMinIntensity are for mode split');
+    throw bad(
+      where,
+      'accelerators, acceleratorTimeoutMs, integrity, field and offloadMinIntensity are for mode split',
+    );
   }
   if (c.acceleratorTls !== undefined && c.accelerators === undefined) {
     throw bad(`${where}.acceleratorTls`, "is for the job's own accelerators (give accelerators)");

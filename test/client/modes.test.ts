@@ -372,6 +372,28 @@ describe('train --mode split', () => {
   });
 });
 
+describe('an accelerator that never replies', () => {
+  it('fails the attempt after --accelerator-timeout, retries once, then stops with E_NETWORK', async () => {
+    const mute = await startAccelerator({ mode: 'never-reply' });
+    try {
+      const t0 = performance.now();
+      const r = await cli(
+        trainArgs(
+          f('mute.safetensors'),
+          ['--mode', 'split', '--accelerator', mute.address, '--accelerator-timeout', '0.5', ...sim(sealing)],
+          1,
+        ),
+      );
+      const sec = (performance.now() - t0) / 1000;
+      assert.equal(r.code, 7, r.stderr);
+      assert.match(r.stderr, /E_NETWORK: .*failed twice .*no reply from accelerator .* within 500 ms/);
+      assert.ok(sec < 30, `stopped after ${sec.toFixed(1)} s, not after two 60 s deadlines`);
+    } finally {
+      await mute.server.close();
+    }
+  });
+});
+
 describe('sealed checkpoints', () => {
   it('resume from a sealed checkpoint in the trusted process is bit-identical to a straight run', async () => {
     const first = await cli(
@@ -492,6 +514,11 @@ describe('mode flags', () => {
         ['--mode', 'accelerator', '--accelerator', '127.0.0.1:1', '--field', 'p24'],
         /--field is not used by --mode accelerator/,
       ],
+      [
+        ['--mode', 'split', '--accelerator', '127.0.0.1:1', '--accelerator-timeout', '0'],
+        /--accelerator-timeout must be a number of seconds in \(0, 86400\], got '0'/,
+      ],
+      [['--mode', 'enclave', '--accelerator-timeout', '5'], /--accelerator-timeout is for --mode split/],
     ];
     for (const [extra, pattern] of cases) {
       const r = await cli(trainArgs(f('x.safetensors'), extra));

@@ -280,7 +280,7 @@ describe('session codec', () => {
     );
     refused(
       () => decodeClientMessage(job({ mode: 'enclave' })),
-      /accelerators, integrity, field and offloadMinIntensity are for mode split/,
+      /accelerators, acceleratorTimeoutMs, integrity, field and offloadMinIntensity are for mode split/,
     );
     refused(() => decodeClientMessage(job({ field: 'p48' })), /field: expected one of wide, p24/);
     refused(
@@ -305,6 +305,17 @@ describe('session codec', () => {
         ),
       /are for mode split/,
     );
+    for (const bad of [0, 1.5, -1, 86_400_001, '60'])
+      refused(() => decodeClientMessage(job({ acceleratorTimeoutMs: bad })), /acceleratorTimeoutMs: /);
+    refused(
+      () =>
+        decodeClientMessage(
+          job({ mode: 'enclave', accelerators: undefined, integrity: undefined, acceleratorTimeoutMs: 5000 }),
+        ),
+      /are for mode split/,
+    );
+    const timed = decodeClientMessage(job({ acceleratorTimeoutMs: 5000 }));
+    assert.equal(timed.type === 'train' && timed.job.acceleratorTimeoutMs, 5000);
     refused(() => decodeClientMessage(job({ checkpoint: '../x' })), /checkpoint: not a plain name/);
     refused(
       () => decodeClientMessage(job({ data: { kind: 'path', name: '/etc' } })),
