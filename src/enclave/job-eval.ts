@@ -175,7 +175,7 @@ async function loadJobPads(
       'E_STATE',
       `the pad file was made for batches of inputs [${pads.header.inputShape.join(', ')}], this job's are [${want}]: ` +
         `give infer the pad file's --batch-size ${pads.header.inputShape[0]} and --input-size ${pads.header.inputShape[3]}, ` +
-        'or precompute pads for this job\'s',
+        "or precompute pads for this job's",
     );
   }
   if (images % job.batchSize !== 0) {
