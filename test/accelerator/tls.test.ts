@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -8,42 +7,14 @@ import { AcceleratorClient } from '../../src/enclave/accelerator-client.js';
 import { isTeeError } from '../../src/errors.js';
 import { SeededRng } from '../../src/tensor/seeded-rng.js';
 import { makeRequest } from '../protocol/requests.js';
+import { makeSelfSignedCert } from '../tls-cert.js';
 import { startServer, type TestServer } from './harness.js';
 import { referenceModp } from './modp-reference.js';
 
 const DIMS = { n: 2, c: 2, h: 5, w: 5, o: 3, k: 3, stride: 1, padding: 1, i: 4 };
 
-// A throw-away self-signed certificate for 127.0.0.1, made by the openssl command line.
-function makeCert(dir: string): { cert: Buffer; key: Buffer } | null {
-  const r = spawnSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-      '-days',
-      '2',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    ],
-    { stdio: 'ignore' },
-  );
-  if (r.status !== 0) return null;
-  return { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) };
-}
-
 const dir = mkdtempSync(join(tmpdir(), 'tee-offload-tls-'));
-const pem = makeCert(dir);
+const pem = makeSelfSignedCert(join(dir, 'cert.pem'), join(dir, 'key.pem'));
 
 describe('TLS between client and accelerator', {
   skip: pem === null ? 'openssl is not installed' : false,

@@ -15,6 +15,7 @@ import { isTeeError } from '../../src/errors.js';
 import { formatAddress } from '../../src/protocol/address.js';
 import { decodeClientMessage, encodeSessionMessage } from '../../src/protocol/session-codec.js';
 import { MAX_TLS_CA_CHARS, type TrainJob } from '../../src/protocol/session-messages.js';
+import { makeSelfSignedCert } from '../tls-cert.js';
 import {
   type Accelerator,
   type ChildEnclave,
@@ -27,32 +28,9 @@ import {
 const dir = mkdtempSync(join(tmpdir(), 'tee-offload-acc-tls-'));
 const p = (name: string) => join(dir, name);
 
-// A throw-away self-signed certificate for 127.0.0.1 (NAME.cert.pem, NAME.key.pem), made by openssl.
+// A throw-away self-signed certificate (NAME.cert.pem, NAME.key.pem).
 function makeCert(name: string): boolean {
-  const r = spawnSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      p(`${name}.key.pem`),
-      '-out',
-      p(`${name}.cert.pem`),
-      '-days',
-      '2',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    ],
-    { stdio: 'ignore' },
-  );
-  return r.status === 0;
+  return makeSelfSignedCert(p(`${name}.cert.pem`), p(`${name}.key.pem`)) !== null;
 }
 
 const haveOpenssl = (() => {
