@@ -124,6 +124,7 @@ export class AcceleratorPool implements AcceleratorTransport {
   // still unreachable when tried again (up to DOWN_MAX_MS).
   private markDown(c: AcceleratorClient, e: unknown): void {
     const prev = this.down.get(c);
+    if (prev !== undefined && prev.until > this.now()) return; // another call in flight found it first
     const ms = prev === undefined ? DOWN_FIRST_MS : Math.min(DOWN_MAX_MS, 2 * prev.ms);
     this.down.set(c, { until: this.now() + ms, ms });
     this.downs.set(c, (this.downs.get(c) ?? 0) + 1);
