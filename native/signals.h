@@ -13,6 +13,10 @@
 
 #include <napi.h>
 
+#include <exception>
+#include <new>
+#include <string>
+
 #if defined(__unix__) || defined(__APPLE__)
 #include <pthread.h>
 #include <signal.h>
@@ -47,10 +51,20 @@ class AsyncSignalsBlocked {
 
 using NativeFunction = Napi::Value (*)(const Napi::CallbackInfo&);
 
+// A C++ exception other than Napi::Error (std::bad_alloc from a buffer sized by hostile input, a
+// std::length_error) would otherwise terminate the process: it becomes a JavaScript Error instead.
 template <NativeFunction F>
 Napi::Value with_signals_blocked(const Napi::CallbackInfo& info) {
   const AsyncSignalsBlocked blocked;
-  return F(info);
+  try {
+    return F(info);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(info.Env(), "native: out of memory (an allocation failed)");
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), std::string("native: ") + e.what());
+  }
 }
 
 // exports[name] = F, run with asynchronous signals blocked (see above).

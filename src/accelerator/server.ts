@@ -96,6 +96,8 @@ interface Job {
   readonly bytes: number;
   /** Answered with this error instead of a product (a request for a cached operand we do not hold). */
   readonly refuse?: string;
+  /** Which of a, b is the cache's own array (copied for the compute thread when it is computed). */
+  readonly fromCache?: readonly [boolean, boolean];
 }
 
 const LINGER_MS = 2000;
@@ -295,6 +297,11 @@ export class AcceleratorServer {
   }
 }
 
+/** The empty result of an arith (a product with no elements). */
+function emptyResult(arith: LinearRequest['arith']): WireTensor['data'] {
+  return arith === 'f32' ? new Float32Array(0) : arith === 'modp' ? new Int32Array(0) : new Float64Array(0);
+}
+
 function peerOf(socket: Socket): string {
   const host = socket.remoteAddress ?? '?';
   return `${host.includes(':') ? `[${host}]` : host}:${socket.remotePort ?? '?'}`;
@@ -314,7 +321,10 @@ class ServerConnection {
   private clientHello: Hello | null = null;
   private helloTimer: NodeJS.Timeout | null;
   private readonly queue: Job[] = [];
-  // Operand b of earlier requests, kept on request (protocol 2); copies, so that no payload buffer is held.
+  // Operands of earlier requests, kept on request (protocol 2): copies (no payload buffer is held), never
+  // written after the copy. A queued request that uses one holds the cache's array itself; the copy the
+  // compute thread takes ownership of is made when the request is computed (one at a time per
+  // connection): a copy per queued request let a stream of small USE frames allocate without bound.
   private readonly cache: OperandCache<WireTensor['data']>;
   private busy = false;
   private busyBytes = 0;
@@ -444,6 +454,7 @@ class ServerConnection {
         if (frame === null) return;
         let req = decodeRequest(frame.payload);
         let refuse: string | undefined;
+        const fromCache: [boolean, boolean] = [false, false];
         // a first, then b: the client's mirror runs the same operations in the same order.
         for (const which of ['a', 'b'] as const) {
           const c = which === 'a' ? req.aCache : req.bCache;
@@ -456,8 +467,8 @@ class ServerConnection {
             if (e === undefined || !(e.value instanceof (req.arith === 'f32' ? Float32Array : Int32Array))) {
               refuse ??= `E_CACHE: no cached operand ${which} under key ${c.key} with this shape and arith`;
             } else if (refuse === undefined) {
-              // A copy per use: the compute thread takes ownership of the buffers it is given.
-              req = { ...req, [which]: { shape: t.shape, data: e.value.slice() } };
+              req = { ...req, [which]: { shape: t.shape, data: e.value } };
+              fromCache[which === 'a' ? 0 : 1] = true;
             }
           }
         }
@@ -467,6 +478,7 @@ class ServerConnection {
           req,
           bytes: this.partialBytes,
           ...(refuse === undefined ? {} : { refuse }),
+          ...(fromCache[0] || fromCache[1] ? { fromCache } : {}),
         });
         this.server.queued(this.queue.length);
         this.partialBytes = 0;
@@ -522,16 +534,42 @@ class ServerConnection {
   }
 
   private async compute(job: Job): Promise<void> {
+    const shape = outputShape(job.req);
+    if (shape.includes(0)) {
+      // Nothing to compute. Answered here: a kernel would size its scratch by the dimensions that are
+      // not zero (a 0-image convolution of 2^31 × 2^31 planes), which no other limit bounds.
+      this.reply(job, { shape, data: emptyResult(job.req.arith) }, 0);
+      return;
+    }
     // The result goes into a pooled buffer (a fresh one per product cost page faults, zeroing and garbage
     // collections: ~15 % of this process's CPU in a ResNet-18 step), which comes back to the pool once
     // the socket has taken its bytes.
-    const resultBytes = resultDataBytes(outputShape(job.req), job.req.arith);
+    const resultBytes = resultDataBytes(shape, job.req.arith);
     const out = this.server.payloads.take(resultBytes).buffer;
-    const { result, computeMs, spent } = await this.server.backend.run(job.req, out);
+    // The compute thread takes ownership of what it is given: a cached operand goes as a copy.
+    const c = job.fromCache;
+    const req =
+      c === undefined
+        ? job.req
+        : {
+            ...job.req,
+            ...(c[0] ? { a: { shape: job.req.a.shape, data: job.req.a.data.slice() } } : {}),
+            ...(c[1] ? { b: { shape: job.req.b.shape, data: job.req.b.data.slice() } } : {}),
+          };
+    const { result, computeMs, spent } = await this.server.backend.run(req, out);
     for (const b of spent) this.server.payloads.give(b);
     // The result's buffer is this server's now (`out` came back through the worker as a new object).
     const done = result.data.buffer;
-    const recycle = this.server.tamper ? undefined : () => this.server.payloads.give(done);
+    this.reply(
+      job,
+      result,
+      computeMs,
+      this.server.tamper ? undefined : () => this.server.payloads.give(done),
+    );
+  }
+
+  /** Sends a product's result (through the tamper hook in tests); `recycle` frees its buffer once sent. */
+  private reply(job: Job, result: WireTensor, computeMs: number, recycle?: () => void): void {
     if (this.closing) {
       recycle?.();
       return;
