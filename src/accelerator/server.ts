@@ -59,6 +59,17 @@ export interface AcceleratorServerOptions {
   readonly idleTimeoutMs?: number;
   /** Decoded requests waiting on one connection before it stops reading (default 64). */
   readonly maxQueuedRequests?: number;
+  /**
+   * Slowest a frame's payload may arrive once admitted (it holds its share of the memory budget), in
+   * bytes per second, measured over windows of `rateWindowMs`; slower is E_FRAME (default 1 MiB/s; 0:
+   * no minimum). Without it, a few connections trickling the bytes of large frames held the whole budget
+   * and every other client waited behind them.
+   */
+  readonly minPayloadRate?: number;
+  /** The window of minPayloadRate (default 10 000 ms). */
+  readonly rateWindowMs?: number;
+  /** Open connections at most; one more is closed at once, with a log line (default 256). */
+  readonly maxConnections?: number;
   /** PEM certificate chain and key: serve TLS instead of plain TCP. */
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
   /** 'worker' (default): products run on one worker thread; 'inline': on the main thread. */
@@ -78,6 +89,8 @@ export interface AcceleratorServerOptions {
 
 export interface AcceleratorServerStats {
   readonly connections: number;
+  /** Connections closed at once because maxConnections were open. */
+  readonly refused: number;
   readonly openConnections: number;
   readonly ops: number;
   readonly bytesIn: number;
@@ -102,6 +115,11 @@ interface Job {
 
 const LINGER_MS = 2000;
 
+/** Default slowest arrival of an admitted payload: 1 MiB/s. */
+export const DEFAULT_MIN_PAYLOAD_RATE = 2 ** 20;
+/** Default cap on open connections. */
+export const DEFAULT_MAX_CONNECTIONS = 256;
+
 export class AcceleratorServer {
   readonly maxFrameBytes: number;
   readonly maxConnectionBytes: number;
@@ -110,6 +128,9 @@ export class AcceleratorServer {
   readonly helloTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly maxQueuedRequests: number;
+  readonly minPayloadRate: number;
+  readonly rateWindowMs: number;
+  readonly maxConnections: number;
   /** Operand cache per connection, whole MiB (0: none). */
   readonly cacheBytes: number;
   readonly tls: boolean;
@@ -126,7 +147,7 @@ export class AcceleratorServer {
   private inFlight = 0;
   private peakInFlight = 0;
   private peakQueued = 0;
-  private totals = { connections: 0, ops: 0, bytesIn: 0, bytesOut: 0 };
+  private totals = { connections: 0, refused: 0, ops: 0, bytesIn: 0, bytesOut: 0 };
   private closing: Promise<void> | null = null;
 
   constructor(opts: AcceleratorServerOptions = {}) {
@@ -147,6 +168,18 @@ export class AcceleratorServer {
     this.helloTimeoutMs = opts.helloTimeoutMs ?? 10_000;
     this.idleTimeoutMs = opts.idleTimeoutMs ?? 60_000;
     this.maxQueuedRequests = opts.maxQueuedRequests ?? 64;
+    this.minPayloadRate = opts.minPayloadRate ?? DEFAULT_MIN_PAYLOAD_RATE;
+    if (!(Number.isFinite(this.minPayloadRate) && this.minPayloadRate >= 0)) {
+      throw new RangeError(`minPayloadRate must be a number >= 0, got ${this.minPayloadRate}`);
+    }
+    this.rateWindowMs = opts.rateWindowMs ?? 10_000;
+    if (!(Number.isFinite(this.rateWindowMs) && this.rateWindowMs >= 1)) {
+      throw new RangeError(`rateWindowMs must be a number >= 1, got ${this.rateWindowMs}`);
+    }
+    this.maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    if (!Number.isSafeInteger(this.maxConnections) || this.maxConnections < 1) {
+      throw new RangeError(`maxConnections must be an integer >= 1, got ${this.maxConnections}`);
+    }
     const cache = opts.cacheBytes ?? DEFAULT_CACHE_BYTES;
     if (!Number.isSafeInteger(cache) || cache < 0 || cache > 2 ** 42) {
       throw new RangeError(`cacheBytes must be an integer in [0, 2^42], got ${cache}`);
@@ -245,6 +278,14 @@ export class AcceleratorServer {
       socket.destroy();
       return;
     }
+    if (this.connections.size >= this.maxConnections) {
+      this.totals.refused++;
+      this.log(
+        `accelerator: peer=${peerOf(socket)} refused: ${this.connections.size} connections open, the most allowed (--max-connections)`,
+      );
+      socket.destroy();
+      return;
+    }
     this.totals.connections++;
     this.connections.add(new ServerConnection(this, socket));
   }
@@ -330,6 +371,9 @@ class ServerConnection {
   private busyBytes = 0;
   /** Admitted bytes of the frame being received (not yet a queued job). */
   private partialBytes = 0;
+  // The minimum payload rate: bytesIn when the current window began (an admitted frame arriving).
+  private rateTimer: NodeJS.Timeout | null = null;
+  private rateMark = 0;
   private pausedForBudget = false;
   private pausedForQueue = false;
   private writeBlocked = false;
@@ -451,7 +495,11 @@ class ServerConnection {
           this.partialBytes = head.length;
         }
         const frame = this.decoder.next();
-        if (frame === null) return;
+        if (frame === null) {
+          if (this.partialBytes > 0) this.watchRate();
+          return;
+        }
+        this.stopRateWatch();
         let req = decodeRequest(frame.payload);
         let refuse: string | undefined;
         const fromCache: [boolean, boolean] = [false, false];
@@ -487,6 +535,39 @@ class ServerConnection {
     } catch (e) {
       this.fail(e, id);
     }
+  }
+
+  // While an admitted frame is arriving, checks every rateWindowMs that at least minPayloadRate bytes per
+  // second came in (or what was left of the frame); slower is a protocol error (E_FRAME).
+  private watchRate(): void {
+    const min = this.server.minPayloadRate;
+    if (min === 0 || this.rateTimer !== null) return;
+    this.rateMark = this.bytesIn;
+    const windowMs = this.server.rateWindowMs;
+    this.rateTimer = setInterval(() => {
+      if (this.stopped || this.partialBytes === 0) {
+        this.stopRateWatch();
+        return;
+      }
+      const got = this.bytesIn - this.rateMark;
+      const left = this.decoder.payloadBytesLeft;
+      if (got < Math.min(left + got, (min * windowMs) / 1000)) {
+        this.stopRateWatch();
+        this.fail(
+          frameError(
+            `a frame's payload arrived at ${Math.round((got * 1000) / windowMs)} bytes/s, below the minimum of ${min} bytes/s (${left} bytes still to come)`,
+          ),
+        );
+        return;
+      }
+      this.rateMark = this.bytesIn;
+    }, windowMs);
+    this.rateTimer.unref();
+  }
+
+  private stopRateWatch(): void {
+    if (this.rateTimer !== null) clearInterval(this.rateTimer);
+    this.rateTimer = null;
   }
 
   private checkLimits(req: LinearRequest): void {
@@ -666,6 +747,7 @@ class ServerConnection {
     this.closing = true;
     this.stopped = true;
     if (this.helloTimer !== null) clearTimeout(this.helloTimer);
+    this.stopRateWatch();
     this.releaseWaiting();
     this.server.forget(this);
     const ms = Math.round(performance.now() - this.started);

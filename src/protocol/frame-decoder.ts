@@ -66,6 +66,11 @@ export class FrameDecoder {
     return this.queued;
   }
 
+  /** Payload bytes of the current frame not yet received (0 between frames). */
+  get payloadBytesLeft(): number {
+    return this.head === null ? 0 : Math.max(0, this.head.length - this.filled - this.queued);
+  }
+
   /** True while part of a hello or frame has been read: ending the stream now truncates it. */
   get midFrame(): boolean {
     return this.queued > 0 || this.head !== null;

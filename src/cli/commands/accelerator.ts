@@ -3,10 +3,15 @@ import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import type { GpuKind, GpuSpec } from '../../accelerator/gpu-linear.js';
-import { startAcceleratorServer } from '../../accelerator/server.js';
+import {
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MIN_PAYLOAD_RATE,
+  startAcceleratorServer,
+} from '../../accelerator/server.js';
 import { TeeError } from '../../errors.js';
 import { formatAddress, parseAddress } from '../../protocol/address.js';
 import { DEFAULT_MAX_FRAME_BYTES, MAX_FRAME_BYTES_LIMIT, PROTOCOL_VERSION } from '../../protocol/limits.js';
+import { DEFAULT_CACHE_BYTES } from '../../protocol/operand-cache.js';
 import { type Command, UsageError } from '../command.js';
 import { intFlag, parseFlags } from '../parse.js';
 import { untilStopped } from '../until-stopped.js';
@@ -22,14 +27,18 @@ const UNITS: Record<string, number> = {
 };
 
 /** A byte count: an integer with an optional binary unit (K, M, G, KiB, MiB, GiB; 1K = 1024). */
-export function bytesFlag(value: string | undefined, name: string, fallback: number): number {
+export function bytesFlag(
+  value: string | undefined,
+  name: string,
+  fallback: number,
+  min = 1024,
+  max = MAX_FRAME_BYTES_LIMIT,
+): number {
   if (value === undefined) return fallback;
   const m = /^(\d+)\s*([kmg](?:ib)?)?$/i.exec(value.trim());
   const n = m === null ? Number.NaN : Number(m[1]) * UNITS[(m[2] ?? '').toLowerCase()]!;
-  if (!Number.isSafeInteger(n) || n < 1024 || n > MAX_FRAME_BYTES_LIMIT) {
-    throw new UsageError(
-      `--${name} must be a byte count in [1024, ${MAX_FRAME_BYTES_LIMIT}] (e.g. 256M), got '${value}'`,
-    );
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`--${name} must be a byte count in [${min}, ${max}] (e.g. 256M), got '${value}'`);
   }
   return n;
 }
@@ -127,6 +136,7 @@ export const acceleratorCommand: Command = {
   name: 'accelerator',
   summary: 'run the untrusted accelerator server that computes linear products for split mode',
   help: `usage: tee-offload accelerator [--listen HOST:PORT] [--threads T] [--max-frame-bytes B]
+                             [--cache-bytes B] [--max-connections N] [--min-rate B]
                              [--tls-cert CERT.pem --tls-key KEY.pem]
                              [--backend cpu|cuda|emulated] [--cuda-libs DIR[:DIR...]]
 
@@ -147,6 +157,13 @@ options:
   --threads T          kernel threads per product (default: all cores)
   --max-frame-bytes B  largest request accepted, with K/M/G suffixes (default 1G); a larger frame
                        closes its connection (E_FRAME)
+  --cache-bytes B      operand cache per connection (weights kept between a layer's products),
+                       whole MiB (default 1G; 0: none)
+  --max-connections N  open connections at most; one more is closed at once, logged (default 256)
+  --min-rate B         slowest a request's payload may arrive once admitted, bytes per second with
+                       K/M/G suffixes, over 10 s windows (default 1M; 0: no minimum); slower closes
+                       the connection (E_FRAME), so that trickled frames cannot hold the memory
+                       budget every client shares
   --tls-cert CERT.pem  serve TLS with this PEM certificate chain (needs --tls-key); clients connect
                        with --accelerator-ca CERT.pem (or --accelerator-tls for a CA-signed one)
   --tls-key KEY.pem    the unencrypted PEM private key of --tls-cert
@@ -162,6 +179,9 @@ options:
       listen: { type: 'string' },
       threads: { type: 'string' },
       'max-frame-bytes': { type: 'string' },
+      'cache-bytes': { type: 'string' },
+      'max-connections': { type: 'string' },
+      'min-rate': { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       compute: { type: 'string' },
@@ -177,6 +197,9 @@ options:
     }
     const threads = str('threads') === undefined ? undefined : intFlag(str('threads'), 'threads', 1);
     const maxFrameBytes = bytesFlag(str('max-frame-bytes'), 'max-frame-bytes', DEFAULT_MAX_FRAME_BYTES);
+    const cacheBytes = bytesFlag(str('cache-bytes'), 'cache-bytes', DEFAULT_CACHE_BYTES, 0, 2 ** 42);
+    const maxConnections = intFlag(str('max-connections'), 'max-connections', DEFAULT_MAX_CONNECTIONS);
+    const minPayloadRate = bytesFlag(str('min-rate'), 'min-rate', DEFAULT_MIN_PAYLOAD_RATE, 0, 2 ** 40);
     const cert = str('tls-cert');
     const key = str('tls-key');
     if ((cert === undefined) !== (key === undefined))
@@ -206,6 +229,9 @@ options:
       host: address.host,
       port: address.port,
       maxFrameBytes,
+      cacheBytes,
+      maxConnections,
+      minPayloadRate,
       compute,
       ...(gpu !== undefined ? { gpu } : {}),
       ...(threads !== undefined ? { threads } : {}),
