@@ -68,7 +68,7 @@ export interface AcceleratorServerOptions {
   readonly minPayloadRate?: number;
   /** The window of minPayloadRate (default 10 000 ms). */
   readonly rateWindowMs?: number;
-  /** Open connections at most; one more is closed at once, with a log line (default 256). */
+  /** Open connections at most; one more is closed at once, with a log line (default 64). */
   readonly maxConnections?: number;
   /** PEM certificate chain and key: serve TLS instead of plain TCP. */
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
@@ -118,7 +118,7 @@ const LINGER_MS = 2000;
 /** Default slowest arrival of an admitted payload: 1 MiB/s. */
 export const DEFAULT_MIN_PAYLOAD_RATE = 2 ** 20;
 /** Default cap on open connections. */
-export const DEFAULT_MAX_CONNECTIONS = 256;
+export const DEFAULT_MAX_CONNECTIONS = 64;
 
 export class AcceleratorServer {
   readonly maxFrameBytes: number;

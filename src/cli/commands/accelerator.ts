@@ -159,7 +159,7 @@ options:
                        closes its connection (E_FRAME)
   --cache-bytes B      operand cache per connection (weights kept between a layer's products),
                        whole MiB (default 1G; 0: none)
-  --max-connections N  open connections at most; one more is closed at once, logged (default 256)
+  --max-connections N  open connections at most; one more is closed at once, logged (default 64)
   --min-rate B         slowest a request's payload may arrive once admitted, bytes per second with
                        K/M/G suffixes, over 10 s windows (default 1M; 0: no minimum); slower closes
                        the connection (E_FRAME), so that trickled frames cannot hold the memory
