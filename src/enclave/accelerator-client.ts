@@ -541,10 +541,11 @@ export class AcceleratorClient implements AcceleratorTransport {
       });
       socket.on('close', () => {
         if (!settled) {
-          // A TLS server closes on a plain-TCP client's hello without a byte: say so when nothing came.
+          // A TLS server closes on a plain-TCP client's hello without a byte, and so does an accelerator
+          // with all its connections in use (--max-connections): say so when nothing came.
           const silent =
             tlsOpts === null && link.bytesReceived === 0
-              ? `, without sending a byte (if it serves TLS, ${USE_TLS_HINT})`
+              ? `, without sending a byte (if it serves TLS, ${USE_TLS_HINT}; else it may have all its connections in use, --max-connections)`
               : '';
           fail(networkError(`accelerator ${this.address} closed the connection before its hello${silent}`));
           return;
