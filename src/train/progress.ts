@@ -103,11 +103,17 @@ export function jsonReporter(out: NodeJS.WritableStream = process.stdout): Repor
   };
 }
 
-/** Plain lines: every `every` steps, and every eval/checkpoint/done. */
+/** Plain lines: the run's first step, every `every` steps, the last, and every eval/checkpoint/done. */
 export function lineReporter(out: NodeJS.WritableStream = process.stderr, every = 10): Reporter {
+  // The first step this run takes is always shown (step 1, or a resumed run's first).
+  let seen = false;
   return {
     event: (e) => {
-      if (e.type === 'step' && e.step % every !== 0 && e.step !== e.totalSteps && e.step !== 1) return;
+      if (e.type === 'step') {
+        const first = !seen;
+        seen = true;
+        if (!first && e.step % every !== 0 && e.step !== e.totalSteps) return;
+      }
       out.write(`${describeEvent(e)}\n`);
     },
     close: () => {},

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { describeEvent, type ProgressEvent, withRunTotals } from '../../src/train/progress.js';
+import { describeEvent, lineReporter, type ProgressEvent, withRunTotals } from '../../src/train/progress.js';
 
 const step = (n: number, totalSteps: number): ProgressEvent => ({
   type: 'step',
@@ -57,4 +57,21 @@ test('withRunTotals passes a complete done event unchanged', () => {
   const full = { ...done(4, 1), startStep: 0, totalSteps: 4, stepsRun: 4 };
   const [, e] = through([step(4, 8), full]);
   assert.equal(e, full);
+});
+
+test('plain lines show the run’s first step (a resumed run’s too), every tenth and the last', () => {
+  const lines = (from: number, to: number): number[] => {
+    let text = '';
+    const sink = {
+      write: (s: string) => {
+        text += s;
+        return true;
+      },
+    };
+    const r = lineReporter(sink as unknown as NodeJS.WritableStream);
+    for (let i = from; i <= to; i++) r.event(step(i, to));
+    return [...text.matchAll(/^step (\d+)\//gm)].map((m) => Number(m[1]));
+  };
+  assert.deepEqual(lines(1, 25), [1, 10, 20, 25]);
+  assert.deepEqual(lines(14, 25), [14, 20, 25]);
 });
