@@ -33,6 +33,8 @@ export interface EnclaveServiceOptions {
   /** Sessions allowed to wait behind the running one (default 8); more are refused. */
   readonly maxQueue?: number;
   readonly handshakeTimeoutMs?: number;
+  /** A session waiting this long for its client's next message, no job running, is closed (ms). */
+  readonly sessionIdleTimeoutMs?: number;
   /** One line per session and per refused connection (default: stderr). */
   readonly log?: (line: string) => void;
 }
@@ -145,6 +147,7 @@ export class EnclaveService {
         limits: this.opts.limits ?? {},
         maxUploadBytes: this.opts.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES,
         maxSessionBytes: this.opts.maxSessionBytes ?? DEFAULT_MAX_SESSION_BYTES,
+        ...(this.opts.sessionIdleTimeoutMs ? { idleTimeoutMs: this.opts.sessionIdleTimeoutMs } : {}),
         ...(this.opts.workParent ? { parent: this.opts.workParent } : {}),
       },
       (e) =>

@@ -25,7 +25,16 @@ export interface SessionOptions extends SessionStoreOptions {
   readonly checkpoints?: SealedCheckpoints;
   readonly accelerators: readonly string[];
   readonly limits: JobLimits;
+  /**
+   * Longest wait for the client's next message while no job runs (ms; default 120 000). Anyone can
+   * complete the handshake (the client authenticates the trusted process, not the reverse), and sessions
+   * are served one at a time: without it, a peer that said nothing held the only slot for good.
+   */
+  readonly idleTimeoutMs?: number;
 }
+
+/** Default longest wait for a client's next message while no job runs. */
+export const DEFAULT_SESSION_IDLE_MS = 120_000;
 
 export interface SessionOutcome {
   /** 'ok', or the code of the error that ended the session. */
@@ -106,7 +115,7 @@ export class EnclaveSession {
       for (;;) {
         this.checkAborted();
         this.idle = true;
-        const raw = await this.channel.receive();
+        const raw = await this.receiveWithin(this.opts.idleTimeoutMs ?? DEFAULT_SESSION_IDLE_MS);
         this.idle = false;
         if (raw === null) break;
         await this.handle(decodeClientMessage(raw));
@@ -124,6 +133,24 @@ export class EnclaveSession {
       await this.channel.close();
     }
     return { status, jobs: this.jobs, uploadedBytes: this.uploadedBytes };
+  }
+
+  // The client's next message, or E_NETWORK when none comes within ms (the session then ends).
+  private receiveWithin(ms: number): Promise<Uint8Array | null> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new TeeError(
+              'E_NETWORK',
+              `no message from the client for ${ms >= 10_000 ? Math.round(ms / 1000) : (ms / 1000).toFixed(1)} s while no job ran: the session is closed`,
+            ),
+          ),
+        ms,
+      );
+    });
+    return Promise.race([this.channel.receive(), late]).finally(() => clearTimeout(timer));
   }
 
   private context(store: SessionStore): JobContext {

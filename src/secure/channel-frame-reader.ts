@@ -1,7 +1,9 @@
 // Length-prefixed frames (u32 big-endian length ‖ bytes) read from a socket for the handshake and the
 // secure channel. A frame's declared length is checked against the limit as soon as its 4 length
 // bytes arrive, before anything is allocated for it; a frame over the limit is E_FRAME and the socket
-// is destroyed. Reading pauses the socket while too many frames wait unread (back-pressure).
+// is destroyed. Reading pauses the socket while too many frames, or too many bytes (two of the largest
+// frames), wait unread (back-pressure): a peer that is not being served (a queued session) cannot make
+// this process buffer more than that.
 import type { Socket } from 'node:net';
 import { TeeError } from '../errors.js';
 
@@ -16,6 +18,7 @@ export class FrameReader {
   /** The largest frame accepted; may be raised after the handshake. */
   maxFrameBytes: number;
   private readonly queue: Uint8Array[] = [];
+  private queuedBytes = 0;
   private readonly waiters: Waiter[] = [];
   private readonly head = new Uint8Array(FRAME_LENGTH_BYTES);
   private headFill = 0;
@@ -81,10 +84,16 @@ export class FrameReader {
       return;
     }
     this.queue.push(frame);
-    if (this.queue.length >= this.maxQueued && !this.paused) {
+    this.queuedBytes += frame.byteLength;
+    if ((this.queue.length >= this.maxQueued || this.queuedBytes >= this.maxQueuedBytes) && !this.paused) {
       this.paused = true;
       this.socket.pause();
     }
+  }
+
+  /** Unread bytes at which reading pauses: two of the largest frames. */
+  private get maxQueuedBytes(): number {
+    return 2 * Math.max(this.maxFrameBytes, 1 << 16);
   }
 
   private onEnd(): void {
@@ -101,7 +110,12 @@ export class FrameReader {
   next(): Promise<Uint8Array | null> {
     const f = this.queue.shift();
     if (f !== undefined) {
-      if (this.paused && this.queue.length < this.maxQueued / 2) {
+      this.queuedBytes -= f.byteLength;
+      if (
+        this.paused &&
+        this.queue.length < this.maxQueued / 2 &&
+        this.queuedBytes < this.maxQueuedBytes / 2
+      ) {
         this.paused = false;
         this.socket.resume();
       }
@@ -117,6 +131,7 @@ export class FrameReader {
     if (this.failure !== null) return;
     this.failure = e;
     this.queue.length = 0;
+    this.queuedBytes = 0;
     this.body = null;
     for (const w of this.waiters.splice(0)) w.reject(e);
     this.socket.destroy();

@@ -286,6 +286,36 @@ describe('enclave service', () => {
     await settled();
   });
 
+  it('closes a session whose client says nothing (keyless peers can open one), then serves the next', async () => {
+    const s = new EnclaveService({
+      launcher: 'direct',
+      workParent: work,
+      log: () => {},
+      sessionIdleTimeoutMs: 300,
+    });
+    const p = (await s.listen(0)).port;
+    try {
+      const mute = await ready(p);
+      const { client: next, first } = await open(p);
+      assert.deepEqual(first, { type: 'queued', position: 1 });
+      const t0 = performance.now();
+      await refused(
+        mute,
+        'E_NETWORK',
+        /no message from the client for 0\.3 s while no job ran: the session is closed/,
+      );
+      assert.ok(performance.now() - t0 < 5000);
+      assert.equal(
+        (await next.next()).type,
+        'ready',
+        'the waiting client is served once the mute one is closed',
+      );
+      await next.close();
+    } finally {
+      await s.close();
+    }
+  });
+
   it('refuses a job this enclave was not sized for (E_USAGE)', async () => {
     const limited = new EnclaveService({
       launcher: 'direct',

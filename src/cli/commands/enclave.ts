@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { JobLimits } from '../../enclave/job-setup.js';
 import { EnclaveService } from '../../enclave/service.js';
+import { DEFAULT_SESSION_IDLE_MS } from '../../enclave/session.js';
 import { TeeError } from '../../errors.js';
 import { LAUNCHERS, type LauncherKind } from '../../gramine/enclave-args.js';
 import { kernels } from '../../kernels/index.js';
@@ -50,6 +51,9 @@ options:
                         created when missing; anyone who can read it can unseal: INSECURE)
   --max-upload-bytes B  largest single upload (default 16G)
   --max-queue N         sessions that may wait behind the running one (default 8)
+  --session-idle-timeout S
+                        close a session whose client sends nothing for S seconds while no job runs
+                        (default 120): anyone can open a session, and they are served one at a time
   --work-dir DIR        parent of the sessions' private directories (default the system temp dir;
                         under Gramine /tmp is an in-enclave tmpfs: keep the default there)
 
@@ -71,6 +75,7 @@ limits of an enclave build (tee-offload manifest writes them into the enclave's 
       'seal-key': { type: 'string' },
       'max-upload-bytes': { type: 'string' },
       'max-queue': { type: 'string' },
+      'session-idle-timeout': { type: 'string' },
       'work-dir': { type: 'string' },
       mode: { type: 'string' },
       model: { type: 'string' },
@@ -164,6 +169,13 @@ limits of an enclave build (tee-offload manifest writes them into the enclave's 
         ? {}
         : { maxUploadBytes: bytesFlagLarge(str('max-upload-bytes')!) }),
       ...(str('max-queue') === undefined ? {} : { maxQueue: intFlag(str('max-queue'), 'max-queue', 0, 0) }),
+      ...(str('session-idle-timeout') === undefined
+        ? {}
+        : {
+            sessionIdleTimeoutMs:
+              1000 *
+              intFlag(str('session-idle-timeout'), 'session-idle-timeout', DEFAULT_SESSION_IDLE_MS / 1000),
+          }),
       ...(str('work-dir') === undefined ? {} : { workParent: resolve(str('work-dir')!) }),
     });
     if (launcher !== 'gramine-sgx') {
