@@ -34,7 +34,7 @@ import {
   resultPayloadBytes,
 } from '../protocol/linear-codec.js';
 import type { LinearRequest, WireTensor } from '../protocol/linear-request.js';
-import { outputShape } from '../protocol/linear-shapes.js';
+import { convShape, outputShape } from '../protocol/linear-shapes.js';
 import { DEFAULT_CACHE_BYTES, OperandCache } from '../protocol/operand-cache.js';
 import { PayloadPool } from '../protocol/payload-pool.js';
 import { type ComputeBackend, InlineBackend, WorkerBackend } from './backend.js';
@@ -70,6 +70,8 @@ export interface AcceleratorServerOptions {
   readonly rateWindowMs?: number;
   /** Open connections at most; one more is closed at once, with a log line (default 64). */
   readonly maxConnections?: number;
+  /** Largest product accepted, in multiply-adds (default 2^42 ≈ 4.4·10^12); larger is E_FRAME. */
+  readonly maxRequestMacs?: number;
   /** PEM certificate chain and key: serve TLS instead of plain TCP. */
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
   /** 'worker' (default): products run on one worker thread; 'inline': on the main thread. */
@@ -119,6 +121,8 @@ const LINGER_MS = 2000;
 export const DEFAULT_MIN_PAYLOAD_RATE = 2 ** 20;
 /** Default cap on open connections. */
 export const DEFAULT_MAX_CONNECTIONS = 64;
+/** Default largest product, in multiply-adds (a VGG19 224² convolution at batch 256 is ~5·10^11). */
+export const DEFAULT_MAX_REQUEST_MACS = 2 ** 42;
 
 export class AcceleratorServer {
   readonly maxFrameBytes: number;
@@ -131,6 +135,7 @@ export class AcceleratorServer {
   readonly minPayloadRate: number;
   readonly rateWindowMs: number;
   readonly maxConnections: number;
+  readonly maxRequestMacs: number;
   /** Operand cache per connection, whole MiB (0: none). */
   readonly cacheBytes: number;
   readonly tls: boolean;
@@ -179,6 +184,10 @@ export class AcceleratorServer {
     this.maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     if (!Number.isSafeInteger(this.maxConnections) || this.maxConnections < 1) {
       throw new RangeError(`maxConnections must be an integer >= 1, got ${this.maxConnections}`);
+    }
+    this.maxRequestMacs = opts.maxRequestMacs ?? DEFAULT_MAX_REQUEST_MACS;
+    if (!(Number.isFinite(this.maxRequestMacs) && this.maxRequestMacs >= 1)) {
+      throw new RangeError(`maxRequestMacs must be a number >= 1, got ${this.maxRequestMacs}`);
     }
     const cache = opts.cacheBytes ?? DEFAULT_CACHE_BYTES;
     if (!Number.isSafeInteger(cache) || cache < 0 || cache > 2 ** 42) {
@@ -338,6 +347,24 @@ export class AcceleratorServer {
   }
 }
 
+/** Multiply-adds of a product (its cost, for the per-request limit). */
+function productMacs(req: LinearRequest): number {
+  if (req.op.startsWith('conv')) {
+    const g = convShape(req);
+    return g.n * g.c * g.o * g.k * g.k * g.oh * g.ow;
+  }
+  const [a0 = 0, a1 = 0] = req.a.shape;
+  const b1 = req.b.shape[1] ?? 0;
+  const b0 = req.b.shape[0] ?? 0;
+  // dense: x [n,i]·w [o,i]ᵀ; grad-input: dy [n,o]·w [o,i]; grad-weight: dy [n,o]ᵀ·x [n,i].
+  return req.op === 'dense' ? a0 * a1 * b0 : a0 * a1 * b1;
+}
+
+/** A result of n zeros. */
+function zeroResult(arith: LinearRequest['arith'], n: number): WireTensor['data'] {
+  return arith === 'f32' ? new Float32Array(n) : arith === 'modp' ? new Int32Array(n) : new Float64Array(n);
+}
+
 /** The empty result of an arith (a product with no elements). */
 function emptyResult(arith: LinearRequest['arith']): WireTensor['data'] {
   return arith === 'f32' ? new Float32Array(0) : arith === 'modp' ? new Int32Array(0) : new Float64Array(0);
@@ -377,6 +404,11 @@ class ServerConnection {
   private pausedForBudget = false;
   private pausedForQueue = false;
   private writeBlocked = false;
+  // A client that does not read its results: no new frame is admitted while its socket will not take
+  // more (its queued requests would otherwise hold the shared budget), and it is closed after
+  // idleTimeoutMs of that.
+  private pausedForWrite = false;
+  private stallTimer: NodeJS.Timeout | null = null;
   /** No more frames are read: a protocol error waits for the replies before it, or the client ended. */
   private stopped = false;
   /** The error frame to send once the requests before the offending one are answered. */
@@ -409,12 +441,19 @@ class ServerConnection {
     socket.on('close', () => this.onClose());
     socket.setTimeout(server.idleTimeoutMs);
     socket.on('timeout', () => {
-      if (this.decoder.midFrame && !this.pausedForBudget && !this.pausedForQueue) {
+      if (this.decoder.midFrame && !this.pausedForBudget && !this.pausedForQueue && !this.pausedForWrite) {
         this.fail(frameError(`no data for ${server.idleTimeoutMs} ms in the middle of a frame`));
       }
     });
     socket.on('drain', () => {
       this.writeBlocked = false;
+      if (this.stallTimer !== null) clearTimeout(this.stallTimer);
+      this.stallTimer = null;
+      if (this.pausedForWrite && !this.stopped) {
+        this.pausedForWrite = false;
+        this.socket.resume();
+        queueMicrotask(() => this.pump());
+      }
       void this.process();
     });
     this.helloTimer = setTimeout(
@@ -475,6 +514,11 @@ class ServerConnection {
         this.helloTimer = null;
       }
       while (!this.stopped && !this.pausedForBudget) {
+        if (this.partialBytes === 0 && this.writeBlocked) {
+          this.pausedForWrite = true;
+          this.socket.pause();
+          return;
+        }
         if (this.partialBytes === 0 && this.queue.length >= this.server.maxQueuedRequests) {
           // Enough work waiting: stop reading until the queue drains (bounds the per-request overhead).
           this.pausedForQueue = true;
@@ -571,6 +615,12 @@ class ServerConnection {
   }
 
   private checkLimits(req: LinearRequest): void {
+    const macs = productMacs(req);
+    if (macs > this.server.maxRequestMacs) {
+      throw frameError(
+        `the product needs ${macs} multiply-adds, over the limit of ${this.server.maxRequestMacs} (--max-request-macs)`,
+      );
+    }
     // Counted in the result's own dtype: a wide result is 8 bytes per element, twice a modp one.
     const out = resultPayloadBytes(outputShape(req), req.arith);
     const limit = Math.min(this.server.maxFrameBytes, this.clientHello!.maxFrameBytes);
@@ -620,6 +670,16 @@ class ServerConnection {
       // Nothing to compute. Answered here: a kernel would size its scratch by the dimensions that are
       // not zero (a 0-image convolution of 2^31 × 2^31 planes), which no other limit bounds.
       this.reply(job, { shape, data: emptyResult(job.req.arith) }, 0);
+      return;
+    }
+    if (job.req.a.data.length === 0 || job.req.b.data.length === 0) {
+      // Every element is an empty sum: zeros, without running a kernel over taps that multiply nothing
+      // (0 channels through a 1024×1024 kernel cost ~2.5 ms per image, for hours of one worker's time).
+      const data = zeroResult(
+        job.req.arith,
+        shape.reduce((x, d) => x * d, 1),
+      );
+      this.reply(job, { shape, data }, 0);
       return;
     }
     // The result goes into a pooled buffer (a fresh one per product cost page faults, zeroing and garbage
@@ -699,7 +759,16 @@ class ServerConnection {
     }
     this.socket.uncork();
     if (last < 0) written?.();
-    if (!ok) this.writeBlocked = true;
+    if (!ok) {
+      this.writeBlocked = true;
+      this.stallTimer ??= setTimeout(() => {
+        this.stallTimer = null;
+        if (this.writeBlocked) {
+          this.shutdown(`the client read no result for ${this.server.idleTimeoutMs} ms`);
+        }
+      }, this.server.idleTimeoutMs);
+      this.stallTimer.unref();
+    }
   }
 
   /**
@@ -747,6 +816,7 @@ class ServerConnection {
     this.closing = true;
     this.stopped = true;
     if (this.helloTimer !== null) clearTimeout(this.helloTimer);
+    if (this.stallTimer !== null) clearTimeout(this.stallTimer);
     this.stopRateWatch();
     this.releaseWaiting();
     this.server.forget(this);

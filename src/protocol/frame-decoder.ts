@@ -178,9 +178,12 @@ export class FrameDecoder {
   end(): void {
     this.rethrow();
     if (this.head !== null) {
+      const got = this.filled + this.queued;
       throw this.fail(
         frameError(
-          `truncated frame: the stream ended after ${this.filled + this.queued} of ${this.head.length} payload bytes`,
+          got >= this.head.length
+            ? `the stream ended with a whole frame (${this.head.length} payload bytes) not yet taken in`
+            : `truncated frame: the stream ended after ${got} of ${this.head.length} payload bytes`,
         ),
       );
     }

@@ -90,6 +90,46 @@ describe('clients that trickle large frames', { timeout: 60_000 }, () => {
   });
 });
 
+describe('a client that never reads its results', { timeout: 60_000 }, () => {
+  it('gets no new frame admitted while its socket is full, is closed after the idle timeout, and a good client is served', async () => {
+    // Small frames with ~8 MiB results (dense 2048 × 1024 f32), sent many at once and never read.
+    const s = await startServer({ threads: 1, maxFrameBytes: 16 << 20, idleTimeoutMs: 1000 });
+    const big = makeRequest(new SeededRng(8), 'dense', 'f32', { ...DIMS, n: 2048, i: 1, o: 1024 });
+    const frames = Buffer.concat(
+      Array.from({ length: 40 }, (_, i) => rawRequestFrame(i + 1, rawRequestPayload(big))),
+    );
+    const hog = connect({ host: '127.0.0.1', port: s.port });
+    hog.on('error', () => {});
+    await new Promise((r) => hog.once('connect', r));
+    hog.write(Buffer.concat([CLIENT_HELLO, frames]));
+    hog.pause(); // never read
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const c = new AcceleratorClient(s.address, { deadlineMs: 20_000 });
+      try {
+        const reply = await c.call(makeRequest(new SeededRng(9), 'conv2d', 'f32', DIMS));
+        assert.deepEqual(reply.result.shape, [1, 3, 5, 5]);
+      } finally {
+        await c.close();
+      }
+      // The hog reads nothing, so it may not notice the close: watch the server's log instead.
+      for (let t = 0; t < 100 && !s.logs.some((l) => /read no result/.test(l)); t++)
+        await new Promise((r) => setTimeout(r, 100));
+      assert.ok(
+        s.logs.some((l) => /close="the client read no result for 1000 ms"/.test(l)),
+        s.logs.join('\n'),
+      );
+      assert.ok(
+        s.server.stats().ops < 40,
+        `${s.server.stats().ops} products computed for a client that read none`,
+      );
+    } finally {
+      hog.destroy();
+      await s.server.close();
+    }
+  });
+});
+
 describe('more connections than maxConnections', { timeout: 30_000 }, () => {
   it('closes the extra one at once, logs and counts it, and serves again once one closes', async () => {
     const s = await startServer({ threads: 1, maxConnections: 2 });

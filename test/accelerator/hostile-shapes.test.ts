@@ -58,6 +58,58 @@ describe('requests with an empty result and huge dimensions', { timeout: 60_000 
     }
   }
 
+  for (const arith of ARITHS) {
+    it(`${arith}: an operand with no elements gives zeros at once (no kernel over taps that multiply nothing)`, async () => {
+      // 4096 images of dy with 0 channels through a 1024×1024 kernel padded by 512: ~2.5 ms per image of
+      // empty loops before (10 s, past the wait below); a result of 4096 zeros now.
+      const req: LinearRequest = {
+        op: 'conv2dGradInput',
+        arith,
+        stride: 1,
+        padding: 512,
+        inputHW: [1, 1],
+        a: empty([4096, 0, 2, 2], arith),
+        b: empty([0, 1, 1024, 1024], arith),
+      };
+      const r = await rawExchange(
+        s.port,
+        Buffer.concat([CLIENT_HELLO, rawRequestFrame(9, rawRequestPayload(req))]),
+        1500,
+      );
+      assert.equal(r.frames[0]?.type, FrameType.result, JSON.stringify(r.frames));
+      assert.ok(r.frames[0]!.length > 4096 * 4, 'a result of 4096 elements');
+    });
+  }
+
+  it('refuses a product over --max-request-macs (E_FRAME) before computing it', async () => {
+    const small = await startServer({ threads: 1, maxRequestMacs: 1000 });
+    try {
+      const req = makeRequest(new SeededRng(6), 'dense', 'f32', {
+        n: 16,
+        c: 1,
+        h: 1,
+        w: 1,
+        o: 16,
+        k: 1,
+        stride: 1,
+        padding: 0,
+        i: 16,
+      });
+      const r = await rawExchange(
+        small.port,
+        Buffer.concat([CLIENT_HELLO, rawRequestFrame(3, rawRequestPayload(req))]),
+        1500,
+      );
+      assert.equal(r.frames[0]?.type, FrameType.error, JSON.stringify(r.frames));
+      assert.match(
+        r.frames[0]!.error!.message,
+        /needs 4096 multiply-adds, over the limit of 1000 \(--max-request-macs\)/,
+      );
+    } finally {
+      await small.server.close();
+    }
+  });
+
   it('still computes a real product afterwards', async () => {
     const c = new AcceleratorClient(s.address);
     try {

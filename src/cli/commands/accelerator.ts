@@ -5,6 +5,7 @@ import { createSecureContext } from 'node:tls';
 import type { GpuKind, GpuSpec } from '../../accelerator/gpu-linear.js';
 import {
   DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_REQUEST_MACS,
   DEFAULT_MIN_PAYLOAD_RATE,
   startAcceleratorServer,
 } from '../../accelerator/server.js';
@@ -137,6 +138,7 @@ export const acceleratorCommand: Command = {
   summary: 'run the untrusted accelerator server that computes linear products for split mode',
   help: `usage: tee-offload accelerator [--listen HOST:PORT] [--threads T] [--max-frame-bytes B]
                              [--cache-bytes B] [--max-connections N] [--min-rate B]
+                             [--max-request-macs M]
                              [--tls-cert CERT.pem --tls-key KEY.pem]
                              [--backend cpu|cuda|emulated] [--cuda-libs DIR[:DIR...]]
 
@@ -160,6 +162,8 @@ options:
   --cache-bytes B      operand cache per connection (weights kept between a layer's products),
                        whole MiB (default 1G; 0: none)
   --max-connections N  open connections at most; one more is closed at once, logged (default 64)
+  --max-request-macs M largest product accepted, in multiply-adds (default 2^42 ≈ 4.4e12); larger
+                       closes the connection (E_FRAME)
   --min-rate B         slowest a request's payload may arrive once admitted, bytes per second with
                        K/M/G suffixes, over 10 s windows (default 1M; 0: no minimum); slower closes
                        the connection (E_FRAME), so that trickled frames cannot hold the memory
@@ -182,6 +186,7 @@ options:
       'cache-bytes': { type: 'string' },
       'max-connections': { type: 'string' },
       'min-rate': { type: 'string' },
+      'max-request-macs': { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       compute: { type: 'string' },
@@ -200,6 +205,10 @@ options:
     const cacheBytes = bytesFlag(str('cache-bytes'), 'cache-bytes', DEFAULT_CACHE_BYTES, 0, 2 ** 42);
     const maxConnections = intFlag(str('max-connections'), 'max-connections', DEFAULT_MAX_CONNECTIONS);
     const minPayloadRate = bytesFlag(str('min-rate'), 'min-rate', DEFAULT_MIN_PAYLOAD_RATE, 0, 2 ** 40);
+    const macsFlag = str('max-request-macs');
+    const maxRequestMacs = macsFlag === undefined ? DEFAULT_MAX_REQUEST_MACS : Number(macsFlag);
+    if (!(Number.isFinite(maxRequestMacs) && maxRequestMacs >= 1))
+      throw new UsageError(`--max-request-macs must be a number >= 1 (e.g. 1e12), got '${macsFlag}'`);
     const cert = str('tls-cert');
     const key = str('tls-key');
     if ((cert === undefined) !== (key === undefined))
@@ -232,6 +241,7 @@ options:
       cacheBytes,
       maxConnections,
       minPayloadRate,
+      maxRequestMacs,
       compute,
       ...(gpu !== undefined ? { gpu } : {}),
       ...(threads !== undefined ? { threads } : {}),
