@@ -761,14 +761,21 @@ class ServerConnection {
     if (last < 0) written?.();
     if (!ok) {
       this.writeBlocked = true;
-      this.stallTimer ??= setTimeout(() => {
-        this.stallTimer = null;
-        if (this.writeBlocked) {
-          this.shutdown(`the client read no result for ${this.server.idleTimeoutMs} ms`);
-        }
-      }, this.server.idleTimeoutMs);
-      this.stallTimer.unref();
+      if (this.stallTimer === null) this.armStall();
     }
+  }
+
+  // While the socket will not take more: closes the connection when a whole idleTimeoutMs passes without
+  // the client taking a byte (a large result to a slow reader keeps it open while bytes move).
+  private armStall(): void {
+    const mark = this.socket.bytesWritten;
+    this.stallTimer = setTimeout(() => {
+      this.stallTimer = null;
+      if (!this.writeBlocked || this.closing) return;
+      if (this.socket.bytesWritten > mark) this.armStall();
+      else this.shutdown(`the client read no result for ${this.server.idleTimeoutMs} ms`);
+    }, this.server.idleTimeoutMs);
+    this.stallTimer.unref();
   }
 
   /**
