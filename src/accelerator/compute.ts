@@ -35,6 +35,19 @@ export function workspaceBytes(req: LinearRequest): number {
   return 8 * g.c * g.k * g.k * g.oh * g.ow;
 }
 
+/** Multiply-adds of a product (its cost, for the per-request limit). */
+export function productMacs(req: LinearRequest): number {
+  if (req.op.startsWith('conv')) {
+    const g = convShape(req);
+    return g.n * g.c * g.o * g.k * g.k * g.oh * g.ow;
+  }
+  const [a0 = 0, a1 = 0] = req.a.shape;
+  const b1 = req.b.shape[1] ?? 0;
+  const b0 = req.b.shape[0] ?? 0;
+  // dense: x [n,i]·w [o,i]ᵀ; grad-input: dy [n,o]·w [o,i]; grad-weight: dy [n,o]ᵀ·x [n,i].
+  return req.op === 'dense' ? a0 * a1 * b0 : a0 * a1 * b1;
+}
+
 /** Where exact products (modp, wide) run: the C++ of native/modp_gemm.cc, or the TypeScript twin (modp-ops.ts). */
 export type ModpEngine = 'native' | 'ts';
 

@@ -34,11 +34,11 @@ import {
   resultPayloadBytes,
 } from '../protocol/linear-codec.js';
 import type { LinearRequest, WireTensor } from '../protocol/linear-request.js';
-import { convShape, outputShape } from '../protocol/linear-shapes.js';
+import { outputShape } from '../protocol/linear-shapes.js';
 import { DEFAULT_CACHE_BYTES, OperandCache } from '../protocol/operand-cache.js';
 import { PayloadPool } from '../protocol/payload-pool.js';
 import { type ComputeBackend, InlineBackend, WorkerBackend } from './backend.js';
-import { workspaceBytes } from './compute.js';
+import { productMacs, workspaceBytes } from './compute.js';
 import { type GpuInfo, type GpuSpec, openedGpu } from './gpu-linear.js';
 import { Tamper, type TamperAction, type TamperOptions } from './tamper.js';
 
@@ -347,27 +347,9 @@ export class AcceleratorServer {
   }
 }
 
-/** Multiply-adds of a product (its cost, for the per-request limit). */
-function productMacs(req: LinearRequest): number {
-  if (req.op.startsWith('conv')) {
-    const g = convShape(req);
-    return g.n * g.c * g.o * g.k * g.k * g.oh * g.ow;
-  }
-  const [a0 = 0, a1 = 0] = req.a.shape;
-  const b1 = req.b.shape[1] ?? 0;
-  const b0 = req.b.shape[0] ?? 0;
-  // dense: x [n,i]·w [o,i]ᵀ; grad-input: dy [n,o]·w [o,i]; grad-weight: dy [n,o]ᵀ·x [n,i].
-  return req.op === 'dense' ? a0 * a1 * b0 : a0 * a1 * b1;
-}
-
 /** A result of n zeros. */
 function zeroResult(arith: LinearRequest['arith'], n: number): WireTensor['data'] {
   return arith === 'f32' ? new Float32Array(n) : arith === 'modp' ? new Int32Array(n) : new Float64Array(n);
-}
-
-/** The empty result of an arith (a product with no elements). */
-function emptyResult(arith: LinearRequest['arith']): WireTensor['data'] {
-  return arith === 'f32' ? new Float32Array(0) : arith === 'modp' ? new Int32Array(0) : new Float64Array(0);
 }
 
 function peerOf(socket: Socket): string {
@@ -666,15 +648,11 @@ class ServerConnection {
 
   private async compute(job: Job): Promise<void> {
     const shape = outputShape(job.req);
-    if (shape.includes(0)) {
-      // Nothing to compute. Answered here: a kernel would size its scratch by the dimensions that are
-      // not zero (a 0-image convolution of 2^31 × 2^31 planes), which no other limit bounds.
-      this.reply(job, { shape, data: emptyResult(job.req.arith) }, 0);
-      return;
-    }
-    if (job.req.a.data.length === 0 || job.req.b.data.length === 0) {
-      // Every element is an empty sum: zeros, without running a kernel over taps that multiply nothing
-      // (0 channels through a 1024×1024 kernel cost ~2.5 ms per image, for hours of one worker's time).
+    if (shape.includes(0) || job.req.a.data.length === 0 || job.req.b.data.length === 0) {
+      // Nothing to compute: no elements, or every element an empty sum (zeros). Answered here: a kernel
+      // would size its scratch by the dimensions that are not zero (a 0-image convolution of 2^31 × 2^31
+      // planes), which no other limit bounds, or loop over taps that multiply nothing (0 channels
+      // through a 1024×1024 kernel cost ~2.5 ms per image, hours of the one compute worker's time).
       const data = zeroResult(
         job.req.arith,
         shape.reduce((x, d) => x * d, 1),
