@@ -12,6 +12,12 @@ import { ARITHS, makeRequest, rawRequestFrame, rawRequestPayload } from '../prot
 import { CLIENT_HELLO, rawExchange, startServer, type TestServer } from './harness.js';
 
 const BIG = 2 ** 31 - 1;
+const DIMS = { n: 1, c: 2, h: 5, w: 5, o: 3, k: 3, stride: 1, padding: 1, i: 4 };
+
+/** Hello and one raw request with this id; the replies within 1.5 s. */
+function exchange(port: number, id: number, req: LinearRequest) {
+  return rawExchange(port, Buffer.concat([CLIENT_HELLO, rawRequestFrame(id, rawRequestPayload(req))]), 1500);
+}
 
 function empty(shape: number[], arith: Arith): WireTensor {
   return { shape, data: arith === 'f32' ? new Float32Array(0) : new Int32Array(0) };
@@ -48,8 +54,7 @@ describe('requests with an empty result and huge dimensions', { timeout: 60_000 
   for (const arith of ARITHS) {
     for (const op of ['conv2d', 'conv2dGradInput', 'conv2dGradWeight'] as const) {
       it(`${op} ${arith}: an empty result, the connection and the server stay up`, async () => {
-        const frame = rawRequestFrame(7, rawRequestPayload(hostile(op, arith)));
-        const r = await rawExchange(s.port, Buffer.concat([CLIENT_HELLO, frame]), 1500);
+        const r = await exchange(s.port, 7, hostile(op, arith));
         assert.equal(r.frames.length, 1, JSON.stringify(r.frames));
         assert.equal(r.frames[0]!.type, FrameType.result, JSON.stringify(r.frames[0]));
         assert.equal(r.frames[0]!.id, 7);
@@ -71,11 +76,7 @@ describe('requests with an empty result and huge dimensions', { timeout: 60_000 
         a: empty([4096, 0, 2, 2], arith),
         b: empty([0, 1, 1024, 1024], arith),
       };
-      const r = await rawExchange(
-        s.port,
-        Buffer.concat([CLIENT_HELLO, rawRequestFrame(9, rawRequestPayload(req))]),
-        1500,
-      );
+      const r = await exchange(s.port, 9, req);
       assert.equal(r.frames[0]?.type, FrameType.result, JSON.stringify(r.frames));
       assert.ok(r.frames[0]!.length > 4096 * 4, 'a result of 4096 elements');
     });
@@ -84,22 +85,8 @@ describe('requests with an empty result and huge dimensions', { timeout: 60_000 
   it('refuses a product over --max-request-macs (E_FRAME) before computing it', async () => {
     const small = await startServer({ threads: 1, maxRequestMacs: 1000 });
     try {
-      const req = makeRequest(new SeededRng(6), 'dense', 'f32', {
-        n: 16,
-        c: 1,
-        h: 1,
-        w: 1,
-        o: 16,
-        k: 1,
-        stride: 1,
-        padding: 0,
-        i: 16,
-      });
-      const r = await rawExchange(
-        small.port,
-        Buffer.concat([CLIENT_HELLO, rawRequestFrame(3, rawRequestPayload(req))]),
-        1500,
-      );
+      const req = makeRequest(new SeededRng(6), 'dense', 'f32', { ...DIMS, n: 16, o: 16, i: 16 });
+      const r = await exchange(small.port, 3, req);
       assert.equal(r.frames[0]?.type, FrameType.error, JSON.stringify(r.frames));
       assert.match(
         r.frames[0]!.error!.message,
@@ -113,17 +100,7 @@ describe('requests with an empty result and huge dimensions', { timeout: 60_000 
   it('still computes a real product afterwards', async () => {
     const c = new AcceleratorClient(s.address);
     try {
-      const req = makeRequest(new SeededRng(5), 'conv2d', 'modp', {
-        n: 1,
-        c: 2,
-        h: 5,
-        w: 5,
-        o: 3,
-        k: 3,
-        stride: 1,
-        padding: 1,
-        i: 4,
-      });
+      const req = makeRequest(new SeededRng(5), 'conv2d', 'modp', DIMS);
       const reply = await c.call(req);
       assert.deepEqual(reply.result.shape, [1, 3, 5, 5]);
     } finally {
