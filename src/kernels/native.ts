@@ -97,21 +97,19 @@ export const CONV_BACKEND_ENV = 'TEE_OFFLOAD_CONV';
 
 function load(): Addon {
   if (addon !== null) return addon;
-  const loaded = requireAddon() as Addon;
   const wanted = process.env[CONV_BACKEND_ENV];
-  if (wanted !== undefined && wanted !== '') {
-    if (wanted !== 'onednn' && wanted !== 'im2col') {
-      throw new TeeError('E_USAGE', `${CONV_BACKEND_ENV}=${wanted}: expected 'onednn' or 'im2col'`);
-    }
-    if (wanted === 'onednn' && !loaded.info().onednnBuilt) {
-      throw new TeeError(
-        'E_NATIVE',
-        `${CONV_BACKEND_ENV}=onednn, but oneDNN was not available when the native addon was built`,
-      );
-    }
-    loaded.setConvBackend(wanted);
+  if (wanted !== undefined && wanted !== '' && wanted !== 'onednn' && wanted !== 'im2col') {
+    throw new TeeError('E_USAGE', `${CONV_BACKEND_ENV}=${wanted}: expected 'onednn' or 'im2col'`);
   }
-  addon = loaded;
+  addon = requireAddon() as Addon;
+  if (wanted === 'onednn' || wanted === 'im2col') {
+    try {
+      setConvBackend(wanted);
+    } catch (e) {
+      addon = null; // refused for every later call too, not silently ignored
+      throw e;
+    }
+  }
   const info = addon.info();
   const missing = [info.openblasBuilt ? '' : 'OpenBLAS', info.onednnBuilt ? '' : 'oneDNN'].filter(
     (s) => s !== '',
